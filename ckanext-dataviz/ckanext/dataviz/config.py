@@ -1,0 +1,18 @@
+"""Options of the dataviz plugin and their typed getters.
+
+Declared in config_declaration.yaml; read at call time, never at import.
+"""
+
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+
+
+def basemap_tile_url() -> str:
+    """URL template of the basemap tiles, or an empty string."""
+    return tk.config["ckanext.dataviz.basemap.tile_url"]
+
+
+def basemap_attribution() -> str:
+    """Attribution text of the basemap."""
+    return tk.config["ckanext.dataviz.basemap.attribution"]

@@ -1,0 +1,13 @@
+"""Options of the grandlyon_access plugin and their typed getters.
+
+Declared in config_declaration.yaml; read at call time, never at import.
+"""
+
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+
+
+def default_level() -> str:
+    """Access level of a dataset whose publisher chose none."""
+    return tk.config["ckanext.grandlyon_access.default_level"]

@@ -1,0 +1,499 @@
+#!/usr/bin/env bash
+# The local stack: installs and runs everything the portal needs on this
+# machine, with all state in one folder (.stack/ by default) and every service
+# bound to 127.0.0.1. Called through ./portal; see `./portal help`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${PORTAL_STATE_DIR:-$ROOT/.stack}
+PG_PORT=${PORTAL_PG_PORT:-5433}
+REDIS_PORT=${PORTAL_REDIS_PORT:-6380}
+SOLR_PORT=${PORTAL_SOLR_PORT:-8983}
+CKAN_PORT=${PORTAL_CKAN_PORT:-5000}
+SOLR_HEAP=${PORTAL_SOLR_HEAP:-512m}
+PG_BIN=${PORTAL_PG_BIN:-/usr/lib/postgresql/15/bin}
+PYTHON=${PORTAL_PYTHON:-python3.11}
+DEMO_DATA=${PORTAL_DEMO_DATA:-$ROOT/demo/lyon}
+
+VENV=$STATE/venv
+LOG=$STATE/log
+RUN=$STATE/run
+PGDATA=$STATE/pg/data
+PGSOCK=$STATE/pg/run
+SITE_URL=http://127.0.0.1:$CKAN_PORT
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "installing system packages needs root: run as root or install sudo"
+  fi
+}
+
+# --- stamps: a step is redone only when its inputs change -------------------
+stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+stamp_ok() { [ -f "$STATE/stamps/$1" ] && [ "$(cat "$STATE/stamps/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$STATE/stamps"; printf '%s' "$2" >"$STATE/stamps/$1"; }
+
+# --- processes ----------------------------------------------------------------
+pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+require_free_port() { # port variable service
+  if port_busy "$1"; then
+    die "port $1 on 127.0.0.1, wanted for $3, is already in use by another program. Stop that program, or choose another port: $2=<port> ./portal ..."
+  fi
+}
+
+wait_for() { # description seconds command...
+  local what=$1 secs=$2; shift 2
+  local i
+  for ((i = 0; i < secs * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  die "$what did not answer within ${secs}s; see the logs in $LOG"
+}
+
+spawn() { # name logfile command...
+  local name=$1 logfile=$2; shift 2
+  mkdir -p "$RUN" "$LOG"
+  setsid nohup "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+stop_pid() {
+  local name=$1 pid i
+  [ -f "$RUN/$name.pid" ] || return 0
+  pid=$(cat "$RUN/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+# --- installation ---------------------------------------------------------------
+SYSTEM_PACKAGES=(postgresql-15 redis-server libpq-dev gcc curl openjdk-17-jdk-headless maven ca-certificates)
+
+install_system() {
+  local missing=() pkg
+  command -v "$PYTHON" >/dev/null || missing+=(python3.11 python3.11-venv python3.11-dev)
+  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_python() {
+  local stamp
+  stamp=$(stamp_of "$ROOT/requirements.txt" "$ROOT/constraints.txt" "$ROOT"/ckanext-*/pyproject.toml)
+  stamp_ok venv "$stamp" && [ -x "$VENV/bin/ckan" ] && return 0
+  say "installing CKAN, its extensions and the suite into $VENV (first time: a few minutes)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" \
+    || die "could not create a virtual environment with $PYTHON (Debian: apt-get install python3.11-venv)"
+  (cd "$ROOT" && "$VENV/bin/pip" install -q --disable-pip-version-check \
+    -r requirements.txt -c constraints.txt)
+  stamp_set venv "$stamp"
+}
+
+install_solr() {
+  local stamp
+  stamp=$(stamp_of "$ROOT/config/solr/pom.xml" "$ROOT/config/solr/Launcher.java")
+  stamp_ok solr "$stamp" && [ -d "$STATE/solr/classes" ] && return 0
+  say "fetching Solr 9.10.1 from Maven Central (first time: a minute)"
+  rm -rf "$STATE/solr/lib" "$STATE/solr/classes"
+  mkdir -p "$STATE/solr/lib" "$STATE/solr/classes"
+  mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$ROOT/config/solr/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$STATE/solr/lib"
+  javac -nowarn -cp "$STATE/solr/lib/*" -d "$STATE/solr/classes" "$ROOT/config/solr/Launcher.java"
+  stamp_set solr "$stamp"
+}
+
+secrets() {
+  local f=$STATE/secrets.env
+  if [ ! -f "$f" ]; then
+    mkdir -p "$STATE"
+    (
+      umask 077
+      for k in PG_CKAN_PASSWORD PG_READ_PASSWORD SESSION_SECRET JWT_SECRET; do
+        printf '%s=%s\n' "$k" "$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+      done >"$f"
+    )
+  fi
+  # shellcheck disable=SC1090
+  . "$f"
+}
+
+# --- configuration ----------------------------------------------------------------
+write_ini() { # target base_ini ckan_db datastore_db redis_db solr_core site_id
+  local target=$1 base=$2 db=$3 dsdb=$4 rdb=$5 core=$6 site_id=$7
+  cat >"$target" <<EOF
+# Written by scripts/stack.sh from the local stack's ports and secrets; do not
+# edit: change $base or the PORTAL_* environment variables instead.
+[app:main]
+use = config:$base
+ckan.site_id = $site_id
+ckan.site_url = $SITE_URL
+sqlalchemy.url = postgresql://ckan_default:$PG_CKAN_PASSWORD@127.0.0.1:$PG_PORT/$db
+ckan.datastore.write_url = postgresql://ckan_default:$PG_CKAN_PASSWORD@127.0.0.1:$PG_PORT/$dsdb
+ckan.datastore.read_url = postgresql://datastore_read:$PG_READ_PASSWORD@127.0.0.1:$PG_PORT/$dsdb
+solr_url = http://127.0.0.1:$SOLR_PORT/solr/$core
+ckan.redis.url = redis://127.0.0.1:$REDIS_PORT/$rdb
+ckan.storage_path = $STATE/storage/$site_id
+beaker.session.secret = $SESSION_SECRET
+SECRET_KEY = $SESSION_SECRET
+WTF_CSRF_SECRET_KEY = $SESSION_SECRET
+api_token.jwt.encode.secret = string:$JWT_SECRET
+api_token.jwt.decode.secret = string:$JWT_SECRET
+
+[loggers]
+keys = root, ckan, ckanext, werkzeug
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[logger_werkzeug]
+level = WARNING
+handlers = console
+qualname = werkzeug
+propagate = 0
+
+[logger_ckan]
+level = INFO
+handlers = console
+qualname = ckan
+propagate = 0
+
+[logger_ckanext]
+level = INFO
+handlers = console
+qualname = ckanext
+propagate = 0
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(asctime)s %(levelname)-5.5s [%(name)s] %(message)s
+EOF
+}
+
+write_config() {
+  mkdir -p "$STATE/storage"
+  write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal
+  write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test
+}
+
+ckan_cli() { "$VENV/bin/ckan" -c "$STATE/ckan.ini" "$@"; }
+
+# --- PostgreSQL ---------------------------------------------------------------------
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+psql_admin() { # database, then psql arguments
+  local db=$1; shift
+  "$PG_BIN/psql" -h "$PGSOCK" -p "$PG_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 -qAtX "$@"
+}
+
+start_postgres() {
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    say "creating the PostgreSQL cluster in $PGDATA"
+    mkdir -p "$PGDATA" "$PGSOCK"
+    if [ "$(id -u)" = 0 ]; then
+      # PostgreSQL refuses to run as root: the cluster belongs to the
+      # "postgres" user that Debian's package creates.
+      chown -R postgres:postgres "$STATE/pg"
+      runuser -u postgres -- test -x "$PGDATA" || die "the postgres user cannot reach $PGDATA (a parent folder is closed to other users); set PORTAL_STATE_DIR to a folder under /var/tmp or /srv"
+    fi
+    chmod 700 "$PGDATA" "$PGSOCK"
+    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=trust --auth-host=scram-sha-256 >"$STATE/pg/initdb.log"
+    cat >>"$PGDATA/postgresql.conf" <<EOF
+# local stack
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PGSOCK'
+shared_buffers = 128MB
+max_connections = 100
+EOF
+  fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then return 0; fi
+  require_free_port "$PG_PORT" PORTAL_PG_PORT PostgreSQL
+  say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  mkdir -p "$LOG"
+  touch "$LOG/postgresql.log"
+  [ "$(id -u)" = 0 ] && chown postgres "$LOG/postgresql.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOG/postgresql.log" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start; see $LOG/postgresql.log"
+}
+
+create_databases() {
+  psql_admin postgres <<EOF
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ckan_default') THEN CREATE ROLE ckan_default LOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'datastore_read') THEN CREATE ROLE datastore_read LOGIN; END IF;
+END \$\$;
+ALTER ROLE ckan_default PASSWORD '$PG_CKAN_PASSWORD';
+ALTER ROLE datastore_read PASSWORD '$PG_READ_PASSWORD';
+EOF
+  local db
+  for db in ckan datastore ckan_test datastore_test; do
+    if [ -z "$(psql_admin postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+      psql_admin postgres -c "CREATE DATABASE $db OWNER ckan_default ENCODING 'UTF8'"
+    fi
+  done
+}
+
+migrate() { # ini datastore_db
+  "$VENV/bin/ckan" -c "$1" datastore set-permissions | psql_admin "$2" >/dev/null
+  "$VENV/bin/ckan" -c "$1" db upgrade >>"$LOG/migrations.log" 2>&1 \
+    || die "database migrations failed; see $LOG/migrations.log"
+}
+
+migrate_all() {
+  local stamp
+  stamp=$(cd "$ROOT" && { stamp_of "$STATE/secrets.env" config/portal.ini config/test.ini;
+    find ckanext-*/ckanext/*/migration -name '*.py' | sort | xargs cat 2>/dev/null | sha256sum; } | sha256sum | cut -c1-16)
+  stamp_ok migrations "$stamp" && return 0
+  say "migrating the databases"
+  migrate "$STATE/ckan.ini" datastore
+  migrate "$STATE/test.ini" datastore_test
+  stamp_set migrations "$stamp"
+}
+
+# --- Redis -----------------------------------------------------------------------------
+start_redis() {
+  if pid_alive redis && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
+  require_free_port "$REDIS_PORT" PORTAL_REDIS_PORT Redis
+  say "starting Redis on 127.0.0.1:$REDIS_PORT"
+  mkdir -p "$STATE/redis" "$RUN" "$LOG"
+  cat >"$STATE/redis/redis.conf" <<EOF
+bind 127.0.0.1
+port $REDIS_PORT
+dir $STATE/redis
+daemonize yes
+pidfile $RUN/redis.pid
+logfile $LOG/redis.log
+appendonly yes
+maxmemory 256mb
+maxmemory-policy noeviction
+EOF
+  redis-server "$STATE/redis/redis.conf"
+  wait_for Redis 30 redis-cli -p "$REDIS_PORT" ping
+}
+
+# --- Solr ------------------------------------------------------------------------------
+solr_home() {
+  local home=$STATE/solr/home core
+  mkdir -p "$home"
+  cp "$ROOT/config/solr/solr.xml" "$home/solr.xml"
+  for core in ckan ckan_test; do
+    mkdir -p "$home/$core/conf"
+    printf 'name=%s\n' "$core" >"$home/$core/core.properties"
+    cp "$ROOT/config/solr/solrconfig.xml" "$home/$core/conf/"
+    : >"$home/$core/conf/synonyms.txt"
+    : >"$home/$core/conf/protwords.txt"
+    "$VENV/bin/python" "$ROOT/scripts/solr_schema.py" \
+      "$("$VENV/bin/python" -c 'import ckan, os; print(os.path.join(os.path.dirname(ckan.__file__), "config/solr/schema.xml"))')" \
+      "$home/$core/conf/schema.xml"
+  done
+}
+
+solr_ready() { curl -fsS "http://127.0.0.1:$SOLR_PORT/solr/$1/select?q=*:*&rows=0" >/dev/null 2>&1; }
+
+start_solr() {
+  if pid_alive solr && solr_ready ckan; then return 0; fi
+  stop_pid solr
+  require_free_port "$SOLR_PORT" PORTAL_SOLR_PORT Solr
+  solr_home
+  say "starting Solr on 127.0.0.1:$SOLR_PORT (heap $SOLR_HEAP)"
+  spawn solr "$LOG/solr.out" java -Xms"$SOLR_HEAP" -Xmx"$SOLR_HEAP" \
+    -Dlog4j2.configurationFile="file:$ROOT/config/solr/log4j2.xml" \
+    -Dsolr.log.file="$LOG/solr.log" -Dsolr.log.dir="$LOG" -Dsolr.data.home="$STATE/solr/data" \
+    -Dsolr.install.dir="$STATE/solr" -Djetty.host=127.0.0.1 \
+    -cp "$STATE/solr/classes:$STATE/solr/lib/*" Launcher "$STATE/solr/home" "$SOLR_PORT"
+  local i
+  for ((i = 0; i < 240; i++)); do
+    solr_ready ckan && solr_ready ckan_test && return 0
+    pid_alive solr || { tail -20 "$LOG/solr.out" >&2; die "Solr stopped while starting; see $LOG/solr.out"; }
+    sleep 0.5
+  done
+  die "Solr did not answer within 120s; see $LOG/solr.out and $LOG/solr.log"
+}
+
+# --- CKAN and its workers --------------------------------------------------------------
+web_ready() { curl -fsS "$SITE_URL/api/3/action/status_show" >/dev/null 2>&1; }
+
+start_ckan() {
+  if ! pid_alive web; then
+    require_free_port "$CKAN_PORT" PORTAL_CKAN_PORT "the CKAN web server"
+    say "starting CKAN on $SITE_URL"
+    spawn web "$LOG/ckan.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" run -H 127.0.0.1 -p "$CKAN_PORT" -r -t
+  fi
+  local worker
+  for worker in "jobs worker" "harvester gather-consumer" "harvester fetch-consumer"; do
+    local name=${worker// /-}
+    # shellcheck disable=SC2086
+    pid_alive "$name" || spawn "$name" "$LOG/$name.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" $worker
+  done
+  wait_for "CKAN on $SITE_URL" 120 web_ready
+}
+
+sysadmin_token() {
+  local f=$STATE/admin.token
+  if [ -s "$f" ] && curl -fsS -H "Authorization: $(cat "$f")" "$SITE_URL/api/3/action/dashboard_activity_list?limit=1" >/dev/null 2>&1; then
+    cat "$f"; return 0
+  fi
+  (umask 077; ckan_cli user token add admin local-stack -q | tail -1 >"$f")
+  cat "$f"
+}
+
+ensure_sysadmin() {
+  local pwfile=$STATE/demo-passwords
+  touch "$pwfile"; chmod 600 "$pwfile"
+  if ! grep -q '^admin:' "$pwfile"; then
+    printf 'admin:%s\n' "$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(12))')" >>"$pwfile"
+  fi
+  if ! ckan_cli user show admin 2>/dev/null | grep -q "name=admin"; then
+    ckan_cli user add admin email=admin@example.org fullname="Administrateur" \
+      password="$(grep '^admin:' "$pwfile" | cut -d: -f2-)" >/dev/null
+  fi
+  ckan_cli sysadmin add admin >/dev/null 2>&1 || true
+}
+
+load_demo() {
+  ensure_sysadmin
+  say "loading the demo catalogue from $DEMO_DATA"
+  "$VENV/bin/python" "$ROOT/demo/load.py" --url "$SITE_URL" --token "$(sysadmin_token)" \
+    --data "$DEMO_DATA" --password-file "$STATE/demo-passwords" >>"$LOG/demo.log" 2>&1 \
+    || { tail -20 "$LOG/demo.log" >&2; die "loading the demo catalogue failed; see $LOG/demo.log"; }
+}
+
+# --- commands ----------------------------------------------------------------------------
+cmd_up() {
+  install_system
+  install_python
+  install_solr
+  secrets
+  write_config
+  start_postgres
+  create_databases
+  start_redis
+  start_solr
+  migrate_all
+}
+
+cmd_run() {
+  cmd_up
+  start_ckan
+  load_demo
+  cat <<EOF
+
+The portal is served at $SITE_URL
+  Demo logins (user:password), also in $STATE/demo-passwords:
+$(sed 's/^/    /' "$STATE/demo-passwords")
+  Sysadmin API token:  ./portal token
+  CKAN command line:   ./portal ckan <command>   (e.g. ./portal ckan search-index rebuild)
+  Logs:                $LOG
+  Stop everything:     ./portal stop
+EOF
+}
+
+cmd_test() {
+  cmd_up
+  say "running the tests"
+  cd "$ROOT"
+  local rc=0
+  "$VENV/bin/pytest" --ckan-ini="$STATE/test.ini" "$@" || rc=$?
+  if [ "${CI:-}" = true ]; then cmd_stop; fi
+  return $rc
+}
+
+cmd_stop() {
+  local name
+  for name in harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
+  if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
+  rm -f "$RUN/redis.pid"
+  if [ -f "$PGDATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+  fi
+  say "stopped"
+}
+
+cmd_wipe() {
+  cmd_stop
+  if [ "${1:-}" = --all ]; then
+    rm -rf "$STATE"
+    say "removed $STATE"
+  else
+    rm -rf "$STATE/pg" "$STATE/redis" "$STATE/solr/data" "$STATE/solr/home" "$STATE/storage" \
+      "$STATE/secrets.env" "$STATE/admin.token" "$STATE/demo-passwords" "$STATE/stamps/migrations" \
+      "$STATE"/*.ini "$LOG" "$RUN"
+    say "removed the data in $STATE (kept the installed software; --all removes it too)"
+  fi
+}
+
+cmd_status() {
+  local name
+  for name in solr web jobs-worker harvester-gather-consumer harvester-fetch-consumer; do
+    if pid_alive "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running on $REDIS_PORT"; else echo "redis: stopped"; fi
+  if [ -f "$PGDATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    echo "postgresql: running on $PG_PORT"; else echo "postgresql: stopped"; fi
+}
+
+usage() {
+  cat <<EOF
+usage: ./portal COMMAND
+
+  run            install everything, start the services, load the demo, serve $SITE_URL
+  test [ARGS]    install everything, start the services, run pytest (ARGS go to pytest)
+  up             install everything and start PostgreSQL, Redis and Solr only
+  stop           stop every process of the stack
+  wipe [--all]   stop, then delete the data (--all: the installed software too)
+  status         which processes run
+  token          print a sysadmin API token (needs ./portal run first)
+  ckan ARGS      run a ckan command against the local instance
+
+State folder: $STATE. Ports: PORTAL_CKAN_PORT=$CKAN_PORT PORTAL_PG_PORT=$PG_PORT
+PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT (environment variables).
+EOF
+}
+
+main() {
+  local cmd=${1:-help}
+  [ $# -gt 0 ] && shift
+  case $cmd in
+    run) cmd_run ;;
+    test) cmd_test "$@" ;;
+    up) cmd_up ;;
+    stop) cmd_stop ;;
+    wipe) cmd_wipe "$@" ;;
+    status) cmd_status ;;
+    token) secrets; web_ready || die "CKAN is not running: ./portal run"; sysadmin_token ;;
+    ckan) ckan_cli "$@" ;;
+    help | -h | --help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
