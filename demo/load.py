@@ -29,7 +29,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-LICENSES = ("lo-2.0", "odbl-1.0", "mobilites-1.0")
+# The licences a dataset may name: those the portal offers (config/licences.json).
+LICENCES_FILE = Path(__file__).resolve().parent.parent / "config" / "licences.json"
+
+
+def known_licences() -> tuple[str, ...]:
+    with open(LICENCES_FILE, encoding="utf-8") as f:
+        return tuple(licence["id"] for licence in json.load(f))
+
+
 FREQUENCIES = ("continuous", "daily", "weekly", "monthly", "annual",
                "irregular")
 ACCESS_LEVELS = ("open", "licensed", "restricted")
@@ -238,9 +246,9 @@ def check_data(data: dict[str, list], data_dir: Path) -> list[str]:
         if ds.get("owner_org") not in orgs:
             problems.append(f"{where}: unknown owner_org "
                             f"{ds.get('owner_org')!r}")
-        if ds.get("license_id") not in LICENSES:
+        if ds.get("license_id") not in known_licences():
             problems.append(f"{where}: license_id {ds.get('license_id')!r} "
-                            f"not in {LICENSES}")
+                            f"not in {LICENCES_FILE.name}")
         if "frequency" in ds and ds["frequency"] not in FREQUENCIES:
             problems.append(f"{where}: frequency {ds['frequency']!r} not in "
                             f"{FREQUENCIES}")

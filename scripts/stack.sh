@@ -203,6 +203,7 @@ write_config() {
 }
 
 ckan_cli() { "$VENV/bin/ckan" -c "$STATE/ckan.ini" "$@"; }
+ckan_quiet() { ckan_cli "$@" 2>>"$LOG/cli.log"; }
 
 # --- PostgreSQL ---------------------------------------------------------------------
 as_pg() {
@@ -263,7 +264,7 @@ EOF
 }
 
 migrate() { # ini datastore_db
-  "$VENV/bin/ckan" -c "$1" datastore set-permissions | psql_admin "$2" >/dev/null
+  "$VENV/bin/ckan" -c "$1" datastore set-permissions 2>>"$LOG/migrations.log" | psql_admin "$2" >/dev/null
   "$VENV/bin/ckan" -c "$1" db upgrade >>"$LOG/migrations.log" 2>&1 \
     || die "database migrations failed; see $LOG/migrations.log"
 }
@@ -362,7 +363,7 @@ sysadmin_token() {
   if [ -s "$f" ] && curl -fsS -H "Authorization: $(cat "$f")" "$SITE_URL/api/3/action/dashboard_activity_list?limit=1" >/dev/null 2>&1; then
     cat "$f"; return 0
   fi
-  (umask 077; ckan_cli user token add admin local-stack -q | tail -1 >"$f")
+  (umask 077; ckan_quiet user token add admin local-stack -q | tail -1 >"$f")
   cat "$f"
 }
 
@@ -372,11 +373,11 @@ ensure_sysadmin() {
   if ! grep -q '^admin:' "$pwfile"; then
     printf 'admin:%s\n' "$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(12))')" >>"$pwfile"
   fi
-  if ! ckan_cli user show admin 2>/dev/null | grep -q "name=admin"; then
-    ckan_cli user add admin email=admin@example.org fullname="Administrateur" \
+  if ! ckan_quiet user show admin | grep -q "name=admin"; then
+    ckan_quiet user add admin email=admin@example.org fullname="Administrateur" \
       password="$(grep '^admin:' "$pwfile" | cut -d: -f2-)" >/dev/null
   fi
-  ckan_cli sysadmin add admin >/dev/null 2>&1 || true
+  ckan_quiet sysadmin add admin >/dev/null
 }
 
 load_demo() {
