@@ -18,8 +18,7 @@ DEMO_DATA=${PORTAL_DEMO_DATA:-$ROOT/demo/lyon}
 VENV=$STATE/venv
 LOG=$STATE/log
 RUN=$STATE/run
-PGDATA=$STATE/pg/data
-PGSOCK=$STATE/pg/run
+PGROOT=$STATE/pg # a symbolic link when the postgres user cannot enter $STATE
 SITE_URL=http://127.0.0.1:$CKAN_PORT
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -210,24 +209,47 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The PostgreSQL folder, its cluster, socket and log, with links resolved.
+pg_paths() {
+  [ -e "$PGROOT" ] && PGROOT=$(readlink -f "$PGROOT")
+  PGDATA=$PGROOT/data
+  PGSOCK=$PGROOT/run
+  PGLOG=$PGROOT/postgresql.log
+}
+
+# PostgreSQL refuses to run as root: as root the cluster belongs to the
+# "postgres" user that Debian's package creates. When that user cannot enter
+# the state folder (a parent folder such as /root is closed to others), the
+# cluster lives in the postgres user's home and $STATE/pg links to it.
+pg_make_root() {
+  mkdir -p "$STATE"
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE"; then
+    local home
+    home=/var/lib/postgresql/portal-stack-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)
+    mkdir -p "$home"
+    chown postgres:postgres "$home"
+    ln -sfn "$home" "$PGROOT"
+    say "the postgres user cannot enter $STATE: its cluster lives in $home ($PGROOT links to it)"
+  fi
+  mkdir -p "$PGROOT"
+  pg_paths
+}
+
 psql_admin() { # database, then psql arguments
   local db=$1; shift
   "$PG_BIN/psql" -h "$PGSOCK" -p "$PG_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 -qAtX "$@"
 }
 
 start_postgres() {
+  pg_paths
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    pg_make_root
     say "creating the PostgreSQL cluster in $PGDATA"
     mkdir -p "$PGDATA" "$PGSOCK"
-    if [ "$(id -u)" = 0 ]; then
-      # PostgreSQL refuses to run as root: the cluster belongs to the
-      # "postgres" user that Debian's package creates.
-      chown -R postgres:postgres "$STATE/pg"
-      runuser -u postgres -- test -x "$PGDATA" || die "the postgres user cannot reach $PGDATA (a parent folder is closed to other users); set PORTAL_STATE_DIR to a folder under /var/tmp or /srv"
-    fi
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PGROOT"
     chmod 700 "$PGDATA" "$PGSOCK"
     as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C.UTF-8 \
-      --auth-local=trust --auth-host=scram-sha-256 >"$STATE/pg/initdb.log"
+      --auth-local=trust --auth-host=scram-sha-256 >"$PGROOT/initdb.log"
     cat >>"$PGDATA/postgresql.conf" <<EOF
 # local stack
 listen_addresses = '127.0.0.1'
@@ -240,10 +262,9 @@ EOF
   require_free_port "$PG_PORT" PORTAL_PG_PORT PostgreSQL
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   mkdir -p "$LOG"
-  touch "$LOG/postgresql.log"
-  [ "$(id -u)" = 0 ] && chown postgres "$LOG/postgresql.log"
-  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOG/postgresql.log" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
-    || die "PostgreSQL did not start; see $LOG/postgresql.log"
+  ln -sfn "$PGLOG" "$LOG/postgresql.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start; see $PGLOG"
 }
 
 create_databases() {
@@ -433,6 +454,7 @@ cmd_stop() {
   for name in harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
   if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
   rm -f "$RUN/redis.pid"
+  pg_paths
   if [ -f "$PGDATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
   fi
@@ -442,9 +464,11 @@ cmd_stop() {
 cmd_wipe() {
   cmd_stop
   if [ "${1:-}" = --all ]; then
+    [ -L "$STATE/pg" ] && rm -rf "$(readlink -f "$STATE/pg")"
     rm -rf "$STATE"
     say "removed $STATE"
   else
+    [ -L "$STATE/pg" ] && rm -rf "$(readlink -f "$STATE/pg")"
     rm -rf "$STATE/pg" "$STATE/redis" "$STATE/solr/data" "$STATE/solr/home" "$STATE/storage" \
       "$STATE/secrets.env" "$STATE/admin.token" "$STATE/demo-passwords" "$STATE/stamps/migrations" \
       "$STATE"/*.ini "$LOG" "$RUN"
@@ -458,6 +482,7 @@ cmd_status() {
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
   done
   if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running on $REDIS_PORT"; else echo "redis: stopped"; fi
+  pg_paths
   if [ -f "$PGDATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     echo "postgresql: running on $PG_PORT"; else echo "postgresql: stopped"; fi
 }
