@@ -79,12 +79,16 @@ stop_pid() {
 # --- installation ---------------------------------------------------------------
 SYSTEM_PACKAGES=(postgresql-15 redis-server libpq-dev gcc curl openjdk-17-jdk-headless maven ca-certificates)
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+
 install_system() {
-  local missing=() pkg
-  command -v "$PYTHON" >/dev/null || missing+=(python3.11 python3.11-venv python3.11-dev)
-  for pkg in "${SYSTEM_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-  done
+  local wanted=("${SYSTEM_PACKAGES[@]}") missing=() pkg
+  # Debian's own Python needs its venv module and headers (psycopg2 builds
+  # from source); another Python (e.g. pyenv's) brings both.
+  case "$(command -v "$PYTHON" || echo /usr/bin/missing)" in
+    /usr/bin/*) wanted+=(python3.11 python3.11-venv python3.11-dev) ;;
+  esac
+  for pkg in "${wanted[@]}"; do installed "$pkg" || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing Debian packages: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
@@ -110,8 +114,10 @@ install_solr() {
   say "fetching Solr 9.10.1 from Maven Central (first time: a minute)"
   rm -rf "$STATE/solr/lib" "$STATE/solr/classes"
   mkdir -p "$STATE/solr/lib" "$STATE/solr/classes"
-  mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$ROOT/config/solr/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$STATE/solr/lib"
+  mkdir -p "$LOG"
+  mvn -B --no-transfer-progress -f "$ROOT/config/solr/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$STATE/solr/lib" >"$LOG/maven.log" 2>&1 \
+    || { tail -20 "$LOG/maven.log" >&2; die "fetching Solr from Maven Central failed; see $LOG/maven.log"; }
   javac -nowarn -cp "$STATE/solr/lib/*" -d "$STATE/solr/classes" "$ROOT/config/solr/Launcher.java"
   stamp_set solr "$stamp"
 }
@@ -206,7 +212,7 @@ ckan_quiet() { ckan_cli "$@" 2>>"$LOG/cli.log"; }
 
 # --- PostgreSQL ---------------------------------------------------------------------
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # The PostgreSQL folder, its cluster, socket and log, with links resolved.
