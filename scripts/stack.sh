@@ -122,6 +122,19 @@ install_solr() {
   stamp_set solr "$stamp"
 }
 
+# Compiles each extension's translations (.po, in git) into .mo files (not in git).
+compile_translations() {
+  local stamp dir po
+  stamp=$(cd "$ROOT" && find ckanext-*/ckanext/*/i18n -name '*.po' 2>/dev/null | sort | xargs cat 2>/dev/null | sha256sum | cut -c1-16)
+  stamp_ok translations "$stamp" && return 0
+  for po in "$ROOT"/ckanext-*/ckanext/*/i18n/*/LC_MESSAGES/*.po; do
+    [ -f "$po" ] || continue
+    "$VENV/bin/pybabel" -q compile -i "$po" -o "${po%.po}.mo" \
+      || die "translation catalogue $po does not compile"
+  done
+  stamp_set translations "$stamp"
+}
+
 secrets() {
   local f=$STATE/secrets.env
   if [ ! -f "$f" ]; then
@@ -420,6 +433,7 @@ cmd_up() {
   install_system
   install_python
   install_solr
+  compile_translations
   secrets
   write_config
   start_postgres
