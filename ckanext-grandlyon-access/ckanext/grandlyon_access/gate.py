@@ -1,0 +1,126 @@
+"""Where the policy meets CKAN's surfaces: dataset dicts, the search index
+and the resource download routes.
+
+A user without data access never sees a resource's origin URL: the URL they
+see is the portal's download route, which asks the policy and answers with
+the file (or a redirect to the origin) only to users with access.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, Union
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+import ckan.views.resource as resource_views
+from flask import current_app, request
+
+from ckanext.grandlyon_access import audit, policy
+
+
+def gated_url(package_ref: str, resource: dict[str, Any], package_type: str = "dataset") -> str:
+    """The portal's download route of a resource (built from the site URL:
+    indexing also runs outside any web request)."""
+    site = tk.config["ckan.site_url"].rstrip("/")
+    return f"{site}/{package_type}/{package_ref}/resource/{resource['id']}/download"
+
+
+def _level(pkg_dict: dict[str, Any]) -> str:
+    level = pkg_dict.get("access_level") or pkg_dict.get("extras_access_level")
+    if not level:
+        for extra in pkg_dict.get("extras") or []:
+            if extra.get("key") == "access_level":
+                level = extra.get("value")
+    return level if level in policy.LEVELS else policy.config.default_level()
+
+
+def _rewrite(pkg_dict: dict[str, Any]) -> dict[str, Any]:
+    for res in pkg_dict.get("resources") or []:
+        if res.get("id") and res.get("url_type") != "upload":
+            res["url"] = gated_url(pkg_dict.get("name") or pkg_dict["id"], res,
+                                   pkg_dict.get("type") or "dataset")
+    return pkg_dict
+
+
+def _restore(pkg_dict: dict[str, Any]) -> dict[str, Any]:
+    """Puts back the origin URLs that the search index does not hold
+    (package_show may answer from the index's copy of the dataset)."""
+    for res in pkg_dict.get("resources") or []:
+        if res.get("id") and res.get("url_type") != "upload":
+            resource = model.Resource.get(res["id"])
+            if resource is not None:
+                res["url"] = resource.url
+    return pkg_dict
+
+
+def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[str, Any]:
+    """package_show (and everything built on it, such as resource_show and
+    the dataset pages): origin URLs only for users with data access, and for
+    trusted internal calls (`ignore_auth`)."""
+    if _level(pkg_dict) == "open":
+        return pkg_dict
+    package = model.Package.get(pkg_dict.get("id"))
+    if context.get("ignore_auth") or (package is not None and policy.decide(context, package).data):
+        return _restore(pkg_dict)
+    return _rewrite(pkg_dict)
+
+
+def index_without_origin_urls(index_dict: dict[str, Any]) -> dict[str, Any]:
+    """The Solr document of a gated dataset holds the download routes, never
+    the origin URLs, in every stored field a search can return."""
+    if _level(index_dict) == "open":
+        return index_dict
+    # validated_data_dict first: data_dict embeds a copy of it.
+    for field in ("validated_data_dict", "data_dict"):
+        if index_dict.get(field):
+            stored = _rewrite(json.loads(index_dict[field]))
+            if isinstance(stored.get("validated_data_dict"), str):
+                stored["validated_data_dict"] = index_dict["validated_data_dict"]
+            index_dict[field] = json.dumps(stored)
+    stored = json.loads(index_dict.get("validated_data_dict") or index_dict.get("data_dict") or "{}")
+    index_dict["res_url"] = [r.get("url") for r in stored.get("resources") or []]
+    return index_dict
+
+
+def _context() -> dict[str, Any]:
+    user = tk.current_user
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    return {"model": model, "user": user.name if authenticated else "",
+            "auth_user_obj": user if authenticated else None}
+
+
+def denied_page(decision: policy.Decision, package: model.Package) -> tuple[str, int]:
+    """The 403 page: what the data is and how to get access."""
+    return tk.render("grandlyon_access/denied.html", {
+        "decision": decision, "pkg": package,
+        "came_from": request.full_path if request else "",
+    }), 403
+
+
+def _is_download_view(view: Any) -> bool:
+    """CKAN's resource download view, under any dataset type's blueprint."""
+    download = resource_views.download
+    return view is not None and (view is download or (
+        getattr(view, "__module__", None) == download.__module__
+        and getattr(view, "__name__", None) == download.__name__))
+
+
+def check_download() -> Optional[Union[tuple[str, int], Any]]:
+    """Runs before every request: gates CKAN's resource download view."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not _is_download_view(view):
+        return None
+    resource = model.Resource.get((request.view_args or {}).get("resource_id", ""))
+    if resource is None or resource.state == "deleted":
+        return None  # CKAN answers 404
+    package = model.Package.get(resource.package_id)
+    context = _context()
+    decision = policy.decide(context, package)
+    if not decision.metadata:
+        return tk.abort(404, tk._("Resource not found"))
+    if not decision.data:
+        return denied_page(decision, package)
+    if decision.level in policy.GATED_LEVELS:
+        audit.record(context, package.id, resource.id, "download")
+    return None

@@ -1,0 +1,60 @@
+"""Template helpers of the access plugin."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.grandlyon_access import policy
+
+
+def _context() -> dict[str, Any]:
+    user = tk.current_user
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    return {"user": user.name if authenticated else "",
+            "auth_user_obj": user if authenticated else None}
+
+
+def grandlyon_access_status(package_id: str) -> Optional[dict[str, Any]]:
+    """What the current user may do with a dataset (grandlyon_access_show),
+    or None when they may not see it."""
+    try:
+        return tk.get_action("grandlyon_access_show")(_context(), {"id": package_id})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        return None
+
+
+def grandlyon_access_levels(field: Any = None) -> list[dict[str, str]]:
+    """The levels with their names and explanations, in the user's language
+    (also the choices of the scheming field `access_level`)."""
+    return [
+        {"value": "open", "label": tk._("Open"),
+         "help": tk._("Everyone may download and reuse the data.")},
+        {"value": "licensed", "label": tk._("Licensed"),
+         "help": tk._("Logged-in users reach the data after signing the dataset's licence online.")},
+        {"value": "restricted", "label": tk._("Restricted"),
+         "help": tk._("Only members of the circles granted the dataset, and users granted it "
+                      "personally, reach the data. Others may ask for access.")},
+    ]
+
+
+def grandlyon_access_level_label(level: str) -> str:
+    for item in grandlyon_access_levels():
+        if item["value"] == level:
+            return item["label"]
+    return level
+
+
+def grandlyon_access_pending_requests(package_id: str) -> list[dict[str, Any]]:
+    """The pending requests of a dataset, for its organisation's admins
+    (empty for anyone else)."""
+    try:
+        return tk.get_action("grandlyon_access_request_list")(
+            _context(), {"package_id": package_id, "status": "pending"})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        return []
+
+
+def grandlyon_access_gated_levels() -> tuple[str, ...]:
+    return policy.GATED_LEVELS

@@ -1,0 +1,161 @@
+"""Auth functions of the access plugin.
+
+`grandlyon_access_data_read` is the one policy decision (see policy.py);
+the DataStore's read auth functions are chained to it, so that no row of a
+gated dataset leaves through the DataStore API, its SQL endpoint or dumps.
+"""
+
+from __future__ import annotations
+
+import ckan.authz as authz
+import ckan.plugins.toolkit as tk
+from ckan.types import AuthResult, Context, DataDict
+
+from ckanext.grandlyon_access import policy
+
+__all__ = [
+    "grandlyon_access_data_read", "datastore_search", "datastore_info", "datastore_search_sql",
+    "grandlyon_access_show",
+    "grandlyon_access_circle_create", "grandlyon_access_circle_update",
+    "grandlyon_access_circle_delete", "grandlyon_access_circle_list",
+    "grandlyon_access_circle_show", "grandlyon_access_circle_member_create",
+    "grandlyon_access_circle_member_delete",
+    "grandlyon_access_grant_create", "grandlyon_access_grant_delete", "grandlyon_access_grant_list",
+    "grandlyon_access_request_create", "grandlyon_access_request_list",
+    "grandlyon_access_request_decide", "grandlyon_access_log_list",
+]
+
+
+def _deny(msg: str) -> AuthResult:
+    return {"success": False, "msg": msg}
+
+
+@tk.auth_allow_anonymous_access
+def grandlyon_access_data_read(context: Context, data_dict: DataDict) -> AuthResult:
+    """May the user read the data of a dataset (`id`) or of a resource
+    (`resource_id`)?"""
+    package = policy.package_of(data_dict)
+    if package is None:
+        raise tk.ObjectNotFound(tk._("Dataset not found"))
+    decision = policy.decide(context, package)
+    if decision.data:
+        return {"success": True}
+    return _deny(tk._("You do not have access to the data of this dataset"))
+
+
+def _data_read_of_resource(context: Context, resource_id: str) -> AuthResult:
+    """The policy for a resource's data; a resource of a dataset the user may
+    not see is missing (404), not forbidden."""
+    package = policy.package_of({"resource_id": resource_id})
+    if package is None:
+        raise tk.ObjectNotFound()
+    decision = policy.decide(context.copy(), package)
+    if not decision.metadata:
+        raise tk.ObjectNotFound()
+    if decision.data:
+        return {"success": True}
+    return _deny(tk._("You do not have access to the data of this dataset"))
+
+
+def _datastore_read(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
+    resource_id = data_dict.get("resource_id") or data_dict.get("id") or ""
+    if policy.package_of({"resource_id": resource_id}) is not None:
+        decision = _data_read_of_resource(context, resource_id)
+        if not decision["success"]:
+            return decision
+    return next_auth(context, data_dict)
+
+
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def datastore_search(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
+    return _datastore_read(next_auth, context, data_dict)
+
+
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def datastore_info(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
+    return _datastore_read(next_auth, context, data_dict)
+
+
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def datastore_search_sql(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
+    table_names = context.get("table_names") or []
+    # The catalogue of DataStore tables names every resource: sysadmins only.
+    if any(name.startswith("_") for name in table_names):
+        return _deny(tk._("Not authorized to read the DataStore catalogue"))
+    for name in table_names:
+        decision = _data_read_of_resource(context, name)
+        if not decision["success"]:
+            return decision
+    return next_auth(context, data_dict)
+
+
+@tk.auth_allow_anonymous_access
+def grandlyon_access_show(context: Context, data_dict: DataDict) -> AuthResult:
+    return authz.is_authorized("package_show", context, data_dict)
+
+
+def _sysadmin_only(context: Context, data_dict: DataDict) -> AuthResult:
+    return _deny(tk._("Only sysadmins manage circles"))
+
+
+grandlyon_access_circle_create = _sysadmin_only
+grandlyon_access_circle_update = _sysadmin_only
+grandlyon_access_circle_delete = _sysadmin_only
+grandlyon_access_circle_list = _sysadmin_only
+grandlyon_access_circle_show = _sysadmin_only
+grandlyon_access_circle_member_create = _sysadmin_only
+grandlyon_access_circle_member_delete = _sysadmin_only
+
+
+def _manages_dataset(context: Context, package_id: str) -> AuthResult:
+    """Editors and admins of the dataset's organisation (and sysadmins)."""
+    if not package_id:
+        return _deny(tk._("Missing value: dataset"))
+    return authz.is_authorized("package_update", context, {"id": package_id})
+
+
+def grandlyon_access_grant_create(context: Context, data_dict: DataDict) -> AuthResult:
+    return _manages_dataset(context, data_dict.get("package_id"))
+
+
+def grandlyon_access_grant_delete(context: Context, data_dict: DataDict) -> AuthResult:
+    return _manages_dataset(context, context.get("grandlyon_access_package_id") or "")
+
+
+def grandlyon_access_grant_list(context: Context, data_dict: DataDict) -> AuthResult:
+    return _manages_dataset(context, data_dict.get("package_id"))
+
+
+def grandlyon_access_request_create(context: Context, data_dict: DataDict) -> AuthResult:
+    if not context.get("user"):
+        return _deny(tk._("Log in to ask for access"))
+    return authz.is_authorized("package_show", context, {"id": data_dict.get("package_id")})
+
+
+def grandlyon_access_request_list(context: Context, data_dict: DataDict) -> AuthResult:
+    """Logged-in users list their own requests; the dataset's admins theirs."""
+    if not context.get("user"):
+        return _deny(tk._("Log in to see access requests"))
+    if data_dict.get("package_id"):
+        return _admins_of_dataset(context, data_dict["package_id"])
+    return {"success": True}
+
+
+def _admins_of_dataset(context: Context, package_id: str) -> AuthResult:
+    package = policy.package_of({"id": package_id})
+    if package is None or not package.owner_org:
+        return _deny(tk._("Not authorized"))
+    if authz.has_user_permission_for_group_or_org(package.owner_org, context.get("user"), "admin"):
+        return {"success": True}
+    return _deny(tk._("Only the organisation's admins decide on access requests"))
+
+
+def grandlyon_access_request_decide(context: Context, data_dict: DataDict) -> AuthResult:
+    return _admins_of_dataset(context, context.get("grandlyon_access_package_id") or "")
+
+
+def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> AuthResult:
+    return _deny(tk._("Only sysadmins read the access log"))

@@ -1,0 +1,154 @@
+"""The one access policy: may this user read the data of this dataset?
+
+Every surface that serves data asks `decide()` through the auth function
+`grandlyon_access_data_read`; nothing else in the suite reimplements it.
+
+Levels (dataset field `access_level`):
+- open: everyone reads the data;
+- licensed: logged-in users who signed the current version of the dataset's
+  licence (asked to the licence plugin through its shared facade);
+- restricted: members of a circle granted the dataset, or users with a
+  personal grant, until the grant or the membership expires. A restricted
+  dataset may also hide its metadata (`access_hidden`): then only grantees
+  see it, through permission labels.
+
+Sysadmins and the editors and admins of the owning organisation always have
+access. CKAN's `private` flag keeps its meaning and wins over the level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+import ckan.authz as authz
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+
+from ckanext.grandlyon_access import config
+from ckanext.grandlyon_access.model import CircleMember, Grant, utcnow
+
+LEVELS = ("open", "licensed", "restricted")
+GATED_LEVELS = ("licensed", "restricted")
+GRANTEE_LABEL = "grandlyon-access-grantee-{}"
+
+# What a user without access must do (Decision.next_step).
+LOGIN = "login"
+SIGN = "sign"
+REQUEST = "request"
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """The answer of the policy for one user and one dataset."""
+
+    level: str
+    metadata: bool
+    data: bool
+    reason: str
+    next_step: Optional[str] = None
+    licence_id: Optional[str] = None
+
+
+def level_of(package: model.Package) -> str:
+    """The access level of a dataset object (the configured default if unset)."""
+    level = package.extras.get("access_level") or config.default_level()
+    return level if level in LEVELS else "restricted"
+
+
+def is_hidden(package: model.Package) -> bool:
+    """Whether a restricted dataset hides its metadata from non-grantees."""
+    return level_of(package) == "restricted" and tk.asbool(package.extras.get("access_hidden"))
+
+
+def active_grants(user_id: str):
+    """A query of the grants that give `user_id` access now, personal or
+    through a circle membership; both the grant and the membership must be
+    unexpired."""
+    now = utcnow()
+    unexpired = sa.or_(Grant.expires.is_(None), Grant.expires > now)
+    member_of = (
+        sa.select(CircleMember.circle_id)
+        .where(CircleMember.user_id == user_id)
+        .where(sa.or_(CircleMember.expires.is_(None), CircleMember.expires > now))
+    )
+    return (
+        model.Session.query(Grant)
+        .filter(unexpired)
+        .filter(sa.or_(Grant.user_id == user_id, Grant.circle_id.in_(member_of)))
+    )
+
+
+def granted_package_ids(user_id: str) -> set[str]:
+    """Ids of the datasets `user_id` holds an active grant on."""
+    return {g.package_id for g in active_grants(user_id).with_entities(Grant.package_id)}
+
+
+def has_active_grant(user_id: str, package_id: str) -> bool:
+    return model.Session.query(
+        active_grants(user_id).filter(Grant.package_id == package_id).exists()
+    ).scalar()
+
+
+def _user(context: dict[str, Any]) -> Optional[model.User]:
+    user = context.get("auth_user_obj")
+    if user is not None and not getattr(user, "is_anonymous", False):
+        return user
+    name = context.get("user")
+    return model.User.get(name) if name else None
+
+
+def _manages(user: model.User, package: model.Package) -> bool:
+    """Sysadmins, and editors or admins of the owning organisation."""
+    if user.sysadmin:
+        return True
+    if package.owner_org:
+        return authz.has_user_permission_for_group_or_org(
+            package.owner_org, user.name, "update_dataset"
+        )
+    return package.creator_user_id == user.id
+
+
+def _may_see(context: dict[str, Any], package: model.Package) -> bool:
+    ctx = {"model": model, "user": context.get("user") or "",
+           "auth_user_obj": context.get("auth_user_obj")}
+    return authz.is_authorized("package_show", ctx, {"id": package.id})["success"]
+
+
+def _signed(user: model.User, licence_id: Optional[str]) -> bool:
+    from ckanext.grandlyon_licence import shared as licences
+
+    return bool(licence_id) and licences.has_current_signature(user.id, licence_id)
+
+
+def decide(context: dict[str, Any], package: model.Package) -> Decision:
+    """The policy itself, for the user of `context` and a dataset object."""
+    level = level_of(package)
+    if not _may_see(context, package):
+        return Decision(level, metadata=False, data=False, reason="hidden")
+    user = _user(context)
+    if user is not None and _manages(user, package):
+        return Decision(level, True, True, "manager")
+    if level == "open":
+        return Decision(level, True, True, "open")
+    licence_id = package.license_id if level == "licensed" else None
+    if user is None:
+        return Decision(level, True, False, "anonymous", LOGIN, licence_id)
+    if level == "licensed":
+        if _signed(user, licence_id):
+            return Decision(level, True, True, "signed", licence_id=licence_id)
+        return Decision(level, True, False, "unsigned", SIGN, licence_id)
+    if has_active_grant(user.id, package.id):
+        return Decision(level, True, True, "granted")
+    return Decision(level, True, False, "not_granted", REQUEST)
+
+
+def package_of(data_dict: dict[str, Any]) -> Optional[model.Package]:
+    """The dataset named by `id` (dataset id or name) or `resource_id`."""
+    resource_id = data_dict.get("resource_id")
+    if resource_id:
+        resource = model.Resource.get(resource_id)
+        return model.Package.get(resource.package_id) if resource else None
+    ref = data_dict.get("id") or data_dict.get("package_id")
+    return model.Package.get(ref) if ref else None
