@@ -218,6 +218,9 @@ write_config() {
   mkdir -p "$STATE/storage"
   write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal
   write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test
+  # The benchmark: the suite and stock CKAN on the same databases and index.
+  write_ini "$STATE/bench-suite.ini" "$ROOT/config/bench-suite.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench
+  write_ini "$STATE/bench-stock.ini" "$ROOT/config/bench-stock.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench
 }
 
 ckan_cli() { "$VENV/bin/ckan" -c "$STATE/ckan.ini" "$@"; }
@@ -296,7 +299,7 @@ ALTER ROLE ckan_default PASSWORD '$PG_CKAN_PASSWORD';
 ALTER ROLE datastore_read PASSWORD '$PG_READ_PASSWORD';
 EOF
   local db
-  for db in ckan datastore ckan_test datastore_test; do
+  for db in ckan datastore ckan_test datastore_test ckan_bench datastore_bench; do
     if [ -z "$(psql_admin postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
       psql_admin postgres -c "CREATE DATABASE $db OWNER ckan_default ENCODING 'UTF8'"
     fi
@@ -311,12 +314,13 @@ migrate() { # ini datastore_db
 
 migrate_all() {
   local stamp
-  stamp=$(cd "$ROOT" && { stamp_of "$STATE/secrets.env" config/portal.ini config/test.ini;
+  stamp=$(cd "$ROOT" && { stamp_of "$STATE/secrets.env" config/portal.ini config/test.ini config/bench-suite.ini;
     find ckanext-*/ckanext/*/migration -name '*.py' | sort | xargs cat 2>/dev/null | sha256sum; } | sha256sum | cut -c1-16)
   stamp_ok migrations "$stamp" && return 0
   say "migrating the databases"
   migrate "$STATE/ckan.ini" datastore
   migrate "$STATE/test.ini" datastore_test
+  migrate "$STATE/bench-suite.ini" datastore_bench
   stamp_set migrations "$stamp"
 }
 
@@ -346,7 +350,7 @@ solr_home() {
   local home=$STATE/solr/home core
   mkdir -p "$home"
   cp "$ROOT/config/solr/solr.xml" "$home/solr.xml"
-  for core in ckan ckan_test; do
+  for core in ckan ckan_test ckan_bench; do
     mkdir -p "$home/$core/conf"
     printf 'name=%s\n' "$core" >"$home/$core/core.properties"
     cp "$ROOT/config/solr/solrconfig.xml" "$home/$core/conf/"
@@ -361,7 +365,7 @@ solr_home() {
 solr_ready() { curl -fsS "http://127.0.0.1:$SOLR_PORT/solr/$1/select?q=*:*&rows=0" >/dev/null 2>&1; }
 
 start_solr() {
-  if pid_alive solr && solr_ready ckan; then return 0; fi
+  if pid_alive solr && solr_ready ckan && solr_ready ckan_bench; then return 0; fi
   stop_pid solr
   require_free_port "$SOLR_PORT" PORTAL_SOLR_PORT Solr
   solr_home
@@ -373,7 +377,7 @@ start_solr() {
     -cp "$STATE/solr/classes:$STATE/solr/lib/*" Launcher "$STATE/solr/home" "$SOLR_PORT"
   local i
   for ((i = 0; i < 240; i++)); do
-    solr_ready ckan && solr_ready ckan_test && return 0
+    solr_ready ckan && solr_ready ckan_test && solr_ready ckan_bench && return 0
     pid_alive solr || { tail -20 "$LOG/solr.out" >&2; die "Solr stopped while starting; see $LOG/solr.out"; }
     sleep 0.5
   done
@@ -469,6 +473,13 @@ cmd_test() {
   return $rc
 }
 
+cmd_bench() {
+  cmd_up
+  say "benchmark: the suite against stock CKAN on the same datasets"
+  cd "$ROOT"
+  "$VENV/bin/python" bench/run.py --state "$STATE" "$@"
+}
+
 cmd_stop() {
   local name
   for name in harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
@@ -513,6 +524,7 @@ usage: ./portal COMMAND
 
   run            install everything, start the services, load the demo, serve $SITE_URL
   test [ARGS]    install everything, start the services, run pytest (ARGS go to pytest)
+  bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)
@@ -531,6 +543,7 @@ main() {
   case $cmd in
     run) cmd_run ;;
     test) cmd_test "$@" ;;
+    bench) cmd_bench "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;
     wipe) cmd_wipe "$@" ;;

@@ -4,12 +4,20 @@ from typing import Any
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, policy
+from ckanext.grandlyon_access.logic import action, surfaces
 
 
-@tk.blanket.actions
+def _actions() -> dict[str, Any]:
+    """The plugin's actions (logic/action.py) and the chained actions that
+    gate CKAN's own surfaces (logic/surfaces.py)."""
+    return {**dict(get_local_functions(action)), **dict(get_local_functions(surfaces))}
+
+
+@tk.blanket.actions(_actions)
 @tk.blanket.auth_functions
 @tk.blanket.validators
 @tk.blanket.helpers
