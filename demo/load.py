@@ -14,7 +14,7 @@ patched (only when something differs) or left alone.  Resources are matched
 by name inside their dataset.  Objects present in CKAN but absent from the
 data files are left untouched.
 
-Only depends on `requests`; it never imports ckan.
+Depends on `requests` and PyYAML (to read the licence registry); it never imports ckan.
 """
 from __future__ import annotations
 
@@ -29,13 +29,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-# The licences a dataset may name: those the portal offers (config/licences.json).
-LICENCES_FILE = Path(__file__).resolve().parent.parent / "config" / "licences.json"
+# The licences a dataset may name: those the portal offers (config/licences.yaml).
+LICENCES_FILE = Path(__file__).resolve().parent.parent / "config" / "licences.yaml"
 
 
 def known_licences() -> tuple[str, ...]:
+    """Ids of the licences of the portal's licence registry."""
+    import yaml  # PyYAML: installed with CKAN
+
     with open(LICENCES_FILE, encoding="utf-8") as f:
-        return tuple(licence["id"] for licence in json.load(f))
+        return tuple(licence["id"] for licence in yaml.safe_load(f)["licences"])
 
 
 FREQUENCIES = ("continuous", "daily", "weekly", "monthly", "annual",

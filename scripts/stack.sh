@@ -125,12 +125,14 @@ install_solr() {
 # Compiles each extension's translations (.po, in git) into .mo files (not in git).
 compile_translations() {
   local stamp dir po
-  stamp=$(cd "$ROOT" && find ckanext-*/ckanext/*/i18n -name '*.po' 2>/dev/null | sort | xargs cat 2>/dev/null | sha256sum | cut -c1-16)
+  stamp=$(cd "$ROOT" && { find ckanext-*/ckanext/*/i18n -name '*.po' 2>/dev/null || true; } \
+    | sort | xargs cat 2>/dev/null | sha256sum | cut -c1-16)
   stamp_ok translations "$stamp" && return 0
   for po in "$ROOT"/ckanext-*/ckanext/*/i18n/*/LC_MESSAGES/*.po; do
     [ -f "$po" ] || continue
-    "$VENV/bin/pybabel" -q compile -i "$po" -o "${po%.po}.mo" \
-      || die "translation catalogue $po does not compile"
+    rm -f "${po%.po}.mo"
+    "$VENV/bin/pybabel" -q compile -i "$po" -o "${po%.po}.mo" && [ -f "${po%.po}.mo" ] \
+      || die "translation catalogue $po does not compile (a catalogue marked fuzzy is not compiled)"
   done
   stamp_set translations "$stamp"
 }

@@ -41,7 +41,7 @@ def missing_translations(package: pathlib.Path, locale: str = "fr") -> list[str]
         return [f"no catalogue {po.name}"]
     with po.open("rb") as f:
         catalog = read_po(f, locale=locale)
-    problems = []
+    problems = ["catalogue marked fuzzy: it would not be compiled"] if catalog.fuzzy else []
     for msgid in sorted(ids):
         message = catalog.get(msgid)
         text = message.string if message else None

@@ -54,10 +54,35 @@ def _restore(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     return pkg_dict
 
 
+RELATIONSHIP_FIELDS = ("relationships_as_subject", "relationships_as_object")
+
+
+def _related_refs(relationship: dict[str, Any]) -> list[str]:
+    extras = relationship.get("__extras") or {}
+    keys = ("subject_package_id", "object_package_id", "subject", "object")
+    return [ref for ref in (relationship.get(k) or extras.get(k) for k in keys) if ref]
+
+
+def hide_unseen_relationships(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[str, Any]:
+    """A dataset's relationships name the datasets at their other end: only
+    those the user may see (all of them for `ignore_auth` calls)."""
+    if context.get("ignore_auth"):
+        return pkg_dict
+    for field in RELATIONSHIP_FIELDS:
+        if pkg_dict.get(field):
+            pkg_dict[field] = [
+                rel for rel in pkg_dict[field]
+                if all(policy.decide(context, package).metadata
+                       for package in map(model.Package.get, _related_refs(rel)) if package)]
+    return pkg_dict
+
+
 def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[str, Any]:
     """package_show (and everything built on it, such as resource_show and
     the dataset pages): origin URLs only for users with data access, and for
-    trusted internal calls (`ignore_auth`)."""
+    trusted internal calls (`ignore_auth`). Relationships only to datasets
+    the user may see."""
+    hide_unseen_relationships(context, pkg_dict)
     if _level(pkg_dict) == "open":
         return pkg_dict
     package = model.Package.get(pkg_dict.get("id"))
@@ -68,18 +93,28 @@ def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[
 
 def index_without_origin_urls(index_dict: dict[str, Any]) -> dict[str, Any]:
     """The Solr document of a gated dataset holds the download routes, never
-    the origin URLs, in every stored field a search can return."""
-    if _level(index_dict) == "open":
-        return index_dict
+    the origin URLs, in every stored field a search can return. No Solr
+    document holds relationships: they name other datasets, maybe hidden
+    ones, and every user reads the same document (package_show and
+    package_relationships_list give them per user)."""
+    gated = _level(index_dict) != "open"
+    for rel_type in model.PackageRelationship.get_all_types():
+        index_dict.pop(rel_type, None)
     # validated_data_dict first: data_dict embeds a copy of it.
     for field in ("validated_data_dict", "data_dict"):
         if index_dict.get(field):
-            stored = _rewrite(json.loads(index_dict[field]))
+            stored = json.loads(index_dict[field])
+            for rel_field in RELATIONSHIP_FIELDS:
+                stored.pop(rel_field, None)
+            if gated:
+                _rewrite(stored)
             if isinstance(stored.get("validated_data_dict"), str):
                 stored["validated_data_dict"] = index_dict["validated_data_dict"]
             index_dict[field] = json.dumps(stored)
-    stored = json.loads(index_dict.get("validated_data_dict") or index_dict.get("data_dict") or "{}")
-    index_dict["res_url"] = [r.get("url") for r in stored.get("resources") or []]
+    if gated:
+        stored = json.loads(index_dict.get("validated_data_dict")
+                            or index_dict.get("data_dict") or "{}")
+        index_dict["res_url"] = [r.get("url") for r in stored.get("resources") or []]
     return index_dict
 
 
@@ -106,9 +141,32 @@ def _is_download_view(view: Any) -> bool:
         and getattr(view, "__name__", None) == download.__name__))
 
 
+def _is_resource_history_view(view: Any) -> bool:
+    """The activity plugin's page of a resource as an activity recorded it."""
+    return (getattr(view, "__module__", None) == "ckanext.activity.views"
+            and getattr(view, "__name__", None) == "resource_history")
+
+
+def check_resource_history() -> Optional[Union[tuple[str, int], Any]]:
+    """The page of a resource as it was shows the origin URL the activity's
+    snapshot holds, with no check of its own: only for users with data access."""
+    package = model.Package.get((request.view_args or {}).get("id", ""))
+    if package is None:
+        return None  # CKAN answers 404
+    decision = policy.decide(_context(), package)
+    if not decision.metadata:
+        return tk.abort(404, tk._("Dataset not found"))
+    if not decision.data:
+        return denied_page(decision, package)
+    return None
+
+
 def check_download() -> Optional[Union[tuple[str, int], Any]]:
-    """Runs before every request: gates CKAN's resource download view."""
+    """Runs before every request: gates CKAN's resource download view (and
+    the history page of a resource)."""
     view = current_app.view_functions.get(request.endpoint or "")
+    if _is_resource_history_view(view):
+        return check_resource_history()
     if not _is_download_view(view):
         return None
     resource = model.Resource.get((request.view_args or {}).get("resource_id", ""))

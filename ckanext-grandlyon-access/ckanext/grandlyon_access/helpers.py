@@ -58,3 +58,12 @@ def grandlyon_access_pending_requests(package_id: str) -> list[dict[str, Any]]:
 
 def grandlyon_access_gated_levels() -> tuple[str, ...]:
     return policy.GATED_LEVELS
+
+
+def grandlyon_access_grants(package_id: str) -> Optional[list[dict[str, Any]]]:
+    """The grants of a dataset for its editors and admins; None for anyone
+    else (who may not manage them)."""
+    try:
+        return tk.get_action("grandlyon_access_grant_list")(_context(), {"package_id": package_id})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        return None

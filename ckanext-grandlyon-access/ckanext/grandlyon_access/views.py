@@ -58,3 +58,130 @@ def decide(id: str, request_id: str):
     except tk.ValidationError as error:
         _flash_errors(error)
     return tk.redirect_to("dataset.read", id=id)
+
+
+def _form_data(*fields: str) -> dict[str, str]:
+    return {f: request.form[f].strip() for f in fields if request.form.get(f, "").strip()}
+
+
+# --- grants, on the dataset page (the dataset's editors and admins) -------------
+
+@grandlyon_access.route("/dataset/<id>/access/grants", methods=["POST"])
+def grant_create(id: str):
+    data = {"package_id": id, **_form_data("circle_id", "user", "expires")}
+    try:
+        tk.get_action("grandlyon_access_grant_create")(_context(), data)
+        tk.h.flash_success(tk._("Access granted."))
+    except tk.ObjectNotFound:
+        return tk.abort(404, tk._("Dataset not found"))
+    except tk.NotAuthorized:
+        return tk.abort(403, tk._("Only the dataset's editors and admins grant access"))
+    except tk.ValidationError as error:
+        _flash_errors(error)
+    return tk.redirect_to("dataset.read", id=id)
+
+
+@grandlyon_access.route("/dataset/<id>/access/grants/<grant_id>/delete", methods=["POST"])
+def grant_delete(id: str, grant_id: str):
+    try:
+        tk.get_action("grandlyon_access_grant_delete")(_context(), {"id": grant_id})
+        tk.h.flash_success(tk._("Access withdrawn."))
+    except tk.ObjectNotFound:
+        return tk.abort(404, tk._("Grant not found"))
+    except tk.NotAuthorized:
+        return tk.abort(403, tk._("Only the dataset's editors and admins grant access"))
+    return tk.redirect_to("dataset.read", id=id)
+
+
+# --- circles and the access log (sysadmins) ---------------------------------------
+
+def _sysadmin_action(name: str, data: dict[str, Any]) -> Any:
+    try:
+        return tk.get_action(name)(_context(), data)
+    except tk.NotAuthorized:
+        return tk.abort(403, tk._("Only sysadmins manage circles and read the access log"))
+
+
+@grandlyon_access.route("/ckan-admin/access/circles", methods=["GET", "POST"])
+def circles():
+    errors: dict[str, Any] = {}
+    data: dict[str, str] = {}
+    if request.method == "POST":
+        data = _form_data("name", "title", "description")
+        try:
+            tk.get_action("grandlyon_access_circle_create")(_context(), data)
+            tk.h.flash_success(tk._("Circle created."))
+            return tk.redirect_to("grandlyon_access.circle", id=data["name"])
+        except tk.NotAuthorized:
+            return tk.abort(403, tk._("Only sysadmins manage circles and read the access log"))
+        except tk.ValidationError as error:
+            errors = error.error_dict
+    return tk.render("grandlyon_access/circles.html", {
+        "circles": _sysadmin_action("grandlyon_access_circle_list", {}),
+        "data": data, "errors": errors,
+    })
+
+
+@grandlyon_access.route("/ckan-admin/access/circles/<id>", methods=["GET", "POST"])
+def circle(id: str):
+    if request.method == "POST":
+        action = request.form.get("action")
+        data = {"circle_id": id, **_form_data("user", "expires")}
+        try:
+            if action == "add":
+                tk.get_action("grandlyon_access_circle_member_create")(_context(), data)
+                tk.h.flash_success(tk._("Member added."))
+            elif action == "remove":
+                tk.get_action("grandlyon_access_circle_member_delete")(_context(), data)
+                tk.h.flash_success(tk._("Member removed."))
+            elif action == "delete":
+                tk.get_action("grandlyon_access_circle_delete")(_context(), {"id": id})
+                tk.h.flash_success(tk._("Circle deleted."))
+                return tk.redirect_to("grandlyon_access.circles")
+        except tk.NotAuthorized:
+            return tk.abort(403, tk._("Only sysadmins manage circles and read the access log"))
+        except tk.ObjectNotFound as error:
+            tk.h.flash_error(str(error.message or tk._("Not found")))
+        except tk.ValidationError as error:
+            _flash_errors(error)
+        return tk.redirect_to("grandlyon_access.circle", id=id)
+    try:
+        shown = _sysadmin_action("grandlyon_access_circle_show", {"id": id})
+    except tk.ObjectNotFound:
+        return tk.abort(404, tk._("Circle not found"))
+    return tk.render("grandlyon_access/circle.html", {"circle": shown})
+
+
+@grandlyon_access.route("/ckan-admin/access/log")
+def access_log():
+    filters = {k: request.args[k] for k in ("package_id", "user", "licence_id", "since", "until")
+               if request.args.get(k)}
+    as_csv = request.args.get("format") == "csv"
+    page = max(1, tk.h.get_page_number(request.args))
+    data = {**filters, "limit": 10000 if as_csv else 50, "offset": 0 if as_csv else (page - 1) * 50}
+    try:
+        result = _sysadmin_action("grandlyon_access_log_list", data)
+    except (tk.ValidationError, tk.ObjectNotFound) as error:
+        tk.h.flash_error(str(getattr(error, "error_summary", None) or error))
+        result = {"count": 0, "results": []}
+    if as_csv:
+        return _csv_response(result["results"])
+    return tk.render("grandlyon_access/log.html", {"result": result, "filters": filters, "page": page})
+
+
+def _csv_response(rows: list[dict[str, Any]]):
+    import csv
+    import io
+
+    from flask import Response
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["at", "user", "user_id", "package_id", "resource_id", "surface"],
+                            extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        # Cells that a spreadsheet would run as a formula are quoted.
+        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
+                         for k, v in row.items()})
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=access-log.csv"})

@@ -9,5 +9,5 @@ import ckan.plugins.toolkit as tk
 
 
 def registry_path() -> str:
-    """Path of the licence registry file, or an empty string."""
-    return tk.config["ckanext.grandlyon_licence.registry"]
+    """Path of the licence registry file (YAML), or an empty string."""
+    return tk.config["ckanext.grandlyon_licence.registry"] or ""

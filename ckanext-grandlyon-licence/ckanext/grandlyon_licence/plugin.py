@@ -1,9 +1,48 @@
 from __future__ import annotations
 
+from typing import Any
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan.lib.plugins import DefaultTranslation
+
+from . import (
+    model,  # noqa: F401  (the signature table joins CKAN's metadata)
+    registry,
+)
 
 
 @tk.blanket.config_declarations
-class GrandlyonLicencePlugin(p.SingletonPlugin):
+@tk.blanket.actions
+@tk.blanket.auth_functions
+@tk.blanket.helpers
+@tk.blanket.blueprints
+class GrandlyonLicencePlugin(DefaultTranslation, p.SingletonPlugin):
     """Versioned licence registry and online signatures of licences."""
+
+    p.implements(p.IConfigurer)
+    p.implements(p.IConfigurable)
+    p.implements(p.ITranslation)
+    p.implements(p.IPackageController, inherit=True)
+
+    # IConfigurer
+    def update_config(self, config: Any) -> None:
+        tk.add_template_directory(config, "templates")
+
+    # IConfigurable
+    def configure(self, config: Any) -> None:
+        # Validates the registry (a mistake stops CKAN, naming the file and
+        # the licence) and makes it CKAN's licence register.
+        registry.install()
+
+    # IPackageController: licence titles in the language of the request, also
+    # for datasets read from the search index.
+    def after_dataset_show(self, context: Any, pkg_dict: dict[str, Any]) -> None:
+        registry.localize_license_title(pkg_dict)
+
+    def after_dataset_search(
+        self, search_results: dict[str, Any], search_params: Any
+    ) -> dict[str, Any]:
+        for pkg_dict in search_results.get("results", []):
+            registry.localize_license_title(pkg_dict)
+        return search_results

@@ -11,6 +11,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.logic import validate
 from ckan.types import Context, DataDict
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ckanext.grandlyon_access import audit, policy
@@ -437,6 +438,8 @@ def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> dict[str
 
     :param package_id: optional filter
     :param user: optional filter (id or name)
+    :param licence_id: optional: reads of datasets under this licence (the
+        usage of a licence's signatories)
     :param since, until: optional ISO dates
     :param limit: default 100; offset: default 0
     """
@@ -446,6 +449,10 @@ def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> dict[str
         query = query.filter(AccessLog.package_id == _package_or_404(data_dict["package_id"]).id)
     if data_dict.get("user"):
         query = query.filter(AccessLog.user_id == _user_or_error(data_dict["user"]).id)
+    if data_dict.get("licence_id"):
+        under_licence = sa.select(model.Package.id).where(
+            model.Package.license_id == data_dict["licence_id"])
+        query = query.filter(AccessLog.package_id.in_(under_licence))
     if data_dict.get("since"):
         query = query.filter(AccessLog.at >= data_dict["since"])
     if data_dict.get("until"):

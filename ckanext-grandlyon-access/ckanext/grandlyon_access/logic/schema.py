@@ -86,6 +86,7 @@ def log_list(ignore_missing, unicode_safe, isodate, natural_number_validator,
     return {
         "package_id": [ignore_missing, unicode_safe],
         "user": [ignore_missing, unicode_safe],
+        "licence_id": [ignore_missing, unicode_safe],
         "since": [ignore_missing, isodate],
         "until": [ignore_missing, isodate],
         "limit": [ignore_missing, natural_number_validator,

@@ -51,10 +51,10 @@ class World:
             self.datasets[name] = self.make_dataset(name, **fields)
 
     def make_dataset(self, name: str, **fields) -> dict:
+        fields.setdefault("license_id", "lo-2.0")
         dataset = helpers.call_action(
             "package_create", context={"user": self.sysadmin.name},
             name=f"ds-{name}", title=f"Dataset {name}", owner_org=self.org["id"],
-            license_id="lo-2.0",
             resources=[{"name": "file", "url": ORIGIN.format(name), "format": "CSV"}],
             **fields,
         )

@@ -4,6 +4,7 @@ from a dataset at each level, through the API and the download route."""
 from __future__ import annotations
 
 import datetime
+import html
 
 import ckan.model as model
 import pytest
@@ -46,7 +47,8 @@ def test_restricted_data_is_withheld_but_metadata_shown(app, world, who):
     res = app.get(f"/dataset/ds-restricted/resource/{ds['file_id']}/download",
                   headers=who.headers if who else {}, follow_redirects=False, status=403)
     assert ORIGIN.format("restricted") not in res.body
-    assert "Ask for access" in res.body or "Log in" in res.body
+    text = html.unescape(res.body)
+    assert "Demander l'accès" in text or "Se connecter" in text
 
     denied = api(app, "datastore_search", who, expect=403, resource_id=ds["table_id"])
     assert "secret-restricted" not in str(denied)
@@ -220,3 +222,28 @@ def test_past_expiry_is_refused(app, world):
               package_id="ds-restricted", user=world.grantee.name, expires="2001-01-01")
     assert "expires" in res["error"]
     assert helpers.call_action("grandlyon_access_grant_list", package_id="ds-restricted") == []
+
+
+def test_licensed_data_opens_once_the_current_licence_is_signed(app, world):
+    ds = world.make_dataset("licensed", access_level="licensed", license_id="mobilites")
+    anon = api(app, "grandlyon_access_show", id="ds-licensed")["result"]
+    assert (anon["data"], anon["next_step"]) == (False, "login")
+    before = api(app, "grandlyon_access_show", world.outsider, id="ds-licensed")["result"]
+    assert (before["data"], before["next_step"], before["licence_id"]) == (False, "sign", "mobilites")
+    api(app, "datastore_search", world.outsider, expect=403, resource_id=ds["table_id"])
+
+    api(app, "grandlyon_licence_sign", world.outsider, licence_id="mobilites",
+        organisation="Labo", intended_use="Recherche sur les mobilités")
+    after = api(app, "grandlyon_access_show", world.outsider, id="ds-licensed")["result"]
+    assert after["data"] is True
+    shown = api(app, "package_show", world.outsider, id="ds-licensed")["result"]
+    assert shown["resources"][0]["url"] == ORIGIN.format("licensed")
+    rows = api(app, "datastore_search", world.outsider, resource_id=ds["table_id"])["result"]
+    assert rows["records"][0]["station"] == "secret-licensed"
+
+
+def test_licensed_needs_a_licence_that_must_be_signed(app, world):
+    bad = api(app, "package_create", world.sysadmin, expect=409, name="bad-licensed",
+              owner_org=world.org["id"], access_level="licensed", license_id="lo-2.0")
+    assert "access_level" in bad["error"]
+    assert not model.Package.get("bad-licensed")

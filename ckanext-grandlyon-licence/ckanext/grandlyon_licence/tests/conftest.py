@@ -1,0 +1,138 @@
+"""Fixtures of the licence tests: users with API tokens, a browser-like client
+logged in with its cookie, copies of the portal's registry to modify, and a
+count of the stored signatures."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+from ckan import model
+from ckan.tests import factories
+from ckanext.grandlyon_licence.model import GrandlyonLicenceSignature
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+PORTAL_REGISTRY = REPO / "config" / "licences.yaml"
+PASSWORD = "Correct-Horse-42"
+CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+@dataclasses.dataclass
+class Actor:
+    name: str
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.token}
+
+
+def make_actor(user: dict[str, Any]) -> Actor:
+    return Actor(user["name"], user["id"], factories.APIToken(user=user["name"])["token"])
+
+
+@pytest.fixture
+def user(clean_db) -> Actor:
+    return make_actor(factories.User(name="signer", password=PASSWORD))
+
+
+@pytest.fixture
+def other_user(clean_db) -> Actor:
+    return make_actor(factories.User(name="someone-else", password=PASSWORD))
+
+
+@pytest.fixture
+def sysadmin(clean_db) -> Actor:
+    return make_actor(factories.Sysadmin(name="portal-admin", password=PASSWORD))
+
+
+def api_call(app, action: str, actor: Actor | None = None, lang: str = "", **data):
+    """POSTs an action over HTTP and returns the response (not asserted).
+    `lang`: "en" for English messages (French, the default language, otherwise)."""
+    headers = actor.headers if actor else {}
+    prefix = f"/{lang}" if lang else ""
+    return app.post(f"{prefix}/api/3/action/{action}", json=data, headers=headers)
+
+
+def api_result(app, action: str, actor: Actor | None = None, **data):
+    """POSTs an action over HTTP; returns its result, fails on an error."""
+    res = api_call(app, action, actor, **data)
+    body = res.get_json()
+    assert res.status_code == 200 and body["success"], (action, res.status_code, body)
+    return body["result"]
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def browser(app) -> Callable[[Actor], Any]:
+    """Logs an actor in through the login form; returns a client that keeps
+    the session cookie (the `app` fixture's helpers use a new client per
+    request, without cookies)."""
+
+    def login(actor: Actor):
+        client = app.test_client()
+        res = client.post(
+            "/user/login",
+            data={"login": actor.name, "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert res.status_code == 302, res.status_code
+        assert client.get("/dashboard/datasets").status_code == 200
+        return client
+
+    return login
+
+
+@pytest.fixture
+def signature_count() -> Callable[[], int]:
+    def count() -> int:
+        model.Session.remove()
+        return model.Session.query(GrandlyonLicenceSignature).count()
+
+    return count
+
+
+@pytest.fixture
+def registry_copy(tmp_path, ckan_config, monkeypatch) -> Callable[..., pathlib.Path]:
+    """Points the registry option at a copy of the portal's registry, changed
+    by `change(document)`; returns the copy's path."""
+
+    def make(change: Callable[[dict], Any] | None = None, name: str = "licences.yaml"):
+        document = yaml.safe_load(PORTAL_REGISTRY.read_text(encoding="utf-8"))
+        if change:
+            change(document)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        monkeypatch.setitem(ckan_config, "ckanext.grandlyon_licence.registry", str(path))
+        return path
+
+    return make
+
+
+def licence_entry(document: dict, licence_id: str) -> dict:
+    return next(e for e in document["licences"] if e["id"] == licence_id)
+
+
+def new_mobilites_version(version: str = "2.0") -> Callable[[dict], None]:
+    def change(document: dict) -> None:
+        licence_entry(document, "mobilites")["version"] = version
+
+    return change
+
+
+MOBILITES_DETAILS = {
+    "organisation": "Transports Rhône SA",
+    "intended_use": "Calculateur d'itinéraires",
+    "contact_phone": "04 72 00 00 00",
+}
