@@ -51,7 +51,8 @@ USER_KEYS = {"name", "fullname", "email", "about", "organizations"}
 DATASET_KEYS = {
     "name", "title", "notes", "owner_org", "license_id", "tags", "groups",
     "url", "version", "author", "author_email", "maintainer",
-    "maintainer_email", "spatial", "frequency", "access_level", "resources",
+    "maintainer_email", "spatial", "frequency", "access_level", "access_hidden",
+    "resources",
 }
 RESOURCE_KEYS = {"name", "description", "format", "url", "upload",
                  "datastore", "fields"}
@@ -106,6 +107,11 @@ def load_data(data_dir: Path) -> dict[str, list]:
         if not isinstance(value, list):
             raise Fatal(f"{path}: expected a JSON list of objects")
         data[key] = value
+    # Optional: circles, grants and access requests (grandlyon_access).
+    access = data_dir / "access.json"
+    data["access"] = read_json(access) if access.is_file() else {}
+    if not isinstance(data["access"], dict):
+        raise Fatal(f"{access}: expected a JSON object")
     return data
 
 
@@ -178,6 +184,35 @@ def read_datastore_csv(path: Path, fields: list[dict] | None
                                  f"{exc}") from exc
         records.append(rec)
     return ds_fields, records
+
+
+def check_access(data: dict, problems: list[str]) -> None:
+    """References of access.json to datasets, users and circles."""
+    access = data.get("access") or {}
+    datasets = {d.get("name"): d for d in data["datasets"] if isinstance(d, dict)}
+    users = {u.get("name") for u in data["users"] if isinstance(u, dict)}
+    circles = {c.get("name") for c in access.get("circles", [])}
+    for circle in access.get("circles", []):
+        for member in circle.get("members", []):
+            if member not in users:
+                problems.append(f"circle {circle.get('name')!r}: unknown member {member!r}")
+    for grant in access.get("grants", []):
+        if grant.get("dataset") not in datasets:
+            problems.append(f"grant: unknown dataset {grant.get('dataset')!r}")
+        if bool(grant.get("circle")) == bool(grant.get("user")):
+            problems.append(f"grant on {grant.get('dataset')!r}: give a circle or a user")
+        elif grant.get("circle") and grant["circle"] not in circles:
+            problems.append(f"grant: unknown circle {grant['circle']!r}")
+        elif grant.get("user") and grant["user"] not in users:
+            problems.append(f"grant: unknown user {grant['user']!r}")
+    for req in access.get("requests", []):
+        ds = datasets.get(req.get("dataset"))
+        if ds is None or ds.get("access_level") != "restricted":
+            problems.append(f"request: {req.get('dataset')!r} is not a restricted dataset")
+        if req.get("user") not in users:
+            problems.append(f"request: unknown user {req.get('user')!r}")
+        if not req.get("message"):
+            problems.append(f"request on {req.get('dataset')!r}: a message is required")
 
 
 def resource_source(res: dict) -> str | None:
@@ -354,6 +389,7 @@ def check_data(data: dict[str, list], data_dir: Path) -> list[str]:
                         not isinstance(doc, dict) or doc.get("type") not in
                         {"FeatureCollection", "Feature"} | GEOMETRY_TYPES):
                     problems.append(f"{rwhere}: {path.name} is not GeoJSON")
+    check_access(data, problems)
     return problems
 
 
@@ -820,6 +856,62 @@ class Loader:
         return True
 
     # -- all
+    # -- circles, grants and access requests (grandlyon_access)
+    def load_access(self):
+        access = self.data.get("access") or {}
+        if not access:
+            return
+        status = self.ckan.call("status_show", obj="(site)")
+        if "grandlyon_access" not in (status.get("extensions") or []):
+            raise Fatal("access.json needs the grandlyon_access plugin")
+        for circle in access.get("circles", []):
+            shown = self.ckan.call("grandlyon_access_circle_show", {"id": circle["name"]},
+                                   obj=circle["name"], missing_ok=True)
+            fields = {"title": circle["title"], "description": circle.get("description", "")}
+            if shown is None:
+                self.ckan.call("grandlyon_access_circle_create",
+                               {"name": circle["name"], **fields}, obj=circle["name"])
+                self.report("circle", circle["name"], "created")
+            elif any(shown.get(k) != v for k, v in fields.items()):
+                self.ckan.call("grandlyon_access_circle_update", {"id": circle["name"], **fields},
+                               obj=circle["name"])
+                self.report("circle", circle["name"], "updated")
+            else:
+                self.report("circle", circle["name"], "unchanged")
+            for member in circle.get("members", []):
+                self.ckan.call("grandlyon_access_circle_member_create",
+                               {"circle_id": circle["name"], "user": member},
+                               obj=f"{member} in {circle['name']}")
+        for grant in access.get("grants", []):
+            grantee = {"circle_id": grant["circle"]} if grant.get("circle") else {"user": grant["user"]}
+            self.ckan.call("grandlyon_access_grant_create",
+                           {"package_id": grant["dataset"], **grantee}, obj=grant["dataset"])
+            self.report("grant", grant["dataset"], "granted",
+                        grant.get("circle") or grant.get("user"))
+        for req in access.get("requests", []):
+            self.load_request(req)
+
+    def load_request(self, req: dict):
+        """A request is made by its user: with a token created for them."""
+        token = self.ckan.call("api_token_create", {"user": req["user"], "name": "demo-loader"},
+                               obj=req["user"])["token"]
+        as_user = Client(self.ckan.base.rsplit("/api/3/action/", 1)[0], token)
+        try:
+            package_id = self.ckan.call("package_show", {"id": req["dataset"]},
+                                        obj=req["dataset"])["id"]
+            mine = as_user.call("grandlyon_access_request_list", {}, obj=req["user"])
+            if any(r["package_id"] == package_id for r in mine):
+                self.report("request", req["dataset"], "unchanged", req["user"])
+                return
+            as_user.call("grandlyon_access_request_create",
+                         {"package_id": req["dataset"], "message": req["message"]},
+                         obj=req["dataset"])
+            self.report("request", req["dataset"], "created", req["user"])
+        finally:
+            for t in as_user.call("api_token_list", {"user_id": req["user"]}, obj=req["user"]):
+                if t.get("name") == "demo-loader":
+                    self.ckan.call("api_token_revoke", {"jti": t["id"]}, obj=req["user"])
+
     def run(self):
         self.preflight()
         self.read_passwords()
@@ -828,6 +920,7 @@ class Loader:
         self.load_users()
         self.load_memberships()
         self.load_datasets()
+        self.load_access()
         print("\nSummary")
         for kind, outcomes in self.counts.items():
             total = sum(outcomes.values())

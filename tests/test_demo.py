@@ -102,6 +102,27 @@ def catalogue(url: str, token: str) -> dict:
     }
 
 
+def access_state(url: str, token: str) -> dict:
+    """Circles, grants, requests and levels of the demo, as the API shows them."""
+
+    def call(action, **params):
+        res = requests.post(f"{url}/api/3/action/{action}", json=params,
+                            headers={"Authorization": token}, timeout=30)
+        res.raise_for_status()
+        return res.json()["result"]
+
+    circle = call("grandlyon_access_circle_show", id="partenaires-mobilite")
+    grants = call("grandlyon_access_grant_list", package_id="parcs-relais-occupation")
+    requests_ = call("grandlyon_access_request_list", package_id="parcs-relais-occupation")
+    datasets = call("package_search", rows=1000, include_private=True)["results"]
+    return {
+        "members": sorted(m["user"] for m in circle["members"]),
+        "grants": [(g["circle"], g["user"]) for g in grants],
+        "requests": [(r["user"], r["status"]) for r in requests_],
+        "levels": {d["name"]: d["access_level"] for d in datasets},
+    }
+
+
 @pytest.mark.usefixtures("clean_db", "clean_index")
 def test_loader_builds_the_catalogue_and_a_second_run_changes_nothing(live_ckan, tmp_path):
     with open(os.path.join(DATA, "datasets.json"), encoding="utf-8") as f:
@@ -123,6 +144,12 @@ def test_loader_builds_the_catalogue_and_a_second_run_changes_nothing(live_ckan,
     second = subprocess.run(load, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
     assert catalogue(live_ckan, token) == after_first
+    assert access_state(live_ckan, token) == {
+        "members": ["partenaire-tcl"],
+        "grants": [("partenaires-mobilite", None)],
+        "requests": [("reutilisateur", "pending")],
+        "levels": {d["name"]: d.get("access_level", "open") for d in expected},
+    }
 
     lines = [ln for ln in passwords.read_text().splitlines() if ln and not ln.startswith("#")]
     users = dict(line.split(":", 1) for line in lines)
