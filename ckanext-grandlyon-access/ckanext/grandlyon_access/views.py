@@ -21,76 +21,68 @@ def _flash_errors(error: tk.ValidationError) -> None:
             tk.h.flash_error(message)
 
 
+def _form_data(*fields: str) -> dict[str, str]:
+    return {f: request.form[f].strip() for f in fields if request.form.get(f, "").strip()}
+
+
+def _dataset_form_action(id: str, action: str, data: dict[str, Any], done, not_found: str,
+                         forbidden: str):
+    """Runs an action posted from a dataset page, flashes the outcome in the
+    user's language and goes back to the dataset page. `done(result)` gives
+    the success message; validation errors are flashed, nothing is stored."""
+    try:
+        result = tk.get_action(action)(_context(), data)
+        tk.h.flash_success(done(result))
+    except tk.ObjectNotFound:
+        return tk.abort(404, not_found)
+    except tk.NotAuthorized:
+        return tk.abort(403, forbidden)
+    except tk.ValidationError as error:
+        _flash_errors(error)
+    return tk.redirect_to("dataset.read", id=id)
+
+
 @grandlyon_access.route("/dataset/<id>/access/request", methods=["POST"])
 def request_access(id: str):
     if not tk.current_user.is_authenticated:
         return tk.redirect_to("user.login", came_from=tk.url_for("dataset.read", id=id))
-    try:
-        tk.get_action("grandlyon_access_request_create")(
-            _context(), {"package_id": id, "message": request.form.get("message", "")})
-        tk.h.flash_success(tk._("Your request was sent to the publisher. You will be told "
-                                "of the decision by e-mail and on this page."))
-    except tk.ObjectNotFound:
-        return tk.abort(404, tk._("Dataset not found"))
-    except tk.NotAuthorized:
-        return tk.abort(403, tk._("You may not ask for access to this dataset"))
-    except tk.ValidationError as error:
-        _flash_errors(error)
-    return tk.redirect_to("dataset.read", id=id)
+    return _dataset_form_action(
+        id, "grandlyon_access_request_create",
+        {"package_id": id, "message": request.form.get("message", "")},
+        lambda _r: tk._("Your request was sent to the publisher. You will be told "
+                        "of the decision by e-mail and on this page."),
+        tk._("Dataset not found"), tk._("You may not ask for access to this dataset"))
 
 
 @grandlyon_access.route("/dataset/<id>/access/request/<request_id>/decide", methods=["POST"])
 def decide(id: str, request_id: str):
-    data = {"id": request_id, "decision": request.form.get("decision", "")}
-    for field in ("reason", "expires"):
-        if request.form.get(field):
-            data[field] = request.form[field]
-    try:
-        result = tk.get_action("grandlyon_access_request_decide")(_context(), data)
-        if result["status"] == "approved":
-            tk.h.flash_success(tk._("The request was approved."))
-        else:
-            tk.h.flash_success(tk._("The request was rejected."))
-    except tk.ObjectNotFound:
-        return tk.abort(404, tk._("Access request not found"))
-    except tk.NotAuthorized:
-        return tk.abort(403, tk._("Only the organisation's admins decide on access requests"))
-    except tk.ValidationError as error:
-        _flash_errors(error)
-    return tk.redirect_to("dataset.read", id=id)
-
-
-def _form_data(*fields: str) -> dict[str, str]:
-    return {f: request.form[f].strip() for f in fields if request.form.get(f, "").strip()}
+    data = {"id": request_id, "decision": request.form.get("decision", ""),
+            **_form_data("reason", "expires")}
+    return _dataset_form_action(
+        id, "grandlyon_access_request_decide", data,
+        lambda r: tk._("The request was approved.") if r["status"] == "approved"
+        else tk._("The request was rejected."),
+        tk._("Access request not found"),
+        tk._("Only the organisation's admins decide on access requests"))
 
 
 # --- grants, on the dataset page (the dataset's editors and admins) -------------
 
 @grandlyon_access.route("/dataset/<id>/access/grants", methods=["POST"])
 def grant_create(id: str):
-    data = {"package_id": id, **_form_data("circle_id", "user", "expires")}
-    try:
-        tk.get_action("grandlyon_access_grant_create")(_context(), data)
-        tk.h.flash_success(tk._("Access granted."))
-    except tk.ObjectNotFound:
-        return tk.abort(404, tk._("Dataset not found"))
-    except tk.NotAuthorized:
-        return tk.abort(403, tk._("Only the dataset's editors and admins grant access"))
-    except tk.ValidationError as error:
-        _flash_errors(error)
-    return tk.redirect_to("dataset.read", id=id)
+    return _dataset_form_action(
+        id, "grandlyon_access_grant_create",
+        {"package_id": id, **_form_data("circle_id", "user", "expires")},
+        lambda _r: tk._("Access granted."), tk._("Dataset not found"),
+        tk._("Only the dataset's editors and admins grant access"))
 
 
 @grandlyon_access.route("/dataset/<id>/access/grants/<grant_id>/delete", methods=["POST"])
 def grant_delete(id: str, grant_id: str):
-    try:
-        tk.get_action("grandlyon_access_grant_delete")(_context(), {"id": grant_id})
-        tk.h.flash_success(tk._("Access withdrawn."))
-    except tk.ObjectNotFound:
-        return tk.abort(404, tk._("Grant not found"))
-    except tk.NotAuthorized:
-        return tk.abort(403, tk._("Only the dataset's editors and admins grant access"))
-    return tk.redirect_to("dataset.read", id=id)
+    return _dataset_form_action(
+        id, "grandlyon_access_grant_delete", {"id": grant_id},
+        lambda _r: tk._("Access withdrawn."), tk._("Grant not found"),
+        tk._("Only the dataset's editors and admins grant access"))
 
 
 # --- circles and the access log (sysadmins) ---------------------------------------
