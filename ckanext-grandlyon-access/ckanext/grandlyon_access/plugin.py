@@ -11,10 +11,29 @@ from ckanext.grandlyon_access import gate, policy
 from ckanext.grandlyon_access.logic import action, surfaces
 
 
+# Chained actions of surfaces that exist only with another plugin (or option):
+# chaining an action nobody defines stops CKAN at start-up.
+_CHAINS_NEEDING = {
+    "datastore": ("datastore_search", "datastore_info", "datastore_search_sql"),
+    "harvest": ("harvest_object_show", "harvest_object_list"),
+    "activity": ("package_activity_list", "organization_activity_list", "group_activity_list",
+                 "user_activity_list", "recently_changed_packages_activity_list",
+                 "dashboard_activity_list", "activity_show", "activity_data_show",
+                 "activity_diff"),
+}
+
+
 def _actions() -> dict[str, Any]:
     """The plugin's actions (logic/action.py) and the chained actions that
-    gate CKAN's own surfaces (logic/surfaces.py)."""
-    return {**dict(get_local_functions(action)), **dict(get_local_functions(surfaces))}
+    gate CKAN's own surfaces (logic/surfaces.py), less the chains of
+    surfaces this configuration does not have."""
+    found = {**dict(get_local_functions(action)), **dict(get_local_functions(surfaces))}
+    loaded = set(tk.aslist(tk.config.get("ckan.plugins")))
+    absent = {name for plugin, names in _CHAINS_NEEDING.items() if plugin not in loaded
+              for name in names}
+    if not tk.asbool(tk.config.get("ckan.datastore.sqlsearch.enabled")):
+        absent.add("datastore_search_sql")
+    return {name: fn for name, fn in found.items() if name not in absent}
 
 
 @tk.blanket.actions(_actions)
@@ -61,7 +80,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     def get_user_dataset_labels(self, user_obj: Any) -> list[str]:
         labels = super().get_user_dataset_labels(user_obj)
-        if user_obj is not None and not user_obj.is_anonymous:
+        if user_obj and not user_obj.is_anonymous:
             labels.extend(policy.GRANTEE_LABEL.format(pid)
                           for pid in policy.granted_package_ids(user_obj.id))
         return labels

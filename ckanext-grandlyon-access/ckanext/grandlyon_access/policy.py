@@ -92,8 +92,10 @@ def has_active_grant(user_id: str, package_id: str) -> bool:
 
 
 def _user(context: dict[str, Any]) -> Optional[model.User]:
+    """The logged-in user of a context, from its user object or, failing
+    that (CKAN passes "" or None in places), from its user name."""
     user = context.get("auth_user_obj")
-    if user is not None and not getattr(user, "is_anonymous", False):
+    if isinstance(user, model.User) and not getattr(user, "is_anonymous", False):
         return user
     name = context.get("user")
     return model.User.get(name) if name else None
@@ -111,8 +113,9 @@ def _manages(user: model.User, package: model.Package) -> bool:
 
 
 def _may_see(context: dict[str, Any], package: model.Package) -> bool:
-    ctx = {"model": model, "user": context.get("user") or "",
-           "auth_user_obj": context.get("auth_user_obj")}
+    user = _user(context)
+    ctx = {"model": model, "user": user.name if user else "",
+           "auth_user_obj": user if user else model.AnonymousUser()}
     return authz.is_authorized("package_show", ctx, {"id": package.id})["success"]
 
 

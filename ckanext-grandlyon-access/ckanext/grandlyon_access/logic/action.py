@@ -342,7 +342,7 @@ def _notify_admins(package: model.Package, req: AccessRequest, requester: model.
             continue
         try:
             mailer.mail_user(admin, subject, body)
-        except mailer.MailerException:
+        except Exception:  # a mail set-up problem must not lose the request
             log.exception("could not e-mail access request %s to %s", req.id, admin.name)
 
 

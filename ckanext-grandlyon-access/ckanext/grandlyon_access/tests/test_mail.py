@@ -75,3 +75,10 @@ def test_request_is_kept_when_the_mail_server_is_down(world):
     helpers.call_action("grandlyon_access_request_create", context={"user": "outsider"},
                         package_id="ds-restricted", message="Serveur de courriel absent")
     assert model.Session.query(AccessRequest).count() == 1
+
+
+@pytest.mark.ckan_config("smtp.mail_from", "")
+def test_request_is_kept_when_mail_is_not_configured(world):
+    helpers.call_action("grandlyon_access_request_create", context={"user": "outsider"},
+                        package_id="ds-restricted", message="Pas d'expéditeur configuré")
+    assert model.Session.query(AccessRequest).count() == 1

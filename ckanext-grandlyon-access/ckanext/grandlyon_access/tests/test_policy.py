@@ -247,3 +247,15 @@ def test_licensed_needs_a_licence_that_must_be_signed(app, world):
               owner_org=world.org["id"], access_level="licensed", license_id="lo-2.0")
     assert "access_level" in bad["error"]
     assert not model.Package.get("bad-licensed")
+
+
+def test_unknown_circle_or_user_is_named_and_nothing_stored(app, world):
+    res = api(app, "grandlyon_access_grant_create", world.admin, expect=409,
+              package_id="ds-restricted", circle_id="no-such-circle")
+    assert "circle_id" in res["error"]
+    res = api(app, "grandlyon_access_grant_create", world.admin, expect=409,
+              package_id="ds-restricted", user="no-such-user")
+    assert "user" in res["error"]
+    res = api(app, "grandlyon_access_circle_member_create", world.sysadmin, expect=404,
+              circle_id="no-such-circle", user=world.outsider.name)
+    assert helpers.call_action("grandlyon_access_grant_list", package_id="ds-restricted") == []

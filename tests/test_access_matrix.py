@@ -1,0 +1,1426 @@
+"""The access matrix: every surface of the portal that can reveal a dataset,
+asked over HTTP by every kind of user, after indexing.
+
+Each row is one surface, one actor and (for item surfaces) one dataset. A row
+says what the actor gets from the policy (see ACCESS) and asserts it:
+
+- data allowed: the rows and the origin URL are served;
+- metadata only: the dataset is listed and shown, but no origin URL and no
+  row leaves; its data answers 403 (or a URL rewritten to /download);
+- nothing: the dataset looks missing: the same 404 as a dataset that does not
+  exist, and no name, id, title, origin URL or row in any answer.
+
+A completeness check walks every registered action and every URL rule and
+fails when one is not classified below (COVERED, NEEDS_RIGHTS, NO_DATASET_DATA).
+
+Rows that still leak are marked `xfail(strict=True, reason="LEAK: ...")`
+(see LEAKS): the gap stays visible and the suite stays green until the leak
+is closed, then the row must be unmarked.
+
+The world is built once for the module (a few seconds of indexing per world
+would make hundreds of rows take minutes); rows only read, except the follow
+rows, which are idempotent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import io
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import ckan.lib.search as search
+import ckan.logic as logic
+import ckan.model as model
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+import pytest
+from ckan.tests import factories, helpers
+from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
+ORIGIN = "https://origin.example.org/secret/{}.csv"
+PASSWORD = "Correct-Horse-42"
+MISSING = "ds-does-not-exist"
+MISSING_ID = "00000000-0000-4000-8000-000000000000"
+
+DATASETS = ("open", "licensed", "restricted", "hidden", "private", "turned")
+
+# What the policy gives each actor, per dataset: D = data (and metadata),
+# M = metadata only, - = nothing (the dataset looks missing).
+#   open: access_level open; licensed: licence `mobilites` (must be signed);
+#   restricted: visible metadata; hidden: restricted + access_hidden;
+#   private: CKAN's private=true (level open: private wins over the level);
+#   turned: created open (its first activities say so), then made hidden.
+# The grantee holds personal grants on restricted, hidden and private; the
+# circle `partenaires` is granted restricted and hidden; `expired` was in the
+# circle until yesterday; `signer` signed the current version of mobilites.
+ACCESS_TABLE = """
+              open licensed restricted hidden private turned
+  anonymous    D      M        M         -       -      -
+  outsider     D      M        M         -       -      -
+  member       D      M        M         M       D      M
+  editor       D      D        D         D       D      D
+  admin        D      D        D         D       D      D
+  sysadmin     D      D        D         D       D      D
+  grantee      D      M        D         D       -      -
+  circle       D      M        D         D       -      -
+  expired      D      M        M         -       -      -
+  signer       D      D        M         -       -      -
+  unsigned     D      M        M         -       -      -
+"""
+
+
+def _parse_access(table: str) -> dict[str, dict[str, str]]:
+    lines = [line.split() for line in table.strip().splitlines()]
+    header, rows = lines[0], lines[1:]
+    assert tuple(header) == DATASETS
+    return {row[0]: dict(zip(header, row[1:], strict=True)) for row in rows}
+
+
+ACCESS = _parse_access(ACCESS_TABLE)
+ACTORS = tuple(ACCESS)
+LOGGED_IN = tuple(a for a in ACTORS if a != "anonymous")
+COOKIE_ACTORS = ("outsider", "member", "grantee", "circle", "signer")
+USERS = {
+    "outsider": "outsider", "member": "org-member", "editor": "org-editor",
+    "admin": "org-admin", "sysadmin": "root", "grantee": "grantee",
+    "circle": "circle-member", "expired": "circle-expired", "signer": "signer",
+    "unsigned": "unsigned",
+}
+
+
+def access(actor: str, ds: str) -> str:
+    return ACCESS[actor][ds]
+
+
+def sees(actor: str, ds: str) -> bool:
+    return access(actor, ds) != "-"
+
+
+def reads(actor: str, ds: str) -> bool:
+    return access(actor, ds) == "D"
+
+
+# Rows that leak today; each closes when its reason says. Keys are
+# (surface, actor or "*", dataset or "*").
+LEAKS: dict[tuple[str, str, str], str] = {}
+
+
+def leak_reason(surface: str, actor: str, ds: str = "*") -> str | None:
+    for key in ((surface, actor, ds), (surface, "*", ds), (surface, actor, "*"),
+                (surface, "*", "*")):
+        if key in LEAKS:
+            return LEAKS[key]
+    return None
+
+
+# --- the world ----------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Actor:
+    key: str
+    name: str | None = None
+    id: str | None = None
+    token: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.token} if self.token else {}
+
+
+@dataclasses.dataclass
+class Dataset:
+    key: str
+    id: str
+    name: str
+    title: str
+    file_id: str
+    table_id: str
+    upload_id: str
+    view_id: str
+    harvest_object_id: str
+    first_activity: str = ""
+    last_activity: str = ""
+
+    @property
+    def origin(self) -> str:
+        return ORIGIN.format(self.key)
+
+    @property
+    def row(self) -> str:
+        return f"secret-{self.key}"
+
+    @property
+    def tag(self) -> str:
+        return f"tag-{self.key}"
+
+    @property
+    def uploaded(self) -> str:
+        return f"secret-upload-{self.key}"
+
+    def identifiers(self) -> list[str]:
+        """What must never appear where the dataset looks missing."""
+        return [self.id, self.name, self.title, self.file_id, self.table_id, self.upload_id,
+                self.tag]
+
+
+class World:
+    """Users, an organisation, a group, a circle, grants, a signature and the
+    datasets of ACCESS_TABLE, each with an external file, a DataStore table
+    with a datatables view, a harvest object, two activities, a relationship
+    from ds-open, and followed by every logged-in actor (a follow made when
+    the dataset was visible stays after the access ends)."""
+
+    def __init__(self) -> None:
+        self.actors: dict[str, Actor] = {"anonymous": Actor("anonymous")}
+        for key, name in USERS.items():
+            factory = factories.Sysadmin if key == "sysadmin" else factories.User
+            user = factory(name=name, password=PASSWORD, email=f"{name}@example.org")
+            token = factories.APIToken(user=name)["token"]
+            self.actors[key] = Actor(key, name, user["id"], token)
+        self.org = factories.Organization(name="publisher", title="Publisher", users=[
+            {"name": "org-admin", "capacity": "admin"},
+            {"name": "org-editor", "capacity": "editor"},
+            {"name": "org-member", "capacity": "member"},
+        ])
+        self.group = factories.Group(name="themes", title="Themes",
+                                     users=[{"name": "root", "capacity": "admin"}])
+        self.licence_works = self._licence_works()
+        self.datasets: dict[str, Dataset] = {}
+        for key in DATASETS:
+            self.datasets[key] = self._make_dataset(key)
+        for key in DATASETS[1:]:
+            self.call("package_relationship_create", subject="ds-open", object=f"ds-{key}",
+                      type="links_to")
+        self._grant()
+        self._follow()
+        self._harvest()
+        search.rebuild()
+        for ds in self.datasets.values():
+            self._activities(ds)
+
+    # helpers
+    def call(self, action: str, user: str = "root", **params) -> Any:
+        return helpers.call_action(action, context={"user": user}, **params)
+
+    @staticmethod
+    def _licence_works() -> bool:
+        try:
+            logic.get_action("grandlyon_licence_sign")
+        except (KeyError, logic.UnknownAction):
+            return False
+        return True
+
+    def _make_dataset(self, key: str) -> Dataset:
+        fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
+        if key == "licensed":
+            fields = {"access_level": "licensed", "license_id": "mobilites"}
+        elif key == "restricted":
+            fields["access_level"] = "restricted"
+        elif key == "hidden":
+            fields.update(access_level="restricted", access_hidden="true")
+        elif key == "private":
+            fields["private"] = True
+        dataset = self.call(
+            "package_create", user="org-editor", name=f"ds-{key}", title=f"Dataset {key}",
+            owner_org=self.org["id"], tag_string=f"velo,tag-{key}",
+            resources=[{"name": "file", "url": ORIGIN.format(key), "format": "CSV"}], **fields)
+        table = self.call(
+            "datastore_create", user="org-editor",
+            resource={"package_id": dataset["id"], "name": "table"},
+            fields=[{"id": "station", "type": "text"}, {"id": "bikes", "type": "int"}],
+            records=[{"station": f"secret-{key}", "bikes": 7}], force=True)
+        upload = self.call(
+            "resource_create", user="org-editor", package_id=dataset["id"], name="upload",
+            url="rows.csv", upload=FakeFileStorage(io.BytesIO(f"station\nsecret-upload-{key}\n"
+                                                              .encode()), "rows.csv"))
+        self.call("member_create", id="themes", object=dataset["id"], object_type="package",
+                  capacity="public")
+        if key == "turned":
+            self.call("package_patch", user="org-editor", id=dataset["id"],
+                      access_level="restricted", access_hidden="true")
+        else:
+            self.call("package_patch", user="org-editor", id=dataset["id"], notes="Version 2")
+        views = self.call("resource_view_list", id=table["resource_id"])
+        if not views:
+            views = [self.call("resource_view_create", resource_id=table["resource_id"],
+                               view_type="datatables_view", title="Table")]
+        return Dataset(key, dataset["id"], dataset["name"], dataset["title"],
+                       dataset["resources"][0]["id"], table["resource_id"], upload["id"],
+                       views[0]["id"], "")
+
+    def _grant(self) -> None:
+        from ckanext.grandlyon_access.model import CircleMember
+
+        for key in ("restricted", "hidden", "private"):
+            helpers.call_action("grandlyon_access_grant_create",
+                                context={"user": "org-admin"},
+                                package_id=f"ds-{key}", user="grantee")
+        circle = self.call("grandlyon_access_circle_create", name="partenaires",
+                           title="Partenaires")
+        for name in ("circle-member", "circle-expired"):
+            helpers.call_action("grandlyon_access_circle_member_create", context={"user": "root"},
+                                circle_id="partenaires", user=name)
+        for key in ("restricted", "hidden"):
+            self.call("grandlyon_access_grant_create", user="org-admin", package_id=f"ds-{key}",
+                      circle_id=circle["id"])
+        expired = model.Session.query(CircleMember).filter_by(
+            user_id=self.actors["expired"].id).one()
+        expired.expires = datetime.datetime.utcnow() - datetime.timedelta(days=1)
+        model.Session.commit()
+        if self.licence_works:
+            helpers.call_action("grandlyon_licence_sign", context={"user": "signer"},
+                                licence_id="mobilites", organisation="Transports du Rhône",
+                                intended_use="Calculateur d'itinéraires")
+
+    def _follow(self) -> None:
+        for key in LOGGED_IN:
+            for ds in self.datasets.values():
+                model.Session.add(model.UserFollowingDataset(self.actors[key].id, ds.id))
+        model.Session.commit()
+
+    def _harvest(self) -> None:
+        from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
+
+        source = HarvestSource(url="https://commune.example.org/", type="ckan", title="Commune")
+        source.save()
+        job = HarvestJob(source=source, status="Finished")
+        job.save()
+        for ds in self.datasets.values():
+            content = json.dumps({"name": ds.name, "title": ds.title,
+                                  "resources": [{"url": ds.origin}]})
+            obj = HarvestObject(guid=ds.name, job=job, source=source, package_id=ds.id,
+                                content=content, current=True, state="COMPLETE",
+                                import_finished=datetime.datetime.utcnow())
+            obj.save()
+            ds.harvest_object_id = obj.id
+
+    def _activities(self, ds: Dataset) -> None:
+        from ckanext.activity.model import Activity
+
+        ids = [a.id for a in model.Session.query(Activity).filter_by(object_id=ds.id)
+               .filter(Activity.activity_type.like("%package")).order_by(Activity.timestamp)]
+        ds.first_activity, ds.last_activity = ids[0], ids[-1]
+
+
+def _plugins_with_migrations() -> list[str]:
+    import inspect
+    import os
+
+    names = []
+    for name in tk.aslist(tk.config["ckan.plugins"]):
+        module_dir = os.path.dirname(inspect.getfile(type(plugins.get_plugin(name))))
+        versions = os.path.join(module_dir, "migration", name, "versions")
+        if os.path.isdir(versions) and any(f.endswith(".py") for f in os.listdir(versions)):
+            names.append(name)
+    return names
+
+
+@pytest.fixture(autouse=True)
+def _portal_plugins():
+    """Replaces the per-test plugin loading of the root conftest: the module
+    loads the configured plugins once, with its world."""
+
+
+@pytest.fixture(scope="module")
+def world(reset_db, reset_index, migrate_db_for):
+    plugins.load_all()
+    reset_db()
+    for name in _plugins_with_migrations():
+        migrate_db_for(name)
+    reset_index()
+    try:
+        yield World()
+    finally:
+        plugins.unload_all()
+
+
+@pytest.fixture(scope="module")
+def web(world):
+    """CKAN's test app (what the `app` fixture returns), built once for the
+    module's world."""
+    return helpers._get_test_app()
+
+
+# --- asking -------------------------------------------------------------------------
+
+class Answer:
+    def __init__(self, res=None, status: int = 0, body: str = "", url: str = ""):
+        self.status = res.status_code if res is not None else status
+        self.body = res.get_data(as_text=True) if res is not None else body
+        self.headers = res.headers if res is not None else {}
+        try:
+            self.json = json.loads(self.body)
+        except ValueError:
+            self.json = None
+        if url and self.json is None:
+            # A page names its own URL (language links, forms): not a leak.
+            self.body = self.body.replace(url.split("?")[0], "")
+
+    @property
+    def result(self) -> Any:
+        return self.json["result"]
+
+    @property
+    def error(self) -> Any:
+        return self.json["error"]
+
+
+def api(web, world: World, who: str, action: str, **params) -> Answer:
+    res = web.post(f"/api/3/action/{action}", json=params,
+                   headers=world.actors[who].headers)
+    return Answer(res)
+
+
+def _raised(error: Exception) -> Answer:
+    """A view that lets an action's NotAuthorized or NotFound through (the
+    test app propagates it; a server answers it with an error page)."""
+    status = 404 if isinstance(error, logic.NotFound) else 403
+    return Answer(status=status, body=str(error))
+
+
+def get(web, world: World, who: str, url: str, client=None, **kwargs) -> Answer:
+    kwargs.setdefault("follow_redirects", False)
+    try:
+        if client is not None:
+            return Answer(client.get(url, **kwargs), url=url)
+        return Answer(web.get(url, headers=world.actors[who].headers, **kwargs), url=url)
+    except (logic.NotAuthorized, logic.NotFound) as error:
+        return _raised(error)
+
+
+def post_form(web, world: World, who: str, url: str, data: dict, client=None) -> Answer:
+    """A form POST: by token (exempt from CSRF) or, for anonymous and cookie
+    actors, with the session's CSRF token."""
+    try:
+        if client is None and who != "anonymous":
+            return Answer(web.post(url, data=data, headers=world.actors[who].headers,
+                                   follow_redirects=False), url=url)
+        client = client or web.test_client()
+        page = client.get("/dataset/")
+        data = dict(data, _csrf_token=_csrf(page.get_data(as_text=True)))
+        return Answer(client.post(url, data=data, follow_redirects=False), url=url)
+    except (logic.NotAuthorized, logic.NotFound) as error:
+        return _raised(error)
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'<meta name="_csrf_token" content="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login(web, world: World, who: str):
+    """A test client holding the session cookie of `who`, logged in through
+    the login form as a browser would."""
+    client = web.test_client()
+    page = client.get("/user/login")
+    res = client.post("/user/login", data={
+        "login": world.actors[who].name, "password": PASSWORD,
+        "_csrf_token": _csrf(page.get_data(as_text=True))}, follow_redirects=False)
+    assert res.status_code == 302, res.get_data(as_text=True)[:500]
+    me = client.get("/api/3/action/user_show", follow_redirects=False).get_json()
+    assert me["success"] and me["result"]["name"] == world.actors[who].name
+    return client
+
+
+# --- assertions ---------------------------------------------------------------------
+
+def assert_hides(text: str, ds: Dataset) -> None:
+    """Nothing of the dataset: no name, id, title, tag, origin, row."""
+    for secret in ds.identifiers() + [ds.origin, ds.row]:
+        assert secret not in text, f"{ds.key}: {secret!r} leaks"
+
+
+def assert_no_data(text: str, ds: Dataset) -> None:
+    assert ds.origin not in text, f"{ds.key}: origin URL leaks"
+    assert ds.row not in text, f"{ds.key}: a row leaks"
+
+
+def assert_listing(text: str, world: World, who: str, listed: Callable[[str], bool]) -> None:
+    """A list surface: each dataset the actor sees (and `listed` expects) is
+    there, no dataset the actor may not see is, no gated data leaks."""
+    for key, ds in world.datasets.items():
+        if not sees(who, key):
+            assert_hides(text, ds)
+            continue
+        if listed(key):
+            assert ds.name in text or ds.id in text, f"{key} should be listed for {who}"
+        if not reads(who, key):
+            assert_no_data(text, ds)
+
+
+def same_error(denied: Answer, missing: Answer, *replace: tuple[str, str]) -> None:
+    """Denied looks like missing: same status and same error."""
+    assert denied.status == missing.status, (denied.status, missing.status, denied.body[:300])
+    if denied.json is not None or missing.json is not None:
+        text = json.dumps(denied.json.get("error") if denied.json else denied.body)
+        for real, fake in replace:
+            text = text.replace(real, fake)
+        assert text == json.dumps(missing.json.get("error") if missing.json else missing.body)
+
+
+def skip_unavailable(world: World, who: str, ds: str = "") -> None:
+    if not world.licence_works and ("licensed" in (ds,) or who in ("signer",)):
+        pytest.skip("grandlyon_licence_sign is not available")
+
+
+# --- item surfaces: one row per actor and dataset -------------------------------------
+
+def row_package_show(web, world, who, ds):
+    shown = api(web, world, who, "package_show", id=ds.name)
+    told = api(web, world, who, "grandlyon_access_show", id=ds.name)
+    if not sees(who, ds.key):
+        same_error(shown, api(web, world, who, "package_show", id=MISSING))
+        same_error(told, api(web, world, who, "grandlyon_access_show", id=MISSING))
+        assert_hides(shown.body + told.body, ds)
+        return
+    assert told.status == 200 and told.result["data"] is reads(who, ds.key)
+    assert shown.status == 200 and shown.result["title"] == ds.title
+    url = shown.result["resources"][0]["url"]
+    if reads(who, ds.key):
+        assert url == ds.origin
+    else:
+        assert_no_data(shown.body, ds)
+        assert url.endswith(f"/dataset/{ds.name}/resource/{ds.file_id}/download")
+
+
+def row_resource_show(web, world, who, ds):
+    shown = api(web, world, who, "resource_show", id=ds.file_id)
+    if not sees(who, ds.key):
+        same_error(shown, api(web, world, who, "resource_show", id=MISSING_ID))
+        assert_hides(shown.body, ds)
+        return
+    assert shown.status == 200
+    if reads(who, ds.key):
+        assert shown.result["url"] == ds.origin
+    else:
+        assert_no_data(shown.body, ds)
+        assert shown.result["url"].endswith(f"/resource/{ds.file_id}/download")
+
+
+def row_resource_views(web, world, who, ds):
+    listed = api(web, world, who, "resource_view_list", id=ds.table_id)
+    shown = api(web, world, who, "resource_view_show", id=ds.view_id)
+    if not sees(who, ds.key):
+        same_error(listed, api(web, world, who, "resource_view_list", id=MISSING_ID))
+        same_error(shown, api(web, world, who, "resource_view_show", id=MISSING_ID))
+        assert_hides(listed.body + shown.body, ds)
+        return
+    assert listed.status == 200 and [v["id"] for v in listed.result] == [ds.view_id]
+    assert shown.status == 200 and shown.result["resource_id"] == ds.table_id
+    if not reads(who, ds.key):
+        assert_no_data(listed.body + shown.body, ds)
+
+
+def _data_row(answer: Answer, missing: Answer, who: str, ds: Dataset, *replace) -> None:
+    if reads(who, ds.key):
+        assert answer.status == 200, answer.body[:300]
+        assert ds.row in answer.body
+    elif sees(who, ds.key):
+        assert answer.status == 403, answer.body[:300]
+        assert_no_data(answer.body, ds)
+    else:
+        same_error(answer, missing, *replace)
+        # The error repeats the id asked for, as it does for a missing table.
+        assert_hides(answer.body.replace(ds.table_id, ""), ds)
+
+
+def row_datastore_search(web, world, who, ds):
+    _data_row(api(web, world, who, "datastore_search", resource_id=ds.table_id),
+              api(web, world, who, "datastore_search", resource_id=MISSING_ID),
+              who, ds, (ds.table_id, MISSING_ID))
+
+
+def row_datastore_info(web, world, who, ds):
+    info = api(web, world, who, "datastore_info", id=ds.table_id)
+    missing = api(web, world, who, "datastore_info", id=MISSING_ID)
+    if reads(who, ds.key):
+        assert info.status == 200 and info.result["fields"]
+    elif sees(who, ds.key):
+        assert info.status == 403
+    else:
+        same_error(info, missing, (ds.table_id, MISSING_ID))
+        assert_hides(info.body.replace(ds.table_id, ""), ds)
+
+
+def row_datastore_search_sql(web, world, who, ds):
+    # PostgreSQL quotes the start of a missing table's name: compare with a
+    # missing table whose name starts the same.
+    missing = ds.table_id[:-1] + ("1" if ds.table_id[-1] == "0" else "0")
+    _data_row(api(web, world, who, "datastore_search_sql", sql=f'SELECT * FROM "{ds.table_id}"'),
+              api(web, world, who, "datastore_search_sql", sql=f'SELECT * FROM "{missing}"'),
+              who, ds, (ds.table_id, missing))
+
+
+def row_datastore_dump(web, world, who, ds):
+    dump = get(web, world, who, f"/datastore/dump/{ds.table_id}")
+    missing = get(web, world, who, f"/datastore/dump/{MISSING_ID}")
+    if reads(who, ds.key):
+        assert dump.status == 200 and ds.row in dump.body
+    else:
+        assert dump.status in (403, 404)
+        assert_no_data(dump.body, ds)
+        if not sees(who, ds.key):
+            assert dump.status == missing.status
+            assert_hides(dump.body, ds)
+
+
+def row_download(web, world, who, ds, client=None):
+    other_type = get(web, world, who, f"/harvest/{ds.name}/resource/{ds.file_id}/download",
+                     client)
+    if not reads(who, ds.key):
+        assert other_type.status in (403, 404)
+        assert_no_data(other_type.body + str(other_type.headers), ds)
+    res = get(web, world, who, f"/dataset/{ds.name}/resource/{ds.file_id}/download", client)
+    if reads(who, ds.key):
+        assert res.status == 302 and res.headers["Location"] == ds.origin
+    elif sees(who, ds.key):
+        assert res.status == 403
+        assert_no_data(res.body + str(res.headers), ds)
+    else:
+        missing = get(web, world, who, f"/dataset/{MISSING}/resource/{MISSING_ID}/download", client)
+        assert res.status == missing.status == 404
+        assert_hides(res.body, ds)
+
+
+def row_download_upload(web, world, who, ds, client=None):
+    """An uploaded file: its URL is the portal's own route; the file itself
+    only for users with data access."""
+    url = f"/dataset/{ds.name}/resource/{ds.upload_id}/download/rows.csv"
+    res = get(web, world, who, url, client)
+    if reads(who, ds.key):
+        assert res.status == 200 and ds.uploaded in res.body
+        return
+    assert ds.uploaded not in res.body
+    if sees(who, ds.key):
+        assert res.status == 403
+    else:
+        missing = get(web, world, who,
+                      f"/dataset/{MISSING}/resource/{MISSING_ID}/download/rows.csv", client)
+        assert res.status == missing.status == 404
+        assert_hides(res.body, ds)
+
+
+DATATABLES_FORM = {"draw": "1", "search[value]": "", "start": "0", "length": "10",
+                   "order[0][column]": "0", "order[0][dir]": "asc"}
+
+
+def row_datatables_ajax(web, world, who, ds):
+    res = post_form(web, world, who, f"/datatables/ajax/{ds.view_id}", DATATABLES_FORM)
+    if reads(who, ds.key):
+        assert res.status == 200 and ds.row in res.body
+    elif sees(who, ds.key):
+        assert res.status == 403
+        assert_no_data(res.body, ds)
+    else:
+        missing = post_form(web, world, who, f"/datatables/ajax/{MISSING_ID}", DATATABLES_FORM)
+        assert res.status == missing.status == 404
+        assert_hides(res.body, ds)
+
+
+def row_datatables_filtered_download(web, world, who, ds):
+    params = {"search": {"value": ""}, "order": [{"column": 0, "dir": "asc"}],
+              "visible": [True, True, True], "columns": []}
+    form = {"params": json.dumps(params), "format": "csv"}
+    res = post_form(web, world, who, f"/datatables/filtered-download/{ds.view_id}", form)
+    if res.status == 302:
+        res = get(web, world, who, res.headers["Location"])
+    if reads(who, ds.key):
+        assert res.status == 200 and ds.row in res.body
+    else:
+        assert res.status in (403, 404)
+        assert_no_data(res.body, ds)
+        if not sees(who, ds.key):
+            assert res.status == 404
+            assert_hides(res.body, ds)
+
+
+def row_dataset_pages(web, world, who, ds, client=None):
+    pages = [f"/dataset/{ds.name}", f"/dataset/{ds.id}",
+             f"/dataset/{ds.name}/resource/{ds.file_id}",
+             f"/dataset/{ds.name}/resource/{ds.table_id}/view/{ds.view_id}",
+             f"/dataset/groups/{ds.name}"]
+    for url in pages:
+        res = get(web, world, who, url, client, follow_redirects=True)
+        if not sees(who, ds.key):
+            assert res.status == 404, url
+            assert_hides(res.body, ds)
+            continue
+        assert res.status == 200, (url, res.status)
+        if not reads(who, ds.key):
+            assert_no_data(res.body, ds)
+    # The same pages under another dataset type's routes (harvest sources).
+    for url in (f"/harvest/{ds.name}/resource/{ds.file_id}",
+                f"/harvest/{ds.name}/resource/{ds.table_id}/view/{ds.view_id}"):
+        res = get(web, world, who, url, client, follow_redirects=True)
+        if not sees(who, ds.key):
+            assert res.status == 404, url
+            assert_hides(res.body, ds)
+        elif not reads(who, ds.key):
+            assert_no_data(res.body, ds)
+
+
+def row_api_by_cookie(web, world, who, ds, client):
+    """package_show through the session cookie (a GET: a POST with a cookie
+    needs a CSRF token)."""
+    shown = Answer(client.get(f"/api/3/action/package_show?id={ds.name}"))
+    if not sees(who, ds.key):
+        assert shown.status == 404
+        assert_hides(shown.body, ds)
+    elif reads(who, ds.key):
+        assert shown.result["resources"][0]["url"] == ds.origin
+    else:
+        assert_no_data(shown.body, ds)
+
+
+def row_package_activity_list(web, world, who, ds):
+    listed = api(web, world, who, "package_activity_list", id=ds.name)
+    if not sees(who, ds.key):
+        same_error(listed, api(web, world, who, "package_activity_list", id=MISSING))
+        assert_hides(listed.body, ds)
+        return
+    assert listed.status == 200 and len(listed.result) >= 2
+    if not reads(who, ds.key):
+        assert_no_data(listed.body, ds)
+
+
+def row_activity_detail(web, world, who, ds):
+    """activity_show, activity_data_show (of the first activity, a snapshot of
+    the dataset as created) and activity_diff (of the last one)."""
+    answers = [
+        api(web, world, who, "activity_show", id=ds.first_activity, include_data=True),
+        api(web, world, who, "activity_data_show", id=ds.first_activity),
+        api(web, world, who, "activity_diff", id=ds.last_activity, object_type="package"),
+    ]
+    missing = [
+        api(web, world, who, "activity_show", id=MISSING_ID, include_data=True),
+        api(web, world, who, "activity_data_show", id=MISSING_ID),
+        api(web, world, who, "activity_diff", id=MISSING_ID, object_type="package"),
+    ]
+    for answer, nothing in zip(answers, missing, strict=True):
+        if not sees(who, ds.key):
+            same_error(answer, nothing)
+            assert_hides(answer.body, ds)
+        elif reads(who, ds.key):
+            assert answer.status in (200, 403)  # stock: the data needs edit rights
+        else:
+            assert answer.status in (200, 403)
+            assert_no_data(answer.body, ds)
+    if world.actors[who].key in ("editor", "admin", "sysadmin"):
+        assert answers[1].status == 200 and ds.origin in answers[1].body
+
+
+def row_activity_pages(web, world, who, ds):
+    pages = [f"/dataset/activity/{ds.name}",
+             f"/dataset/{ds.name}/history/{ds.first_activity}",
+             f"/dataset/{ds.name}/resources/{ds.file_id}/history/{ds.first_activity}",
+             f"/dataset/changes/{ds.last_activity}"]
+    for url in pages:
+        res = get(web, world, who, url, follow_redirects=True)
+        if not sees(who, ds.key):
+            assert res.status == 404, (url, res.status)
+            assert_hides(res.body, ds)
+        elif not reads(who, ds.key):
+            assert res.status in (200, 403), (url, res.status)
+            assert_no_data(res.body, ds)
+        else:
+            assert res.status in (200, 403), (url, res.status)
+
+
+def row_follow(web, world, who, ds):
+    """follow_dataset, am_following_dataset, dataset_follower_count: a hidden
+    dataset answers as a missing one."""
+    calls = [("follow_dataset", {}), ("am_following_dataset", {}),
+             ("dataset_follower_count", {}), ("dataset_follower_list", {})]
+    if not sees(who, ds.key):
+        calls.append(("unfollow_dataset", {}))  # the world's follows stay
+    for action, extra in calls:
+        answer = api(web, world, who, action, id=ds.name, **extra)
+        if not sees(who, ds.key):
+            same_error(answer, api(web, world, who, action, id=MISSING, **extra),
+                       (ds.name, MISSING))
+            assert_hides(answer.body, ds)
+        elif who != "anonymous" and action != "dataset_follower_list":  # sysadmins only
+            assert answer.status == 200, (action, answer.body[:300])
+
+
+def row_harvest_object(web, world, who, ds):
+    shown = api(web, world, who, "harvest_object_show", id=ds.harvest_object_id)
+    missing = api(web, world, who, "harvest_object_show", id=MISSING_ID)
+    pages = [get(web, world, who, f"/harvest/object/{ds.harvest_object_id}"),
+             get(web, world, who, f"/dataset/harvest_object/{ds.id}")]
+    if not sees(who, ds.key):
+        same_error(shown, missing, (ds.harvest_object_id, MISSING_ID))
+    elif reads(who, ds.key):
+        assert shown.status == 200 and ds.origin in shown.body
+    else:
+        assert shown.status == 403
+    for answer in [shown] + pages:
+        if not reads(who, ds.key):
+            assert_no_data(answer.body, ds)
+        if not sees(who, ds.key):
+            assert_hides(answer.body, ds)
+            assert answer.status in (403, 404)
+
+
+def row_package_relationships_list(web, world, who, ds):
+    """ds-open links to every dataset."""
+    own = api(web, world, who, "package_relationships_list", id=ds.name)
+    from_open = api(web, world, who, "package_relationships_list", id="ds-open", id2=ds.name)
+    if not sees(who, ds.key):
+        same_error(own, api(web, world, who, "package_relationships_list", id=MISSING))
+        same_error(from_open, api(web, world, who, "package_relationships_list", id="ds-open",
+                                  id2=MISSING))
+        all_of_open = api(web, world, who, "package_relationships_list", id="ds-open")
+        assert_hides(own.body + from_open.body + all_of_open.body, ds)
+    else:
+        assert own.status == 200
+        assert from_open.status == 200 and len(from_open.result) == (ds.key != "open")
+
+
+ITEM_ROWS: dict[str, Callable] = {
+    "package_show": row_package_show,
+    "resource_show": row_resource_show,
+    "resource_view_show+list": row_resource_views,
+    "datastore_search": row_datastore_search,
+    "datastore_info": row_datastore_info,
+    "datastore_search_sql": row_datastore_search_sql,
+    "/datastore/dump": row_datastore_dump,
+    "/download": row_download,
+    "/download upload": row_download_upload,
+    "/datatables/ajax": row_datatables_ajax,
+    "/datatables/filtered-download": row_datatables_filtered_download,
+    "dataset pages": row_dataset_pages,
+    "package_activity_list": row_package_activity_list,
+    "activity_show+data_show+diff": row_activity_detail,
+    "activity pages": row_activity_pages,
+    "follow_dataset+am_following+follower_count": row_follow,
+    "harvest_object_show+/harvest/object": row_harvest_object,
+    "package_relationships_list": row_package_relationships_list,
+}
+
+
+def _item_params():
+    for surface in ITEM_ROWS:
+        for who in ACTORS:
+            for ds in DATASETS:
+                reason = leak_reason(surface, who, ds)
+                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                yield pytest.param(surface, who, ds, id=f"{surface}-{who}-{ds}", marks=marks)
+
+
+@pytest.mark.parametrize("surface,who,ds", list(_item_params()))
+def test_item(web, world, surface, who, ds):
+    skip_unavailable(world, who, ds)
+    ITEM_ROWS[surface](web, world, who, world.datasets[ds])
+
+
+# --- cookie rows: a browser session instead of a token ---------------------------------
+
+@pytest.fixture(scope="module")
+def sessions(web, world):
+    return {who: login(web, world, who) for who in COOKIE_ACTORS}
+
+
+COOKIE_ROWS: dict[str, Callable] = {
+    "dataset pages": row_dataset_pages,
+    "/download": row_download,
+    "/download upload": row_download_upload,
+    "package_show": row_api_by_cookie,
+}
+
+
+def _cookie_params():
+    for surface in COOKIE_ROWS:
+        for who in COOKIE_ACTORS:
+            for ds in DATASETS:
+                reason = leak_reason(f"cookie {surface}", who, ds)
+                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                yield pytest.param(surface, who, ds, id=f"cookie {surface}-{who}-{ds}",
+                                   marks=marks)
+
+
+@pytest.mark.parametrize("surface,who,ds", list(_cookie_params()))
+def test_cookie(web, world, sessions, surface, who, ds):
+    skip_unavailable(world, who, ds)
+    COOKIE_ROWS[surface](web, world, who, world.datasets[ds], client=sessions[who])
+
+
+# --- list surfaces: one row per actor, every dataset checked --------------------------
+
+def _public(key: str) -> bool:
+    return key != "private"
+
+
+def list_package_search(web, world, who):
+    found = api(web, world, who, "package_search", q="*:*", rows=100)
+    assert found.status == 200
+    visible = [k for k in DATASETS if sees(who, k) and _public(k)]
+    assert found.result["count"] == len(visible)
+    return found.body, _public
+
+
+def list_package_search_fl(web, world, who):
+    found = api(web, world, who, "package_search", q="*:*", rows=100,
+                fl="id,name,res_url,data_dict,validated_data_dict,permission_labels")
+    assert found.status == 200
+    return found.body, _public
+
+
+def list_package_search_private_facets(web, world, who):
+    found = api(web, world, who, "package_search", q="*:*", rows=100, include_private=True,
+                **{"facet.field": ["name", "tags", "res_url", "organization", "groups"],
+                   "facet.limit": -1})
+    assert found.status == 200
+    visible = [k for k in DATASETS if sees(who, k)]
+    assert found.result["count"] == len(visible)
+    return found.body, lambda k: True
+
+
+def list_search_queries(web, world, who):
+    """Queries that would find a gated dataset by its origin URL or rows."""
+    bodies = []
+    # The index holds the origin URLs of open datasets only (private is open-level).
+    findable = {f"ds-{k}" for k in ("open", "private") if sees(who, k)}
+    for q in ('res_url:"https://origin.example.org/secret/hidden.csv"', "origin.example.org",
+              '"secret-hidden"', "urls:*origin*", "res_url:*secret*"):
+        found = api(web, world, who, "package_search", q=q, include_private=True)
+        assert found.status == 200
+        assert {r["name"] for r in found.result["results"]} <= findable, q
+        bodies.append(found.body)
+    return "".join(bodies), lambda k: False
+
+
+def list_package_list(web, world, who):
+    listed = api(web, world, who, "package_list")
+    assert listed.status == 200
+    return listed.body, _public
+
+
+def list_current_package_list_with_resources(web, world, who):
+    listed = api(web, world, who, "current_package_list_with_resources", limit=100)
+    assert listed.status == 200
+    return listed.body, _public
+
+
+def list_autocomplete(web, world, who):
+    auto = api(web, world, who, "package_autocomplete", q="ds-", limit=100)
+    util = get(web, world, who, "/api/2/util/dataset/autocomplete?incomplete=ds-&limit=100")
+    assert auto.status == util.status == 200
+    return auto.body + util.body, _public
+
+
+def list_resource_search(web, world, who):
+    by_name = api(web, world, who, "resource_search", query="name:file")
+    by_url = api(web, world, who, "resource_search", query="url:origin.example.org")
+    tables = api(web, world, who, "resource_search", query="name:table")
+    assert by_name.status == by_url.status == tables.status == 200
+    bodies = by_name.body + by_url.body + tables.body
+    for answer in (by_name, tables):
+        ids = {r["package_id"] for r in answer.result["results"]}
+        assert ids == {ds.id for k, ds in world.datasets.items() if sees(who, k) and _public(k)}
+    return bodies, _public
+
+
+def list_organization_show(web, world, who):
+    shown = api(web, world, who, "organization_show", id="publisher", include_datasets=True)
+    assert shown.status == 200
+    visible = [k for k in DATASETS if sees(who, k)
+               and (_public(k) or who in ("member", "editor", "admin", "sysadmin"))]
+    assert shown.result["package_count"] == len(visible)
+    return shown.body, lambda k: k in visible
+
+
+def list_organization_list(web, world, who):
+    listed = api(web, world, who, "organization_list", all_fields=True,
+                 include_dataset_count=True)
+    groups = api(web, world, who, "group_list", all_fields=True, include_dataset_count=True)
+    assert listed.status == groups.status == 200
+    visible = [k for k in DATASETS if sees(who, k)
+               and (_public(k) or who in ("member", "editor", "admin", "sysadmin"))]
+    assert listed.result[0]["package_count"] == len(visible)
+    assert groups.result[0]["package_count"] == len(
+        [k for k in DATASETS if sees(who, k) and _public(k)])
+    return listed.body + groups.body, lambda k: False
+
+
+def list_group_show(web, world, who):
+    shown = api(web, world, who, "group_show", id="themes", include_datasets=True)
+    package_show = api(web, world, who, "group_package_show", id="themes", limit=100)
+    assert shown.status == package_show.status == 200
+    return shown.body + package_show.body, _public
+
+
+def list_member_list(web, world, who):
+    org = api(web, world, who, "member_list", id="publisher", object_type="package")
+    group = api(web, world, who, "member_list", id="themes", object_type="package")
+    assert org.status == group.status == 200
+    return org.body + group.body, lambda k: True
+
+
+def list_tag_show(web, world, who):
+    velo = api(web, world, who, "tag_show", id="velo", include_datasets=True)
+    assert velo.status == 200
+    bodies = velo.body
+    for key, ds in world.datasets.items():
+        own = api(web, world, who, "tag_show", id=ds.tag, include_datasets=True)
+        if not sees(who, key):
+            same_error(own, api(web, world, who, "tag_show", id="tag-does-not-exist"),
+                       (ds.tag, "tag-does-not-exist"))
+        bodies += own.body
+    return bodies, _public
+
+
+def list_tags(web, world, who):
+    tags = api(web, world, who, "tag_list")
+    found = api(web, world, who, "tag_search", query="tag-")
+    auto = api(web, world, who, "tag_autocomplete", query="tag-")
+    util = get(web, world, who, "/api/2/util/tag/autocomplete?incomplete=tag-")
+    assert tags.status == found.status == auto.status == util.status == 200
+    return tags.body + found.body + auto.body + util.body, lambda k: False
+
+
+def list_user_show(web, world, who):
+    shown = api(web, world, who, "user_show", id="org-editor", include_datasets=True)
+    if who in ("editor", "sysadmin"):
+        assert shown.status == 200
+        return shown.body, lambda k: True
+    assert shown.status in (200, 403)
+    return shown.body, lambda k: False
+
+
+def list_followees(web, world, who):
+    if who == "anonymous":
+        answer = api(web, world, who, "dataset_followee_list", id="outsider")
+        return answer.body, lambda k: False
+    me = world.actors[who].name
+    datasets = api(web, world, who, "dataset_followee_list", id=me)
+    everything = api(web, world, who, "followee_list", id=me)
+    assert datasets.status == everything.status == 200
+    seen = len([k for k in DATASETS if sees(who, k)])
+    assert len(datasets.result) == seen
+    for action in ("dataset_followee_count", "followee_count"):
+        count = api(web, world, who, action, id=me)
+        assert count.status == 200 and count.result <= seen, action
+    return datasets.body + everything.body, lambda k: True
+
+
+def _activity_ids(answer: Answer) -> set[str]:
+    if answer.status != 200:
+        return set()
+    return {a["object_id"] for a in answer.result}
+
+
+def list_org_group_activity(web, world, who):
+    org = api(web, world, who, "organization_activity_list", id="publisher", limit=100)
+    group = api(web, world, who, "group_activity_list", id="themes", limit=100)
+    assert org.status == group.status == 200
+    return org.body + group.body, lambda k: False
+
+
+def list_recent_and_dashboard(web, world, who):
+    recent = api(web, world, who, "recently_changed_packages_activity_list", limit=100)
+    assert recent.status == 200
+    body = recent.body
+    if who != "anonymous":
+        dashboard = api(web, world, who, "dashboard_activity_list", limit=100)
+        new = api(web, world, who, "dashboard_new_activities_count")
+        assert dashboard.status == new.status == 200
+        assert new.result <= len(dashboard.result)
+        body += dashboard.body
+    return body, lambda k: False
+
+
+def list_user_activity(web, world, who):
+    listed = api(web, world, who, "user_activity_list", id="org-editor", limit=100)
+    assert listed.status in (200, 403)
+    return listed.body, lambda k: False
+
+
+def list_feeds(web, world, who):
+    urls = ["/feeds/dataset.atom", "/feeds/custom.atom?q=ds", "/feeds/organization/publisher.atom",
+            "/feeds/group/themes.atom", "/feeds/tag/velo.atom"]
+    answers = [get(web, world, who, url) for url in urls]
+    assert all(a.status == 200 for a in answers)
+    return "".join(a.body for a in answers), _public
+
+
+def list_web_pages(web, world, who):
+    urls = ["/dataset/", "/dataset/?q=secret", "/organization/publisher", "/group/themes",
+            "/organization/activity/publisher", "/group/activity/themes", "/user/org-editor",
+            "/", "/organization/", "/group/"]
+    if who != "anonymous":
+        urls += ["/dashboard/", "/dashboard/datasets", f"/user/{world.actors[who].name}",
+                 f"/user/activity/{world.actors[who].name}"]
+    bodies = []
+    for url in urls:
+        res = get(web, world, who, url, follow_redirects=True)
+        assert res.status in (200, 403), (url, res.status)
+        bodies.append(res.body)
+    return "".join(bodies), lambda k: False
+
+
+def list_datastore_catalogue(web, world, who):
+    """The DataStore's catalogue of tables names every table (resource id)."""
+    meta = api(web, world, who, "datastore_search", resource_id="_table_metadata", limit=1000)
+    sql = api(web, world, who, "datastore_search_sql",
+              sql='SELECT name FROM "_table_metadata"')
+    return meta.body + sql.body, lambda k: False
+
+
+def list_harvest_objects(web, world, who):
+    listed = api(web, world, who, "harvest_object_list", only_current=False)
+    body = listed.body
+    for key, ds in world.datasets.items():
+        if not sees(who, key):
+            assert ds.harvest_object_id not in body, f"{key}: harvest object listed"
+    return body, lambda k: False
+
+
+LIST_ROWS: dict[str, Callable] = {
+    "package_search": list_package_search,
+    "package_search fl=res_url,data_dict,validated_data_dict": list_package_search_fl,
+    "package_search include_private+facets": list_package_search_private_facets,
+    "package_search by origin URL or row": list_search_queries,
+    "package_list": list_package_list,
+    "current_package_list_with_resources": list_current_package_list_with_resources,
+    "package_autocomplete+/api/2/util/dataset/autocomplete": list_autocomplete,
+    "resource_search": list_resource_search,
+    "organization_show include_datasets": list_organization_show,
+    "organization_list+group_list counts": list_organization_list,
+    "group_show+group_package_show": list_group_show,
+    "member_list object_type=package": list_member_list,
+    "tag_show include_datasets": list_tag_show,
+    "tag_list+tag_search+tag_autocomplete": list_tags,
+    "user_show include_datasets": list_user_show,
+    "dataset_followee_list+followee_list": list_followees,
+    "organization_activity_list+group_activity_list": list_org_group_activity,
+    "recently_changed+dashboard_activity_list": list_recent_and_dashboard,
+    "user_activity_list": list_user_activity,
+    "feeds": list_feeds,
+    "web pages": list_web_pages,
+    "datastore _table_metadata": list_datastore_catalogue,
+    "harvest_object_list": list_harvest_objects,
+}
+
+
+def _list_params():
+    for surface in LIST_ROWS:
+        for who in ACTORS:
+            reason = leak_reason(surface, who)
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            yield pytest.param(surface, who, id=f"{surface}-{who}", marks=marks)
+
+
+@pytest.mark.parametrize("surface,who", list(_list_params()))
+def test_list(web, world, surface, who):
+    skip_unavailable(world, who)
+    body, listed = LIST_ROWS[surface](web, world, who)
+    assert_listing(body, world, who, listed)
+
+
+# --- completeness ---------------------------------------------------------------------
+
+# Actions: each covered by a matrix row (its name in ITEM_ROWS or LIST_ROWS), or
+# classified with the reason it serves no dataset data to someone without rights.
+COVERED_ACTIONS: dict[str, str] = {
+    "package_show": "package_show",
+    "grandlyon_access_show": "package_show",
+    "resource_show": "resource_show",
+    "resource_view_show": "resource_view_show+list",
+    "resource_view_list": "resource_view_show+list",
+    "datastore_search": "datastore_search",
+    "datastore_info": "datastore_info",
+    "datastore_search_sql": "datastore_search_sql",
+    "package_activity_list": "package_activity_list",
+    "activity_show": "activity_show+data_show+diff",
+    "activity_data_show": "activity_show+data_show+diff",
+    "activity_diff": "activity_show+data_show+diff",
+    "follow_dataset": "follow_dataset+am_following+follower_count",
+    "unfollow_dataset": "follow_dataset+am_following+follower_count",
+    "am_following_dataset": "follow_dataset+am_following+follower_count",
+    "dataset_follower_count": "follow_dataset+am_following+follower_count",
+    "dataset_follower_list": "follow_dataset+am_following+follower_count",
+    "harvest_object_show": "harvest_object_show+/harvest/object",
+    "package_relationships_list": "package_relationships_list",
+    "package_search": "package_search",
+    "package_list": "package_list",
+    "current_package_list_with_resources": "current_package_list_with_resources",
+    "package_autocomplete": "package_autocomplete+/api/2/util/dataset/autocomplete",
+    "resource_search": "resource_search",
+    "organization_show": "organization_show include_datasets",
+    "organization_list": "organization_list+group_list counts",
+    "group_list": "organization_list+group_list counts",
+    "group_show": "group_show+group_package_show",
+    "group_package_show": "group_show+group_package_show",
+    "member_list": "member_list object_type=package",
+    "tag_show": "tag_show include_datasets",
+    "tag_list": "tag_list+tag_search+tag_autocomplete",
+    "tag_search": "tag_list+tag_search+tag_autocomplete",
+    "tag_autocomplete": "tag_list+tag_search+tag_autocomplete",
+    "user_show": "user_show include_datasets",
+    "dataset_followee_list": "dataset_followee_list+followee_list",
+    "followee_list": "dataset_followee_list+followee_list",
+    "dataset_followee_count": "dataset_followee_list+followee_list",
+    "followee_count": "dataset_followee_list+followee_list",
+    "organization_activity_list": "organization_activity_list+group_activity_list",
+    "group_activity_list": "organization_activity_list+group_activity_list",
+    "recently_changed_packages_activity_list": "recently_changed+dashboard_activity_list",
+    "dashboard_activity_list": "recently_changed+dashboard_activity_list",
+    "dashboard_new_activities_count": "recently_changed+dashboard_activity_list",
+    "user_activity_list": "user_activity_list",
+    "harvest_object_list": "harvest_object_list",
+}
+
+NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
+    "writes a dataset, its resources or views: the dataset's editors (package_update)": (
+        "package_create", "package_update", "package_patch", "package_delete", "package_revise",
+        "package_resource_reorder", "package_owner_org_update",
+        "package_create_default_resource_views", "package_relationship_create",
+        "package_relationship_update", "package_relationship_delete",
+        "package_collaborator_create", "package_collaborator_delete",
+        "package_collaborator_list", "resource_create", "resource_update", "resource_patch",
+        "resource_delete", "resource_create_default_resource_views", "resource_view_create",
+        "resource_view_update", "resource_view_delete", "resource_view_reorder",
+        "bulk_update_private", "bulk_update_public", "bulk_update_delete"),
+    "writes DataStore tables or functions: the resource's editors, sysadmins": (
+        "datastore_create", "datastore_upsert", "datastore_delete", "datastore_records_delete",
+        "datastore_run_triggers", "datastore_function_create", "datastore_function_delete"),
+    "writes organisations, groups and their members: their admins": (
+        "organization_create", "organization_update", "organization_patch",
+        "organization_delete", "organization_purge", "organization_member_create",
+        "organization_member_delete", "group_create", "group_update", "group_patch",
+        "group_delete", "group_purge", "group_member_create", "group_member_delete",
+        "member_create", "member_delete"),
+    "accounts and API tokens: the user themself, sysadmins": (
+        "user_create", "user_update", "user_patch", "user_delete", "user_invite",
+        "api_token_create", "api_token_revoke", "api_token_list",
+        "dashboard_mark_activities_old"),
+    "site administration, background jobs, purges: sysadmins (or internal, ignore_auth)": (
+        "config_option_update", "config_option_show", "config_option_list", "job_list",
+        "job_show", "job_cancel", "job_clear", "task_status_show", "task_status_update",
+        "task_status_update_many", "task_status_delete", "term_translation_update",
+        "term_translation_update_many", "vocabulary_create", "vocabulary_update",
+        "vocabulary_delete", "tag_create", "tag_delete", "resource_view_clear",
+        "dataset_purge", "send_email_notifications", "activity_create", "get_site_user"),
+    "harvest sources, jobs and logs: the source's editors, sysadmins": (
+        "harvest_source_create", "harvest_source_update", "harvest_source_patch",
+        "harvest_source_delete", "harvest_source_clear", "harvest_source_index_clear",
+        "harvest_source_reindex", "harvest_source_job_history_clear",
+        "harvest_sources_reindex", "harvest_sources_job_history_clear", "harvest_job_create",
+        "harvest_job_create_all", "harvest_jobs_run", "harvest_job_abort", "harvest_job_show",
+        "harvest_job_report", "harvest_job_list", "harvest_abort_failed_jobs",
+        "harvest_send_job_to_gather_queue", "harvest_objects_import", "harvest_object_create",
+        "harvest_source_show_status", "harvest_get_notifications_recipients",
+        "harvest_log_list"),
+    "circles, grants, requests, audit log: sysadmins, the dataset's editors or admins, or "
+    "the requester (tests in ckanext-grandlyon-access)": (
+        "grandlyon_access_circle_create", "grandlyon_access_circle_update",
+        "grandlyon_access_circle_delete", "grandlyon_access_circle_list",
+        "grandlyon_access_circle_show", "grandlyon_access_circle_member_create",
+        "grandlyon_access_circle_member_delete", "grandlyon_access_grant_create",
+        "grandlyon_access_grant_delete", "grandlyon_access_grant_list",
+        "grandlyon_access_request_create", "grandlyon_access_request_list",
+        "grandlyon_access_request_decide", "grandlyon_access_log_list"),
+    "licence signatures: the signer, sysadmins": (
+        "grandlyon_licence_sign", "grandlyon_licence_signature_list",
+        "grandlyon_licence_signature_revoke"),
+}
+
+NO_DATASET_DATA: dict[str, tuple[str, ...]] = {
+    "users, their follows and autocompletion (user_show is a row)": (
+        "user_list", "user_autocomplete", "user_follower_count", "user_follower_list",
+        "user_followee_count", "user_followee_list", "am_following_user", "follow_user",
+        "unfollow_user"),
+    "organisations and groups themselves, their follows (their datasets are rows)": (
+        "organization_autocomplete", "group_autocomplete", "organization_list_for_user",
+        "group_list_authz", "member_roles_list", "organization_follower_count",
+        "organization_follower_list", "organization_followee_count",
+        "organization_followee_list", "group_follower_count", "group_follower_list",
+        "group_followee_count", "group_followee_list", "am_following_group", "follow_group",
+        "unfollow_group"),
+    "the site's vocabularies, licences, schemas, status and help": (
+        "status_show", "help_show", "license_list", "vocabulary_list", "vocabulary_show",
+        "term_translation_show", "scheming_dataset_schema_list",
+        "scheming_dataset_schema_show", "scheming_organization_schema_list",
+        "scheming_organization_schema_show", "grandlyon_licence_list",
+        "grandlyon_licence_show"),
+    "resource formats: a shared vocabulary (CSV, JSON...), no name, id or row": (
+        "format_autocomplete",),
+    "the user's own collaborations (collaborators are off in this portal)": (
+        "package_collaborator_list_for_user",),
+    "harvest sources (their URL and configuration) and the installed harvesters": (
+        "harvest_source_show", "harvest_source_list", "harvesters_info_show"),
+    "not API actions: ckanext-harvest's mail helpers and an exception class, exported by "
+    "its action modules; called over the API they fail before doing anything": (
+        "InactiveSource", "get_mail_extra_vars", "prepare_summary_mail", "prepare_error_mail",
+        "send_summary_email", "send_error_email", "send_mail"),
+    "not API actions: ckanext-harvest's auth functions, which it also registers as actions "
+    "when its auth functions load first (its plugin's _get_logic_functions shares a default "
+    "dict); they return an auth result": (
+        "auth_allow_anonymous_access", "harvest_sources_clear"),
+}
+
+# Registered or not depending on the order plugins' functions load (see above).
+SOMETIMES_REGISTERED = {"auth_allow_anonymous_access", "harvest_sources_clear"}
+
+# URL rules: each covered by a row, or classified.
+_V12 = "<int(min=1, max=2):ver>"
+COVERED_RULES: dict[str, str] = {
+    "/api/<int(min=3, max=3):ver>/action/<logic_function>": "every action row",
+    "/api/action/<logic_function>": "every action row",
+    "/dataset/<id>": "dataset pages",
+    "/dataset/<id>/resource/<resource_id>": "dataset pages",
+    "/dataset/<id>/resource/<resource_id>/view/<view_id>": "dataset pages",
+    "/dataset/groups/<id>": "dataset pages",
+    "/harvest/<id>/resource/<resource_id>": "dataset pages",
+    "/harvest/<id>/resource/<resource_id>/view/<view_id>": "dataset pages",
+    "/dataset/<id>/resource/<resource_id>/download": "/download",
+    "/dataset/<id>/resource/<resource_id>/download/<filename>": "/download",
+    "/harvest/<id>/resource/<resource_id>/download": "/download",
+    "/harvest/<id>/resource/<resource_id>/download/<filename>": "/download",
+    "/datastore/dump/<resource_id>": "/datastore/dump",
+    "/datatables/ajax/<resource_view_id>": "/datatables/ajax",
+    "/datatables/filtered-download/<resource_view_id>": "/datatables/filtered-download",
+    "/dataset/activity/<id>": "activity pages",
+    "/dataset/<id>/history/<activity_id>": "activity pages",
+    "/dataset/<id>/resources/<resource_id>/history/<activity_id>": "activity pages",
+    "/dataset/changes/<id>": "activity pages",
+    "/dataset/follow/<id>": "follow_dataset+am_following+follower_count",
+    "/dataset/unfollow/<id>": "follow_dataset+am_following+follower_count",
+    "/harvest/object/<id>": "harvest_object_show+/harvest/object",
+    "/dataset/harvest_object/<id>": "harvest_object_show+/harvest/object",
+    f"/api/{_V12}/util/dataset/autocomplete":
+        "package_autocomplete+/api/2/util/dataset/autocomplete",
+    "/api/util/dataset/autocomplete": "package_autocomplete+/api/2/util/dataset/autocomplete",
+    f"/api/{_V12}/util/tag/autocomplete": "tag_list+tag_search+tag_autocomplete",
+    "/api/util/tag/autocomplete": "tag_list+tag_search+tag_autocomplete",
+    "/feeds/dataset.atom": "feeds",
+    "/feeds/custom.atom": "feeds",
+    "/feeds/organization/<string:id>.atom": "feeds",
+    "/feeds/group/<string:id>.atom": "feeds",
+    "/feeds/tag/<string:id>.atom": "feeds",
+    "/": "web pages",
+    "/dataset/": "web pages",
+    "/organization/": "web pages",
+    "/organization/<id>": "web pages",
+    "/organization/activity/<id>": "web pages",
+    "/group/": "web pages",
+    "/group/<id>": "web pages",
+    "/group/activity/<id>": "web pages",
+    "/user/<id>": "web pages",
+    "/user/activity/<id>": "web pages",
+    "/dashboard/": "web pages",
+    "/dashboard/datasets": "web pages",
+}
+
+RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
+    "dataset, resource and view forms: the dataset's editors": (
+        "/dataset/new", "/dataset/edit/<id>", "/dataset/delete/<id>", "/dataset/resources/<id>",
+        "/dataset/<id>/resource/new", "/dataset/<id>/resource/<resource_id>/edit",
+        "/dataset/<id>/resource/<resource_id>/delete",
+        "/dataset/<id>/resource/<resource_id>/new_view",
+        "/dataset/<id>/resource/<resource_id>/edit_view/<view_id>",
+        "/dataset/<id>/resource/<resource_id>/views",
+        "/dataset/<id>/resource/<resource_id>/view",
+        "/dataset/<id>/dictionary/<resource_id>", "/dataset/followers/<id>",
+        "/dataset/changes_multiple"),
+    "organisation and group administration: their admins or editors": (
+        "/organization/new", "/organization/edit/<id>", "/organization/delete/<id>",
+        "/organization/bulk_process/<id>", "/organization/members/<id>",
+        "/organization/manage_members/<id>", "/organization/member_new/<id>",
+        "/organization/member_delete/<id>", "/organization/member_dump/<id>",
+        "/organization/admins/<id>", "/organization/followers/<id>",
+        "/group/new", "/group/edit/<id>", "/group/delete/<id>", "/group/bulk_process/<id>",
+        "/group/members/<id>", "/group/manage_members/<id>", "/group/member_new/<id>",
+        "/group/member_delete/<id>", "/group/member_dump/<id>", "/group/admins/<id>",
+        "/group/followers/<id>"),
+    "harvest sources and their jobs: the source's editors": (
+        "/harvest/new", "/harvest/edit/<id>", "/harvest/delete/<id>", "/harvest/admin/<id>",
+        "/harvest/clear/<id>", "/harvest/refresh/<id>", "/harvest/<source>/job",
+        "/harvest/<source>/job/<id>", "/harvest/<source>/job/<id>/abort",
+        "/harvest/<source>/job/last", "/harvest/resources/<id>", "/harvest/groups/<id>",
+        "/harvest/followers/<id>", "/harvest/<id>/resource/new",
+        "/harvest/<id>/resource/<resource_id>/edit",
+        "/harvest/<id>/resource/<resource_id>/delete",
+        "/harvest/<id>/resource/<resource_id>/new_view",
+        "/harvest/<id>/resource/<resource_id>/edit_view/<view_id>",
+        "/harvest/<id>/resource/<resource_id>/views"),
+    "accounts: the user themself, sysadmins": (
+        "/user/edit", "/user/edit/<id>", "/user/delete/<id>", "/user/<id>/api-tokens",
+        "/user/<id>/api-tokens/<jti>/revoke", "/user/sysadmin"),
+    "site administration: sysadmins": (
+        "/ckan-admin/", "/ckan-admin/config", "/ckan-admin/reset_config", "/ckan-admin/trash",
+        "/ckan-admin/licence-signatures", "/ckan-admin/licence-signatures/<id>/revoke",
+        "/ckan-admin/access/circles", "/ckan-admin/access/circles/<id>",
+        "/ckan-admin/access/log"),
+    "access requests and grants (POST): the requester, the dataset's editors or admins "
+    "(tests in ckanext-grandlyon-access)": (
+        "/dataset/<id>/access/request", "/dataset/<id>/access/request/<request_id>/decide",
+        "/dataset/<id>/access/grants", "/dataset/<id>/access/grants/<grant_id>/delete"),
+}
+
+RULES_WITHOUT_DATASET_DATA: dict[str, tuple[str, ...]] = {
+    "site pages, static files, assets, translations, locale redirects": (
+        "/about", "/robots.txt", "/<path:filename>", "/webassets/<path:path>", "/api/",
+        f"/api/{_V12}/i18n/<lang>", "/api/i18n/<lang>", "/api/<int(min=1, max=3):ver>",
+        "/testing/primer", "/util/redirect", "/no/", "/no/<path:path>", "/zh_CN/",
+        "/zh_CN/<path:path>", "/zh_TW/", "/zh_TW/<path:path>"),
+    "a template snippet rendered from the query string: it reads no dataset": (
+        f"/api/{_V12}/util/snippet/<snippet_path>", "/api/util/snippet/<snippet_path>"),
+    "autocompletion of users, organisations, groups and formats": (
+        f"/api/{_V12}/util/user/autocomplete", "/api/util/user/autocomplete",
+        f"/api/{_V12}/util/organization/autocomplete", "/api/util/organization/autocomplete",
+        f"/api/{_V12}/util/group/autocomplete", "/api/util/group/autocomplete",
+        f"/api/{_V12}/util/resource/format_autocomplete",
+        "/api/util/resource/format_autocomplete"),
+    "logging in and out, accounts, user lists and follows": (
+        "/user/login", "/user/_logout", "/user/logged_out_redirect", "/user/register",
+        "/user/reset", "/user/reset/<id>", "/user/me", "/user/", "/user/followers/<id>",
+        "/user/follow/<id>", "/user/unfollow/<id>", "/user/<id>/groups",
+        "/user/<id>/organizations", "/dashboard/groups", "/dashboard/organizations"),
+    "organisations and groups themselves (about pages, follows, their own activity diffs)": (
+        "/organization/about/<id>", "/organization/follow/<id>", "/organization/unfollow/<id>",
+        "/organization/changes/<id>", "/organization/changes_multiple", "/group/about/<id>",
+        "/group/follow/<id>", "/group/unfollow/<id>", "/group/changes/<id>",
+        "/group/changes_multiple"),
+    "harvest sources: their list and pages (URL, configuration), follows": (
+        "/harvest/", "/harvest/<id>", "/harvest/about/<id>", "/harvest/follow/<id>",
+        "/harvest/unfollow/<id>", "/harvest/<id>/resource/<resource_id>/view"),
+    "licences: the registry's texts; signing is the user's own": (
+        "/licence/", "/licence/<id>", "/licence/mine"),
+}
+
+
+def _classified(covered: dict[str, str], *groups: dict[str, tuple[str, ...]]) -> set[str]:
+    names = set(covered)
+    for group in groups:
+        for members in group.values():
+            names.update(members)
+    return names
+
+
+def test_covered_surfaces_name_matrix_rows():
+    rows = set(ITEM_ROWS) | set(LIST_ROWS) | {"every action row"}
+    named = set(COVERED_ACTIONS.values()) | set(COVERED_RULES.values())
+    assert sorted(named - rows) == []
+
+
+def test_every_action_is_classified(world):
+    logic.get_action("package_show")  # fills the registry after plugins load
+    registered = set(logic._actions)
+    classified = _classified(COVERED_ACTIONS, NEEDS_RIGHTS, NO_DATASET_DATA)
+    assert sorted(registered - classified) == [], "actions missing from the matrix"
+    gone = classified - registered - SOMETIMES_REGISTERED
+    assert sorted(gone) == [], "classified actions no longer registered"
+
+
+def test_every_url_rule_is_classified(web):
+    rules = {rule.rule for rule in web.flask_app.url_map.iter_rules()}
+    classified = _classified(COVERED_RULES, RULES_NEEDING_RIGHTS, RULES_WITHOUT_DATASET_DATA)
+    assert sorted(rules - classified) == [], "URL rules missing from the matrix"
+    assert sorted(classified - rules) == [], "classified URL rules no longer registered"
