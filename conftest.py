@@ -32,9 +32,20 @@ def plugins_with_migrations() -> list[str]:
     return names
 
 
+@pytest.fixture(scope="session")
+def reset_portal_db(reset_db, migrate_db_for):
+    """A callable that empties the database, then brings every plugin's
+    tables up to date (CKAN's reset re-creates only the core tables)."""
+
+    def reset() -> None:
+        reset_db()
+        for name in plugins_with_migrations():
+            migrate_db_for(name)
+
+    return reset
+
+
 @pytest.fixture
-def clean_db(reset_db, migrate_db_for):
+def clean_db(reset_portal_db):
     """Empties the database, then brings every plugin's tables up to date."""
-    reset_db()
-    for name in plugins_with_migrations():
-        migrate_db_for(name)
+    reset_portal_db()

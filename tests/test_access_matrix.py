@@ -36,7 +36,6 @@ import ckan.lib.search as search
 import ckan.logic as logic
 import ckan.model as model
 import ckan.plugins as plugins
-import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
@@ -306,19 +305,6 @@ class World:
         ds.first_activity, ds.last_activity = ids[0], ids[-1]
 
 
-def _plugins_with_migrations() -> list[str]:
-    import inspect
-    import os
-
-    names = []
-    for name in tk.aslist(tk.config["ckan.plugins"]):
-        module_dir = os.path.dirname(inspect.getfile(type(plugins.get_plugin(name))))
-        versions = os.path.join(module_dir, "migration", name, "versions")
-        if os.path.isdir(versions) and any(f.endswith(".py") for f in os.listdir(versions)):
-            names.append(name)
-    return names
-
-
 @pytest.fixture(autouse=True)
 def _portal_plugins():
     """Replaces the per-test plugin loading of the root conftest: the module
@@ -326,11 +312,9 @@ def _portal_plugins():
 
 
 @pytest.fixture(scope="module")
-def world(reset_db, reset_index, migrate_db_for):
+def world(reset_portal_db, reset_index):
     plugins.load_all()
-    reset_db()
-    for name in _plugins_with_migrations():
-        migrate_db_for(name)
+    reset_portal_db()
     reset_index()
     try:
         yield World()

@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 
 import ckan.model as model
 import pytest
-from ckan.tests import factories, helpers
+from ckan.tests import helpers
 
 from ckanext.grandlyon_access.model import AccessRequest
 

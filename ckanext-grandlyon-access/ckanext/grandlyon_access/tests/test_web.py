@@ -8,7 +8,7 @@ import re
 
 import ckan.model as model
 import pytest
-from ckan.tests import factories, helpers
+from ckan.tests import helpers
 
 from ckanext.grandlyon_access.model import AccessLog, AccessRequest, Circle, Grant
 
