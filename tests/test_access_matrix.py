@@ -187,7 +187,6 @@ class World:
         ])
         self.group = factories.Group(name="themes", title="Themes",
                                      users=[{"name": "root", "capacity": "admin"}])
-        self.licence_works = self._licence_works()
         self.datasets: dict[str, Dataset] = {}
         for key in DATASETS:
             self.datasets[key] = self._make_dataset(key)
@@ -204,14 +203,6 @@ class World:
     # helpers
     def call(self, action: str, user: str = "root", **params) -> Any:
         return helpers.call_action(action, context={"user": user}, **params)
-
-    @staticmethod
-    def _licence_works() -> bool:
-        try:
-            logic.get_action("grandlyon_licence_sign")
-        except (KeyError, logic.UnknownAction):
-            return False
-        return True
 
     def _make_dataset(self, key: str) -> Dataset:
         fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
@@ -270,10 +261,9 @@ class World:
             user_id=self.actors["expired"].id).one()
         expired.expires = datetime.datetime.utcnow() - datetime.timedelta(days=1)
         model.Session.commit()
-        if self.licence_works:
-            helpers.call_action("grandlyon_licence_sign", context={"user": "signer"},
-                                licence_id="mobilites", organisation="Transports du Rhône",
-                                intended_use="Calculateur d'itinéraires")
+        helpers.call_action("grandlyon_licence_sign", context={"user": "signer"},
+                            licence_id="mobilites", organisation="Transports du Rhône",
+                            intended_use="Calculateur d'itinéraires")
 
     def _follow(self) -> None:
         for key in LOGGED_IN:
@@ -445,11 +435,6 @@ def same_error(denied: Answer, missing: Answer, *replace: tuple[str, str]) -> No
         for real, fake in replace:
             text = text.replace(real, fake)
         assert text == json.dumps(missing.json.get("error") if missing.json else missing.body)
-
-
-def skip_unavailable(world: World, who: str, ds: str = "") -> None:
-    if not world.licence_works and ("licensed" in (ds,) or who in ("signer",)):
-        pytest.skip("grandlyon_licence_sign is not available")
 
 
 # --- item surfaces: one row per actor and dataset -------------------------------------
@@ -799,7 +784,6 @@ def _item_params():
 
 @pytest.mark.parametrize("surface,who,ds", list(_item_params()))
 def test_item(web, world, surface, who, ds):
-    skip_unavailable(world, who, ds)
     ITEM_ROWS[surface](web, world, who, world.datasets[ds])
 
 
@@ -830,7 +814,6 @@ def _cookie_params():
 
 @pytest.mark.parametrize("surface,who,ds", list(_cookie_params()))
 def test_cookie(web, world, sessions, surface, who, ds):
-    skip_unavailable(world, who, ds)
     COOKIE_ROWS[surface](web, world, who, world.datasets[ds], client=sessions[who])
 
 
@@ -1102,7 +1085,6 @@ def _list_params():
 
 @pytest.mark.parametrize("surface,who", list(_list_params()))
 def test_list(web, world, surface, who):
-    skip_unavailable(world, who)
     body, listed = LIST_ROWS[surface](web, world, who)
     assert_listing(body, world, who, listed)
 
