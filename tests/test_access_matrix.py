@@ -13,9 +13,8 @@ says what the actor gets from the policy (see ACCESS) and asserts it:
 A completeness check walks every registered action and every URL rule and
 fails when one is not classified below (COVERED, NEEDS_RIGHTS, NO_DATASET_DATA).
 
-Rows that still leak are marked `xfail(strict=True, reason="LEAK: ...")`
-(see LEAKS): the gap stays visible and the suite stays green until the leak
-is closed, then the row must be unmarked.
+Every row must pass: a leak found later is closed in logic/surfaces.py (or
+gate.py), not marked as expected.
 
 The world is built once for the module (a few seconds of indexing per world
 would make hundreds of rows take minutes); rows only read, except the follow
@@ -101,19 +100,6 @@ def sees(actor: str, ds: str) -> bool:
 
 def reads(actor: str, ds: str) -> bool:
     return access(actor, ds) == "D"
-
-
-# Rows that leak today; each closes when its reason says. Keys are
-# (surface, actor or "*", dataset or "*").
-LEAKS: dict[tuple[str, str, str], str] = {}
-
-
-def leak_reason(surface: str, actor: str, ds: str = "*") -> str | None:
-    for key in ((surface, actor, ds), (surface, "*", ds), (surface, actor, "*"),
-                (surface, "*", "*")):
-        if key in LEAKS:
-            return LEAKS[key]
-    return None
 
 
 # --- the world ----------------------------------------------------------------------
@@ -777,9 +763,7 @@ def _item_params():
     for surface in ITEM_ROWS:
         for who in ACTORS:
             for ds in DATASETS:
-                reason = leak_reason(surface, who, ds)
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                yield pytest.param(surface, who, ds, id=f"{surface}-{who}-{ds}", marks=marks)
+                yield pytest.param(surface, who, ds, id=f"{surface}-{who}-{ds}")
 
 
 @pytest.mark.parametrize("surface,who,ds", list(_item_params()))
@@ -806,10 +790,7 @@ def _cookie_params():
     for surface in COOKIE_ROWS:
         for who in COOKIE_ACTORS:
             for ds in DATASETS:
-                reason = leak_reason(f"cookie {surface}", who, ds)
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                yield pytest.param(surface, who, ds, id=f"cookie {surface}-{who}-{ds}",
-                                   marks=marks)
+                yield pytest.param(surface, who, ds, id=f"cookie {surface}-{who}-{ds}")
 
 
 @pytest.mark.parametrize("surface,who,ds", list(_cookie_params()))
@@ -1078,9 +1059,7 @@ LIST_ROWS: dict[str, Callable] = {
 def _list_params():
     for surface in LIST_ROWS:
         for who in ACTORS:
-            reason = leak_reason(surface, who)
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            yield pytest.param(surface, who, id=f"{surface}-{who}", marks=marks)
+            yield pytest.param(surface, who, id=f"{surface}-{who}")
 
 
 @pytest.mark.parametrize("surface,who", list(_list_params()))
