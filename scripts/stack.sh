@@ -77,7 +77,9 @@ stop_pid() {
 }
 
 # --- installation ---------------------------------------------------------------
-SYSTEM_PACKAGES=(postgresql-15 redis-server libpq-dev gcc curl openjdk-17-jdk-headless maven ca-certificates)
+# chromium: the browser the tests drive (widgets, views, embeds, journeys).
+SYSTEM_PACKAGES=(postgresql-15 redis-server libpq-dev gcc curl openjdk-17-jdk-headless maven ca-certificates
+  chromium fonts-dejavu-core)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
@@ -88,6 +90,8 @@ install_system() {
   case "$(command -v "$PYTHON" || echo /usr/bin/missing)" in
     /usr/bin/*) wanted+=(python3.11 python3.11-venv python3.11-dev) ;;
   esac
+  # Front-end assets are built with Node.js and npm; Debian's own when none is installed.
+  command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
   for pkg in "${wanted[@]}"; do installed "$pkg" || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing Debian packages: ${missing[*]}"
@@ -120,6 +124,24 @@ install_solr() {
     || { tail -20 "$LOG/maven.log" >&2; die "fetching Solr from Maven Central failed; see $LOG/maven.log"; }
   javac -nowarn -cp "$STATE/solr/lib/*" -d "$STATE/solr/classes" "$ROOT/config/solr/Launcher.java"
   stamp_set solr "$stamp"
+}
+
+# Builds each extension's front-end assets from npm packages pinned by its lockfile
+# (ckanext-*/package.json, `npm run build` writes into the package's assets; not in git).
+install_assets() {
+  local dir stamp name
+  for dir in "$ROOT"/ckanext-*/; do
+    [ -f "$dir/package.json" ] || continue
+    name=assets-$(basename "$dir")
+    stamp=$(cd "$dir" && { cat package.json package-lock.json; find assets/src -type f 2>/dev/null | sort | xargs cat 2>/dev/null; } \
+      | sha256sum | cut -c1-16)
+    stamp_ok "$name" "$stamp" && [ -d "$dir/node_modules" ] && continue
+    say "building the front-end assets of $(basename "$dir") (npm ci, npm run build)"
+    mkdir -p "$LOG"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run build) >"$LOG/$name.log" 2>&1 \
+      || { tail -20 "$LOG/$name.log" >&2; die "building the assets of $(basename "$dir") failed; see $LOG/$name.log"; }
+    stamp_set "$name" "$stamp"
+  done
 }
 
 # Compiles each extension's translations (.po, in git) into .mo files (not in git).
@@ -439,6 +461,7 @@ cmd_up() {
   install_system
   install_python
   install_solr
+  install_assets
   compile_translations
   secrets
   write_config
