@@ -4,6 +4,28 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 
+def _actions() -> dict:
+    from .logic import feed_actions, query_actions
+
+    return {**feed_actions.get_actions(), **query_actions.get_actions()}
+
+
+def _auth_functions() -> dict:
+    from .logic import feed_actions, query_actions
+
+    return {**feed_actions.get_auth_functions(), **query_actions.get_auth_functions()}
+
+
+def _blueprints() -> list:
+    from .views import history
+
+    return [history]
+
+
 @tk.blanket.config_declarations
+@tk.blanket.actions(_actions)
+@tk.blanket.auth_functions(_auth_functions)
+@tk.blanket.blueprints(_blueprints)
+@tk.blanket.cli
 class HistoryPlugin(p.SingletonPlugin):
     """History of real-time data: feed ingest, hot PostgreSQL tier, Parquet archive queried with DuckDB."""

@@ -1,0 +1,1 @@
+"""Routes of charts and view embeds (added to the dataviz blueprint)."""

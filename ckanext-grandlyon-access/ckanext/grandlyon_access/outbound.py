@@ -1,0 +1,147 @@
+"""Requests the portal makes to remote hosts (harvest sources, history feeds,
+map layers): one guard against server-side request forgery.
+
+    from ckanext.grandlyon_access.outbound import OutboundError, check_url, fetch
+
+    check_url(url)                  # raises OutboundError when refused
+    answer = fetch(url, timeout=10) # OutboundResponse, body capped
+
+Only http and https are fetched. A host that resolves to a private, loopback,
+link-local, reserved or multicast address is refused unless it (or its
+network) is in `ckanext.grandlyon_access.outbound.allow`. Redirects are
+followed by hand, each hop checked again. The body is read up to
+`ckanext.grandlyon_access.outbound.max_bytes` (or `max_bytes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import socket
+from typing import Any, Optional
+from urllib.parse import urljoin, urlsplit
+
+import ckan.plugins.toolkit as tk
+import requests
+
+from . import config
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+
+
+class OutboundError(Exception):
+    """A remote fetch refused or failed; `reason` is a short translated
+    sentence for the user, `kind` one of refused, timeout, unreachable,
+    too_large, http."""
+
+    def __init__(self, reason: str, kind: str = "refused", status: Optional[int] = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.status = status
+
+
+@dataclasses.dataclass
+class OutboundResponse:
+    url: str
+    status: int
+    headers: Any
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content)
+
+
+def _allowed(host: str, addresses: list) -> bool:
+    allow = [a.strip().lower() for a in config.outbound_allow() if a.strip()]
+    if host.lower() in allow:
+        return True
+    networks = []
+    for entry in allow:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue
+    return bool(addresses) and all(any(a in n for n in networks) for a in addresses)
+
+
+def _is_public(address) -> bool:
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_url(url: str) -> None:
+    """Refuses (OutboundError) a URL the portal must not fetch."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise OutboundError(tk._("The address is not a valid URL."))
+    if parts.scheme not in ("http", "https"):
+        raise OutboundError(tk._("Only http and https addresses can be fetched."))
+    host = parts.hostname
+    if not host:
+        raise OutboundError(tk._("The address has no host name."))
+    try:
+        port = parts.port
+    except ValueError:
+        raise OutboundError(tk._("The address has an invalid port."))
+    try:
+        infos = socket.getaddrinfo(host, port or 80, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise OutboundError(tk._("The host name does not resolve."), kind="unreachable")
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if _allowed(host, addresses):
+        return
+    if not addresses or not all(_is_public(a) for a in addresses):
+        raise OutboundError(
+            tk._("This address is on a private or local network, which the portal does not fetch from.")
+        )
+
+
+def fetch(
+    url: str,
+    *,
+    timeout: float = 20.0,
+    headers: Optional[dict] = None,
+    max_bytes: Optional[int] = None,
+    method: str = "GET",
+) -> OutboundResponse:
+    """Fetches `url` after `check_url` (and again at each redirect); the body is
+    read up to `max_bytes`. HTTP error statuses are returned, not raised."""
+    limit = max_bytes or config.outbound_max_bytes()
+    session = requests.Session()
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(url)
+        try:
+            answer = session.request(method, url, headers=headers or {}, timeout=timeout,
+                                     stream=True, allow_redirects=False)
+        except requests.Timeout:
+            raise OutboundError(tk._("The remote server did not answer in time."), kind="timeout")
+        except requests.RequestException:
+            raise OutboundError(tk._("The remote server could not be reached."), kind="unreachable")
+        with answer:
+            if answer.status_code in _REDIRECTS and answer.headers.get("Location"):
+                url = urljoin(url, answer.headers["Location"])
+                continue
+            declared = answer.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise OutboundError(tk._("The remote answer is too large."), kind="too_large")
+            body = bytearray()
+            try:
+                for chunk in answer.iter_content(65536):
+                    body += chunk
+                    if len(body) > limit:
+                        raise OutboundError(tk._("The remote answer is too large."), kind="too_large")
+            except requests.RequestException:
+                raise OutboundError(tk._("The remote server stopped answering."), kind="timeout")
+            return OutboundResponse(url=answer.url, status=answer.status_code,
+                                    headers=answer.headers, content=bytes(body))
+    raise OutboundError(tk._("The remote server redirected too many times."), kind="http")

@@ -1,0 +1,76 @@
+"""The outbound guard against a real local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from ckanext.grandlyon_access.outbound import OutboundError, check_url, fetch
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        if self.path == "/big":
+            body = b"x" * 5000
+        elif self.path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", self.path.split("to=", 1)[1])
+            self.end_headers()
+            return
+        else:
+            body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()  # no Content-Length: the cap must hold while streaming
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://localhost:8080/x", "http://10.1.2.3/", "http://192.168.0.1/",
+    "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://0.0.0.0/",
+    "file:///etc/passwd", "ftp://example.org/", "gopher://x/", "http:///nohost",
+])
+def test_refused_by_default(url):
+    with pytest.raises(OutboundError):
+        check_url(url)
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.0/8")
+def test_allowed_network_is_fetched(server):
+    answer = fetch(server + "/ok")
+    assert answer.status == 200 and answer.json() == {"ok": True}
+
+
+def test_loopback_fetch_refused_by_default(server):
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/ok")
+    assert error.value.kind == "refused"
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+def test_redirect_to_a_private_address_is_refused(server):
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/redirect?to=http://169.254.169.254/latest/")
+    assert error.value.kind == "refused"
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+def test_body_over_the_cap_is_refused_while_streaming(server):
+    assert len(fetch(server + "/big", max_bytes=6000).content) == 5000
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/big", max_bytes=4000)
+    assert error.value.kind == "too_large"

@@ -1,0 +1,1 @@
+"""Download routes of the history plugin."""

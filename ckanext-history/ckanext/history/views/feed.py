@@ -1,0 +1,1 @@
+"""History tab and feed form on the resource page."""
