@@ -493,7 +493,9 @@ cmd_test() {
   say "running the tests"
   cd "$ROOT"
   local rc=0
-  "$VENV/bin/pytest" --ckan-ini="$STATE/test.ini" "$@" || rc=$?
+  # The fault tests stop and start services of this very stack (./portal service).
+  PORTAL_STATE_DIR=$STATE PORTAL_PG_PORT=$PG_PORT PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT \
+    PORTAL_CKAN_PORT=$CKAN_PORT "$VENV/bin/pytest" --ckan-ini="$STATE/test.ini" "$@" || rc=$?
   if [ "${CI:-}" = true ]; then cmd_stop; fi
   return $rc
 }
@@ -532,6 +534,26 @@ cmd_wipe() {
   fi
 }
 
+# Stops, starts or restarts one service of the stack (the fault tests use it).
+cmd_service() {
+  local action=${1:-} service=${2:-}
+  case "$action:$service" in
+    stop:solr) stop_pid solr ;;
+    start:solr) start_solr ;;
+    stop:redis)
+      # Redis keeps its queues in an append-only file: they survive a restart.
+      if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || stop_pid redis; fi
+      rm -f "$RUN/redis.pid" ;;
+    start:redis) start_redis ;;
+    stop:postgres)
+      pg_paths
+      as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null ;;
+    start:postgres) start_postgres ;;
+    restart:solr | restart:redis | restart:postgres) cmd_service stop "$service"; cmd_service start "$service" ;;
+    *) die "usage: ./portal service stop|start|restart solr|redis|postgres" ;;
+  esac
+}
+
 cmd_status() {
   local name
   for name in solr web jobs-worker harvester-gather-consumer harvester-fetch-consumer; do
@@ -554,6 +576,7 @@ usage: ./portal COMMAND
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)
   status         which processes run
+  service ACTION NAME  stop, start or restart one service: solr, redis or postgres
   token          print a sysadmin API token (needs ./portal run first)
   ckan ARGS      run a ckan command against the local instance
 
@@ -573,6 +596,7 @@ main() {
     stop) cmd_stop ;;
     wipe) cmd_wipe "$@" ;;
     status) cmd_status ;;
+    service) cmd_service "$@" ;;
     token) secrets; web_ready || die "CKAN is not running: ./portal run"; sysadmin_token ;;
     ckan) ckan_cli "$@" ;;
     help | -h | --help) usage ;;

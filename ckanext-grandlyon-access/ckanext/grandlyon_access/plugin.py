@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
-from ckanext.grandlyon_access import gate, policy
+from ckanext.grandlyon_access import gate, policy, resilience
 from ckanext.grandlyon_access.logic import action, surfaces
 
 
@@ -85,9 +85,11 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
                           for pid in policy.granted_package_ids(user_obj.id))
         return labels
 
-    # IMiddleware: the resource download routes go through the policy.
+    # IMiddleware: the resource download routes go through the policy; a
+    # search outage answers 503 with what to do (resilience.py).
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):
             app.before_request(gate.check_download)
+            resilience.install(app)
         return app
