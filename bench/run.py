@@ -39,11 +39,11 @@ def ckan(state: str, ini: str, *args: str) -> str:
 
 
 @contextlib.contextmanager
-def server(state: str, ini: str, port: int) -> Iterator[str]:
+def server(state: str, ini: str, port: int, *extra: str) -> Iterator[str]:
     exe = os.path.join(os.path.dirname(sys.executable), "ckan")
     log = open(os.path.join(state, "log", f"bench-{port}.log"), "w")
     proc = subprocess.Popen([exe, "-c", os.path.join(state, ini), "run", "-H", "127.0.0.1",
-                             "-p", str(port), "-r"], stdout=log, stderr=subprocess.STDOUT)
+                             "-p", str(port), "-r", *extra], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):

@@ -502,9 +502,16 @@ cmd_test() {
 
 cmd_bench() {
   cmd_up
-  say "benchmark: the suite against stock CKAN on the same datasets"
   cd "$ROOT"
-  "$VENV/bin/python" bench/run.py --state "$STATE" "$@"
+  case "${1:-}" in
+    load)
+      shift
+      say "load scenario: the suite against stock CKAN, concurrent clients on loopback"
+      "$VENV/bin/python" bench/load.py --state "$STATE" "$@" ;;
+    *)
+      say "benchmark: the suite against stock CKAN on the same datasets"
+      "$VENV/bin/python" bench/run.py --state "$STATE" "$@" ;;
+  esac
 }
 
 cmd_stop() {
@@ -572,6 +579,7 @@ usage: ./portal COMMAND
   run            install everything, start the services, load the demo, serve $SITE_URL
   test [ARGS]    install everything, start the services, run pytest (ARGS go to pytest)
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
+  bench load     the load scenario, concurrent clients, side by side (bench/load.py --help)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)

@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import ckan.views.resource as resource_views
-from flask import current_app, request
+from flask import current_app, g, has_request_context, request
 
 from ckanext.grandlyon_access import audit, policy
 
@@ -85,10 +85,32 @@ def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[
     hide_unseen_relationships(context, pkg_dict)
     if _level(pkg_dict) == "open":
         return pkg_dict
+    if context.get("ignore_auth"):
+        return _restore(pkg_dict)
     package = model.Package.get(pkg_dict.get("id"))
-    if context.get("ignore_auth") or (package is not None and policy.decide(context, package).data):
+    if package is not None and _decision(context, package).data:
         return _restore(pkg_dict)
     return _rewrite(pkg_dict)
+
+
+_DECIDED = "grandlyon_access_download_decision"
+
+
+def _decision(context: dict[str, Any], package: model.Package) -> policy.Decision:
+    """The policy's decision; on a download request, the one the gate took
+    for this request's user and dataset (CKAN's download view asks
+    package_show again right after the gate)."""
+    if has_request_context():
+        decided = g.get(_DECIDED)
+        if decided and decided[0] == (_user_name(context), package.id):
+            return decided[1]
+    return policy.decide(context, package)
+
+
+def _user_name(context: dict[str, Any]) -> str:
+    user = context.get("auth_user_obj")
+    name = getattr(user, "name", None) if isinstance(user, model.User) else None
+    return name or context.get("user") or ""
 
 
 def index_without_origin_urls(index_dict: dict[str, Any]) -> dict[str, Any]:
@@ -175,6 +197,7 @@ def check_download() -> Optional[Union[tuple[str, int], Any]]:
     package = model.Package.get(resource.package_id)
     context = _context()
     decision = policy.decide(context, package)
+    setattr(g, _DECIDED, ((_user_name(context), package.id), decision))
     if not decision.metadata:
         return tk.abort(404, tk._("Resource not found"))
     if not decision.data:

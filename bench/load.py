@@ -1,0 +1,162 @@
+"""The load scenario: many concurrent requests on loopback, the portal (the
+suite's plugins) and stock CKAN side by side on the same datasets.
+
+    ./portal bench load [--clients 8] [--requests 400] [--max-seconds 120]
+
+Both servers run threaded (`ckan run -t`). Shared requests, sent to both:
+anonymous searches (API and page), dataset pages, and downloads by a logged-in
+partner (on the suite a restricted dataset the partner was granted, through the
+access policy; on stock CKAN the same resource, ungated). Suite-only requests
+(history queries, widget calls) run when their plugins answer. Each surface
+runs in phases, stock then suite then stock then suite, so both see the same
+machine; each phase is bounded by a request count and a duration. Prints
+requests per second, p50 and p95 latency and errors, and the suite/stock ratio
+on the shared requests (target: zero errors, within 15 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import random
+import sys
+import threading
+import time
+from typing import Callable, Optional
+
+import requests
+from run import BENCH_TAG, call, ensure_datasets, percentile, server, sysadmin_token
+
+Request = Callable[[requests.Session, str, int], requests.Response]
+OK = {200, 302}
+
+
+def ensure_partner(url: str, token: str, state: str) -> tuple[str, list[tuple[str, str]]]:
+    """A partner user with a token and a personal grant on every restricted
+    benchmark dataset; returns the token and (dataset, resource) pairs."""
+    from run import ckan
+
+    if "name=bench-partner" not in ckan(state, "bench-suite.ini", "user", "show", "bench-partner"):
+        ckan(state, "bench-suite.ini", "user", "add", "bench-partner", "email=partner@example.org",
+             f"password={os.urandom(12).hex()}")
+    partner_token = ckan(state, "bench-suite.ini", "user", "token", "add", "bench-partner", "load",
+                         "-q").strip().splitlines()[-1]
+    restricted = call(url, token, "package_search", fq=f"tags:{BENCH_TAG} access_level:restricted",
+                      rows=50, fl="id,name")["results"]
+    pairs = []
+    for ds in restricted:
+        call(url, token, "grandlyon_access_grant_create", package_id=ds["id"], user="bench-partner")
+        full = call(url, token, "package_show", id=ds["id"])
+        pairs.append((full["name"], full["resources"][0]["id"]))
+    return partner_token, pairs
+
+
+def run_phase(base: str, request: Request, clients: int, count: int, max_seconds: float) -> dict:
+    """`count` requests from `clients` threads (or fewer when time runs out)."""
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(count))
+    deadline = time.monotonic() + max_seconds
+
+    def client() -> None:
+        session = requests.Session()
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            start = time.perf_counter()
+            try:
+                res = request(session, base, i)
+                status = res.status_code
+            except requests.RequestException as error:
+                status = type(error).__name__
+            elapsed = time.perf_counter() - start
+            with lock:
+                times.append(elapsed)
+                if status not in OK:
+                    errors.append(f"{status}")
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result()
+    wall = time.perf_counter() - started
+    return {"times": times, "errors": errors, "wall": wall}
+
+
+def merge(a: Optional[dict], b: dict) -> dict:
+    if a is None:
+        return b
+    return {"times": a["times"] + b["times"], "errors": a["errors"] + b["errors"],
+            "wall": a["wall"] + b["wall"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state", required=True, help="the local stack's state folder")
+    parser.add_argument("--datasets", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--requests", type=int, default=400, help="requests per surface and side")
+    parser.add_argument("--max-seconds", type=float, default=120, help="cap per surface and side")
+    parser.add_argument("--port-suite", type=int, default=5083)
+    parser.add_argument("--port-stock", type=int, default=5084)
+    args = parser.parse_args()
+
+    token = sysadmin_token(args.state)
+    with server(args.state, "bench-suite.ini", args.port_suite, "-t") as suite:
+        print(f"preparing {args.datasets} datasets and a partner", flush=True)
+        ensure_datasets(suite, token, args.datasets)
+        partner, gated = ensure_partner(suite, token, args.state)
+        with server(args.state, "bench-stock.ini", args.port_stock, "-t") as stock:
+            words = ["vélo", "parking", "arbres", "bus", "budget", "eau"]
+            rng = random.Random(7)
+            shared: dict[str, Request] = {
+                "search API": lambda s, url, i: s.get(
+                    f"{url}/api/3/action/package_search",
+                    params={"q": words[i % len(words)], "rows": 20}, timeout=60),
+                "search page": lambda s, url, i: s.get(
+                    f"{url}/dataset/", params={"q": words[i % len(words)]}, timeout=60),
+                "dataset page": lambda s, url, i: s.get(
+                    f"{url}/dataset/bench-{rng.randrange(args.datasets):05d}", timeout=60),
+                "partner download": lambda s, url, i: s.get(
+                    f"{url}/dataset/{gated[i % len(gated)][0]}/resource/{gated[i % len(gated)][1]}/download",
+                    headers={"Authorization": partner}, allow_redirects=False, timeout=60),
+            }
+            sides = {"stock": stock, "suite": suite}
+            print(f"\n{args.clients} concurrent clients, {args.requests} requests per surface and side"
+                  f" (cap {args.max_seconds:.0f} s), phases stock/suite/stock/suite\n")
+            print(f"{'surface':<18}{'side':<7}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}"
+                  f"{'p50 ratio':>11}{'rps ratio':>11}")
+            worst = 0.0
+            total_errors = 0
+            for surface, request in shared.items():
+                for side_url in sides.values():  # warm-up
+                    run_phase(side_url, request, 2, 10, 30)
+                results: dict[str, Optional[dict]] = {"stock": None, "suite": None}
+                for _ in range(2):
+                    for side, url in sides.items():
+                        results[side] = merge(results[side], run_phase(
+                            url, request, args.clients, args.requests // 2, args.max_seconds / 2))
+                base = results["stock"]
+                base_p50 = percentile(base["times"], 50)
+                base_rps = len(base["times"]) / base["wall"]
+                for side in ("stock", "suite"):
+                    r = results[side]
+                    rps = len(r["times"]) / r["wall"]
+                    p50, p95 = percentile(r["times"], 50), percentile(r["times"], 95)
+                    total_errors += len(r["errors"])
+                    print(f"{surface:<18}{side:<7}{rps:>8.1f}{p50 * 1000:>9.1f}{p95 * 1000:>9.1f}"
+                          f"{len(r['errors']):>8}{p50 / base_p50:>11.2f}{rps / base_rps:>11.2f}")
+                    if r["errors"]:
+                        print(f"{'':<25}errors: {sorted(set(r['errors']))}")
+                worst = max(worst, percentile(results["suite"]["times"], 50) / base_p50)
+            print(f"\nerrors: {total_errors} (target 0); worst p50 ratio suite/stock on shared "
+                  f"requests: {worst:.2f} (target: at most 1.15)")
+    return 0 if total_errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
