@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
-from ckanext.grandlyon_access import gate, policy, resilience
+from ckanext.grandlyon_access import gate, inputguard, policy, resilience
 from ckanext.grandlyon_access.logic import action, surfaces
 
 
@@ -90,6 +90,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):
+            app.before_request(inputguard.refuse_nul)
             app.before_request(gate.check_download)
             resilience.install(app)
         return app

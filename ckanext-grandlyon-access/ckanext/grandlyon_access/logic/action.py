@@ -459,7 +459,7 @@ def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> dict[str
         query = query.filter(AccessLog.at < data_dict["until"])
     total = query.count()
     rows = (query.order_by(AccessLog.at.desc(), AccessLog.id.desc())
-            .limit(data_dict.get("limit", 100)).offset(data_dict.get("offset", 0)))
+            .limit(_validated_int(data_dict, "limit", 100)).offset(_validated_int(data_dict, "offset", 0)))
     users = {}
     out = []
     for row in rows:
@@ -469,3 +469,10 @@ def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> dict[str
                     "package_id": row.package_id, "resource_id": row.resource_id,
                     "surface": row.surface})
     return {"count": total, "results": out}
+
+
+def _validated_int(data_dict: DataDict, key: str, default: int) -> int:
+    """A validated integer parameter. CKAN's validation hands an empty list
+    back untouched (it means "none" for list fields), so check the type."""
+    value = data_dict.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

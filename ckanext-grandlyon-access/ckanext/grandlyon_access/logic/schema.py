@@ -30,21 +30,21 @@ def circle_update(not_empty, unicode_safe, ignore_missing):
 
 
 @validator_args
-def circle_member(not_empty, unicode_safe, ignore_missing, grandlyon_access_future_date):
+def circle_member(not_empty, unicode_safe, ignore_empty, grandlyon_access_future_date):
     return {
         "circle_id": [not_empty, unicode_safe],
         "user": [not_empty, unicode_safe],
-        "expires": [ignore_missing, grandlyon_access_future_date],
+        "expires": [ignore_empty, grandlyon_access_future_date],
     }
 
 
 @validator_args
-def grant_create(not_empty, unicode_safe, ignore_missing, grandlyon_access_future_date):
+def grant_create(not_empty, unicode_safe, ignore_missing, ignore_empty, grandlyon_access_future_date):
     return {
         "package_id": [not_empty, unicode_safe],
         "circle_id": [ignore_missing, unicode_safe],
         "user": [ignore_missing, unicode_safe],
-        "expires": [ignore_missing, grandlyon_access_future_date],
+        "expires": [ignore_empty, grandlyon_access_future_date],
     }
 
 
@@ -70,18 +70,18 @@ def request_list(ignore_missing, unicode_safe, one_of):
 
 
 @validator_args
-def request_decide(not_empty, unicode_safe, ignore_missing, one_of, grandlyon_access_max_length,
+def request_decide(not_empty, unicode_safe, ignore_missing, ignore_empty, one_of, grandlyon_access_max_length,
                    grandlyon_access_future_date):
     return {
         "id": [not_empty, unicode_safe],
         "decision": [not_empty, one_of(["approve", "reject"])],
         "reason": [ignore_missing, unicode_safe, grandlyon_access_max_length(2000)],
-        "expires": [ignore_missing, grandlyon_access_future_date],
+        "expires": [ignore_empty, grandlyon_access_future_date],
     }
 
 
 @validator_args
-def log_list(ignore_missing, unicode_safe, isodate, natural_number_validator,
+def log_list(ignore_missing, ignore_empty, unicode_safe, strip_value, isodate, natural_number_validator,
              limit_to_configured_maximum):
     return {
         "package_id": [ignore_missing, unicode_safe],
@@ -89,7 +89,9 @@ def log_list(ignore_missing, unicode_safe, isodate, natural_number_validator,
         "licence_id": [ignore_missing, unicode_safe],
         "since": [ignore_missing, isodate],
         "until": [ignore_missing, isodate],
-        "limit": [ignore_missing, natural_number_validator,
+        # CKAN's natural_number_validator fails (500) on "", " " and []: empty
+        # and blank values are dropped first.
+        "limit": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator,
                   limit_to_configured_maximum("ckan.search.rows_max", 1000)],
-        "offset": [ignore_missing, natural_number_validator],
+        "offset": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator],
     }

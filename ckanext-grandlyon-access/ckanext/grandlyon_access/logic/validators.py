@@ -48,6 +48,8 @@ def grandlyon_access_bool(value: Any) -> str:
 def grandlyon_access_future_date(value: Any, context) -> datetime.datetime:
     """An ISO date or date-time in the future (the end of a grant)."""
     when = isodate(value, context)
+    if when is None:  # CKAN's isodate lets "" through as None
+        raise tk.Invalid(tk._("The expiry date must be in the future"))
     if isinstance(when, datetime.datetime) and when.tzinfo is not None:
         when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     if when <= utcnow():

@@ -315,10 +315,12 @@ def grandlyon_licence_signature_list(context: Context, data_dict: DataDict) -> l
         query = query.filter(Signature.revoked_at.is_(None))
 
     query = query.order_by(Signature.signed_at.desc(), Signature.id)
-    if data_dict.get("offset"):
-        query = query.offset(data_dict["offset"])
-    if data_dict.get("limit") is not None:
-        query = query.limit(data_dict["limit"])
+    # CKAN's validation hands an empty list back untouched: check the type.
+    offset, limit = data_dict.get("offset"), data_dict.get("limit")
+    if isinstance(offset, int) and offset:
+        query = query.offset(offset)
+    if isinstance(limit, int):
+        query = query.limit(limit)
     return _signature_dicts(query.all())
 
 

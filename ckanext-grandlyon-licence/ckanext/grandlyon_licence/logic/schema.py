@@ -50,8 +50,10 @@ def signature_list(
         "user": [ignore_empty, unicode_safe, strip_value],
         "current_only": [default(False), unicode_safe, boolean_validator],
         "include_revoked": [default(False), unicode_safe, boolean_validator],
-        "limit": [ignore_missing, natural_number_validator],
-        "offset": [ignore_missing, natural_number_validator],
+        # CKAN's natural_number_validator fails (500) on "", " " and []: empty
+        # and blank values are dropped first.
+        "limit": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator],
+        "offset": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator],
         "__extras": [ignore],
     }
 
