@@ -6,6 +6,7 @@ disappeared."""
 from __future__ import annotations
 
 import json
+from html import unescape
 
 import pytest
 
@@ -131,3 +132,19 @@ def test_keep_leaves_a_removed_dataset_with_a_note(remote, make_source, commune)
     assert report["stats"]["added"] == 0
     back = harvested(commune["id"])["qualite-air-capteurs"]
     assert back["id"] == kept["id"] and back["provenance_withdrawn"] == ""
+
+
+def test_provenance_is_shown_on_the_dataset_page(ods, remote, commune, app):
+    run_job(ods["id"])
+
+    page = app.get("/dataset/equipements-sportifs")
+
+    assert page.status_code == 200
+    html = unescape(page.get_data(as_text=True))
+    for label in ("Moissonné depuis", "Page sur le portail d'origine", "Moissonné le",
+                  "Modifié sur le portail d'origine", "Notes de moissonnage"):
+        assert label in html, label
+    assert "Portail de la Ville d'Exemple" in html
+    assert f"{remote.url}/explore/dataset/equipements-sportifs/" in html
+    assert "2024-11-20T14:00:00+00:00" in html
+    assert "CC BY-SA 4.0 International" in html
