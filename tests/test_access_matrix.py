@@ -737,6 +737,25 @@ def row_package_relationships_list(web, world, who, ds):
         assert from_open.status == 200 and len(from_open.result) == (ds.key != "open")
 
 
+def row_dcat_dataset(web, world, who, ds):
+    """The dataset's DCAT RDF (ckanext-dcat, through package_show): a hidden
+    dataset is missing, gated data shows the download route only."""
+    for url in (f"/dataset/{ds.name}.ttl", f"/dataset_series/{ds.name}.rdf"):
+        res = get(web, world, who, url)
+        if not sees(who, ds.key):
+            missing = get(web, world, who, url.replace(ds.name, MISSING))
+            assert res.status == missing.status == 404, (url, res.status)
+            assert_hides(res.body, ds)
+            continue
+        assert res.status == 200, (url, res.status)
+        assert ds.id in res.body
+        if reads(who, ds.key):
+            assert ds.origin in res.body
+        else:
+            assert_no_data(res.body, ds)
+            assert f"/dataset/{ds.name}/resource/{ds.file_id}/download" in res.body
+
+
 ITEM_ROWS: dict[str, Callable] = {
     "package_show": row_package_show,
     "resource_show": row_resource_show,
@@ -756,6 +775,7 @@ ITEM_ROWS: dict[str, Callable] = {
     "follow_dataset+am_following+follower_count": row_follow,
     "harvest_object_show+/harvest/object": row_harvest_object,
     "package_relationships_list": row_package_relationships_list,
+    "dcat_dataset_show+/dataset/<id>.<format>": row_dcat_dataset,
 }
 
 
@@ -1029,6 +1049,17 @@ def list_harvest_objects(web, world, who):
     return body, lambda k: False
 
 
+def list_dcat_catalogue(web, world, who):
+    """The DCAT catalogue (ckanext-dcat, through package_search) in three
+    formats, by URL and by action, and a query on the origin URLs."""
+    bodies = [get(web, world, who, f"/catalog.{fmt}") for fmt in ("ttl", "rdf", "jsonld")]
+    bodies.append(get(web, world, who, "/catalog.ttl?q=origin.example.org"))
+    for action in ("dcat_catalog_show", "dcat_catalog_search"):
+        bodies.append(api(web, world, who, action, format="ttl"))
+    assert all(b.status == 200 for b in bodies), [b.status for b in bodies]
+    return "".join(b.body for b in bodies[:3] + bodies[4:]) + bodies[3].body, _public
+
+
 LIST_ROWS: dict[str, Callable] = {
     "package_search": list_package_search,
     "package_search fl=res_url,data_dict,validated_data_dict": list_package_search_fl,
@@ -1053,6 +1084,7 @@ LIST_ROWS: dict[str, Callable] = {
     "web pages": list_web_pages,
     "datastore _table_metadata": list_datastore_catalogue,
     "harvest_object_list": list_harvest_objects,
+    "dcat catalogue": list_dcat_catalogue,
 }
 
 
@@ -1074,6 +1106,9 @@ def test_list(web, world, surface, who):
 # classified with the reason it serves no dataset data to someone without rights.
 COVERED_ACTIONS: dict[str, str] = {
     "package_show": "package_show",
+    "dcat_dataset_show": "dcat_dataset_show+/dataset/<id>.<format>",
+    "dcat_catalog_show": "dcat catalogue",
+    "dcat_catalog_search": "dcat catalogue",
     "grandlyon_access_show": "package_show",
     "resource_show": "resource_show",
     "resource_view_show": "resource_view_show+list",
@@ -1261,6 +1296,9 @@ COVERED_RULES: dict[str, str] = {
     "/user/activity/<id>": "web pages",
     "/dashboard/": "web pages",
     "/dashboard/datasets": "web pages",
+    "/catalog.<_format>": "dcat catalogue",
+    "/dataset/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
+    "/dataset_series/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
 }
 
 RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
