@@ -1,31 +1,50 @@
-"""A thin layer over ckanext-harvest's CKAN harvester for commune portals
-that run CKAN: every request goes through the portal's outbound guard, and
-each dataset gets the portal's licence, access level and provenance fields.
+"""Harvester of commune portals that run CKAN (action API v3), with the same
+mapping, provenance, incremental re-harvests and withdrawal as the other
+commune harvesters.
 
-Source type `communes_ckan`; its configuration is the CKAN harvester's (see
-ckanext-harvest: `organizations_filter_include`, `default_tags`,
-`remote_groups`, ...) plus the keys of the commune harvesters
-(`default_access_level`, `access_levels` (of the remote `access_level`
-field, when the remote portal has one), `licences`, `default_licence`).
-Datasets always go to the source's organisation unless `remote_orgs` says
-otherwise.
+Source type `communes_ckan` (ckanext-harvest's own `ckan` harvester stays
+available, but it reaches remote hosts without the portal's outbound guard
+and validates datasets with CKAN's default schema, dropping this portal's
+fields). The source URL is the remote CKAN's address; extra configuration:
+
+    {"organization": "<remote organisation name>",  # only its datasets
+     "fq": "<extra Solr filter>",                    # e.g. "tags:mobilite"
+     "page_size": 100}
+
+The remote `license_id` (or `license_url`/`license_title`) is mapped onto
+the portal's registry; a remote `access_level` (another portal of this suite)
+is kept (`"access_levels"` may override it); groups are themes.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
+from collections.abc import Iterator
+from urllib.parse import quote, urlencode
 
 import ckan.plugins.toolkit as tk
-from ckanext.harvest.harvesters.ckanharvester import CKANHarvester, ContentFetchError
 
 from ckanext.communes import config as communes_config
 
-from .base import (ACCESS_LEVELS, Remote, map_access, map_licence, parse_config,
+from .base import (ACCESS_LEVELS, CommunesHarvester, Remote, RemoteError, get_json,
                    validate_common_config)
 
 
-class CommunesCKANHarvester(CKANHarvester):
+def _spatial(pkg: dict):
+    value = pkg.get("spatial")
+    if not value:
+        for extra in pkg.get("extras") or []:
+            if isinstance(extra, dict) and extra.get("key") == "spatial":
+                value = extra.get("value")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+class CommunesCKANHarvester(CommunesHarvester):
     access_builtin = {level: level for level in ACCESS_LEVELS}
 
     def info(self):
@@ -37,54 +56,73 @@ class CommunesCKANHarvester(CKANHarvester):
             "form_config_interface": "Text",
         }
 
-    def validate_config(self, config):
-        validate_common_config(config)
-        return super().validate_config(config)
+    def validate_config(self, config_str):
+        def text(value, key):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(tk._('"{key}" must be a string').format(key=key))
 
-    def _get_content(self, url):
-        from ckanext.grandlyon_access.outbound import OutboundError, fetch
+        validate_common_config(config_str, {"organization": text, "fq": text})
+        return config_str
 
-        headers = {}
-        if self.config.get("user_agent"):
-            headers["User-Agent"] = str(self.config["user_agent"])
-        if self.config.get("api_key"):
-            headers["Authorization"] = self.config["api_key"]
-        try:
-            answer = fetch(url, headers=headers, timeout=communes_config.harvest_timeout(),
-                           max_bytes=communes_config.harvest_max_bytes())
-        except OutboundError as error:
-            raise ContentFetchError(f"{url}: {error.reason}")
-        if answer.status != 200:
-            raise ContentFetchError(f"{url}: HTTP {answer.status}")
-        return answer.text
+    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+        rows = int(conf.get("page_size") or 100)
+        filters = []
+        if conf.get("organization"):
+            filters.append(f'organization:"{conf["organization"]}"')
+        if conf.get("fq"):
+            filters.append(conf["fq"])
+        start = 0
+        for _page in range(communes_config.harvest_max_pages()):
+            params = {"rows": rows, "start": start, "sort": "id asc"}
+            if filters:
+                params["fq"] = " ".join(filters)
+            url = f"{source_url}/api/3/action/package_search?{urlencode(params)}"
+            answer = get_json(url)
+            result = answer.get("result") if isinstance(answer, dict) else None
+            if not isinstance(result, dict) or not isinstance(result.get("results"), list) \
+                    or not isinstance(result.get("count"), int):
+                raise RemoteError(tk._("{url}: not a CKAN package_search answer").format(url=url))
+            for pkg in result["results"]:
+                if not isinstance(pkg, dict) or not pkg.get("id"):
+                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url))
+                if pkg.get("type", "dataset") != "dataset" or pkg.get("private"):
+                    continue
+                yield pkg["id"], pkg
+            start += rows
+            if not result["results"] or start >= result["count"]:
+                return
+        raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
+                               "without end").format(url=source_url,
+                                                     pages=communes_config.harvest_max_pages()))
 
-    def modify_package_dict(self, package_dict, harvest_object):
-        conf = parse_config(harvest_object.source.config)
-        source = harvest_object.source
-        license_id = package_dict.get("license_id") or ""
-        remote = Remote(remote_id=package_dict.get("id", ""), title=package_dict.get("title", ""),
-                        licence=license_id, licence_url=package_dict.get("license_url") or "",
-                        access=package_dict.get("access_level") or "")
-        notes: list[str] = []
-        licence_id = map_licence(remote, conf, notes)
-        base = source.url.rstrip("/")
-        remote_name = package_dict.get("name") or package_dict.get("id")
-        package_dict.update(
-            license_id=licence_id,
-            access_level=map_access(remote, conf, self.access_builtin, licence_id, notes),
-            access_hidden="false",
-            provenance_source=source.title or base,
-            provenance_source_url=base,
-            provenance_remote_id=package_dict.get("id", ""),
-            provenance_remote_url=f"{base}/dataset/{remote_name}",
-            provenance_remote_modified=package_dict.get("metadata_modified") or "",
-            provenance_harvested=datetime.datetime.utcnow().replace(microsecond=0).isoformat(),
-            provenance_notes="\n".join(notes),
-            provenance_withdrawn="",
+    def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
+        name = record.get("name") or record["id"]
+        organization = record.get("organization") or {}
+        resources = [{"name": r.get("name") or "", "description": r.get("description") or "",
+                      "url": r["url"], "format": r.get("format") or ""}
+                     for r in record.get("resources") or []
+                     if isinstance(r, dict) and str(r.get("url") or "").startswith(("http://",
+                                                                                    "https://"))]
+        return Remote(
+            remote_id=record["id"],
+            name_hint=name,
+            title=record.get("title") or name,
+            notes=record.get("notes") or "",
+            keywords=[t.get("display_name") or t.get("name") for t in record.get("tags") or []
+                      if isinstance(t, dict) and (t.get("display_name") or t.get("name"))],
+            themes=[g.get("title") or g.get("name") for g in record.get("groups") or []
+                    if isinstance(g, dict) and (g.get("title") or g.get("name"))],
+            licence=record.get("license_id") or record.get("license_title") or "",
+            licence_url=record.get("license_url") or "",
+            access=record.get("access_level") or "",
+            modified=record.get("metadata_modified") or "",
+            frequency=record.get("frequency") or "",
+            temporal_start=record.get("temporal_start") or "",
+            temporal_end=record.get("temporal_end") or "",
+            spatial=_spatial(record),
+            spatial_text=record.get("spatial_text") or "",
+            publisher=(organization.get("title") if isinstance(organization, dict) else "")
+            or record.get("author") or "",
+            remote_url=f"{source_url}/dataset/{quote(name, safe='')}",
+            resources=resources,
         )
-        for key in ("extras",):
-            package_dict[key] = [e for e in package_dict.get(key) or []
-                                 if e.get("key") not in package_dict]
-        if isinstance(package_dict.get("spatial"), dict):
-            package_dict["spatial"] = json.dumps(package_dict["spatial"])
-        return package_dict
