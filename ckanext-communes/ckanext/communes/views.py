@@ -188,7 +188,7 @@ def widget_frame(name: str):
     options = widget_options(request.args, org)
     html = tk.render("communes/widget_frame.html", {
         "commune": org, "options": options,
-        "script": tk.url_for("communes.widget_js", _external=True),
+        "script": tk.url_for("communes.widget_js"),
     })
     response = Response(html, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
@@ -206,6 +206,7 @@ def widget_builder(name: str):
     g.communes_commune = org
     return tk.render("communes/widget_builder.html", {
         "commune": org,
+        "script_src": tk.url_for("communes.widget_js"),
         "script": tk.url_for("communes.widget_js", _external=True),
         "frame": tk.url_for("communes.widget_frame", name=org["name"], _external=True),
         "max_page_size": config.widget_max_page_size(),
