@@ -947,6 +947,39 @@ def same_cell(have: Any, want: Any) -> bool:
     return str(have) == str(want)
 
 
+# ------------------------------------------------- demo commune portal harvest
+
+COMMUNE_PORTAL = Path(__file__).resolve().parent / "commune-portal" / "source.json"
+
+
+def load_commune_portal(client: Client, portal_url: str) -> None:
+    """Creates (or updates) the harvest source of the demo commune portal
+    (commune-portal/source.json, served at `portal_url`) and, when it has
+    harvested nothing yet, starts a job (the gather and fetch consumers run
+    it through Redis)."""
+    spec = read_json(COMMUNE_PORTAL)
+    org = client.call("organization_show", {"id": spec["organization"]},
+                      obj=spec["organization"])
+    wanted = {"name": spec["name"], "title": spec["title"], "url": portal_url,
+              "source_type": spec["source_type"], "owner_org": org["id"],
+              "frequency": spec.get("frequency", "MANUAL"),
+              "config": json.dumps(spec.get("config") or {})}
+    source = client.call("harvest_source_show", {"id": spec["name"]}, obj=spec["name"],
+                         missing_ok=True)
+    if source is None:
+        source = client.call("harvest_source_create", wanted, obj=spec["name"])
+        print(f"{'harvest source':<13} {spec['name']:<45} created")
+    elif source.get("url") != portal_url or source.get("config") != wanted["config"]:
+        source = client.call("harvest_source_update", dict(wanted, id=source["id"]),
+                             obj=spec["name"])
+        print(f"{'harvest source':<13} {spec['name']:<45} updated")
+    jobs = client.call("harvest_job_list", {"source_id": source["id"]}, obj=spec["name"])
+    if not jobs:
+        client.call("harvest_job_create", {"source_id": source["id"], "run": True},
+                    obj=spec["name"])
+        print(f"{'harvest job':<13} {spec['name']:<45} started")
+
+
 # ---------------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -965,6 +998,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password-file", type=Path,
                         help="file of 'name:password' lines for the demo "
                              "users; created if missing, reused afterwards")
+    parser.add_argument("--commune-portal", metavar="URL",
+                        help="address of the demo commune portal "
+                             "(commune-portal/serve.py): create its harvest "
+                             "source and harvest it")
     args = parser.parse_args(argv)
 
     try:
@@ -989,8 +1026,10 @@ def main(argv: list[str] | None = None) -> int:
                                          args.password_file)) if not val]
         if missing:
             parser.error("loading needs " + ", ".join(missing))
-        Loader(Client(args.url, args.token), data, args.data,
-               args.password_file).run()
+        client = Client(args.url, args.token)
+        Loader(client, data, args.data, args.password_file).run()
+        if args.commune_portal:
+            load_commune_portal(client, args.commune_portal)
         return 0
     except Fatal as exc:
         print(f"\nERROR: {exc}", file=sys.stderr)
