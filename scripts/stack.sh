@@ -15,6 +15,7 @@ PG_BIN=${PORTAL_PG_BIN:-/usr/lib/postgresql/15/bin}
 PYTHON=${PORTAL_PYTHON:-python3.11}
 DEMO_DATA=${PORTAL_DEMO_DATA:-$ROOT/demo/lyon}
 COMMUNE_PORTAL_PORT=${PORTAL_COMMUNE_PORTAL_PORT:-5092}
+WIDGET_DEMO_PORT=${PORTAL_WIDGET_DEMO_PORT:-5091}
 
 VENV=$STATE/venv
 LOG=$STATE/log
@@ -451,6 +452,18 @@ ensure_sysadmin() {
   ckan_quiet sysadmin add admin >/dev/null
 }
 
+# The widget demo: a commune's web site on another origin (demo/widget/) that
+# embeds the portal's widgets (script and iframe).
+start_widget_demo() {
+  pid_alive widget-demo && return 0
+  require_free_port "$WIDGET_DEMO_PORT" PORTAL_WIDGET_DEMO_PORT "the widget demo page"
+  mkdir -p "$STATE/widget-demo"
+  sed "s|__PORTAL__|$SITE_URL|g" "$ROOT/demo/widget/index.html" >"$STATE/widget-demo/index.html"
+  spawn widget-demo "$LOG/widget-demo.log" "$VENV/bin/python" -m http.server "$WIDGET_DEMO_PORT" \
+    --bind 127.0.0.1 --directory "$STATE/widget-demo"
+  wait_for "the widget demo page" 30 curl -fsS "http://127.0.0.1:$WIDGET_DEMO_PORT/index.html"
+}
+
 # The demo commune portal: recorded OpenDataSoft answers (demo/commune-portal),
 # harvested by the demo's harvest source.
 start_commune_portal() {
@@ -491,9 +504,12 @@ cmd_run() {
   start_ckan
   start_commune_portal
   load_demo
+  start_widget_demo
   cat <<EOF
 
 The portal is served at $SITE_URL
+  Communes:            $SITE_URL/commune/  (by host name: http://villeurbanne.localhost:$CKAN_PORT/)
+  Widget demo:         http://127.0.0.1:$WIDGET_DEMO_PORT/  (a commune's site embedding the widgets)
   Demo logins (user:password), also in $STATE/demo-passwords:
 $(sed 's/^/    /' "$STATE/demo-passwords")
   Sysadmin API token:  ./portal token
@@ -522,7 +538,7 @@ cmd_bench() {
 
 cmd_stop() {
   local name
-  for name in commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
+  for name in widget-demo commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
   if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
   rm -f "$RUN/redis.pid"
   pg_paths
