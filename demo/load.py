@@ -556,7 +556,7 @@ class Loader:
             shown = self.ckan.call(
                 f"{kind}_show",
                 {"id": name, "include_datasets": False,
-                 "include_users": False, "include_extras": False,
+                 "include_users": False, "include_extras": kind == "organization",
                  "include_groups": False, "include_tags": False,
                  "include_followers": False},
                 obj=name, missing_ok=True)
