@@ -208,7 +208,8 @@
         links.append(link(ds.url, text(lang, "see"), "dl"));
         if (level === "open") {
           (ds.resources || []).slice(0, 5).forEach(function (r) {
-            links.append(link(r.url, text(lang, "download") + " " + (r.format || r.name || ""), "dl"));
+            var what = r.name ? r.name + (r.format ? " (" + r.format + ")" : "") : r.format || "";
+            links.append(link(r.url, text(lang, "download") + " " + what, "dl"));
           });
         }
         li.append(links);
@@ -228,6 +229,9 @@
         this.nav.append(prev, el("span", "m", text(lang, "page", { p: this.page, n: pages })), next);
       }
       var c = result.commune || {};
+      if (!COLOUR.test(this.getAttribute("primary-color") || "") && COLOUR.test(c.primary_color || "")) {
+        this.style.setProperty("--c", c.primary_color);
+      }
       this.footer.replaceChildren(link(c.url, text(lang, "source", { t: c.title || "" })));
     }
   }
