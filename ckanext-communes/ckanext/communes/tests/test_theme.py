@@ -114,6 +114,18 @@ def test_an_uploaded_png_logo_and_banner_are_stored(app, sysadmin):
     assert served.status_code == 200 and served.data == PNG
 
 
+def test_webp_gif_and_jpeg_logos_are_accepted(app, sysadmin):
+    webp = (b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07"
+            b"\x10\x11\x11\x88\x88\xfe\x07\x00")
+    gif = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01"
+           b"\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    for n, (content, filename) in enumerate([(webp, "logo.webp"), (gif, "logo.gif")]):
+        res = create(app, sysadmin, name=f"ville-{n}",
+                     files={"image_upload": (io.BytesIO(content), filename)})
+        assert res.status_code == 200, res.get_data(as_text=True)
+        assert res.get_json()["result"]["image_url"].endswith(filename)
+
+
 @pytest.mark.parametrize("upload", ["image_upload", "banner_upload"])
 @pytest.mark.parametrize("content,filename", [
     (SVG, "logo.svg"), (SVG, "logo.png"), (b"<html><script>alert(1)</script>", "logo.png"),
