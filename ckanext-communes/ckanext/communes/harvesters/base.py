@@ -404,6 +404,18 @@ class CommunesHarvester(HarvesterBase):
                 .order_by(HarvestObject.gathered))
         return {guid: package_id for guid, package_id in rows}
 
+    def get_original_url(self, harvest_object_id):
+        """The dataset's page on the remote portal (linked from the job report)."""
+        obj = model.Session.get(HarvestObject, harvest_object_id)
+        if obj is None or not obj.content:
+            return None
+        try:
+            remote = self.describe(json.loads(obj.content), obj.source.url.strip().rstrip("/"),
+                                   parse_config(obj.source.config))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return remote.remote_url or None
+
     # fetch ------------------------------------------------------------------------------
     def fetch_stage(self, harvest_object):
         if _extra(harvest_object, "status") == "unchanged":
@@ -423,10 +435,14 @@ class CommunesHarvester(HarvesterBase):
                 return self._withdraw(harvest_object, conf)
             return self._import(harvest_object, conf, status)
         except tk.ValidationError as error:
+            model.Session.rollback()
             fields = "; ".join(f"{k}: {v}" for k, v in error.error_dict.items())
             self._save_object_error(tk._("Dataset {remote_id} not imported: {fields}").format(
                 remote_id=harvest_object.guid, fields=fields), harvest_object, "Import")
         except Exception as error:
+            # Nothing of a failed import stays (a dataset created but not
+            # indexed, for one).
+            model.Session.rollback()
             log.exception("import of %s failed", harvest_object.guid)
             self._save_object_error(tk._("Dataset {remote_id} not imported: {error}").format(
                 remote_id=harvest_object.guid, error=error), harvest_object, "Import")

@@ -78,7 +78,8 @@ def run_job(source_id: str) -> dict[str, Any]:
     return {"job": shown, "stats": shown["stats"], "status": shown["status"],
             "gather_errors": [e["message"] for e in report["gather_errors"]],
             "object_errors": [f'{o["guid"]}: {e["message"]}'
-                              for o in report["object_errors"].values() for e in o["errors"]]}
+                              for o in report["object_errors"].values() for e in o["errors"]],
+            "original_urls": [o.get("original_url") for o in report["object_errors"].values()]}
 
 
 def harvested(org_id: str, include_deleted: bool = False) -> dict[str, dict]:

@@ -4,6 +4,8 @@ already harvested stay as they are: a failed gather withdraws nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .conftest import FIXTURES, harvested, run_job
@@ -87,14 +89,33 @@ def test_the_next_job_after_a_failure_catches_up(harvested_once, remote, commune
     assert len(harvested(commune["id"])) == 4
 
 
-def test_a_dataset_the_portal_refuses_is_an_object_error(remote, make_source, commune):
-    """An import that fails validation is recorded for that dataset; the others
-    are imported."""
+def test_licensed_without_a_licence_to_sign_falls_back_to_restricted(remote, make_source,
+                                                                    commune):
     remote.load(FIXTURES / "opendatasoft" / "v1")
     source = make_source("opendatasoft", remote.url, {
         "page_size": 3, "access_levels": {"restricted": "licensed"}})
 
     report = run_job(source["id"])
 
-    assert report["stats"]["added"] == 5  # licensed without a licence to sign: restricted
+    assert report["stats"]["added"] == 5
     assert harvested(commune["id"])["stationnement-residents"]["access_level"] == "restricted"
+
+
+def test_a_dataset_the_portal_refuses_is_an_object_error(remote, make_source, commune):
+    """An import that fails (here: a geometry that is not GeoJSON) is recorded
+    for that dataset, with a link to its remote page; the others are imported."""
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    page = json.loads((FIXTURES / "opendatasoft" / "v1" / "catalog-offset-3.json").read_text())
+    page["results"][1]["metas"]["default"]["bbox"] = {
+        "type": "Polygon", "coordinates": [[["east", "north"]]]}
+    remote.override[PAGE_2] = Answer(json.dumps(page).encode())
+    source = make_source("opendatasoft", remote.url, {"page_size": 3})
+
+    report = run_job(source["id"])
+
+    assert report["gather_errors"] == []
+    assert report["stats"]["added"] == 4 and report["stats"]["errored"] == 1
+    assert len(report["object_errors"]) == 1
+    assert report["object_errors"][0].startswith("qualite-air-capteurs: ")
+    assert report["original_urls"] == [f"{remote.url}/explore/dataset/qualite-air-capteurs/"]
+    assert "qualite-air-capteurs" not in harvested(commune["id"])
