@@ -148,3 +148,18 @@ def test_provenance_is_shown_on_the_dataset_page(ods, remote, commune, app):
     assert f"{remote.url}/explore/dataset/equipements-sportifs/" in html
     assert "2024-11-20T14:00:00+00:00" in html
     assert "CC BY-SA 4.0 International" in html
+
+
+def test_harvested_coverage_is_found_by_spatial_search(ods, commune):
+    import ckan.plugins.toolkit as tk
+
+    run_job(ods["id"])
+
+    def found(bbox: str) -> set[str]:
+        result = tk.get_action("package_search")({"ignore_auth": True}, {
+            "extras": {"ext_bbox": bbox}, "rows": 50})
+        return {d["name"] for d in result["results"]}
+
+    assert found("4.80,45.70,5.00,45.85") == {"arbres-remarquables", "equipements-sportifs",
+                                             "qualite-air-capteurs"}
+    assert found("2.20,48.80,2.40,48.90") == set()
