@@ -191,10 +191,18 @@ def communes_list(context: Context, data_dict: DataDict) -> list[dict[str, Any]]
     identity: name, title, logo, colours, INSEE code, boundary (GeoJSON
     geometry or null)."""
     tk.check_access("communes_list", context, data_dict)
-    orgs = tk.get_action("organization_list")(
-        {"model": model, "user": context.get("user") or ""},
-        {"all_fields": True, "include_extras": True, "include_dataset_count": False,
-         "limit": 1000})
+    # organization_list gives at most 25 organisations with all their fields
+    # (ckan.group_and_organization_list_all_fields_max): read them by pages.
+    orgs: list[dict[str, Any]] = []
+    page_size = tk.config.get("ckan.group_and_organization_list_all_fields_max") or 25
+    while True:
+        page = tk.get_action("organization_list")(
+            {"model": model, "user": context.get("user") or ""},
+            {"all_fields": True, "include_extras": True, "include_dataset_count": False,
+             "limit": page_size, "offset": len(orgs)})
+        orgs.extend(page)
+        if len(page) < page_size or len(orgs) > 10000:
+            break
     result = []
     for org in orgs:
         extras = org.get("extras")

@@ -153,3 +153,14 @@ def test_script_in_the_introduction_is_not_run(app, sysadmin):
     assert "<script>alert" not in page
     assert "onerror" not in page
     assert "<strong>gras</strong>" in page
+
+
+def test_the_organisation_form_shows_the_errors(app, sysadmin):
+    res = app.post("/organization/new", headers=sysadmin, data={
+        "name": "ville-form", "title": "Ville Form", "is_commune": "true",
+        "primary_color": "red", "host_names": "not a host", "save": "1"})
+    assert res.status_code == 200
+    html = res.get_data(as_text=True)
+    assert "Une couleur s&#39;écrit #rgb ou #rrggbb" in html
+    assert "Nom d&#39;hôte non valide" in html
+    not_stored(app, sysadmin, "ville-form")

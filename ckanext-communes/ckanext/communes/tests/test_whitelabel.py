@@ -127,3 +127,11 @@ def test_the_list_of_communes_shows_communes_only_with_their_map(app, clean_db):
     html = app.get("/commune/").get_data(as_text=True)
     assert set(re.findall(r'data-commune="([^"]+)"', html)) == {"ville-m", "ville-n"}
     assert html.count("<path ") == 1 and 'fill="#123456"' in html
+
+
+@pytest.mark.ckan_config("ckan.group_and_organization_list_all_fields_max", "2")
+def test_the_list_of_communes_reads_every_page_of_organisations(app, clean_db):
+    for n in range(5):
+        factories.Organization(name=f"ville-{n}", title=f"Ville {n}", is_commune="true")
+    listed = app.get("/api/3/action/communes_list").get_json()["result"]
+    assert [c["name"] for c in listed] == [f"ville-{n}" for n in range(5)]
