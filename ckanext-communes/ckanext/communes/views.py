@@ -9,6 +9,7 @@ import re
 from typing import Any, Optional
 from urllib.parse import urlencode, urlparse
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 from flask import Blueprint, Response, g, request
 
@@ -24,6 +25,7 @@ FACETS = ("tags", "res_format", "access_level", "license_id")
 WIDGET_PATHS = ("/communes/widget.js",)
 CORS_ACTIONS = ("communes_widget_search",)
 LANGS = ("fr", "en")
+DATASET_PAGE = re.compile(r"^/dataset/([^/]+)$")
 TAG_LIST = re.compile(r"^[^<>\"'`\x00-\x1f]{0,500}$")
 
 
@@ -248,6 +250,13 @@ def host_identity() -> Optional[Any]:
     g.communes_host_mode = True
     if request.method == "GET" and request.path in ("/", "/dataset", "/dataset/"):
         return home_page(org)
+    match = DATASET_PAGE.match(request.path)
+    if request.method == "GET" and match:
+        package = model.Package.get(match.group(1))
+        if package is not None and package.owner_org != org["id"]:
+            # Another organisation's dataset: shown by the portal itself.
+            site = (tk.config.get("ckan.site_url") or "").rstrip("/")
+            return tk.redirect_to(site + request.full_path.rstrip("?"))
     return None
 
 

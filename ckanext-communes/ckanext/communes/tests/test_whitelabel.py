@@ -73,7 +73,7 @@ def test_the_same_view_under_the_commune_host_name(app, world):
     assert "commune-header" not in html and "--commune-primary" not in html
 
 
-def test_dataset_pages_keep_the_identity(app, world):
+def test_dataset_pages_keep_the_identity(app, world, ckan_config):
     by_path = app.get("/commune/ville-a/dataset/a-open")
     assert by_path.status_code == 200
     html = by_path.get_data(as_text=True)
@@ -82,6 +82,10 @@ def test_dataset_pages_keep_the_identity(app, world):
     by_host = app.get("/dataset/a-open", headers={"Host": HOST})
     assert by_host.status_code == 200
     assert "commune-header" in by_host.get_data(as_text=True)
+    # Another organisation's dataset under the commune's host name: the portal's own page.
+    elsewhere = app.get("/dataset/b-open", headers={"Host": HOST}, follow_redirects=False)
+    assert elsewhere.status_code == 302
+    assert elsewhere.headers["Location"] == ckan_config["ckan.site_url"] + "/dataset/b-open"
 
 
 @pytest.mark.parametrize("url", [
