@@ -46,6 +46,7 @@ import ckan.model as model
 import sqlalchemy as sa
 import ckan.plugins.toolkit as tk
 from ckan.lib.munge import munge_tag, munge_title_to_name
+from ckan.plugins import IActions, implements
 from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
@@ -317,8 +318,45 @@ def _extra(obj: HarvestObject, key: str) -> Optional[str]:
     return None
 
 
+def _checked_source(harvester: "CommunesHarvester", data_dict: dict) -> None:
+    """Refuses (ValidationError on `url`) a harvest source of this harvester's
+    type whose address the outbound guard refuses, when it is saved."""
+    from ckanext.grandlyon_access.outbound import OutboundError, check_url
+
+    if data_dict.get("type") != "harvest" or data_dict.get("source_type") != harvester.info()["name"]:
+        return
+    url = (data_dict.get("url") or "").strip()
+    if not url:
+        return
+    try:
+        check_url(url)
+    except OutboundError as error:
+        if error.kind == "refused":  # a host that does not resolve now: the gather says so
+            raise tk.ValidationError({"url": [error.reason]})
+
+
 class CommunesHarvester(HarvesterBase):
-    """Base of the commune harvesters (not a plugin itself)."""
+    """Base of the commune harvesters (not a plugin itself). Each harvester
+    also checks its sources' URL when they are saved (chained package_create
+    and package_update, which harvest_source_create/update and the harvest
+    source form call)."""
+
+    implements(IActions)
+
+    def get_actions(self) -> dict:
+        harvester = self
+
+        @tk.chained_action
+        def package_create(up_func, context, data_dict):
+            _checked_source(harvester, data_dict)
+            return up_func(context, data_dict)
+
+        @tk.chained_action
+        def package_update(up_func, context, data_dict):
+            _checked_source(harvester, data_dict)
+            return up_func(context, data_dict)
+
+        return {"package_create": package_create, "package_update": package_update}
 
     # Remote access token -> access level (None: the source's default).
     access_builtin: dict[str, Optional[str]] = {}
