@@ -331,7 +331,9 @@ def _checked_source(harvester: "CommunesHarvester", data_dict: dict) -> None:
     try:
         check_url(url)
     except OutboundError as error:
-        if error.kind == "refused":  # a host that does not resolve now: the gather says so
+        # Only a refused address stops the save; a host that does not resolve
+        # today is reported by the gather.
+        if error.kind == "refused":
             raise tk.ValidationError({"url": [error.reason]})
 
 
