@@ -47,6 +47,11 @@ ACCESS_LEVELS = ("open", "licensed", "restricted")
 ORG_ROLES = ("admin", "editor", "member")
 
 GROUP_KEYS = {"name", "title", "description", "image_url"}
+# A commune's identity (ckanext-communes; config/schemas/organization.yaml).
+# `logo` names a file under files/ uploaded as the organisation's image.
+COMMUNE_KEYS = {"is_commune", "insee_code", "primary_color", "secondary_color",
+                "banner_url", "introduction", "website", "contact_email",
+                "host_names", "boundary", "logo"}
 USER_KEYS = {"name", "fullname", "email", "about", "organizations"}
 DATASET_KEYS = {
     "name", "title", "notes", "owner_org", "license_id", "tags", "groups",
@@ -248,7 +253,12 @@ def check_data(data: dict[str, list], data_dir: Path) -> list[str]:
                 problems.append(f"{where}: missing title")
         return names
 
-    orgs = named("organization", data["organizations"], GROUP_KEYS)
+    orgs = named("organization", data["organizations"], GROUP_KEYS | COMMUNE_KEYS)
+    for org in data["organizations"]:
+        logo = org.get("logo") if isinstance(org, dict) else None
+        if logo and not (files_dir / logo).is_file():
+            problems.append(f"organization {org.get('name')!r}: logo file {logo!r} "
+                            "not found in files/")
     groups = named("group", data["groups"], GROUP_KEYS)
     named("dataset", data["datasets"], DATASET_KEYS)
     named("user", data["users"], USER_KEYS)
@@ -498,6 +508,39 @@ class Loader:
                       + ", ".join(sorted(self.schema_fields)))
 
     # -- organisations and groups
+    @staticmethod
+    def commune_value(key: str, value: Any) -> Any:
+        """A commune field as the API takes it."""
+        if key == "is_commune":
+            return "true" if value else "false"
+        if key == "host_names" and isinstance(value, list):
+            return ",".join(value)
+        if key == "boundary" and not isinstance(value, str):
+            return json.dumps(value, separators=(",", ":"))
+        return value
+
+    @staticmethod
+    def same_commune_value(key: str, shown: Any, wanted: Any) -> bool:
+        if key == "is_commune":
+            return str(shown).lower() == wanted
+        if key == "boundary":
+            try:
+                return json.loads(shown or "null") == json.loads(wanted or "null")
+            except ValueError:
+                return False
+        return same_text(shown, wanted)
+
+    def upload_logo(self, item: dict, shown: dict) -> dict:
+        """Uploads the organisation's logo file unless it is already its image."""
+        path = self.files_dir / item["logo"]
+        if (shown.get("image_url") or "").endswith(path.name):
+            return shown
+        with open(path, "rb") as fh:
+            shown = self.ckan.call("organization_patch", {"id": shown["id"]},
+                                   files={"image_upload": (path.name, fh)}, obj=item["name"])
+        self.report("organization", item["name"], "updated", f"logo {path.name}")
+        return shown
+
     def load_groups(self, kind: str):
         items = self.data["organizations" if kind == "organization"
                           else "groups"]
@@ -505,10 +548,15 @@ class Loader:
             name = item["name"]
             wanted = {k: item.get(k, "") or "" for k in
                       ("title", "description", "image_url")}
+            if kind == "organization":
+                if item.get("logo"):
+                    wanted.pop("image_url")
+                wanted.update({k: self.commune_value(k, item[k]) for k in COMMUNE_KEYS
+                               if k in item and k != "logo"})
             shown = self.ckan.call(
                 f"{kind}_show",
                 {"id": name, "include_datasets": False,
-                 "include_users": False, "include_extras": False,
+                 "include_users": False, "include_extras": kind == "organization",
                  "include_groups": False, "include_tags": False,
                  "include_followers": False},
                 obj=name, missing_ok=True)
@@ -518,7 +566,7 @@ class Loader:
                 self.report(kind, name, "created")
             else:
                 diff = {k: v for k, v in wanted.items()
-                        if not same_text(shown.get(k), v)}
+                        if not self.same_commune_value(k, shown.get(k), v)}
                 if shown.get("state") != "active":
                     diff["state"] = "active"
                 if diff:
@@ -529,6 +577,8 @@ class Loader:
                 else:
                     self.report(kind, name, "unchanged")
             if kind == "organization":
+                if item.get("logo"):
+                    shown = self.upload_logo(item, shown)
                 self.org_ids[name] = shown["id"]
 
     # -- users
@@ -947,6 +997,39 @@ def same_cell(have: Any, want: Any) -> bool:
     return str(have) == str(want)
 
 
+# ------------------------------------------------- demo commune portal harvest
+
+COMMUNE_PORTAL = Path(__file__).resolve().parent / "commune-portal" / "source.json"
+
+
+def load_commune_portal(client: Client, portal_url: str) -> None:
+    """Creates (or updates) the harvest source of the demo commune portal
+    (commune-portal/source.json, served at `portal_url`) and, when it has
+    harvested nothing yet, starts a job (the gather and fetch consumers run
+    it through Redis)."""
+    spec = read_json(COMMUNE_PORTAL)
+    org = client.call("organization_show", {"id": spec["organization"]},
+                      obj=spec["organization"])
+    wanted = {"name": spec["name"], "title": spec["title"], "url": portal_url,
+              "source_type": spec["source_type"], "owner_org": org["id"],
+              "frequency": spec.get("frequency", "MANUAL"),
+              "config": json.dumps(spec.get("config") or {})}
+    source = client.call("harvest_source_show", {"id": spec["name"]}, obj=spec["name"],
+                         missing_ok=True)
+    if source is None:
+        source = client.call("harvest_source_create", wanted, obj=spec["name"])
+        print(f"{'harvest source':<13} {spec['name']:<45} created")
+    elif source.get("url") != portal_url or source.get("config") != wanted["config"]:
+        source = client.call("harvest_source_update", dict(wanted, id=source["id"]),
+                             obj=spec["name"])
+        print(f"{'harvest source':<13} {spec['name']:<45} updated")
+    jobs = client.call("harvest_job_list", {"source_id": source["id"]}, obj=spec["name"])
+    if not jobs:
+        client.call("harvest_job_create", {"source_id": source["id"], "run": True},
+                    obj=spec["name"])
+        print(f"{'harvest job':<13} {spec['name']:<45} started")
+
+
 # ---------------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -965,6 +1048,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password-file", type=Path,
                         help="file of 'name:password' lines for the demo "
                              "users; created if missing, reused afterwards")
+    parser.add_argument("--commune-portal", metavar="URL",
+                        help="address of the demo commune portal "
+                             "(commune-portal/serve.py): create its harvest "
+                             "source and harvest it")
     args = parser.parse_args(argv)
 
     try:
@@ -989,8 +1076,10 @@ def main(argv: list[str] | None = None) -> int:
                                          args.password_file)) if not val]
         if missing:
             parser.error("loading needs " + ", ".join(missing))
-        Loader(Client(args.url, args.token), data, args.data,
-               args.password_file).run()
+        client = Client(args.url, args.token)
+        Loader(client, data, args.data, args.password_file).run()
+        if args.commune_portal:
+            load_commune_portal(client, args.commune_portal)
         return 0
     except Fatal as exc:
         print(f"\nERROR: {exc}", file=sys.stderr)

@@ -14,6 +14,8 @@ SOLR_HEAP=${PORTAL_SOLR_HEAP:-512m}
 PG_BIN=${PORTAL_PG_BIN:-/usr/lib/postgresql/15/bin}
 PYTHON=${PORTAL_PYTHON:-python3.11}
 DEMO_DATA=${PORTAL_DEMO_DATA:-$ROOT/demo/lyon}
+COMMUNE_PORTAL_PORT=${PORTAL_COMMUNE_PORTAL_PORT:-5092}
+WIDGET_DEMO_PORT=${PORTAL_WIDGET_DEMO_PORT:-5091}
 
 VENV=$STATE/venv
 LOG=$STATE/log
@@ -241,6 +243,8 @@ EOF
 write_config() {
   mkdir -p "$STATE/storage"
   write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal
+  # The demo commune portal (harvested by the demo) is served on loopback.
+  sed -i '/^\[app:main\]$/a ckanext.grandlyon_access.outbound.allow = 127.0.0.1' "$STATE/ckan.ini"
   write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test
   # The benchmark: the suite and stock CKAN on the same databases and index.
   write_ini "$STATE/bench-suite.ini" "$ROOT/config/bench-suite.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench
@@ -448,11 +452,34 @@ ensure_sysadmin() {
   ckan_quiet sysadmin add admin >/dev/null
 }
 
+# The widget demo: a commune's web site on another origin (demo/widget/) that
+# embeds the portal's widgets (script and iframe).
+start_widget_demo() {
+  pid_alive widget-demo && return 0
+  require_free_port "$WIDGET_DEMO_PORT" PORTAL_WIDGET_DEMO_PORT "the widget demo page"
+  mkdir -p "$STATE/widget-demo"
+  sed "s|__PORTAL__|$SITE_URL|g" "$ROOT/demo/widget/index.html" >"$STATE/widget-demo/index.html"
+  spawn widget-demo "$LOG/widget-demo.log" "$VENV/bin/python" -m http.server "$WIDGET_DEMO_PORT" \
+    --bind 127.0.0.1 --directory "$STATE/widget-demo"
+  wait_for "the widget demo page" 30 curl -fsS "http://127.0.0.1:$WIDGET_DEMO_PORT/index.html"
+}
+
+# The demo commune portal: recorded OpenDataSoft answers (demo/commune-portal),
+# harvested by the demo's harvest source.
+start_commune_portal() {
+  pid_alive commune-portal && return 0
+  require_free_port "$COMMUNE_PORTAL_PORT" PORTAL_COMMUNE_PORTAL_PORT "the demo commune portal"
+  spawn commune-portal "$LOG/commune-portal.log" "$VENV/bin/python" "$ROOT/demo/commune-portal/serve.py" \
+    --port "$COMMUNE_PORTAL_PORT"
+  wait_for "the demo commune portal" 30 curl -fsS "http://127.0.0.1:$COMMUNE_PORTAL_PORT/api/explore/v2.1/catalog/datasets?limit=3&offset=0"
+}
+
 load_demo() {
   ensure_sysadmin
   say "loading the demo catalogue from $DEMO_DATA"
   "$VENV/bin/python" "$ROOT/demo/load.py" --url "$SITE_URL" --token "$(sysadmin_token)" \
-    --data "$DEMO_DATA" --password-file "$STATE/demo-passwords" >>"$LOG/demo.log" 2>&1 \
+    --data "$DEMO_DATA" --password-file "$STATE/demo-passwords" \
+    --commune-portal "http://127.0.0.1:$COMMUNE_PORTAL_PORT" >>"$LOG/demo.log" 2>&1 \
     || { tail -20 "$LOG/demo.log" >&2; die "loading the demo catalogue failed; see $LOG/demo.log"; }
 }
 
@@ -475,10 +502,14 @@ cmd_up() {
 cmd_run() {
   cmd_up
   start_ckan
+  start_commune_portal
   load_demo
+  start_widget_demo
   cat <<EOF
 
 The portal is served at $SITE_URL
+  Communes:            $SITE_URL/commune/  (by host name: http://villeurbanne.localhost:$CKAN_PORT/)
+  Widget demo:         http://127.0.0.1:$WIDGET_DEMO_PORT/  (a commune's site embedding the widgets)
   Demo logins (user:password), also in $STATE/demo-passwords:
 $(sed 's/^/    /' "$STATE/demo-passwords")
   Sysadmin API token:  ./portal token
@@ -516,7 +547,7 @@ cmd_bench() {
 
 cmd_stop() {
   local name
-  for name in harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
+  for name in widget-demo commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
   if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
   rm -f "$RUN/redis.pid"
   pg_paths

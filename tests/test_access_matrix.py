@@ -166,7 +166,8 @@ class World:
             user = factory(name=name, password=PASSWORD, email=f"{name}@example.org")
             token = factories.APIToken(user=name)["token"]
             self.actors[key] = Actor(key, name, user["id"], token)
-        self.org = factories.Organization(name="publisher", title="Publisher", users=[
+        self.org = factories.Organization(name="publisher", title="Publisher", is_commune="true",
+                                          users=[
             {"name": "org-admin", "capacity": "admin"},
             {"name": "org-editor", "capacity": "editor"},
             {"name": "org-member", "capacity": "member"},
@@ -737,6 +738,41 @@ def row_package_relationships_list(web, world, who, ds):
         assert from_open.status == 200 and len(from_open.result) == (ds.key != "open")
 
 
+def row_dcat_dataset(web, world, who, ds):
+    """The dataset's DCAT RDF (ckanext-dcat, through package_show): a hidden
+    dataset is missing, gated data shows the download route only."""
+    for url in (f"/dataset/{ds.name}.ttl", f"/dataset_series/{ds.name}.rdf"):
+        res = get(web, world, who, url)
+        if not sees(who, ds.key):
+            missing = get(web, world, who, url.replace(ds.name, MISSING))
+            assert res.status == missing.status == 404, (url, res.status)
+            assert_hides(res.body, ds)
+            continue
+        assert res.status == 200, (url, res.status)
+        assert ds.id in res.body
+        if reads(who, ds.key):
+            assert ds.origin in res.body
+        else:
+            assert_no_data(res.body, ds)
+            assert f"/dataset/{ds.name}/resource/{ds.file_id}/download" in res.body
+
+
+def row_commune_dataset_page(web, world, who, ds):
+    """A dataset page in the commune's white-label view (ckanext-communes;
+    the publisher is a commune): missing like a missing dataset when the
+    actor may not see it, no gated data otherwise."""
+    res = get(web, world, who, f"/commune/publisher/dataset/{ds.name}")
+    if not sees(who, ds.key):
+        missing = get(web, world, who, f"/commune/publisher/dataset/{MISSING}")
+        assert res.status == missing.status == 404, res.status
+        assert_hides(res.body, ds)
+        return
+    assert res.status == 200, res.status
+    assert "commune-header" in res.body
+    if not reads(who, ds.key):
+        assert_no_data(res.body, ds)
+
+
 ITEM_ROWS: dict[str, Callable] = {
     "package_show": row_package_show,
     "resource_show": row_resource_show,
@@ -756,6 +792,8 @@ ITEM_ROWS: dict[str, Callable] = {
     "follow_dataset+am_following+follower_count": row_follow,
     "harvest_object_show+/harvest/object": row_harvest_object,
     "package_relationships_list": row_package_relationships_list,
+    "dcat_dataset_show+/dataset/<id>.<format>": row_dcat_dataset,
+    "/commune/<name>/dataset/<id>": row_commune_dataset_page,
 }
 
 
@@ -1029,6 +1067,36 @@ def list_harvest_objects(web, world, who):
     return body, lambda k: False
 
 
+def list_dcat_catalogue(web, world, who):
+    """The DCAT catalogue (ckanext-dcat, through package_search) in three
+    formats, by URL and by action, and a query on the origin URLs."""
+    bodies = [get(web, world, who, f"/catalog.{fmt}") for fmt in ("ttl", "rdf", "jsonld")]
+    bodies.append(get(web, world, who, "/catalog.ttl?q=origin.example.org"))
+    for action in ("dcat_catalog_show", "dcat_catalog_search"):
+        bodies.append(api(web, world, who, action, format="ttl"))
+    assert all(b.status == 200 for b in bodies), [b.status for b in bodies]
+    return "".join(b.body for b in bodies[:3] + bodies[4:]) + bodies[3].body, _public
+
+
+def list_communes(web, world, who):
+    """The commune's white-label home (as the actor sees it), the widget's
+    search (as an anonymous visitor sees it, whoever asks: open datasets only
+    give download links), its iframe and builder pages, the list of communes."""
+    home = get(web, world, who, "/commune/publisher")
+    widget = api(web, world, who, "communes_widget_search", commune="publisher", page_size=20)
+    pages = [get(web, world, who, url) for url in (
+        "/commune/", "/commune/publisher/widget", "/commune/publisher/widget-builder")]
+    listed = api(web, world, who, "communes_list")
+    assert home.status == widget.status == listed.status == 200
+    assert all(p.status == 200 for p in pages)
+    assert {d["name"] for d in widget.result["results"]} == {
+        f"ds-{k}" for k in DATASETS if sees("anonymous", k) and _public(k)}
+    assert all(not d["resources"] for d in widget.result["results"]
+               if d["access_level"] != "open")
+    body = home.body + widget.body + listed.body + "".join(p.body for p in pages)
+    return body, lambda k: sees("anonymous", k) and _public(k)
+
+
 LIST_ROWS: dict[str, Callable] = {
     "package_search": list_package_search,
     "package_search fl=res_url,data_dict,validated_data_dict": list_package_search_fl,
@@ -1053,6 +1121,8 @@ LIST_ROWS: dict[str, Callable] = {
     "web pages": list_web_pages,
     "datastore _table_metadata": list_datastore_catalogue,
     "harvest_object_list": list_harvest_objects,
+    "dcat catalogue": list_dcat_catalogue,
+    "communes: white-label home, widget search, iframe, builder, list": list_communes,
 }
 
 
@@ -1074,6 +1144,9 @@ def test_list(web, world, surface, who):
 # classified with the reason it serves no dataset data to someone without rights.
 COVERED_ACTIONS: dict[str, str] = {
     "package_show": "package_show",
+    "dcat_dataset_show": "dcat_dataset_show+/dataset/<id>.<format>",
+    "dcat_catalog_show": "dcat catalogue",
+    "dcat_catalog_search": "dcat catalogue",
     "grandlyon_access_show": "package_show",
     "resource_show": "resource_show",
     "resource_view_show": "resource_view_show+list",
@@ -1119,6 +1192,8 @@ COVERED_ACTIONS: dict[str, str] = {
     "dashboard_new_activities_count": "recently_changed+dashboard_activity_list",
     "user_activity_list": "user_activity_list",
     "harvest_object_list": "harvest_object_list",
+    "communes_widget_search": "communes: white-label home, widget search, iframe, builder, list",
+    "communes_list": "communes: white-label home, widget search, iframe, builder, list",
 }
 
 NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
@@ -1261,6 +1336,15 @@ COVERED_RULES: dict[str, str] = {
     "/user/activity/<id>": "web pages",
     "/dashboard/": "web pages",
     "/dashboard/datasets": "web pages",
+    "/commune/": "communes: white-label home, widget search, iframe, builder, list",
+    "/commune/<name>": "communes: white-label home, widget search, iframe, builder, list",
+    "/commune/<name>/widget": "communes: white-label home, widget search, iframe, builder, list",
+    "/commune/<name>/widget-builder":
+        "communes: white-label home, widget search, iframe, builder, list",
+    "/commune/<name>/dataset/<id>": "/commune/<name>/dataset/<id>",
+    "/catalog.<_format>": "dcat catalogue",
+    "/dataset/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
+    "/dataset_series/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
 }
 
 RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
@@ -1338,6 +1422,7 @@ RULES_WITHOUT_DATASET_DATA: dict[str, tuple[str, ...]] = {
         "/harvest/unfollow/<id>", "/harvest/<id>/resource/<resource_id>/view"),
     "licences: the registry's texts; signing is the user's own": (
         "/licence/", "/licence/<id>", "/licence/mine"),
+    "the communes' widget script (a static file)": ("/communes/widget.js",),
 }
 
 

@@ -11,3 +11,43 @@ import ckan.plugins.toolkit as tk
 def territory() -> str:
     """Name of the territory the communes belong to."""
     return tk.config["ckanext.communes.territory"]
+
+
+def image_max_bytes() -> int:
+    """Largest logo or banner upload, in bytes."""
+    return tk.config["ckanext.communes.image.max_bytes"]
+
+
+def boundary_max_bytes() -> int:
+    """Largest GeoJSON boundary, in bytes."""
+    return tk.config["ckanext.communes.boundary.max_bytes"]
+
+
+def widget_max_page_size() -> int:
+    """Most datasets a widget shows per page."""
+    return tk.config["ckanext.communes.widget.max_page_size"]
+
+
+def host_names_enabled() -> bool:
+    """Whether the Host header selects a commune's white-label view."""
+    return tk.config["ckanext.communes.host_names.enabled"]
+
+
+def harvest_default_licence() -> str:
+    """Licence of a harvested dataset whose remote licence is unknown."""
+    return tk.config["ckanext.communes.harvest.default_licence"]
+
+
+def harvest_timeout() -> int:
+    """Seconds to wait for a remote portal."""
+    return tk.config["ckanext.communes.harvest.timeout"]
+
+
+def harvest_max_bytes() -> int:
+    """Largest remote answer read by a harvester, in bytes."""
+    return tk.config["ckanext.communes.harvest.max_bytes"]
+
+
+def harvest_max_pages() -> int:
+    """Most pages of a remote catalogue read in one job."""
+    return tk.config["ckanext.communes.harvest.max_pages"]

@@ -1,9 +1,38 @@
 from __future__ import annotations
 
+from typing import Any
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan.lib.plugins import DefaultTranslation
+
+from ckanext.communes import views
 
 
+@tk.blanket.actions
+@tk.blanket.auth_functions
+@tk.blanket.validators
+@tk.blanket.helpers
+@tk.blanket.blueprints
 @tk.blanket.config_declarations
-class CommunesPlugin(p.SingletonPlugin):
+class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
     """A white-label view of the portal per commune, embeddable widgets and harvesters of commune portals."""
+
+    p.implements(p.IConfigurer)
+    p.implements(p.IMiddleware, inherit=True)
+    p.implements(p.ITranslation)
+
+    # IConfigurer
+
+    def update_config(self, config: Any) -> None:
+        tk.add_template_directory(config, "templates")
+        tk.add_public_directory(config, "public")
+
+    # IMiddleware: the host names of the communes, and the only cross-origin
+    # answers of the portal (the widget's script and search).
+
+    def make_middleware(self, app: Any, config: Any) -> Any:
+        if hasattr(app, "before_request"):
+            app.before_request(views.host_identity)
+            app.after_request(views.cors_headers)
+        return app

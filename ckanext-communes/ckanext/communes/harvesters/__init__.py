@@ -1,0 +1,1 @@
+"""Harvesters of commune portals (OpenDataSoft, udata, CKAN)."""

@@ -1,0 +1,597 @@
+"""What every commune harvester shares: reading a remote catalogue through the
+portal's outbound guard, incremental gathering, the mapping of a remote
+dataset onto the portal's schema (licence, access level, tags, groups, dates,
+spatial coverage), provenance, and the withdrawal of datasets removed at the
+source.
+
+A harvester subclasses `CommunesHarvester` and implements:
+
+- `remote_records(source_url, config)`: the remote catalogue, page by page,
+  as `(remote_id, record)` pairs (`record` is the remote JSON of one dataset);
+  it raises `RemoteError` when the remote answers badly;
+- `describe(record, source_url, config)`: a `Remote` (neutral description)
+  of one record.
+
+Source configuration (JSON, every key optional):
+
+    {"withdraw": "delete" | "keep",        # datasets gone at the source
+     "default_access_level": "open",       # when the remote says nothing
+     "access_levels": {"<remote>": "open" | "licensed" | "restricted"},
+     "licences": {"<remote licence id, title or URL>": "<portal licence id>"},
+     "default_licence": "<portal licence id>",
+     "themes": "tags" | "groups",          # remote themes become ...
+     "page_size": 100}
+
+Gather stage: the whole remote catalogue is listed first; only when every
+page was read are harvest objects created (new, changed, unchanged or
+withdrawn). A failed listing records a gather error and creates nothing, so
+the datasets already harvested stay as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import html
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+import ckan.model as model
+import sqlalchemy as sa
+import ckan.plugins.toolkit as tk
+from ckan.lib.munge import munge_tag, munge_title_to_name
+from ckan.plugins import IActions, implements
+from ckanext.harvest.harvesters.base import HarvesterBase
+from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
+
+from ckanext.communes import config as communes_config
+
+log = logging.getLogger(__name__)
+
+ACCESS_LEVELS = ("open", "licensed", "restricted")
+WITHDRAW = ("delete", "keep")
+THEMES = ("tags", "groups")
+FREQUENCIES = ("continuous", "daily", "weekly", "monthly", "annual", "irregular")
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                  "MultiPolygon", "GeometryCollection")
+
+# Common spellings of well-known licences, matched (normalised) when the
+# portal's registry holds the licence id named on the right.
+LICENCE_ALIASES = {
+    "lov2": "lo-2.0", "lo2": "lo-2.0", "lo20": "lo-2.0", "etalab2": "lo-2.0",
+    "etalab20": "lo-2.0", "licenceouvertev20": "lo-2.0", "licenceouvertev2": "lo-2.0",
+    "licenceouvertev20etalab": "lo-2.0", "licenceouverteopenlicence20": "lo-2.0",
+    "licenceouverteopenlicencev20": "lo-2.0", "licenceouverteopenlicenceversion20": "lo-2.0",
+    "odcodbl": "odbl-1.0", "odbl": "odbl-1.0", "odbl10": "odbl-1.0",
+    "opendatabaselicenseodbl": "odbl-1.0", "opendatabaselicense": "odbl-1.0",
+    "opendatabaselicenseodbl10": "odbl-1.0",
+    "ccby": "cc-by", "ccby40": "cc-by", "creativecommonsattribution": "cc-by",
+    "ccbysa": "cc-by-sa", "ccbysa40": "cc-by-sa", "cczero": "cc-zero", "cc0": "cc-zero",
+}
+
+
+class RemoteError(Exception):
+    """The remote portal answered badly; the message says how, for the
+    harvest source's report."""
+
+
+@dataclasses.dataclass
+class Remote:
+    """One remote dataset, described in the portal's terms but not yet mapped
+    onto its registries."""
+
+    remote_id: str
+    title: str
+    notes: str = ""
+    name_hint: str = ""
+    keywords: list[str] = dataclasses.field(default_factory=list)
+    themes: list[str] = dataclasses.field(default_factory=list)
+    licence: str = ""
+    licence_url: str = ""
+    access: str = ""
+    modified: str = ""
+    issued: str = ""
+    frequency: str = ""
+    temporal_start: str = ""
+    temporal_end: str = ""
+    spatial: Optional[dict] = None
+    spatial_text: str = ""
+    publisher: str = ""
+    remote_url: str = ""
+    resources: list[dict] = dataclasses.field(default_factory=list)
+
+
+# --- configuration ---------------------------------------------------------------
+
+def parse_config(config_str: Optional[str]) -> dict:
+    if not config_str:
+        return {}
+    try:
+        value = json.loads(config_str)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def validate_common_config(config_str: Optional[str], extra: Optional[dict] = None) -> dict:
+    """Checks the keys every commune harvester understands; raises ValueError
+    with a sentence naming the key."""
+    if not config_str:
+        return {}
+    try:
+        conf = json.loads(config_str)
+    except ValueError as error:
+        raise ValueError(tk._("The configuration is not valid JSON: {error}").format(error=error))
+    if not isinstance(conf, dict):
+        raise ValueError(tk._("The configuration must be a JSON object"))
+    if "withdraw" in conf and conf["withdraw"] not in WITHDRAW:
+        raise ValueError(tk._('"withdraw" must be "delete" or "keep"'))
+    if "default_access_level" in conf and conf["default_access_level"] not in ACCESS_LEVELS:
+        raise ValueError(tk._('"default_access_level" must be one of: {levels}').format(
+            levels=", ".join(ACCESS_LEVELS)))
+    for key in ("access_levels", "licences"):
+        if key in conf:
+            mapping = conf[key]
+            if not isinstance(mapping, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+                raise ValueError(tk._('"{key}" must map strings onto strings').format(key=key))
+    if "access_levels" in conf and not set(conf["access_levels"].values()) <= set(ACCESS_LEVELS):
+        raise ValueError(tk._('"access_levels" must map onto: {levels}').format(
+            levels=", ".join(ACCESS_LEVELS)))
+    if "default_licence" in conf and not isinstance(conf["default_licence"], str):
+        raise ValueError(tk._('"default_licence" must be a licence id'))
+    if "themes" in conf and conf["themes"] not in THEMES:
+        raise ValueError(tk._('"themes" must be "tags" or "groups"'))
+    if "page_size" in conf:
+        size = conf["page_size"]
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 1000:
+            raise ValueError(tk._('"page_size" must be a whole number from 1 to 1000'))
+    for key, check in (extra or {}).items():
+        check(conf.get(key), key)
+    return conf
+
+
+# --- remote requests ------------------------------------------------------------------
+
+def get_json(url: str) -> Any:
+    """GETs `url` through the outbound guard and decodes its JSON; RemoteError
+    (with the reason) for a refused address, a timeout, an HTTP error, an
+    answer too large, HTML or malformed JSON."""
+    from ckanext.grandlyon_access.outbound import OutboundError, fetch
+
+    try:
+        answer = fetch(url, timeout=communes_config.harvest_timeout(),
+                       headers={"Accept": "application/json"},
+                       max_bytes=communes_config.harvest_max_bytes())
+    except OutboundError as error:
+        raise RemoteError(tk._("{url}: {reason}").format(url=url, reason=error.reason))
+    if answer.status != 200:
+        raise RemoteError(tk._("{url}: the remote portal answered HTTP {status}").format(
+            url=url, status=answer.status))
+    text = answer.content.lstrip()[:200].lower()
+    kind = (answer.headers.get("Content-Type") or "").lower()
+    if "html" in kind or text.startswith(b"<!doctype") or text.startswith(b"<html"):
+        raise RemoteError(tk._("{url}: the remote portal answered an HTML page instead of "
+                               "JSON").format(url=url))
+    try:
+        return json.loads(answer.content)
+    except ValueError as error:
+        raise RemoteError(tk._("{url}: the answer is not valid JSON ({error})").format(
+            url=url, error=error))
+
+
+def same_site(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+# --- mapping helpers ----------------------------------------------------------------------
+
+def html_to_text(value: str) -> str:
+    """The text of a remote HTML description (markdown line breaks kept)."""
+    if not value or "<" not in value:
+        return html.unescape(value or "").strip()
+    text = re.sub(r"(?i)<br\s*/?>", "\n", value)
+    text = re.sub(r"(?i)</(p|div|h[1-6])>", "\n\n", text)
+    text = re.sub(r"(?i)<li[^>]*>", "\n- ", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = html.unescape(text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _normalise(value: str) -> str:
+    value = re.sub(r"^https?://(www\.)?", "", (value or "").strip().lower()).rstrip("/")
+    return re.sub(r"[^a-z0-9]", "", value)
+
+
+def licence_registry() -> dict[str, str]:
+    """Normalised id, title and URL of each licence of the portal -> its id."""
+    licences = tk.get_action("license_list")({"ignore_auth": True}, {})
+    index: dict[str, str] = {}
+    for licence in licences:
+        for key in ("id", "title", "url"):
+            if licence.get(key):
+                index.setdefault(_normalise(str(licence[key])), licence["id"])
+    for alias, licence_id in LICENCE_ALIASES.items():
+        if any(lic["id"] == licence_id for lic in licences):
+            index.setdefault(alias, licence_id)
+    return index
+
+
+def map_licence(remote: Remote, conf: dict, notes: list[str]) -> str:
+    explicit = conf.get("licences") or {}
+    for candidate in (remote.licence, remote.licence_url):
+        if candidate and candidate in explicit:
+            return explicit[candidate]
+    index = licence_registry()
+    for candidate in (remote.licence, remote.licence_url):
+        if candidate and _normalise(candidate) in index:
+            return index[_normalise(candidate)]
+    default = conf.get("default_licence") or communes_config.harvest_default_licence()
+    if remote.licence or remote.licence_url:
+        notes.append(tk._("Remote licence not in the portal's registry: {licence}").format(
+            licence=remote.licence or remote.licence_url))
+    else:
+        notes.append(tk._("The remote portal names no licence"))
+    return default
+
+
+def licence_needs_signature(licence_id: str) -> bool:
+    try:
+        from ckanext.grandlyon_licence import shared
+    except ImportError:
+        return False
+    return bool(licence_id) and shared.licence_requires_signature(licence_id)
+
+
+def map_access(remote: Remote, conf: dict, builtin: dict[str, Optional[str]],
+               licence_id: str, notes: list[str]) -> str:
+    default = conf.get("default_access_level") or "open"
+    mapping = dict(builtin, **(conf.get("access_levels") or {}))
+    level = mapping.get(remote.access) if remote.access else None
+    level = level or default
+    if level == "licensed" and not licence_needs_signature(licence_id):
+        notes.append(tk._("The remote portal asks for an account; the licence {licence} is "
+                          "not one to sign, so the data is restricted").format(licence=licence_id))
+        level = "restricted"
+    return level
+
+
+def clean_tags(values: list[str]) -> list[str]:
+    tags: list[str] = []
+    for value in values:
+        tag = munge_tag(value or "")[:100]
+        if len(tag) >= 2 and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def local_groups() -> dict[str, str]:
+    """Normalised name and title of every group -> its name."""
+    groups = tk.get_action("group_list")({"ignore_auth": True}, {"all_fields": True})
+    index: dict[str, str] = {}
+    for group in groups:
+        index[_normalise(group["name"])] = group["name"]
+        index.setdefault(_normalise(group.get("title") or ""), group["name"])
+    return index
+
+
+def geometry(value: Any) -> Optional[dict]:
+    """A GeoJSON geometry from a geometry, a Feature or a bbox list."""
+    if isinstance(value, list) and len(value) == 4 and all(
+            isinstance(v, (int, float)) for v in value):
+        minx, miny, maxx, maxy = value
+        return {"type": "Polygon", "coordinates": [[[minx, miny], [maxx, miny], [maxx, maxy],
+                                                    [minx, maxy], [minx, miny]]]}
+    if not isinstance(value, dict):
+        return None
+    if value.get("type") == "Feature":
+        return geometry(value.get("geometry"))
+    if value.get("type") in GEOMETRY_TYPES and (value.get("coordinates") or value.get("geometries")):
+        return value
+    return None
+
+
+def iso_date(value: str) -> str:
+    """An ISO 8601 date-time from the remote (kept as given when valid)."""
+    if not value:
+        return ""
+    try:
+        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return value
+
+
+# --- the harvester ---------------------------------------------------------------------
+
+def _extra(obj: HarvestObject, key: str) -> Optional[str]:
+    for extra in obj.extras:
+        if extra.key == key:
+            return extra.value
+    return None
+
+
+def _checked_source(harvester: "CommunesHarvester", data_dict: dict) -> None:
+    """Refuses (ValidationError on `url`) a harvest source of this harvester's
+    type whose address the outbound guard refuses, when it is saved."""
+    from ckanext.grandlyon_access.outbound import OutboundError, check_url
+
+    if data_dict.get("type") != "harvest" or data_dict.get("source_type") != harvester.info()["name"]:
+        return
+    url = (data_dict.get("url") or "").strip()
+    if not url:
+        return
+    try:
+        check_url(url)
+    except OutboundError as error:
+        # Only a refused address stops the save; a host that does not resolve
+        # today is reported by the gather.
+        if error.kind == "refused":
+            raise tk.ValidationError({"url": [error.reason]})
+
+
+class CommunesHarvester(HarvesterBase):
+    """Base of the commune harvesters (not a plugin itself). Each harvester
+    also checks its sources' URL when they are saved (chained package_create
+    and package_update, which harvest_source_create/update and the harvest
+    source form call)."""
+
+    implements(IActions)
+
+    def get_actions(self) -> dict:
+        harvester = self
+
+        @tk.chained_action
+        def package_create(up_func, context, data_dict):
+            _checked_source(harvester, data_dict)
+            return up_func(context, data_dict)
+
+        @tk.chained_action
+        def package_update(up_func, context, data_dict):
+            _checked_source(harvester, data_dict)
+            return up_func(context, data_dict)
+
+        return {"package_create": package_create, "package_update": package_update}
+
+    # Remote access token -> access level (None: the source's default).
+    access_builtin: dict[str, Optional[str]] = {}
+
+    def info(self) -> dict:  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+        raise NotImplementedError
+
+    def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
+        raise NotImplementedError
+
+    def validate_config(self, config_str):
+        validate_common_config(config_str)
+        return config_str
+
+    # gather ---------------------------------------------------------------------------
+    def gather_stage(self, harvest_job):
+        from ckanext.grandlyon_access.outbound import OutboundError, check_url
+
+        source = harvest_job.source
+        conf = parse_config(source.config)
+        source_url = source.url.strip().rstrip("/")
+        try:
+            check_url(source_url)
+            records: dict[str, dict] = {}
+            for remote_id, record in self.remote_records(source_url, conf):
+                records.setdefault(str(remote_id), record)
+        except OutboundError as error:
+            self._save_gather_error(tk._("{url}: {reason}").format(
+                url=source_url, reason=error.reason), harvest_job)
+            return None
+        except RemoteError as error:
+            self._save_gather_error(str(error), harvest_job)
+            return None
+        except Exception as error:  # a remote answer of an unexpected shape
+            log.exception("gather of %s failed", source_url)
+            self._save_gather_error(tk._("{url}: unexpected answer ({error})").format(
+                url=source_url, error=error), harvest_job)
+            return None
+
+        current = {obj.guid: obj for obj in model.Session.query(HarvestObject)
+                   .filter(HarvestObject.harvest_source_id == source.id)
+                   .filter(HarvestObject.current == True)  # noqa: E712
+                   .filter(HarvestObject.package_id != None)}  # noqa: E711
+        known = self._known_packages(source.id)
+        ids = []
+        for remote_id, record in records.items():
+            content = json.dumps(record, sort_keys=True, ensure_ascii=False)
+            digest = hashlib.sha256((content + (source.config or "")).encode()).hexdigest()
+            previous = current.get(remote_id)
+            package_id = previous.package_id if previous else known.get(remote_id)
+            package = model.Package.get(package_id) if package_id else None
+            if package is None:
+                status, package_id = "new", None
+            elif (previous is not None and _extra(previous, "hash") == digest
+                  and package.state == "active" and not getattr(harvest_job, "force_import", False)):
+                status = "unchanged"
+            else:
+                status = "change"
+            ids.append(self._object(harvest_job, remote_id, content, package_id,
+                                    status=status, hash=digest))
+        for remote_id, previous in current.items():
+            if remote_id not in records:
+                ids.append(self._object(harvest_job, remote_id, None, previous.package_id,
+                                        status="delete"))
+        return ids
+
+    def _object(self, job, guid: str, content: Optional[str], package_id: Optional[str],
+                **extras: str) -> str:
+        obj = HarvestObject(guid=guid, job=job, content=content, package_id=package_id,
+                            extras=[HarvestObjectExtra(key=k, value=v) for k, v in extras.items()])
+        obj.save()
+        return obj.id
+
+    @staticmethod
+    def _known_packages(source_id: str) -> dict[str, str]:
+        """Remote id -> the package once harvested for it (withdrawn ones too)."""
+        rows = (model.Session.query(HarvestObject.guid, HarvestObject.package_id)
+                .filter(HarvestObject.harvest_source_id == source_id)
+                .filter(HarvestObject.package_id != None)  # noqa: E711
+                .order_by(HarvestObject.gathered))
+        return {guid: package_id for guid, package_id in rows}
+
+    def get_original_url(self, harvest_object_id):
+        """The dataset's page on the remote portal (linked from the job report)."""
+        obj = model.Session.get(HarvestObject, harvest_object_id)
+        if obj is None or not obj.content:
+            return None
+        try:
+            remote = self.describe(json.loads(obj.content), obj.source.url.strip().rstrip("/"),
+                                   parse_config(obj.source.config))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return remote.remote_url or None
+
+    # fetch ------------------------------------------------------------------------------
+    def fetch_stage(self, harvest_object):
+        if _extra(harvest_object, "status") == "unchanged":
+            return "unchanged"
+        return True
+
+    # import -----------------------------------------------------------------------------
+    def _context(self) -> dict:
+        return {"model": model, "session": model.Session, "user": self._get_user_name(),
+                "ignore_auth": True}
+
+    def import_stage(self, harvest_object):
+        status = _extra(harvest_object, "status")
+        conf = parse_config(harvest_object.source.config)
+        try:
+            if status == "delete":
+                return self._withdraw(harvest_object, conf)
+            return self._import(harvest_object, conf, status)
+        except tk.ValidationError as error:
+            model.Session.rollback()
+            fields = "; ".join(f"{k}: {v}" for k, v in error.error_dict.items())
+            self._save_object_error(tk._("Dataset {remote_id} not imported: {fields}").format(
+                remote_id=harvest_object.guid, fields=fields), harvest_object, "Import")
+        except Exception as error:
+            # Nothing of a failed import stays (a dataset created but not
+            # indexed, for one).
+            model.Session.rollback()
+            log.exception("import of %s failed", harvest_object.guid)
+            self._save_object_error(tk._("Dataset {remote_id} not imported: {error}").format(
+                remote_id=harvest_object.guid, error=error), harvest_object, "Import")
+        return False
+
+    def _withdraw(self, harvest_object, conf: dict) -> bool:
+        package = model.Package.get(harvest_object.package_id)
+        if package is not None and package.state == "active":
+            if conf.get("withdraw", "delete") == "delete":
+                tk.get_action("package_delete")(self._context(), {"id": package.id})
+            else:
+                note = tk._("Withdrawn from the remote portal on {date}").format(
+                    date=datetime.date.today().isoformat())
+                tk.get_action("package_patch")(self._context(), {
+                    "id": package.id, "provenance_withdrawn": note})
+        self._set_current(harvest_object, None)
+        return True
+
+    def _set_current(self, harvest_object, package_id: Optional[str]) -> None:
+        model.Session.query(HarvestObject).filter(
+            HarvestObject.harvest_source_id == harvest_object.source.id,
+            HarvestObject.guid == harvest_object.guid,
+            HarvestObject.id != harvest_object.id).update({"current": False})
+        harvest_object.current = package_id is not None
+        if package_id:
+            harvest_object.package_id = package_id
+        harvest_object.save()
+
+    def package_dict(self, harvest_object, conf: dict) -> dict:
+        """The package dict for the portal: the remote dataset mapped."""
+        source = harvest_object.source
+        source_url = source.url.strip().rstrip("/")
+        record = json.loads(harvest_object.content)
+        remote = self.describe(record, source_url, conf)
+        notes: list[str] = []
+        licence_id = map_licence(remote, conf, notes)
+        level = map_access(remote, conf, self.access_builtin, licence_id, notes)
+        tags = list(remote.keywords)
+        groups = []
+        if conf.get("themes") == "groups" and remote.themes:
+            index = local_groups()
+            for theme in remote.themes:
+                name = index.get(_normalise(theme))
+                if name:
+                    groups.append({"name": name})
+                else:
+                    tags.append(theme)
+        else:
+            tags += remote.themes
+        source_dataset = tk.get_action("package_show")(self._context(), {"id": source.id})
+        frequency = remote.frequency if remote.frequency in FREQUENCIES else ""
+        pkg: dict[str, Any] = {
+            "title": remote.title or remote.remote_id,
+            "notes": remote.notes,
+            "owner_org": source_dataset.get("owner_org"),
+            "license_id": licence_id,
+            "access_level": level,
+            "tags": [{"name": t} for t in clean_tags(tags)],
+            "groups": groups,
+            "url": remote.remote_url,
+            "author": remote.publisher,
+            "frequency": frequency,
+            "temporal_start": iso_date(remote.temporal_start),
+            "temporal_end": iso_date(remote.temporal_end),
+            "spatial_text": remote.spatial_text,
+            "provenance_source": source.title or source_url,
+            "provenance_source_url": source_url,
+            "provenance_remote_id": remote.remote_id,
+            "provenance_remote_url": remote.remote_url,
+            "provenance_remote_modified": iso_date(remote.modified),
+            "provenance_harvested": datetime.datetime.utcnow().replace(microsecond=0).isoformat(),
+            "provenance_notes": "\n".join(notes),
+            "provenance_withdrawn": "",
+            "resources": [dict(r) for r in remote.resources if r.get("url")],
+            "_name_hint": remote.name_hint,
+        }
+        spatial = geometry(remote.spatial)
+        if spatial:
+            pkg["spatial"] = json.dumps(spatial)
+        return pkg
+
+    def _import(self, harvest_object, conf: dict, status: Optional[str]) -> bool:
+        pkg = self.package_dict(harvest_object, conf)
+        remote_name = pkg.pop("_name_hint", None)
+        existing = model.Package.get(harvest_object.package_id) if harvest_object.package_id else None
+        context = self._context()
+        if existing is not None:
+            pkg.update(id=existing.id, name=existing.name, state="active")
+            shown = tk.get_action("package_show")(self._context(), {"id": existing.id})
+            by_url = {r.get("url"): r for r in shown.get("resources", [])}
+            for resource in pkg["resources"]:
+                if resource["url"] in by_url:
+                    resource["id"] = by_url[resource["url"]]["id"]
+            result = tk.get_action("package_update")(context, pkg)
+        else:
+            pkg["id"] = str(uuid.uuid4())
+            pkg["name"] = self._gen_new_name(remote_name or pkg["title"])
+            harvest_object.package_id = pkg["id"]
+            harvest_object.current = True
+            harvest_object.add()
+            # The dataset is indexed with its harvest object (ckanext-harvest's
+            # index hook): link them before the dataset exists.
+            model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
+            model.Session.flush()
+            result = tk.get_action("package_create")(context, pkg)
+        self._set_current(harvest_object, result["id"])
+        return True
+
+    @classmethod
+    def _gen_new_name(cls, title, existing_name=None, append_type=None):
+        name = munge_title_to_name(title or "")[:90] or "dataset"
+        return super()._gen_new_name(name, existing_name, append_type)

@@ -1,0 +1,139 @@
+"""Harvester of udata portals (data.gouv.fr and others) through API v1.
+
+The source URL is the portal's address (https://www.data.gouv.fr); the source
+configuration names the commune's organisation on that portal
+(`"organization": "<id or slug>"`). Its datasets are read from
+/api/1/organizations/<organization>/datasets/, following `next_page`
+(on the same site only).
+
+udata `access_type` maps onto the access level: open -> open,
+open_with_account -> licensed (restricted when the dataset's licence is not
+one to sign), restricted -> restricted; `"access_levels"` in the source
+configuration overrides this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import quote, urlencode
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.communes import config as communes_config
+
+from .base import (CommunesHarvester, Remote, RemoteError, get_json, same_site,
+                   validate_common_config)
+
+FREQUENCIES = {
+    "continuous": "continuous", "punctual": "irregular", "irregular": "irregular",
+    "hourly": "continuous", "fourTimesADay": "daily", "threeTimesADay": "daily",
+    "semidaily": "daily", "daily": "daily", "fourTimesAWeek": "weekly",
+    "threeTimesAWeek": "weekly", "semiweekly": "weekly", "weekly": "weekly",
+    "biweekly": "weekly", "threeTimesAMonth": "monthly", "semimonthly": "monthly",
+    "monthly": "monthly", "bimonthly": "monthly", "quarterly": "monthly",
+    "threeTimesAYear": "monthly", "semiannual": "annual", "annual": "annual",
+    "biennial": "annual", "triennial": "annual", "quinquennial": "annual",
+}
+
+
+def site_base(source_url: str) -> str:
+    url = source_url.rstrip("/")
+    marker = url.find("/api/1")
+    return url[:marker] if marker >= 0 else url
+
+
+class UdataHarvester(CommunesHarvester):
+    access_builtin = {"open": "open", "open_with_account": "licensed",
+                      "restricted": "restricted"}
+
+    def info(self):
+        return {
+            "name": "udata",
+            "title": "udata (data.gouv.fr API v1)",
+            "description": tk._("Harvests the datasets of one organisation of a udata portal "
+                                "(such as data.gouv.fr) into the source's organisation"),
+            "form_config_interface": "Text",
+        }
+
+    def validate_config(self, config_str):
+        def organization(value, key):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(tk._('"organization" must name the organisation on the udata '
+                                      'portal (its id or slug)'))
+
+        if not config_str:
+            raise ValueError(tk._('The configuration must name the organisation on the udata '
+                                  'portal: {"organization": "<id or slug>"}'))
+        validate_common_config(config_str, {"organization": organization})
+        return config_str
+
+    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+        organization = str(conf.get("organization") or "").strip()
+        if not organization:
+            raise RemoteError(tk._('The source configuration names no "organization"'))
+        base = site_base(source_url)
+        params = {"page": 1, "page_size": int(conf.get("page_size") or 50)}
+        url = (f"{base}/api/1/organizations/{quote(organization, safe='')}/datasets/?"
+               f"{urlencode(params)}")
+        seen_urls = set()
+        for _page in range(communes_config.harvest_max_pages()):
+            seen_urls.add(url)
+            page = get_json(url)
+            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+                raise RemoteError(tk._("{url}: not a udata page of datasets (no data)").format(
+                    url=url))
+            for record in page["data"]:
+                if not isinstance(record, dict) or not record.get("id"):
+                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url))
+                if record.get("private") or record.get("deleted") or record.get("archived"):
+                    continue
+                yield record["id"], record
+            following = page.get("next_page")
+            if not following:
+                return
+            if not isinstance(following, str) or not same_site(following, base) \
+                    or following in seen_urls:
+                raise RemoteError(tk._("{url}: the next page ({next}) is not on the same "
+                                       "portal or was already read").format(url=url,
+                                                                            next=following))
+            url = following
+        raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
+                               "without end").format(url=source_url,
+                                                     pages=communes_config.harvest_max_pages()))
+
+    def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
+        temporal = record.get("temporal_coverage") or {}
+        spatial = record.get("spatial") or {}
+        zones = [z.get("name") or z.get("code") or z.get("id") if isinstance(z, dict) else str(z)
+                 for z in spatial.get("zones") or []]
+        resources = []
+        for resource in record.get("resources") or []:
+            if not isinstance(resource, dict) or not resource.get("url"):
+                continue
+            resources.append({"name": resource.get("title") or resource.get("id") or "",
+                              "description": resource.get("description") or "",
+                              "url": resource["url"],
+                              "format": (resource.get("format") or "").upper()})
+        organization = record.get("organization") or {}
+        license_value = record.get("license") or ""
+        if isinstance(license_value, dict):
+            license_value = license_value.get("id") or license_value.get("title") or ""
+        return Remote(
+            remote_id=record["id"],
+            name_hint=record.get("slug") or "",
+            title=record.get("title") or record["id"],
+            notes=record.get("description") or "",
+            keywords=[t for t in record.get("tags") or [] if isinstance(t, str)],
+            licence=license_value,
+            access=record.get("access_type") or "",
+            modified=record.get("last_update") or record.get("last_modified") or "",
+            issued=record.get("created_at") or "",
+            frequency=FREQUENCIES.get(record.get("frequency") or "", ""),
+            temporal_start=(temporal.get("start") or "") if isinstance(temporal, dict) else "",
+            temporal_end=(temporal.get("end") or "") if isinstance(temporal, dict) else "",
+            spatial=spatial.get("geom") if isinstance(spatial, dict) else None,
+            spatial_text=", ".join(z for z in zones if z),
+            publisher=organization.get("name") or "" if isinstance(organization, dict) else "",
+            remote_url=record.get("page") or "",
+            resources=resources,
+        )

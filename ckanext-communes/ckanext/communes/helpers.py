@@ -1,0 +1,58 @@
+"""Template helpers of the communes plugin."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import ckan.plugins.toolkit as tk
+from flask import g
+from markupsafe import Markup
+
+from ckanext.communes import communes
+
+DEFAULT_PRIMARY = "#1f4e79"
+DEFAULT_SECONDARY = "#f2f2f2"
+
+
+def communes_current() -> Optional[dict[str, Any]]:
+    """The commune whose identity the current page shows (white-label view,
+    by path or host name), or None."""
+    return getattr(g, "communes_commune", None)
+
+
+def communes_host_mode() -> bool:
+    """Whether the current request came under one of a commune's host names."""
+    return bool(getattr(g, "communes_host_mode", False))
+
+
+def communes_style(org: dict[str, Any]) -> Markup:
+    """The CSS custom properties of a commune, built from validated colours
+    only (#rgb or #rrggbb): nothing else from the commune reaches the CSS."""
+    primary = communes.colour(org.get("primary_color"), DEFAULT_PRIMARY)
+    secondary = communes.colour(org.get("secondary_color"), DEFAULT_SECONDARY)
+    return Markup(f":root{{--commune-primary:{primary};--commune-secondary:{secondary};}}")
+
+
+def communes_image_src(value: Any) -> str:
+    """The address of a commune's logo or banner (https URL or uploaded file)."""
+    return communes.image_src(value)
+
+
+def communes_dataset_url(org: dict[str, Any], dataset_name: str) -> str:
+    """A dataset's page that keeps the commune's identity."""
+    if communes_host_mode():
+        return tk.h.url_for("dataset.read", id=dataset_name)
+    return tk.h.url_for("communes.dataset", name=org["name"], id=dataset_name)
+
+
+def communes_home_url(org: dict[str, Any]) -> str:
+    """The commune's white-label home (/ under its host name)."""
+    if communes_host_mode():
+        return "/"
+    return tk.h.url_for("communes.home", name=org["name"])
+
+
+def communes_access_levels() -> dict[str, str]:
+    """Labels of the access levels (badges of the white-label view)."""
+    return {"open": tk._("Open"), "licensed": tk._("Licensed"),
+            "restricted": tk._("Restricted")}

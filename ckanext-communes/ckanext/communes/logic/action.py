@@ -1,0 +1,215 @@
+"""Actions of the communes plugin.
+
+- `communes_widget_search`: what an embedded widget shows of a commune's
+  datasets, searched as an anonymous visitor (the only action the portal
+  answers cross-origin, with widget.js);
+- `communes_list`: the communes and their public identity;
+- chained `organization_create` / `organization_update`: uploaded logos and
+  banners must be PNG, JPEG, WebP or GIF images (first bytes checked) no
+  larger than `ckanext.communes.image.max_bytes`; the banner is stored like
+  the logo.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ckan.lib.uploader as uploader
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+from ckan.types import Action, Context, DataDict
+
+from ckanext.communes import communes, config
+from ckanext.communes.logic import schema
+
+__all__ = ["communes_widget_search", "communes_list", "organization_create",
+           "organization_update"]
+
+# First bytes of the image formats a commune may upload.
+MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+)
+UPLOAD_FIELDS = {"image_upload": "image_url", "banner_upload": "banner_url"}
+
+
+def image_kind(head: bytes) -> str | None:
+    """png, jpeg, gif or webp from a file's first bytes, else None."""
+    for magic, kind in MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _file_of(value: Any):
+    stream = getattr(value, "stream", None)
+    if stream is None or not getattr(value, "filename", None):
+        return None
+    return stream
+
+
+def _check_uploads(data_dict: DataDict) -> None:
+    """Refuses an uploaded logo or banner that is not a small PNG, JPEG, WebP
+    or GIF, naming the field."""
+    errors: dict[str, list[str]] = {}
+    for field in UPLOAD_FIELDS:
+        stream = _file_of(data_dict.get(field))
+        if stream is None:
+            continue
+        head = stream.read(16)
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+        if image_kind(head) is None:
+            errors[field] = [tk._("The file is not a PNG, JPEG, WebP or GIF image (SVG is "
+                                  "refused: it may carry scripts)")]
+        elif size > config.image_max_bytes():
+            errors[field] = [tk._("The image is larger than {n} bytes").format(
+                n=config.image_max_bytes())]
+    if errors:
+        raise tk.ValidationError(errors)
+
+
+def _with_banner(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    _check_uploads(data_dict)
+    banner = None
+    if _file_of(data_dict.get("banner_upload")) is not None:
+        banner = uploader.get_uploader("group")
+        banner.update_data_dict(data_dict, "banner_url", "banner_upload", "clear_banner_upload")
+    else:
+        data_dict.pop("banner_upload", None)
+    result = next_action(context, data_dict)
+    if banner is not None:
+        banner.upload(uploader.get_max_image_size())
+    return result
+
+
+@tk.chained_action
+def organization_create(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    return _with_banner(next_action, context, data_dict)
+
+
+@tk.chained_action
+def organization_update(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    return _with_banner(next_action, context, data_dict)
+
+
+def _may_read_data(package_id: str) -> bool:
+    """The portal's one policy, for an anonymous visitor (package_show when
+    the access plugin is not loaded)."""
+    ctx = communes.context(user="")
+    try:
+        tk.check_access("grandlyon_access_data_read", ctx, {"id": package_id})
+        return True
+    except tk.NotAuthorized:
+        return False
+    except tk.ObjectNotFound:
+        return False
+    except (KeyError, ValueError):
+        try:
+            tk.check_access("package_show", communes.context(user=""), {"id": package_id})
+            return True
+        except (tk.NotAuthorized, tk.ObjectNotFound):
+            return False
+
+
+def _identity(org: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": org["name"], "title": org.get("title") or org["name"],
+        "primary_color": communes.colour(org.get("primary_color"), ""),
+        "secondary_color": communes.colour(org.get("secondary_color"), ""),
+        "logo": communes.image_src(org.get("image_url")),
+        "url": tk.url_for("communes.home", name=org["name"], _external=True),
+    }
+
+
+def _widget_item(pkg: dict[str, Any]) -> dict[str, Any]:
+    level = pkg.get("access_level") or "open"
+    formats = sorted({(r.get("format") or "").upper() for r in pkg.get("resources") or []
+                      if r.get("format")})
+    item = {
+        "name": pkg["name"], "title": pkg.get("title") or pkg["name"],
+        "excerpt": tk.h.markdown_extract(pkg.get("notes") or "", extract_length=200),
+        "formats": formats, "access_level": level,
+        "url": tk.url_for("dataset.read", id=pkg["name"], _external=True),
+        "resources": [],
+    }
+    if level == "open" and _may_read_data(pkg["id"]):
+        item["resources"] = [
+            {"name": r.get("name") or "", "format": (r.get("format") or "").upper(),
+             "url": r.get("url") or ""}
+            for r in pkg.get("resources") or []
+            if (r.get("url") or "").startswith(("https://", "http://"))
+        ]
+    return item
+
+
+@tk.side_effect_free
+@tk.validate(schema.widget_search)
+def communes_widget_search(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Searches a commune's datasets as an anonymous visitor sees them: what
+    an embedded widget shows (title, excerpt, formats, access level, the
+    dataset page, and download links of open datasets only).
+
+    :param commune: the commune's name
+    :param q: words to search (optional)
+    :param tags: tags the datasets must all have, comma-separated (optional)
+    :param page: page number, from 1 (optional)
+    :param page_size: datasets per page (default 5, at most
+        ckanext.communes.widget.max_page_size)
+    """
+    tk.check_access("communes_widget_search", context, data_dict)
+    anonymous = communes.context(user="")
+    org = communes.show(data_dict["commune"], anonymous)
+    if org is None:
+        raise tk.ObjectNotFound(tk._("Commune not found"))
+    page = min(max(int(data_dict.get("page") or 1), 1), 1000)
+    size = data_dict["page_size"]
+    fq = [f"owner_org:{communes.solr_quote(org['id'])}"]
+    for tag in (t.strip() for t in (data_dict.get("tags") or "").split(",")):
+        if tag:
+            fq.append(f"tags:{communes.solr_quote(tag)}")
+    found = tk.get_action("package_search")(communes.context(user=""), {
+        "q": data_dict.get("q") or "", "fq": " ".join(fq), "rows": size,
+        "start": (page - 1) * size, "sort": "score desc, metadata_modified desc",
+        "include_private": False,
+    })
+    return {
+        "commune": _identity(org), "count": found["count"], "page": page, "page_size": size,
+        "results": [_widget_item(pkg) for pkg in found["results"]],
+    }
+
+
+@tk.side_effect_free
+def communes_list(context: Context, data_dict: DataDict) -> list[dict[str, Any]]:
+    """The communes (organisations marked as communes) with their public
+    identity: name, title, logo, colours, INSEE code, boundary (GeoJSON
+    geometry or null)."""
+    tk.check_access("communes_list", context, data_dict)
+    # organization_list gives at most 25 organisations with all their fields
+    # (ckan.group_and_organization_list_all_fields_max): read them by pages.
+    orgs: list[dict[str, Any]] = []
+    page_size = tk.config.get("ckan.group_and_organization_list_all_fields_max") or 25
+    while True:
+        page = tk.get_action("organization_list")(
+            {"model": model, "user": context.get("user") or ""},
+            {"all_fields": True, "include_extras": True, "include_dataset_count": False,
+             "limit": page_size, "offset": len(orgs)})
+        orgs.extend(page)
+        if len(page) < page_size or len(orgs) > 10000:
+            break
+    result = []
+    for org in orgs:
+        extras = org.get("extras")
+        if isinstance(extras, list):
+            org = {**{e["key"]: e["value"] for e in extras if "key" in e}, **org}
+        if not communes.is_commune(org):
+            continue
+        result.append({**_identity(org), "insee_code": org.get("insee_code") or "",
+                       "boundary": communes.boundary(org)})
+    return sorted(result, key=lambda c: c["title"].lower())
