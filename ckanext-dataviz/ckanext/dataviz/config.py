@@ -16,3 +16,13 @@ def basemap_tile_url() -> str:
 def basemap_attribution() -> str:
     """Attribution text of the basemap."""
     return tk.config["ckanext.dataviz.basemap.attribution"]
+
+
+def map_max_features() -> int:
+    """Most features one map layer sends to the browser."""
+    return tk.config["ckanext.dataviz.map.max_features"]
+
+
+def map_max_bytes() -> int:
+    """Largest file a map layer reads, in bytes."""
+    return tk.config["ckanext.dataviz.map.max_bytes"]
