@@ -7,6 +7,7 @@ from typing import Any
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan.lib.navl.dictization_functions import missing
 from ckan.types import Context, DataDict
 
 from ckanext.dataviz.maps import schema
@@ -22,14 +23,12 @@ def _field_validator(name: str):
     would check it (the error names the field)."""
 
     def validator(key: Any, data: dict, errors: dict, context: Context) -> None:
-        flat = {k[0]: v for k, v in data.items() if isinstance(k, tuple) and len(k) == 1}
+        flat = {k[0]: ("" if v is missing else v) for k, v in data.items()
+                if isinstance(k, tuple) and len(k) == 1}
         _, layer_errors = schema.view_layer(flat)
         for error_key, messages in layer_errors.items():
             if error_key.split(".")[-1] == name:
                 errors[key].extend(messages)
-        value = data.get(key)
-        if value is tk.missing or value is None:
-            data[key] = ""
 
     return validator
 
@@ -55,7 +54,8 @@ class DatavizMapPlugin(p.SingletonPlugin):
             "always_available": False,
             "preview_enabled": False,
             "full_page_edit": False,
-            "schema": {name: [_field_validator(name)] for name in VIEW_FIELDS},
+            "schema": {name: [tk.get_validator("default")(""), _field_validator(name)]
+                       for name in VIEW_FIELDS},
         }
 
     def can_view(self, data_dict: DataDict) -> bool:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import ckan.lib.navl.dictization_functions as dictization_functions
 import ckan.model as model
 import ckan.plugins.toolkit as tk
-from flask import request
+from flask import make_response, request
 
 from ckanext.dataviz.maps import helpers
 from ckanext.dataviz.model import DatavizMap
@@ -38,9 +37,14 @@ def map_read(id: str):
 
 
 def map_embed(id: str):
+    """Frameable by any site (as the view embeds of /dataviz/embed/view/)."""
     saved = _show(id)
     config = helpers.saved_map_config(saved, came_from=request.path)
-    return tk.render("dataviz/map/embed.html", {"saved_map": saved, "map_config": config})
+    response = make_response(tk.render("dataviz/map/embed.html", {
+        "saved_map": saved, "map_config": config, "dataviz_embed": True}))
+    response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    response.headers.pop("X-Frame-Options", None)
+    return response
 
 
 def _organisations() -> list[dict[str, Any]]:
@@ -52,7 +56,7 @@ def _organisations() -> list[dict[str, Any]]:
 
 
 def _form_data() -> dict[str, Any]:
-    form = dictization_functions.unflatten(tk.request.form.to_dict())
+    form = tk.request.form.to_dict()
     data: dict[str, Any] = {k: form.get(k, "") for k in ("title", "name", "description", "bbox")}
     data["owner_org"] = form.get("owner_org") or None
     data["private"] = form.get("private") == "true"
