@@ -34,3 +34,9 @@ class DatavizPlugin(p.SingletonPlugin):
     The resource views themselves are the plugins `dataviz_chart` and
     `dataviz_history` (chart/plugin.py) and `dataviz_map` (maps/plugin.py).
     """
+
+    p.implements(p.IConfigurer, inherit=True)
+
+    def update_config(self, config_) -> None:
+        tk.add_template_directory(config_, "templates")
+        tk.add_resource("assets", "dataviz")
