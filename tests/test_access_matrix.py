@@ -737,6 +737,27 @@ def row_package_relationships_list(web, world, who, ds):
         assert from_open.status == 200 and len(from_open.result) == (ds.key != "open")
 
 
+def row_dataviz_chart(web, world, who, ds):
+    """dataviz_chart_data answers like the DataStore; the embed page of a view
+    shows what to do and no row without access, and looks missing when the
+    dataset is not visible."""
+    config = {"chart_type": "bar", "x": "station", "y": "bikes"}
+    _data_row(api(web, world, who, "dataviz_chart_data", resource_id=ds.table_id, config=config),
+              api(web, world, who, "dataviz_chart_data", resource_id=MISSING_ID, config=config),
+              who, ds, (ds.table_id, MISSING_ID))
+    embed = get(web, world, who, f"/dataviz/embed/view/{ds.view_id}")
+    if not sees(who, ds.key):
+        missing = get(web, world, who, f"/dataviz/embed/view/{MISSING_ID}")
+        assert embed.status == missing.status == 404
+        assert_hides(embed.body, ds)
+        return
+    assert embed.status == 200, embed.body[:300]
+    assert "frame-ancestors *" in embed.headers.get("Content-Security-Policy", "")
+    if not reads(who, ds.key):
+        assert "data-dataviz-access" in embed.body
+        assert_no_data(embed.body, ds)
+
+
 ITEM_ROWS: dict[str, Callable] = {
     "package_show": row_package_show,
     "resource_show": row_resource_show,
@@ -756,6 +777,7 @@ ITEM_ROWS: dict[str, Callable] = {
     "follow_dataset+am_following+follower_count": row_follow,
     "harvest_object_show+/harvest/object": row_harvest_object,
     "package_relationships_list": row_package_relationships_list,
+    "dataviz_chart_data+embed": row_dataviz_chart,
 }
 
 
@@ -1119,6 +1141,7 @@ COVERED_ACTIONS: dict[str, str] = {
     "dashboard_new_activities_count": "recently_changed+dashboard_activity_list",
     "user_activity_list": "user_activity_list",
     "harvest_object_list": "harvest_object_list",
+    "dataviz_chart_data": "dataviz_chart_data+embed",
 }
 
 NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
@@ -1261,6 +1284,7 @@ COVERED_RULES: dict[str, str] = {
     "/user/activity/<id>": "web pages",
     "/dashboard/": "web pages",
     "/dashboard/datasets": "web pages",
+    "/dataviz/embed/view/<view_id>": "dataviz_chart_data+embed",
 }
 
 RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
