@@ -178,7 +178,7 @@ export function renderMap(root) {
   canvas.setAttribute("tabindex", "0");
   canvas.setAttribute("role", "application");
   canvas.setAttribute("aria-label", fill(t.map_label, { title: cfg.title }));
-  const map = L.map(canvas, { keyboard: true, worldCopyJump: true });
+  const map = L.map(canvas, { keyboard: true, worldCopyJump: true, minZoom: 1, maxZoom: 19 });
   if (cfg.basemap && cfg.basemap.url) {
     L.tileLayer(cfg.basemap.url, { attribution: cfg.basemap.attribution || "", maxZoom: 19 }).addTo(map);
   }
