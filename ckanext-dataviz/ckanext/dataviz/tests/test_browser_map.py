@@ -97,7 +97,12 @@ def maps(map_world):
                                owner_org="map-publisher", layers=[
                                    {"resource_id": map_world.datasets["restricted"]["geo_id"],
                                     "title": "Restricted layer"}])
-    return {"view": view, "gated_view": gated_view, "saved": saved, "gated_map": gated_map}
+    bad = world_module.upload("map-editor", open_ds["id"], "broken", b'{"type": "Feature"',
+                              "broken.geojson", "GeoJSON")
+    bad_view = map_world.call("resource_view_create", "editor", resource_id=bad["id"],
+                              view_type="dataviz_map", title="Broken points")
+    return {"view": view, "gated_view": gated_view, "saved": saved, "gated_map": gated_map,
+            "bad": bad, "bad_view": bad_view}
 
 
 def ready(target) -> None:
@@ -200,3 +205,18 @@ def test_embeds_of_gated_data_show_the_next_step_and_no_data(map_world, maps, li
         assert "secret-" not in frame.content()
     assert not [u for u in requests if "dataviz_map_layer_data" in u]
     shot(page, "gated-embed")
+
+
+def test_a_malformed_layer_is_a_clear_message_not_a_blank_map(map_world, maps, live, browser):
+    ds = map_world.datasets["open"]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live}/dataset/{ds['name']}/resource/{maps['bad']['id']}/view/"
+              f"{maps['bad_view']['id']}")
+    ready(page)
+    alert = page.locator(".dataviz-map-error[role=alert]")
+    assert alert.count() == 1 and "url" in alert.inner_text() and "JSON" in alert.inner_text()
+    assert page.locator(".dataviz-map-summary li[data-layer-state=error]").count() == 1
+    shot(page, "error")
+    assert errors == []
