@@ -4,6 +4,7 @@ what to do; translated messages; the basemap from the configuration."""
 
 from __future__ import annotations
 
+import html
 from typing import Any, Optional
 
 import ckan.model as model
@@ -110,12 +111,13 @@ def dataviz_maps_of_dataset(package_id: str) -> list[dict[str, Any]]:
         return []
 
 
-def dataviz_map_embed_snippet(map_id: str) -> str:
-    url = tk.h.url_for("dataviz.map_embed", id=map_id, qualified=True)
-    return (f'<iframe src="{url}" width="100%" height="500" style="border:0" '
-            f'loading="lazy" title="map"></iframe>')
+def dataviz_map_embed_code(url: str, title: str) -> str:
+    """The <iframe> code of an embed, its attributes escaped (the template
+    escapes the whole again for the <textarea> it is shown in)."""
+    return (f'<iframe src="{html.escape(url, quote=True)}" title="{html.escape(title or "", quote=True)}" '
+            f'width="100%" height="500" style="border:0" loading="lazy"></iframe>')
 
 
 def get_helpers() -> dict[str, Any]:
     return {"dataviz_maps_of_dataset": dataviz_maps_of_dataset,
-            "dataviz_map_embed_snippet": dataviz_map_embed_snippet}
+            "dataviz_map_embed_code": dataviz_map_embed_code}

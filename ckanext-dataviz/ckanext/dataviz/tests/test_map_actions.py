@@ -5,7 +5,9 @@ the list on a dataset page, the map page, its embed, and the view form."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 from ckan.tests import helpers
@@ -231,6 +233,13 @@ def test_map_page_and_embed(app, map_world):
     page = app.get(f"/dataviz/map/{saved['name']}").get_data(as_text=True)
     assert f"/dataviz/embed/map/{saved['id']}" in page and "&lt;iframe" in page
     assert app.get("/dataviz/map/no-such-map").status_code == 404
+    quoted = create(map_world, title='Quote " <b>bold</b>')
+    page = app.get(f"/dataviz/map/{quoted['name']}").get_data(as_text=True)
+    # The code a user copies from the <textarea> escapes the title once.
+    copied = html.unescape(re.search(r"<textarea[^>]*data-dataviz-embed-code>(.*?)</textarea>",
+                                     page, re.S).group(1))
+    assert 'title="Quote &quot; &lt;b&gt;bold&lt;/b&gt;"' in copied
+    assert "<b>bold</b>" not in page
     assert app.get("/dataviz/embed/map/no-such-map").status_code == 404
 
 
