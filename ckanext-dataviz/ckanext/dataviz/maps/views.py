@@ -1,4 +1,5 @@
 """Routes of saved maps, the map builder and their embeds (added to the dataviz blueprint).
+Redirects are relative: they stay on the host the user came through.
 
 /dataviz/map/<id>          the map's page (id or name)
 /dataviz/embed/map/<id>    the map alone, for an iframe in another site
@@ -14,7 +15,7 @@ from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
-from flask import make_response, request
+from flask import make_response, redirect, request
 
 from ckanext.dataviz.maps import helpers
 from ckanext.dataviz.model import DatavizMap
@@ -71,7 +72,7 @@ def _form_data() -> dict[str, Any]:
 def _builder(saved: dict[str, Any] | None):
     context = helpers.current_context()
     if not context["user"]:
-        return tk.redirect_to(tk.h.url_for("user.login", came_from=request.path))
+        return redirect(tk.h.url_for("user.login", came_from=request.path))
     errors: dict[str, Any] = {}
     data: dict[str, Any] = dict(saved or {})
     if saved is not None:
@@ -85,7 +86,7 @@ def _builder(saved: dict[str, Any] | None):
                 result = tk.get_action("dataviz_map_create")(context, data)
             else:
                 result = tk.get_action("dataviz_map_update")(context, dict(data, id=saved["id"]))
-            return tk.redirect_to(tk.h.url_for("dataviz.map_read", id=result["name"]))
+            return redirect(tk.h.url_for("dataviz.map_read", id=result["name"]))
         except tk.ValidationError as error:
             errors = error.error_dict
         except tk.NotAuthorized:
@@ -117,7 +118,7 @@ def map_delete(id: str):
     except tk.NotAuthorized:
         return tk.abort(403, tk._("Only the map's owners change it"))
     tk.h.flash_success(tk._("The map was deleted."))
-    return tk.redirect_to(tk.h.url_for("dashboard.datasets"))
+    return redirect(tk.h.url_for("dashboard.datasets"))
 
 
 dataviz.add_url_rule("/dataviz/map/new", view_func=map_new, methods=["GET", "POST"])
