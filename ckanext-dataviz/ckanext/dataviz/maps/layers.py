@@ -35,6 +35,7 @@ LON_NAMES = ("lon", "lng", "long", "longitude", "x", "lon_wgs84", "longitude_wgs
 WFS_PARAMS = ("service", "version", "request", "typename", "typenames", "outputformat",
               "count", "maxfeatures", "srsname")
 OGC_PAGE = 1000
+MAX_PAGES = 50
 
 
 class LayerError(Exception):
@@ -214,9 +215,22 @@ def wfs_url(url: str, layer_name: str, limit: int) -> str:
 
 
 def _wfs(resource: dict[str, Any], source: dict[str, Any], limit: int) -> dict[str, Any]:
-    url = wfs_url(resource.get("url") or "", (source.get("layer_name") or "").strip(), limit)
-    collection = validate_geojson(_parse_json(_fetch(url), "url"))
-    return collection
+    """GetFeature pages: a server answering fewer features than asked (its
+    own cap) while it matched more is asked again from STARTINDEX."""
+    base = wfs_url(resource.get("url") or "", (source.get("layer_name") or "").strip(), limit)
+    features: list = []
+    matched: Any = None
+    for _page in range(MAX_PAGES):
+        url = base if not features else _with_query(
+            base, {"COUNT": str(limit - len(features)), "STARTINDEX": str(len(features))})
+        page = _parse_json(_fetch(url), "url")
+        got = validate_geojson(page)["features"]
+        features.extend(got)
+        matched = page.get("numberMatched", page.get("totalFeatures"))
+        if not got or not isinstance(matched, int) or len(features) >= min(matched, limit):
+            break
+    truncated = isinstance(matched, int) and matched > min(len(features), limit)
+    return {"features": features[:limit], "truncated": truncated}
 
 
 def ogc_items_url(url: str, layer_name: str, limit: int) -> str:
@@ -242,7 +256,7 @@ def _ogc(resource: dict[str, Any], source: dict[str, Any], limit: int) -> dict[s
                                        (source.get("layer_name") or "").strip(), limit)
     features: list = []
     seen = set()
-    while url and len(features) < limit and url not in seen:
+    while url and len(features) < limit and url not in seen and len(seen) < MAX_PAGES:
         seen.add(url)
         page = _parse_json(_fetch(url), "url")
         features.extend(validate_geojson(page)["features"])

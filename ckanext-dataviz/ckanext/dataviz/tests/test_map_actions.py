@@ -290,3 +290,15 @@ def test_map_view_form_validates_and_renders(app, map_world):
         assert res.status_code == 200, url
         assert "data-dataviz-map" not in text and "secret-" not in text
         assert "data-dataviz-access=\"login\"" in text, url
+
+
+def test_map_view_form_page(app, map_world):
+    ds = map_world.datasets["open"]
+    token = {"Authorization": map_world.actors["editor"].token}
+    res = app.get(f"/dataset/{ds['name']}/resource/{ds['geo_id']}/new_view",
+                  query_string={"view_type": "dataviz_map"}, headers=token)
+    text = res.get_data(as_text=True)
+    assert res.status_code == 200
+    for field in ("kind", "layer_name", "lat_field", "lon_field", "mode", "field", "color",
+                  "classes", "method", "max_radius", "cluster", "popup_fields"):
+        assert f'id="field-{field}"' in text, field

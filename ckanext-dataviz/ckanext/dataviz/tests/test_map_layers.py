@@ -144,13 +144,24 @@ def test_wfs_getfeature_from_a_recorded_server(map_world, remote):
     result = layer_data(map_world, resource_id=rid, layer_name="velov:stations")
     assert result["kind"] == "wfs"
     assert [f["properties"]["nom"] for f in result["features"]] == ["Station 0", "Station 1", "Station 2"]
-    assert "REQUEST=GetFeature" in remote.requests[-1]
+    wfs = [r for r in remote.requests if r.startswith("/wfs")]
+    assert len(wfs) == 2 and all("REQUEST=GetFeature" in r for r in wfs)
+    assert "STARTINDEX=2" in wfs[1]
     with pytest.raises(helpers.logic.ValidationError) as error:
         layer_data(map_world, resource_id=rid)
     assert "layer_name" in error.value.error_dict
     with pytest.raises(helpers.logic.ValidationError) as error:
         layer_data(map_world, resource_id=rid, layer_name="velov:unknown")
     assert "400" in error.value.error_dict["url"][0]
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+@pytest.mark.ckan_config("ckanext.dataviz.map.max_features", "2")
+def test_wfs_stops_at_the_cap(map_world, remote):
+    rid = _remote_resource(map_world, remote.url("/wfs"), "WFS")
+    result = layer_data(map_world, resource_id=rid, layer_name="velov:stations")
+    assert len(result["features"]) == 2 and result["truncated"] is True
+    assert len(remote.requests) == 1 and "COUNT=2" in remote.requests[0]
 
 
 @pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")

@@ -174,7 +174,7 @@ def ogc_page(base: str, page: int) -> dict[str, Any]:
 
 
 class RemoteServer:
-    """Replays a WFS GetFeature answer (/wfs), three pages of an OGC API
+    """Replays a WFS GetFeature answer (/wfs, 2 features per request), three pages of an OGC API
     Features collection (/ogc/collections/arrets/items), a malformed
     GeoJSON (/bad.geojson) and a 500 (/broken); records the requests."""
 
@@ -194,7 +194,12 @@ class RemoteServer:
                 if parts.path == "/wfs" and query.get("request", "").lower() == "getfeature":
                     if query.get("typenames") == "velov:stations" and \
                             query.get("outputformat") == "application/json":
-                        status, body = 200, WFS_ANSWER
+                        # The server's own cap: 2 features per request.
+                        start = int(query.get("startindex", "0"))
+                        count = min(int(query.get("count", "1000")), 2)
+                        page = WFS_ANSWER["features"][start:start + count]
+                        status, body = 200, dict(WFS_ANSWER, features=page,
+                                                 numberReturned=len(page))
                     else:
                         status, body = 400, {"error": "unknown layer"}
                 elif parts.path == "/ogc/collections/arrets/items":
