@@ -81,18 +81,20 @@ export function buildTable(holder, answer, info, t) {
 // jump to the ends; Enter opens the data table.
 export function keyboard(container, chart, figure, count) {
   let index = -1;
-  container.addEventListener("keydown", (event) => {
+  figure.addEventListener("keydown", (event) => {
+    if (!container.contains(event.target)) return;
+    if (event.key === "Enter") {
+      const details = figure.querySelector("details");
+      if (details) { details.open = true; details.querySelector("summary").focus(); }
+      return;
+    }
     const n = count();
     if (!n) return;
     if (["ArrowRight", "ArrowDown"].includes(event.key)) index = Math.min(n - 1, index + 1);
     else if (["ArrowLeft", "ArrowUp"].includes(event.key)) index = Math.max(0, index - 1);
     else if (event.key === "Home") index = 0;
     else if (event.key === "End") index = n - 1;
-    else if (event.key === "Enter") {
-      const details = figure.querySelector("details");
-      if (details) { details.open = true; details.querySelector("summary").focus(); }
-      return;
-    } else return;
+    else return;
     event.preventDefault();
     chart.dispatchAction({ type: "downplay", seriesIndex: 0 });
     chart.dispatchAction({ type: "highlight", seriesIndex: 0, dataIndex: index });

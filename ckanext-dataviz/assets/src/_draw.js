@@ -48,6 +48,7 @@ export function draw(figure, answer, extra) {
   if (!chart) {
     chart = echarts.init(canvas, null, { renderer: "svg" });
     charts.set(canvas, chart);
+    canvas.datavizChart = chart; // for tests and other scripts of the page
     keyboard(canvas, chart, figure, () => (charts.get(canvas).__points || 0));
     window.addEventListener("resize", () => chart.resize());
   }

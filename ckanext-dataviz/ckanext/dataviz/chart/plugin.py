@@ -111,6 +111,7 @@ class DatavizChartView(p.SingletonPlugin):
         return {"dataviz_chart_fields": dataviz_chart_fields,
                 "dataviz_chart_choices": dataviz_chart_choices,
                 "dataviz_chart_field_options": dataviz_chart_field_options,
+                "dataviz_chart_strings": dataviz_chart_strings,
                 "dataviz_history_available": history_available}
 
 
@@ -124,6 +125,24 @@ def dataviz_chart_fields(resource_id: str) -> list[dict[str, Any]]:
 def dataviz_chart_field_options(resource_id: str) -> list[tuple[str, str]]:
     """(value, label) of each DataStore field, for the form's selects."""
     return [(f["id"], f"{f['id']} ({f['type']})") for f in dataviz_chart_fields(resource_id)]
+
+
+def dataviz_chart_strings() -> dict[str, Any]:
+    """The strings of the chart scripts, in the user's language
+    (%(name)s placeholders are filled by the scripts)."""
+    _ = tk._
+    return {
+        "types": {"line": _("Line chart"), "bar": _("Bar chart"), "area": _("Area chart"),
+                  "pie": _("Pie chart"), "scatter": _("Scatter chart")},
+        "summary": _("%(type)s of %(y)s by %(x)s: %(series)s series, %(points)s points."),
+        "truncated": _("Only the first %(points)s points are shown."),
+        "error": _("The chart could not be drawn: %(message)s"),
+        "empty": _("No data matches this chart."),
+        "table": _("The data of this chart as a table"),
+        "copied": _("Copied"),
+        "period": _("Period"),
+        "no_history": _("No history in this period."),
+    }
 
 
 def dataviz_chart_choices() -> dict[str, list[tuple[str, str]]]:
