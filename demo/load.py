@@ -55,7 +55,7 @@ DATASET_KEYS = {
     "resources",
 }
 RESOURCE_KEYS = {"name", "description", "format", "url", "upload",
-                 "datastore", "fields"}
+                 "datastore", "fields", "charts"}
 RESOURCE_SOURCES = ("url", "upload", "datastore")
 
 # Dataset fields that stock CKAN's package schema knows. Any other field of
@@ -734,6 +734,24 @@ class Loader:
         else:
             self.load_datastore_resource(pkg, current, meta, meta_diff, res,
                                          label)
+        if res.get("charts"):
+            self.load_charts(pkg, res, label)
+
+    def load_charts(self, pkg: dict, res: dict, label: str):
+        """Chart views (dataviz_chart) of a DataStore resource, created
+        through resource_view_create when no view has their title."""
+        shown = self.ckan.call("package_show", {"id": pkg["id"]}, obj=label)
+        resource = [r for r in shown["resources"] if r.get("name") == res["name"]][0]
+        titles = {v["title"] for v in self.ckan.call(
+            "resource_view_list", {"id": resource["id"]}, obj=label)}
+        for chart in res["charts"]:
+            if chart["title"] in titles:
+                self.report("chart", f"{label}/{chart['title']}", "unchanged")
+                continue
+            self.ckan.call("resource_view_create",
+                           dict(chart, resource_id=resource["id"],
+                                view_type="dataviz_chart"), obj=label)
+            self.report("chart", f"{label}/{chart['title']}", "created")
 
     def load_url_resource(self, pkg, current, meta, meta_diff, label):
         if current is None:
