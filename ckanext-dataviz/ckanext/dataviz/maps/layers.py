@@ -19,7 +19,7 @@ import json
 import math
 import os
 from typing import Any, Optional
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import ckan.plugins.toolkit as tk
 
@@ -244,7 +244,7 @@ def ogc_items_url(url: str, layer_name: str, limit: int) -> str:
         path = path + "/items"
     elif layer_name:
         base = path[: -len("/collections")] if path.endswith("/collections") else path
-        path = f"{base}/collections/{layer_name}/items"
+        path = f"{base}/collections/{quote(layer_name, safe=':')}/items"
     else:
         raise LayerError("layer_name", tk._("Name the OGC API Features collection to show."))
     return _with_query(urlunsplit(parts._replace(path=path)),

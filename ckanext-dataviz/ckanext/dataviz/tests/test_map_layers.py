@@ -72,6 +72,8 @@ def test_wfs_and_ogc_urls():
         "https://o.example.org/api/collections/c/items?f=json&limit=50"
     assert layers.ogc_items_url("https://o.example.org/api/", "arrets", 5000).startswith(
         "https://o.example.org/api/collections/arrets/items?f=json&limit=1000")
+    assert layers.ogc_items_url("https://o.example.org/api", "a/../b?x=1#y", 10).startswith(
+        "https://o.example.org/api/collections/a%2F..%2Fb%3Fx%3D1%23y/items?")
     with pytest.raises(layers.LayerError) as error:
         layers.ogc_items_url("https://o.example.org/api", "", 10)
     assert error.value.field == "layer_name"
