@@ -505,6 +505,13 @@ cmd_bench() {
   "$VENV/bin/python" bench/run.py --state "$STATE" "$@"
 }
 
+cmd_bench_dataviz() {
+  cmd_up
+  say "benchmark: a chart view of a large DataStore table against DataTables"
+  cd "$ROOT"
+  "$VENV/bin/python" bench/dataviz.py --state "$STATE" "$@"
+}
+
 cmd_stop() {
   local name
   for name in harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
@@ -550,6 +557,7 @@ usage: ./portal COMMAND
   run            install everything, start the services, load the demo, serve $SITE_URL
   test [ARGS]    install everything, start the services, run pytest (ARGS go to pytest)
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
+  bench-dataviz  a chart of a 1,000,000-row DataStore table against DataTables (bench/dataviz.py)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)
@@ -569,6 +577,7 @@ main() {
     run) cmd_run ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
+    bench-dataviz) cmd_bench_dataviz "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;
     wipe) cmd_wipe "$@" ;;
