@@ -47,13 +47,17 @@ def find(url: str, token: str, action: str, **data) -> dict | None:
     return res.json()["result"] if res.status_code == 200 else None
 
 
-def write_url(state: str) -> str:
+def ini_option(state: str, key: str) -> str:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.read(os.path.join(state, "bench-suite.ini"))
     for section in parser.sections():
-        if parser.has_option(section, "ckan.datastore.write_url"):
-            return parser.get(section, "ckan.datastore.write_url")
-    raise SystemExit("no ckan.datastore.write_url in bench-suite.ini")
+        if parser.has_option(section, key):
+            return parser.get(section, key)
+    raise SystemExit(f"no {key} in bench-suite.ini")
+
+
+def write_url(state: str) -> str:
+    return ini_option(state, "ckan.datastore.write_url")
 
 
 def ensure_table(url: str, token: str, state: str, rows: int) -> dict:
@@ -155,16 +159,25 @@ def browser_times(url: str, world: dict, rounds: int) -> dict:
                         sizes["data"] += n
 
                 page.on("response", on_response)
+                problems: list[str] = []
+                page.on("console", lambda m, problems=problems: problems.append(m.text)
+                        if m.type == "error" else None)
+                page.on("pageerror", lambda e, problems=problems: problems.append(str(e)))
                 start = time.perf_counter()
                 page.goto(f"{url}/dataset/{pkg}/resource/{rid}/view/{view_id}")
-                page.locator(ready).first.wait_for(timeout=300000)
+                try:
+                    page.locator(ready).first.wait_for(timeout=120000)
+                except Exception:
+                    print(f"{key}: not drawn within 120 s: {problems[:3]}", flush=True)
+                    context.close()
+                    break
                 elapsed = time.perf_counter() - start
                 page.wait_for_load_state("networkidle")
                 if i:
                     times.append(elapsed)
                 total, data = sizes["total"], sizes["data"]
                 context.close()
-            out[key] = (statistics.median(times), data, total)
+            out[key] = (statistics.median(times) if times else None, data, total)
         browser.close()
     return out
 
@@ -175,8 +188,11 @@ def main() -> int:
     parser.add_argument("--state", required=True)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--port", type=int, default=5085)
+    parser.add_argument("--port", type=int, default=0,
+                        help="default: the port of ckan.site_url (DataTables' requests go there)")
     args = parser.parse_args()
+    if not args.port:
+        args.port = int(ini_option(args.state, "ckan.site_url").rsplit(":", 1)[1].split("/")[0])
     token = sysadmin_token(args.state)
     with server(args.state, "bench-suite.ini", args.port) as url:
         if find(url, token, "organization_show", id="bench-org") is None:
@@ -194,8 +210,9 @@ def main() -> int:
     for key in ("chart", "table"):
         seconds, _size = srv[key]
         drawn, data, total = web[key]
+        drawn_text = f"{drawn * 1000:.0f} ms" if drawn is not None else "not drawn"
         print(f"| {names[key]} | {seconds * 1000:.0f} ms | {data:,} B | {total:,} B | "
-              f"{drawn * 1000:.0f} ms |")
+              f"{drawn_text} |")
     return 0
 
 
