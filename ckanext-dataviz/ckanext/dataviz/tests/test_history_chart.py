@@ -51,14 +51,19 @@ def history_world(reset_portal_db, reset_index):
         out = {"token": factories.APIToken(user=editor["name"])["token"]}
         from ckanext.history import store
 
+        # The feed's URL (never polled here) is a local address: allowed for
+        # the time of the fixture, as the history plugin's own tests do.
+        allow_key = "ckanext.grandlyon_access.outbound.allow"
+        allowed_before = tk.config.get(allow_key)
+        tk.config[allow_key] = "127.0.0.1"
         now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
         for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
             ds = call("package_create", name=f"history-{level}", owner_org=org["id"],
                       access_level=level, license_id=licence,
-                      resources=[{"name": "stations", "url": "https://example.org/feed.json",
+                      resources=[{"name": "stations", "url": "http://127.0.0.1:9/feed.json",
                                   "format": "JSON"}])
             rid = ds["resources"][0]["id"]
-            call("history_feed_create", resource_id=rid, url="https://example.org/feed.json",
+            call("history_feed_create", resource_id=rid, url="http://127.0.0.1:9/feed.json",
                  format="json", feature_id_field="id", time_field="",
                  fields=[{"name": "available_bikes", "type": "int"}], interval_seconds=300,
                  store_mode="every", enabled=False)
@@ -70,6 +75,7 @@ def history_world(reset_portal_db, reset_index):
                         title=f"History {level}")
             out[level] = {"name": ds["name"], "resource_id": rid, "view": view,
                           "resource": ds["resources"][0], "package": ds}
+        tk.config[allow_key] = allowed_before
         search.rebuild()
         yield out
     finally:
