@@ -55,7 +55,7 @@ def history_world(reset_portal_db, reset_index):
         # the time of the fixture, as the history plugin's own tests do.
         allow_key = "ckanext.grandlyon_access.outbound.allow"
         allowed_before = tk.config.get(allow_key)
-        tk.config[allow_key] = "127.0.0.1"
+        tk.config[allow_key] = ["127.0.0.1"]
         now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
         for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
             ds = call("package_create", name=f"history-{level}", owner_org=org["id"],
