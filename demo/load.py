@@ -60,7 +60,7 @@ DATASET_KEYS = {
     "resources",
 }
 RESOURCE_KEYS = {"name", "description", "format", "url", "upload",
-                 "datastore", "fields"}
+                 "datastore", "fields", "charts"}
 RESOURCE_SOURCES = ("url", "upload", "datastore")
 
 # Dataset fields that stock CKAN's package schema knows. Any other field of
@@ -117,6 +117,11 @@ def load_data(data_dir: Path) -> dict[str, list]:
     data["access"] = read_json(access) if access.is_file() else {}
     if not isinstance(data["access"], dict):
         raise Fatal(f"{access}: expected a JSON object")
+    # Optional: map views and saved maps (dataviz_map).
+    maps = data_dir / "maps.json"
+    data["maps"] = read_json(maps) if maps.is_file() else {}
+    if not isinstance(data["maps"], dict):
+        raise Fatal(f"{maps}: expected a JSON object")
     return data
 
 
@@ -779,6 +784,24 @@ class Loader:
         else:
             self.load_datastore_resource(pkg, current, meta, meta_diff, res,
                                          label)
+        if res.get("charts"):
+            self.load_charts(pkg, res, label)
+
+    def load_charts(self, pkg: dict, res: dict, label: str):
+        """Chart views (dataviz_chart) of a DataStore resource, created
+        through resource_view_create when no view has their title."""
+        shown = self.ckan.call("package_show", {"id": pkg["id"]}, obj=label)
+        resource = [r for r in shown["resources"] if r.get("name") == res["name"]][0]
+        titles = {v["title"] for v in self.ckan.call(
+            "resource_view_list", {"id": resource["id"]}, obj=label)}
+        for chart in res["charts"]:
+            if chart["title"] in titles:
+                self.report("chart", f"{label}/{chart['title']}", "unchanged")
+                continue
+            self.ckan.call("resource_view_create",
+                           dict(chart, resource_id=resource["id"],
+                                view_type="dataviz_chart"), obj=label)
+            self.report("chart", f"{label}/{chart['title']}", "created")
 
     def load_url_resource(self, pkg, current, meta, meta_diff, label):
         if current is None:
@@ -962,6 +985,48 @@ class Loader:
                 if t.get("name") == "demo-loader":
                     self.ckan.call("api_token_revoke", {"jti": t["id"]}, obj=req["user"])
 
+    # -- maps (dataviz_map): views of resources and saved maps, idempotent
+    def _resource_id(self, dataset: str, resource: str) -> str:
+        shown = self.ckan.call("package_show", {"id": dataset}, obj=dataset)
+        for res in shown.get("resources", []):
+            if res.get("name") == resource:
+                return res["id"]
+        raise Fatal(f"maps.json: no resource {resource!r} in {dataset}")
+
+    def load_maps(self):
+        maps = self.data.get("maps") or {}
+        if not maps:
+            return
+        status = self.ckan.call("status_show", obj="(site)")
+        if "dataviz_map" not in (status.get("extensions") or []):
+            raise Fatal("maps.json needs the dataviz_map plugin")
+        for view in maps.get("views", []):
+            config = {k: v for k, v in view.items() if k not in ("dataset", "resource")}
+            rid = self._resource_id(view["dataset"], view["resource"])
+            have = [v for v in self.ckan.call("resource_view_list", {"id": rid}, obj=rid)
+                    if v.get("view_type") == "dataviz_map" and v.get("title") == view["title"]]
+            if have:
+                self.ckan.call("resource_view_update", {**have[0], **config}, obj=view["title"])
+                self.report("map view", view["title"], "updated")
+            else:
+                self.ckan.call("resource_view_create", {"resource_id": rid,
+                               "view_type": "dataviz_map", **config}, obj=view["title"])
+                self.report("map view", view["title"], "created")
+        for saved in maps.get("maps", []):
+            fields = {k: v for k, v in saved.items() if k != "layers"}
+            fields["layers"] = [{"resource_id": self._resource_id(lay["dataset"], lay["resource"]),
+                                 **{k: v for k, v in lay.items() if k not in ("dataset", "resource")}}
+                                for lay in saved["layers"]]
+            shown = self.ckan.call("dataviz_map_show", {"id": saved["name"]}, obj=saved["name"],
+                                   missing_ok=True)
+            if shown is None:
+                self.ckan.call("dataviz_map_create", fields, obj=saved["name"])
+                self.report("map", saved["name"], "created")
+            else:
+                self.ckan.call("dataviz_map_update", {"id": shown["id"], **fields},
+                               obj=saved["name"])
+                self.report("map", saved["name"], "updated")
+
     def run(self):
         self.preflight()
         self.read_passwords()
@@ -971,6 +1036,7 @@ class Loader:
         self.load_memberships()
         self.load_datasets()
         self.load_access()
+        self.load_maps()
         print("\nSummary")
         for kind, outcomes in self.counts.items():
             total = sum(outcomes.values())

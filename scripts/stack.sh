@@ -545,6 +545,13 @@ cmd_bench() {
   esac
 }
 
+cmd_bench_dataviz() {
+  cmd_up
+  say "benchmark: a chart view of a large DataStore table against DataTables"
+  cd "$ROOT"
+  "$VENV/bin/python" bench/dataviz.py --state "$STATE" "$@"
+}
+
 cmd_stop() {
   local name
   for name in widget-demo commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
@@ -611,6 +618,7 @@ usage: ./portal COMMAND
   test [ARGS]    install everything, start the services, run pytest (ARGS go to pytest)
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
   bench load     the load scenario, concurrent clients, side by side (bench/load.py --help)
+  bench-dataviz  a chart of a 1,000,000-row DataStore table against DataTables (bench/dataviz.py)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)
@@ -631,6 +639,7 @@ main() {
     run) cmd_run ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
+    bench-dataviz) cmd_bench_dataviz "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;
     wipe) cmd_wipe "$@" ;;

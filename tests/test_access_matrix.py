@@ -773,6 +773,36 @@ def row_commune_dataset_page(web, world, who, ds):
         assert_no_data(res.body, ds)
 
 
+def row_dataviz_chart(web, world, who, ds):
+    """dataviz_chart_data answers like the DataStore; the embed page of a view
+    shows what to do and no row without access, and looks missing when the
+    dataset is not visible."""
+    config = {"chart_type": "bar", "x": "station", "y": "bikes"}
+    _data_row(api(web, world, who, "dataviz_chart_data", resource_id=ds.table_id, config=config),
+              api(web, world, who, "dataviz_chart_data", resource_id=MISSING_ID, config=config),
+              who, ds, (ds.table_id, MISSING_ID))
+    embed = get(web, world, who, f"/dataviz/embed/view/{ds.view_id}")
+    if not sees(who, ds.key):
+        missing = get(web, world, who, f"/dataviz/embed/view/{MISSING_ID}")
+        assert embed.status == missing.status == 404
+        assert_hides(embed.body, ds)
+        return
+    assert embed.status == 200, embed.body[:300]
+    assert "frame-ancestors *" in embed.headers.get("Content-Security-Policy", "")
+    if not reads(who, ds.key):
+        assert "data-dataviz-access" in embed.body
+        assert_no_data(embed.body, ds)
+
+
+def row_dataviz_map_layer(web, world, who, ds):
+    """dataviz_map_layer_data (the features of a map layer; here the table's
+    `bikes` column as latitude and longitude) answers like the DataStore."""
+    params = {"lat_field": "bikes", "lon_field": "bikes"}
+    _data_row(api(web, world, who, "dataviz_map_layer_data", resource_id=ds.table_id, **params),
+              api(web, world, who, "dataviz_map_layer_data", resource_id=MISSING_ID, **params),
+              who, ds, (ds.table_id, MISSING_ID))
+
+
 ITEM_ROWS: dict[str, Callable] = {
     "package_show": row_package_show,
     "resource_show": row_resource_show,
@@ -794,6 +824,8 @@ ITEM_ROWS: dict[str, Callable] = {
     "package_relationships_list": row_package_relationships_list,
     "dcat_dataset_show+/dataset/<id>.<format>": row_dcat_dataset,
     "/commune/<name>/dataset/<id>": row_commune_dataset_page,
+    "dataviz_chart_data+embed": row_dataviz_chart,
+    "dataviz_map_layer_data": row_dataviz_map_layer,
 }
 
 
@@ -1194,9 +1226,16 @@ COVERED_ACTIONS: dict[str, str] = {
     "harvest_object_list": "harvest_object_list",
     "communes_widget_search": "communes: white-label home, widget search, iframe, builder, list",
     "communes_list": "communes: white-label home, widget search, iframe, builder, list",
+    "dataviz_chart_data": "dataviz_chart_data+embed",
+    "dataviz_map_layer_data": "dataviz_map_layer_data",
 }
 
 NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
+    "saved maps: their owners write them (an organisation's editors and admins, the owning "
+    "user, sysadmins); show and list give only maps and layers the viewer may see, no data "
+    "(tests in ckanext-dataviz, test_map_actions.py)": (
+        "dataviz_map_create", "dataviz_map_update", "dataviz_map_delete", "dataviz_map_show",
+        "dataviz_map_list"),
     "writes a dataset, its resources or views: the dataset's editors (package_update)": (
         "package_create", "package_update", "package_patch", "package_delete", "package_revise",
         "package_resource_reorder", "package_owner_org_update",
@@ -1345,9 +1384,12 @@ COVERED_RULES: dict[str, str] = {
     "/catalog.<_format>": "dcat catalogue",
     "/dataset/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
     "/dataset_series/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
+    "/dataviz/embed/view/<view_id>": "dataviz_chart_data+embed",
 }
 
 RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
+    "the map builder: logged-in users, a saved map's owners (tests in ckanext-dataviz)": (
+        "/dataviz/map/new", "/dataviz/map/<id>/edit", "/dataviz/map/<id>/delete"),
     "dataset, resource and view forms: the dataset's editors": (
         "/dataset/new", "/dataset/edit/<id>", "/dataset/delete/<id>", "/dataset/resources/<id>",
         "/dataset/<id>/resource/new", "/dataset/<id>/resource/<resource_id>/edit",
@@ -1394,6 +1436,9 @@ RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
 }
 
 RULES_WITHOUT_DATASET_DATA: dict[str, tuple[str, ...]] = {
+    "saved map pages and embeds: the layers the viewer may see, no data (features come from "
+    "dataviz_map_layer_data; tests in ckanext-dataviz)": (
+        "/dataviz/map/<id>", "/dataviz/embed/map/<id>"),
     "site pages, static files, assets, translations, locale redirects": (
         "/about", "/robots.txt", "/<path:filename>", "/webassets/<path:path>", "/api/",
         f"/api/{_V12}/i18n/<lang>", "/api/i18n/<lang>", "/api/<int(min=1, max=3):ver>",

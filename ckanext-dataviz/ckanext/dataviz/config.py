@@ -16,3 +16,23 @@ def basemap_tile_url() -> str:
 def basemap_attribution() -> str:
     """Attribution text of the basemap."""
     return tk.config["ckanext.dataviz.basemap.attribution"]
+
+
+def map_max_features() -> int:
+    """Most features one map layer sends to the browser."""
+    return tk.config["ckanext.dataviz.map.max_features"]
+
+
+def map_max_bytes() -> int:
+    """Largest file a map layer reads, in bytes."""
+    return tk.config["ckanext.dataviz.map.max_bytes"]
+
+
+def chart_max_points() -> int:
+    """The most points a chart answer carries (ckanext.dataviz.chart.max_points)."""
+    return tk.config["ckanext.dataviz.chart.max_points"]
+
+
+def chart_timeout_ms() -> int:
+    """Statement timeout of a chart's aggregation query, in milliseconds."""
+    return tk.config["ckanext.dataviz.chart.timeout_ms"]

@@ -1,0 +1,214 @@
+"""The resource views `dataviz_chart` (a chart of a DataStore table) and
+`dataviz_history` (a chart of a resource's history feed).
+
+Both need the `dataviz` plugin loaded too (templates, assets, the chart
+data action and the embed route).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+from ckan.lib.navl.dictization_functions import missing
+
+from ckanext.dataviz.chart import access, query, spec
+
+
+def _context() -> dict[str, Any]:
+    user = tk.current_user
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    return {"user": user.name if authenticated else "",
+            "auth_user_obj": user if authenticated else None}
+
+
+def _access_vars(resource_id: str, package_id: str) -> dict[str, Any]:
+    """dataviz_allowed, and without access dataviz_status (what to do)."""
+    context = _context()
+    try:
+        access.check_data_read(context, resource_id)
+        return {"dataviz_allowed": True, "dataviz_status": None}
+    except tk.NotAuthorized:
+        return {"dataviz_allowed": False,
+                "dataviz_status": access.access_status(context, package_id)}
+    except tk.ObjectNotFound:
+        return {"dataviz_allowed": False, "dataviz_status": None}
+
+
+def _embed_url(view_id: str | None) -> str:
+    if not view_id:
+        return ""
+    return tk.url_for("dataviz.embed_view", view_id=view_id, _external=True)
+
+
+def validate_chart_view(key, data, errors, context) -> None:
+    """Checks the whole chart configuration of a view form against the
+    resource's DataStore fields; errors go to the form field they concern."""
+    resource_id = data.get(("resource_id",))
+    if not resource_id or resource_id is missing or errors.get(("resource_id",)):
+        return
+    fields = query.datastore_fields(resource_id)
+    if fields is None:
+        errors.setdefault(("x",), []).append(
+            tk._("This resource has no DataStore table to chart."))
+        return
+    config = {}
+    for name in spec.KEYS:
+        if name == "title":
+            continue
+        value = data.get((name,))
+        if value is not missing and value is not None:
+            config[name] = value
+    chart, problems = spec.parse(config, fields)
+    for name, messages in problems.items():
+        errors.setdefault((name,), []).extend(messages)
+    if chart is not None:
+        data[("y",)] = chart.y
+
+
+class DatavizChartView(p.SingletonPlugin):
+    """A chart (line, bar, area, pie, scatter) of a DataStore resource,
+    aggregated by the database."""
+
+    p.implements(p.IResourceView, inherit=True)
+    p.implements(p.ITemplateHelpers)
+
+    def info(self) -> dict[str, Any]:
+        ignore_missing = tk.get_validator("ignore_missing")
+        # The chart's title is the view's own title (CKAN's field).
+        schema: dict[str, Any] = {name: [ignore_missing] for name in spec.KEYS
+                                  if name != "title"}
+        schema["__after"] = [validate_chart_view]
+        return {
+            "name": "dataviz_chart",
+            "title": tk._("Chart"),
+            "default_title": tk._("Chart"),
+            "icon": "chart-line",
+            "iframed": True,
+            "preview_enabled": False,
+            "full_page_edit": True,
+            "schema": schema,
+        }
+
+    def can_view(self, data_dict: dict[str, Any]) -> bool:
+        return bool(tk.asbool(data_dict["resource"].get("datastore_active")))
+
+    def setup_template_variables(self, context, data_dict) -> dict[str, Any]:
+        resource = data_dict["resource"]
+        view = data_dict.get("resource_view") or {}
+        out = _access_vars(resource["id"], data_dict["package"]["id"])
+        out["dataviz_embed_url"] = _embed_url(view.get("id"))
+        return out
+
+    def view_template(self, context, data_dict) -> str:
+        return "dataviz/chart/view.html"
+
+    def form_template(self, context, data_dict) -> str:
+        return "dataviz/chart/form.html"
+
+    def get_helpers(self) -> dict[str, Any]:
+        return {"dataviz_chart_fields": dataviz_chart_fields,
+                "dataviz_chart_choices": dataviz_chart_choices,
+                "dataviz_chart_field_options": dataviz_chart_field_options,
+                "dataviz_chart_strings": dataviz_chart_strings,
+                "dataviz_history_available": history_available}
+
+
+def dataviz_chart_fields(resource_id: str) -> list[dict[str, Any]]:
+    """The DataStore fields of a resource with their kind (number, time,
+    bool, text), for the chart form; [] without a table."""
+    fields = query.datastore_fields(resource_id) or []
+    return [dict(f, kind=spec.kind(f["type"])) for f in fields]
+
+
+def dataviz_chart_field_options(resource_id: str) -> list[tuple[str, str]]:
+    """(value, label) of each DataStore field, for the form's selects."""
+    return [(f["id"], f"{f['id']} ({f['type']})") for f in dataviz_chart_fields(resource_id)]
+
+
+def dataviz_chart_strings() -> dict[str, Any]:
+    """The strings of the chart scripts, in the user's language
+    (%(name)s placeholders are filled by the scripts)."""
+    _ = tk._
+    return {
+        "types": {"line": _("Line chart"), "bar": _("Bar chart"), "area": _("Area chart"),
+                  "pie": _("Pie chart"), "scatter": _("Scatter chart")},
+        "summary": _("%(type)s of %(y)s by %(x)s: %(series)s series, %(points)s points."),
+        "truncated": _("Only the first %(points)s points are shown."),
+        "error": _("The chart could not be drawn: %(message)s"),
+        "empty": _("No data matches this chart."),
+        "table": _("The data of this chart as a table"),
+        "copied": _("Copied"),
+        "period": _("Period"),
+        "no_history": _("No history in this period."),
+    }
+
+
+def dataviz_chart_choices() -> dict[str, list[tuple[str, str]]]:
+    """The choices of the chart form, labelled in the user's language."""
+    _ = tk._
+    return {
+        "chart_type": [("line", _("Line")), ("bar", _("Bar")), ("area", _("Area")),
+                       ("pie", _("Pie")), ("scatter", _("Scatter"))],
+        "aggregate": [("none", _("None (raw rows)")), ("sum", _("Sum")),
+                      ("avg", _("Average")), ("min", _("Minimum")), ("max", _("Maximum")),
+                      ("count", _("Count of rows"))],
+        "bucket": [("", _("No time bucket")), ("day", _("Day")), ("week", _("Week")),
+                   ("month", _("Month")), ("year", _("Year"))],
+        "sort": [("x", _("Horizontal axis, ascending")), ("-x", _("Horizontal axis, descending")),
+                 ("y", _("Value, ascending")), ("-y", _("Value, descending"))],
+    }
+
+
+def history_available() -> bool:
+    """Whether an action `history_query` is registered (ckanext-history)."""
+    try:
+        tk.get_action("history_query")
+        return True
+    except (KeyError, Exception):
+        return False
+
+
+class DatavizHistoryView(p.SingletonPlugin):
+    """A chart of a resource's history (ckanext-history's history_query):
+    period, aggregation and features chosen by the reader."""
+
+    p.implements(p.IResourceView, inherit=True)
+
+    def info(self) -> dict[str, Any]:
+        ignore_missing = tk.get_validator("ignore_missing")
+        unicode_safe = tk.get_validator("unicode_safe")
+        return {
+            "name": "dataviz_history",
+            "title": tk._("History chart"),
+            "default_title": tk._("History"),
+            "icon": "clock-rotate-left",
+            "iframed": True,
+            "schema": {"fields": [ignore_missing, unicode_safe],
+                       "features": [ignore_missing, unicode_safe]},
+        }
+
+    def can_view(self, data_dict: dict[str, Any]) -> bool:
+        if not history_available():
+            return False
+        try:
+            tk.get_action("history_feed_show")(
+                {"ignore_auth": True}, {"resource_id": data_dict["resource"]["id"]})
+            return True
+        except Exception:
+            return False
+
+    def setup_template_variables(self, context, data_dict) -> dict[str, Any]:
+        resource = data_dict["resource"]
+        view = data_dict.get("resource_view") or {}
+        out = _access_vars(resource["id"], data_dict["package"]["id"])
+        out["dataviz_embed_url"] = _embed_url(view.get("id"))
+        out["dataviz_history_ready"] = history_available()
+        return out
+
+    def view_template(self, context, data_dict) -> str:
+        return "dataviz/chart/history_view.html"
+
+    def form_template(self, context, data_dict) -> str:
+        return "dataviz/chart/history_form.html"

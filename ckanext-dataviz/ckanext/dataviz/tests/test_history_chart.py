@@ -1,0 +1,130 @@
+"""The history chart view (dataviz_history) over ckanext-history's
+history_query: offered only for resources with a history feed, draws the
+aggregated series in headless Chromium, and shows no data to a viewer
+without access. The tests that need history_query skip, saying so, when
+the history plugin does not provide it."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+
+import ckan.lib.datapreview as datapreview
+import ckan.lib.search as search
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+import pytest
+from ckan.tests import factories, helpers
+from werkzeug.serving import make_server
+
+from ckanext.dataviz.chart.plugin import history_available
+
+NEEDS = "needs ckanext-history's history_query (branch wip-history)"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
+FEATURES = ("3082", "7024")
+
+
+def test_no_history_view_without_a_feed(clean_db):
+    dataset = factories.Dataset(owner_org=factories.Organization()["id"])
+    resource = factories.Resource(package_id=dataset["id"], url="https://example.org/feed.json")
+    plugin = datapreview.get_view_plugin("dataviz_history")
+    assert plugin is not None
+    assert plugin.can_view({"resource": resource, "package": dataset}) is False
+
+
+@pytest.fixture(scope="module")
+def history_world(reset_portal_db, reset_index):
+    plugins.load_all()
+    try:
+        if not history_available():
+            pytest.skip(NEEDS)
+        reset_portal_db()
+        reset_index()
+        editor = factories.User(name="history-editor")
+        org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}])
+        call = lambda action, **kw: helpers.call_action(  # noqa: E731
+            action, context={"user": editor["name"]}, **kw)
+        out = {"token": factories.APIToken(user=editor["name"])["token"]}
+        from ckanext.history import store
+
+        # The feed's URL (never polled here) is a local address: allowed for
+        # the time of the fixture, as the history plugin's own tests do.
+        allow_key = "ckanext.grandlyon_access.outbound.allow"
+        allowed_before = tk.config.get(allow_key)
+        tk.config[allow_key] = ["127.0.0.1"]
+        now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
+        for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
+            ds = call("package_create", name=f"history-{level}", owner_org=org["id"],
+                      access_level=level, license_id=licence,
+                      resources=[{"name": "stations", "url": "http://127.0.0.1:9/feed.json",
+                                  "format": "JSON"}])
+            rid = ds["resources"][0]["id"]
+            call("history_feed_create", resource_id=rid, url="http://127.0.0.1:9/feed.json",
+                 format="json", feature_id_field="id", time_field="",
+                 fields=[{"name": "available_bikes", "type": "int"}], interval_seconds=300,
+                 store_mode="every", enabled=False)
+            rows = [{"feature": f, "time": now - datetime.timedelta(hours=h),
+                     "values": {"available_bikes": (h * 3 + i) % 20}}
+                    for h in range(48) for i, f in enumerate(FEATURES)]
+            store.write_rows(rid, rows)
+            view = call("resource_view_create", resource_id=rid, view_type="dataviz_history",
+                        title=f"History {level}")
+            out[level] = {"name": ds["name"], "resource_id": rid, "view": view,
+                          "resource": ds["resources"][0], "package": ds}
+        tk.config[allow_key] = allowed_before
+        search.rebuild()
+        yield out
+    finally:
+        plugins.unload_all()
+
+
+def test_the_view_is_offered_for_a_resource_with_a_feed(history_world):
+    plugin = datapreview.get_view_plugin("dataviz_history")
+    ds = history_world["open"]
+    assert plugin.can_view({"resource": ds["resource"], "package": ds["package"]})
+
+
+def test_history_query_answers_what_the_chart_asks(history_world):
+    ds = history_world["open"]
+    now = datetime.datetime.utcnow()
+    answer = tk.get_action("history_query")(
+        {"ignore_auth": True},
+        {"resource_id": ds["resource_id"], "start": (now - datetime.timedelta(days=7)).isoformat(),
+         "end": now.isoformat(), "aggregate": "hour", "functions": ["avg"]})
+    assert answer["records"] and "available_bikes_avg" in answer["records"][0]
+
+
+def test_the_history_chart_draws_one_series_per_feature(history_world):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    live = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            ds = history_world["open"]
+            page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
+                      f"{ds['view']['id']}")
+            page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
+            assert page.locator("[data-dataviz-history]").get_attribute("data-series") == "2"
+            assert page.locator("[data-dataviz-history] svg path").count() > 0
+            page.locator("[data-preset='30d']").click()
+            page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
+            os.makedirs(os.path.join(REPO, "test-artifacts"), exist_ok=True)
+            page.screenshot(path=os.path.join(REPO, "test-artifacts",
+                                              "dataviz-history-chart.png"), full_page=True)
+            gated = history_world["licensed"]
+            page.goto(f"{live}/dataviz/embed/view/{gated['view']['id']}")
+            page.locator("[data-dataviz-access=login]").wait_for(timeout=30000)
+            assert page.locator("svg").count() == 0
+            browser.close()
+    finally:
+        server.shutdown()
