@@ -52,6 +52,46 @@ def ensure_partner(url: str, token: str, state: str) -> tuple[str, list[tuple[st
     return partner_token, pairs
 
 
+def prepare_suite_only(url: str, token: str) -> dict[str, Request]:
+    """Requests only the suite answers: the commune widget's cross-origin
+    search (the benchmark organisation marked a commune) and, when the
+    history plugin has a feed with rows, history queries."""
+    call(url, token, "organization_patch", id="bench-org", is_commune="true")
+    words = ["vélo", "parking", "arbres", "bus", "budget", "eau"]
+    requests_: dict[str, Request] = {
+        "widget search": lambda s, base, i: s.get(
+            f"{base}/api/3/action/communes_widget_search",
+            params={"commune": "bench-org", "q": words[i % len(words)], "page_size": 10},
+            headers={"Origin": "https://commune.example.org"}, timeout=60),
+    }
+    history = _history_resource(url, token)
+    if history:
+        resource_id, start, end = history
+        requests_["history query"] = lambda s, base, i: s.get(
+            f"{base}/api/3/action/history_query",
+            params={"resource_id": resource_id, "start": start, "end": end,
+                    "aggregate": "hour", "per_feature": "false", "limit": 200},
+            headers={"Authorization": token}, timeout=60)
+    return requests_
+
+
+def _history_resource(url: str, token: str):
+    """A resource of the benchmark database whose history has rows: (id, first, last)."""
+    try:
+        found = call(url, token, "package_search", q="*:*", rows=1000, fl="id,resources")["results"]
+    except SystemExit:
+        return None
+    for pkg in found:
+        for res in pkg.get("resources") or []:
+            answer = requests.post(f"{url}/api/3/action/history_show", json={"resource_id": res["id"]},
+                                   headers={"Authorization": token}, timeout=60)
+            if answer.ok and answer.json().get("success"):
+                coverage = answer.json()["result"]["coverage"]
+                if coverage.get("first") and coverage.get("last"):
+                    return res["id"], coverage["first"], coverage["last"]
+    return None
+
+
 def run_phase(base: str, request: Request, clients: int, count: int, max_seconds: float) -> dict:
     """`count` requests from `clients` threads (or fewer when time runs out)."""
     times: list[float] = []
@@ -153,6 +193,16 @@ def main() -> int:
                     if r["errors"]:
                         print(f"{'':<25}errors: {sorted(set(r['errors']))}")
                 worst = max(worst, percentile(results["suite"]["times"], 50) / base_p50)
+            print("\nsuite only (no stock counterpart)")
+            for surface, request in prepare_suite_only(suite, token).items():
+                run_phase(suite, request, 2, 10, 30)
+                r = run_phase(suite, request, args.clients, args.requests, args.max_seconds)
+                rps = len(r["times"]) / r["wall"]
+                total_errors += len(r["errors"])
+                print(f"{surface:<18}{'suite':<7}{rps:>8.1f}{percentile(r['times'], 50) * 1000:>9.1f}"
+                      f"{percentile(r['times'], 95) * 1000:>9.1f}{len(r['errors']):>8}")
+                if r["errors"]:
+                    print(f"{'':<25}errors: {sorted(set(r['errors']))}")
             print(f"\nerrors: {total_errors} (target 0); worst p50 ratio suite/stock on shared "
                   f"requests: {worst:.2f} (target: at most 1.15)")
     return 0 if total_errors == 0 else 1
