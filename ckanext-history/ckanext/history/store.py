@@ -2,7 +2,8 @@
 
 Layout: one table `history_row (resource_id, feature, time, values)`
 partitioned by range of `time`, one partition per calendar month
-(`history_row_pYYYYMM`, created on demand by `write_rows`). The primary key
+(`history_part.pYYYYMM`, created on demand by `write_rows` in a schema of
+their own so that tools reflecting `public` see one table). The primary key
 (resource_id, feature, time) makes a row unique: writing it again is a no-op
 (`ON CONFLICT DO NOTHING`), so a writer killed and restarted mid-way never
 stores a row twice. `values` holds the feed's declared fields, each coerced to
@@ -204,8 +205,11 @@ def next_month(dt: datetime.datetime) -> datetime.datetime:
     return datetime.datetime(dt.year + dt.month // 12, dt.month % 12 + 1, 1)
 
 
+PARTITION_SCHEMA = "history_part"
+
+
 def partition_name(month: datetime.datetime) -> str:
-    return f"history_row_p{month.year:04d}{month.month:02d}"
+    return f"p{month.year:04d}{month.month:02d}"
 
 
 def ensure_partitions(months: Iterable[datetime.datetime]) -> None:
@@ -230,15 +234,17 @@ def ensure_partitions(months: Iterable[datetime.datetime]) -> None:
             continue
         end = next_month(month)
         ddl = (
-            f'CREATE TABLE IF NOT EXISTS {name} PARTITION OF history_row '
+            f'CREATE TABLE IF NOT EXISTS {PARTITION_SCHEMA}.{name} PARTITION OF history_row '
             f"FOR VALUES FROM ('{month:%Y-%m-%d}') TO ('{end:%Y-%m-%d}')"
         )
         try:
             with engine().begin() as conn:
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {PARTITION_SCHEMA}"))
                 conn.execute(sa.text(ddl))
         except sa.exc.DBAPIError as error:  # created meanwhile by another writer
             with engine().connect() as conn:
-                if conn.execute(sa.text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
+                qualified = f"{PARTITION_SCHEMA}.{name}"
+                if conn.execute(sa.text("SELECT to_regclass(:n)"), {"n": qualified}).scalar() is None:
                     raise
             log.debug("partition %s created concurrently: %s", name, error)
 
@@ -254,7 +260,7 @@ def partitions() -> list[tuple[datetime.datetime, str]]:
         ).scalars().all()
     out = []
     for name in names:
-        digits = name.rsplit("_p", 1)[-1]
+        digits = name[1:]
         if len(digits) == 6 and digits.isdigit():
             out.append((datetime.datetime(int(digits[:4]), int(digits[4:]), 1), name))
     return sorted(out)

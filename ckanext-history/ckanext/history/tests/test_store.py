@@ -48,7 +48,7 @@ def test_monthly_partitions_are_created_on_demand():
     assert datetime.datetime(2026, 1, 1) in months and datetime.datetime(2026, 2, 1) in months
     assert datetime.datetime(2031, 7, 1) in months
     with store.engine().connect() as conn:
-        in_july = conn.execute(sa.text("SELECT count(*) FROM history_row_p203107")).scalar()
+        in_july = conn.execute(sa.text("SELECT count(*) FROM history_part.p203107")).scalar()
     assert in_july == 1
 
 

@@ -4,8 +4,10 @@ Revision ID: 9c3d5e7f2a10
 Revises: 4b7e2a91c001
 Create Date: 2026-11-28
 
-Monthly partitions (history_row_pYYYYMM) are created on demand by
-ckanext.history.store; dropping the parent drops them.
+Monthly partitions (history_part.pYYYYMM) are created on demand by
+ckanext.history.store, in their own PostgreSQL schema: tools that reflect the
+public schema (CKAN's test reset drops every reflected table) then see one
+table, and dropping the parent drops its partitions.
 """
 from alembic import op
 
@@ -16,6 +18,7 @@ depends_on = None
 
 
 def upgrade():
+    op.execute("CREATE SCHEMA IF NOT EXISTS history_part")
     # Raw DDL: alembic's create_table has no partitioning clause.
     op.execute(
         """
