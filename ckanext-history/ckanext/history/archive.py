@@ -117,6 +117,21 @@ def month_files(resource_id: str, with_rows: bool = False) -> list[MonthFile]:
     return sorted(out, key=lambda m: (m.year, m.month))
 
 
+def time_bounds(path: str) -> tuple:
+    """(first, last) time of a month file, from its row-group statistics."""
+    fs, _base = filesystem()
+    with fs.open_input_file(path) as handle:
+        meta = pq.ParquetFile(handle).metadata
+    index = meta.schema.to_arrow_schema().get_field_index("time")
+    lows, highs = [], []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is not None and stats.has_min_max:
+            lows.append(stats.min)
+            highs.append(stats.max)
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
 def files_between(resource_id: str, start: datetime.datetime, end: datetime.datetime) -> list[MonthFile]:
     """Archived months overlapping [start, end)."""
     first = datetime.datetime(start.year, start.month, 1)
@@ -210,3 +225,219 @@ def iter_month_batches(resource_id: str, year: int, month: int, batch_rows: int 
     fs, _base = filesystem()
     with fs.open_input_file(month_path(resource_id, year, month)) as handle:
         yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_rows)
+
+
+# --- reading months into DuckDB ---------------------------------------------------
+
+def archive_select(con, files: list[MonthFile], schema: pa.Schema, params: dict, name: str = "files") -> str:
+    """A DuckDB relation (SQL) of the rows of `files` with exactly the
+    columns of `schema` (a column missing from every file is NULL). Local
+    files are read by DuckDB's read_parquet (their paths bound as `$<name>`);
+    other filesystems through a pyarrow dataset registered in `con`."""
+    fs, _base = filesystem()
+    if not isinstance(fs, pafs.LocalFileSystem):
+        dataset = pads_dataset([f.path for f in files], fs, schema)
+        con.register(f"{name}_dataset", dataset)
+        return f"{name}_dataset"
+    present: set[str] = set()
+    for f in files:
+        present.update(pq.read_schema(f.path).names)
+    params[name] = [f.path for f in files]
+    columns = []
+    for field in schema:
+        quoted = '"' + field.name.replace('"', '""') + '"'
+        duck = _duck_type(field.type)
+        columns.append(f"CAST({quoted} AS {duck}) AS {quoted}" if field.name in present
+                       else f"CAST(NULL AS {duck}) AS {quoted}")
+    return f"(SELECT {', '.join(columns)} FROM read_parquet(${name}, union_by_name = true))"
+
+
+def pads_dataset(paths: list[str], fs, schema: pa.Schema):
+    import pyarrow.dataset as pads
+
+    return pads.dataset(paths, filesystem=fs, format="parquet", schema=schema)
+
+
+def _duck_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_int64(arrow_type):
+        return "BIGINT"
+    if pa.types.is_float64(arrow_type):
+        return "DOUBLE"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    return "VARCHAR"
+
+
+# --- writing months from a sorted stream ---------------------------------------------
+
+def write_month_stream(resource_id: str, year: int, month: int, schema: pa.Schema,
+                       batches) -> tuple[str, int]:
+    """Replaces the month's file with the (sorted) record batches, streamed
+    into a ParquetWriter: memory holds one batch. Atomic: temporary name,
+    then rename (local); one PUT (object stores). Returns (path, rows)."""
+    fs, _base = filesystem()
+    path = month_path(resource_id, year, month)
+    folder = posixpath.dirname(path)
+    fs.create_dir(folder, recursive=True)
+    local = isinstance(fs, pafs.LocalFileSystem)
+    target = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}.parquet") if local else path
+    rows = 0
+    try:
+        with fs.open_output_stream(target) as sink:
+            with pq.ParquetWriter(sink, schema, **write_options(schema)) as writer:
+                for batch in batches:
+                    if batch.num_rows:
+                        writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+                        rows += batch.num_rows
+        if local:
+            os.replace(target, path)
+    except BaseException:
+        if local and os.path.exists(target):
+            os.unlink(target)
+        raise
+    return path, rows
+
+
+# --- compaction ------------------------------------------------------------------
+
+def retention_days(resource_id: str) -> int:
+    """The feed's hot retention, else ckanext.history.hot_retention_days."""
+    import ckan.model as model
+
+    from .model import Feed
+
+    days = (model.Session.query(Feed.hot_retention_days)
+            .filter(Feed.resource_id == resource_id).scalar())
+    model.Session.remove()
+    return int(days) if days else config.hot_retention_days()
+
+
+def compact(resource_id: str, now: datetime.datetime | None = None,
+            retention: int | None = None, crash_after_write: bool = False) -> dict:
+    """Moves the resource's hot rows older than its retention into the
+    archive, month by month; returns {"months": [...], "rows": n}.
+
+    Each month runs in one REPEATABLE READ transaction holding an advisory
+    lock on the resource: read the hot rows (older than the cutoff), merge
+    them with the archived month in DuckDB (dedupe by (feature, time), the
+    archived row first; sorted by (feature, time); spilling to disk past the
+    memory limit), stream the result into a new file that replaces the old
+    one, and only then delete the hot rows that were read. `crash_after_write`
+    (tests) stops after the file is in place, as a crash would."""
+    from . import query, store
+
+    fields = store.get_schema(resource_id)
+    if fields is None:
+        return {"months": [], "rows": 0}
+    now = now or store.utcnow()
+    days = retention if retention is not None else retention_days(resource_id)
+    cutoff = now - datetime.timedelta(days=days)
+    schema = store.arrow_schema(fields)
+    months_sql = (
+        "SELECT DISTINCT date_trunc('month', \"time\") FROM history_row "
+        "WHERE resource_id = %(rid)s AND \"time\" < %(cutoff)s ORDER BY 1"
+    )
+    raw = store.engine().raw_connection()
+    done, moved = [], 0
+    try:
+        cur = raw.cursor()
+        cur.execute(months_sql, {"rid": resource_id, "cutoff": cutoff})
+        months = [m for (m,) in cur.fetchall()]
+        raw.rollback()
+        for month in months:
+            upper = min(store.next_month(month), cutoff)
+            raw.set_session(isolation_level="REPEATABLE READ")
+            cur = raw.cursor()
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%(key)s))",
+                        {"key": f"history_compact:{resource_id}"})
+            hot_sql = store.hot_select_sql(fields, False)
+            bound = {"rid": resource_id, "start": month, "end": upper}
+            bound.update({f"f{i}": f["name"] for i, f in enumerate(fields)})
+            reader = pa.RecordBatchReader.from_batches(schema, _cursor_batches(raw, hot_sql, bound, schema))
+            con = query.connect()
+            try:
+                params: dict = {}
+                existing = [m for m in month_files(resource_id)
+                            if (m.year, m.month) == (month.year, month.month)]
+                con.register("hot_rows", reader)
+                cols = ", ".join('"' + n.replace('"', '""') + '"' for n in schema.names)
+                parts = [f"SELECT {cols}, 1 AS tier FROM hot_rows"]
+                if existing:
+                    parts.insert(0, f"SELECT {cols}, 0 AS tier FROM "
+                                 f"{archive_select(con, existing, schema, params)}")
+                sql = (f"SELECT DISTINCT ON (feature, time) {cols} FROM ({' UNION ALL '.join(parts)}) "
+                       "ORDER BY feature, time, tier")
+                out = con.execute(sql, params).fetch_record_batch(ROW_GROUP_ROWS)
+                _path, rows = write_month_stream(resource_id, month.year, month.month, schema, out)
+            finally:
+                con.close()
+            if crash_after_write:
+                raw.rollback()
+                return {"months": done + [f"{month:%Y-%m}"], "rows": moved, "crashed": True}
+            cur = raw.cursor()
+            cur.execute('DELETE FROM history_row WHERE resource_id = %(rid)s AND "time" >= %(start)s '
+                        'AND "time" < %(end)s', {"rid": resource_id, "start": month, "end": upper})
+            moved += cur.rowcount
+            raw.commit()
+            done.append(f"{month:%Y-%m}")
+            log.info("history %s: %s archived (%d rows in the file, %d hot rows moved)",
+                     resource_id, f"{month:%Y-%m}", rows, cur.rowcount)
+    finally:
+        raw.rollback()
+        raw.close()
+    drop_empty_partitions(cutoff)
+    return {"months": done, "rows": moved}
+
+
+def _cursor_batches(raw, sql: str, bound: dict, schema: pa.Schema, batch_rows: int = 100_000):
+    cursor = raw.cursor(name=f"history_compact_{uuid.uuid4().hex[:12]}")
+    cursor.itersize = batch_rows
+    cursor.execute(sql, bound)
+    while True:
+        chunk = cursor.fetchmany(batch_rows)
+        if not chunk:
+            break
+        columns = list(zip(*chunk))
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)], schema=schema)
+    cursor.close()
+
+
+def drop_empty_partitions(cutoff: datetime.datetime) -> list[str]:
+    """Drops the monthly partitions that ended before `cutoff` and hold no
+    row any more (of any resource); a busy table is left for next time."""
+    import sqlalchemy as sa
+
+    from . import store
+
+    dropped = []
+    for month, name in store.partitions():
+        if store.next_month(month) > cutoff:
+            continue
+        qualified = f"{store.PARTITION_SCHEMA}.{name}"
+        try:
+            with store.engine().begin() as conn:
+                conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                if conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {qualified})")).scalar():
+                    continue
+                conn.execute(sa.text(f"DROP TABLE {qualified}"))
+                dropped.append(name)
+        except sa.exc.DBAPIError as error:
+            log.info("partition %s not dropped: %s", qualified, error)
+    return dropped
+
+
+def compact_all(resource_id: str | None = None, now: datetime.datetime | None = None) -> dict:
+    """Compacts one resource or every resource with a history."""
+    import sqlalchemy as sa
+
+    from . import store
+
+    if resource_id:
+        ids = [resource_id]
+    else:
+        with store.engine().connect() as conn:
+            ids = list(conn.execute(sa.select(store.schema_table.c.resource_id)).scalars())
+    return {rid: compact(rid, now=now) for rid in ids}

@@ -22,6 +22,7 @@ import datetime
 import json
 import logging
 import math
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -54,6 +55,13 @@ schema_table = sa.Table(
     sa.Column("resource_id", sa.UnicodeText, primary_key=True),
     sa.Column("fields", JSONB, nullable=False),
     sa.Column("modified", sa.DateTime, nullable=False),
+)
+
+feature_table = sa.Table(
+    "history_feature",
+    tk.BaseModel.metadata,
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("feature", sa.UnicodeText, primary_key=True),
 )
 
 ARROW_TYPES = {
@@ -274,6 +282,41 @@ INSERT_SQL = (
 )
 
 
+FEATURE_SQL = "INSERT INTO history_feature (resource_id, feature) VALUES %s ON CONFLICT DO NOTHING"
+
+
+def register_features(resource_id: str, features: Iterable[str]) -> None:
+    """Records features whose rows were written straight into the archive."""
+    from psycopg2.extras import execute_values
+
+    raw = engine().raw_connection()
+    try:
+        execute_values(raw.cursor(), FEATURE_SQL, sorted({(resource_id, str(f)) for f in features}),
+                       page_size=2000)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def known_features(resource_id: str, features: Iterable[str]) -> set[str]:
+    """Those of `features` that the resource's history holds."""
+    with engine().connect() as conn:
+        return set(conn.execute(
+            sa.select(feature_table.c.feature).where(
+                feature_table.c.resource_id == resource_id,
+                feature_table.c.feature.in_(list(features)),
+            )
+        ).scalars())
+
+
+def feature_count(resource_id: str) -> int:
+    with engine().connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(feature_table)
+            .where(feature_table.c.resource_id == resource_id)
+        ).scalar()
+
+
 def write_rows(resource_id: str, rows: list[dict], fields: list[dict] | None = None) -> int:
     """Stores rows `{"feature": str, "time": datetime (naive UTC) or ISO text,
     "values": {field: value}}` of a resource's history in one transaction and
@@ -302,6 +345,7 @@ def write_rows(resource_id: str, rows: list[dict], fields: list[dict] | None = N
     try:
         cursor = raw.cursor()
         inserted = execute_values(cursor, INSERT_SQL, batch, page_size=2000, fetch=True)
+        execute_values(cursor, FEATURE_SQL, sorted({(resource_id, b[1]) for b in batch}), page_size=2000)
         raw.commit()
         return len(inserted)
     except BaseException:
@@ -328,6 +372,7 @@ def delete_resource(resource_id: str) -> None:
     with engine().begin() as conn:
         conn.execute(sa.delete(row_table).where(row_table.c.resource_id == resource_id))
         conn.execute(sa.delete(schema_table).where(schema_table.c.resource_id == resource_id))
+        conn.execute(sa.delete(feature_table).where(feature_table.c.resource_id == resource_id))
     archive.delete_resource(resource_id)
 
 
@@ -354,23 +399,32 @@ def hot_batches(
     end: datetime.datetime,
     features: list[str] | None = None,
     batch_rows: int = 50_000,
-    order: bool = False,
-    extra_where: str = "",
-    params: dict | None = None,
+    after: tuple[datetime.datetime, str] | None = None,
+    order: str = "",
+    limit: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Hot rows of [start, end) as Arrow record batches (schema
     `arrow_schema(fields)`), read through a server-side cursor so memory stays
-    bounded."""
+    bounded. `after` keeps rows after (time, feature); `order` is "time"
+    (time, feature) or "feature" (feature, time); every value is bound."""
     schema = arrow_schema(fields)
-    sql = hot_select_sql(fields, bool(features)) + extra_where
-    if order:
-        sql += ' ORDER BY feature, "time"'
-    bound = {"rid": resource_id, "start": start, "end": end, "features": list(features or [])}
+    sql = hot_select_sql(fields, bool(features))
+    bound: dict[str, Any] = {"rid": resource_id, "start": start, "end": end,
+                             "features": list(features or [])}
     bound.update({f"f{i}": f["name"] for i, f in enumerate(fields)})
-    bound.update(params or {})
+    if after is not None:
+        sql += ' AND ("time", feature) > (%(after_time)s, %(after_feature)s)'
+        bound.update(after_time=after[0], after_feature=after[1])
+    if order == "time":
+        sql += ' ORDER BY "time", feature'
+    elif order == "feature":
+        sql += ' ORDER BY feature, "time"'
+    if limit is not None:
+        sql += " LIMIT %(limit)s"
+        bound["limit"] = int(limit)
     raw = engine().raw_connection()
     try:
-        cursor = raw.cursor(name="history_hot")
+        cursor = raw.cursor(name=f"history_hot_{uuid.uuid4().hex[:12]}")
         cursor.itersize = batch_rows
         cursor.execute(sql, bound)
         while True:
@@ -386,6 +440,16 @@ def hot_batches(
         raw.rollback()
     finally:
         raw.close()
+
+
+def hot_range(resource_id: str, start: datetime.datetime, end: datetime.datetime) -> tuple:
+    """(first, last) time of the hot rows in [start, end), (None, None) if none."""
+    sql = sa.text(
+        'SELECT min("time"), max("time") FROM history_row '
+        'WHERE resource_id = :rid AND "time" >= :start AND "time" < :end'
+    )
+    with engine().connect() as conn:
+        return tuple(conn.execute(sql, {"rid": resource_id, "start": start, "end": end}).one())
 
 
 def hot_stats(resource_id: str) -> dict:

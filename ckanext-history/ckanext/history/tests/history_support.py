@@ -50,3 +50,50 @@ def load(resource_id: str, rows=None, fields=FIELDS) -> list[dict]:
     store.ensure_schema(resource_id, fields)
     store.write_rows(resource_id, rows)
     return rows
+
+
+def make_dataset(level: str = "open", org=None, user: str | None = None) -> dict:
+    """A dataset at an access level (open, licensed, restricted, hidden,
+    private) with one resource; returns the dataset with `resource_id`."""
+    from ckan.tests import factories, helpers
+
+    if org is None:
+        org = factories.Organization()
+    fields: dict = {"access_level": "open", "license_id": "lo-2.0"}
+    if level == "licensed":
+        fields = {"access_level": "licensed", "license_id": "mobilites"}
+    elif level == "restricted":
+        fields["access_level"] = "restricted"
+    elif level == "hidden":
+        fields.update(access_level="restricted", access_hidden="true")
+    elif level == "private":
+        fields["private"] = True
+    if user is None:
+        user = factories.Sysadmin()["name"]
+    context = {"user": user}
+    dataset = helpers.call_action(
+        "package_create", context=context, name=f"hist-{level}-{org['name']}"[:100],
+        title=f"History {level}", owner_org=org["id"],
+        resources=[{"name": "stations", "url": f"https://origin.example.org/{level}.geojson",
+                    "format": "GeoJSON"}], **fields)
+    dataset["resource_id"] = dataset["resources"][0]["id"]
+    return dataset
+
+
+def long_rows(features=("A", "B", "C"), days=10, step=37, start=datetime.datetime(2026, 1, 27, 0, 3)):
+    """Rows every `step` minutes over `days` days, crossing months and weeks,
+    with a few missing values."""
+    rows = []
+    minutes = days * 24 * 60
+    for fi, feature in enumerate(features):
+        for m in range(fi, minutes, step):
+            bikes = (m * 7 + fi * 11) % 31
+            values = {
+                "available_bikes": None if m % 11 == 3 else bikes,
+                "available_bike_stands": 30 - bikes,
+                "ratio": None if m % 13 == 5 else round(bikes / 31, 5),
+                "status": None if m % 17 == 2 else ("OPEN" if bikes % 4 else "CLOSED"),
+            }
+            rows.append({"feature": feature, "time": start + datetime.timedelta(minutes=m),
+                         "values": values})
+    return rows

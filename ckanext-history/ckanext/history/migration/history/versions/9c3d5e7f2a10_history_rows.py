@@ -41,8 +41,20 @@ def upgrade():
         )
         """
     )
+    # The features of each history, whichever tier holds their rows: lets a
+    # query refuse an unknown feature without scanning rows.
+    op.execute(
+        """
+        CREATE TABLE history_feature (
+            resource_id text NOT NULL,
+            feature text NOT NULL,
+            CONSTRAINT history_feature_pkey PRIMARY KEY (resource_id, feature)
+        )
+        """
+    )
 
 
 def downgrade():
+    op.execute("DROP TABLE IF EXISTS history_feature")
     op.execute("DROP TABLE IF EXISTS history_schema")
     op.execute("DROP TABLE IF EXISTS history_row CASCADE")
