@@ -54,3 +54,35 @@ def duckdb_memory_limit() -> str:
 def duckdb_threads() -> int:
     """DuckDB threads for one query."""
     return tk.config["ckanext.history.duckdb.threads"]
+
+
+# Feeds and their ingest worker.
+
+def feed_min_interval() -> int:
+    """Shortest polling interval of a feed, in seconds."""
+    return tk.config["ckanext.history.feed.min_interval_seconds"]
+
+
+def feed_max_interval() -> int:
+    """Longest polling interval of a feed, in seconds."""
+    return tk.config["ckanext.history.feed.max_interval_seconds"]
+
+
+def ingest_timeout() -> int:
+    """Seconds to wait for a feed's source."""
+    return tk.config["ckanext.history.ingest.timeout"]
+
+
+def ingest_max_bytes() -> int:
+    """Largest feed body read, in bytes."""
+    return tk.config["ckanext.history.ingest.max_bytes"]
+
+
+def ingest_max_backoff() -> int:
+    """Longest wait before retrying a failing feed, in seconds."""
+    return tk.config["ckanext.history.ingest.max_backoff_seconds"]
+
+
+def ingest_idle_seconds() -> int:
+    """Longest sleep of the worker when no feed is due."""
+    return tk.config["ckanext.history.ingest.idle_seconds"]
