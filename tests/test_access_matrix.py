@@ -737,6 +737,57 @@ def row_package_relationships_list(web, world, who, ds):
         assert from_open.status == 200 and len(from_open.result) == (ds.key != "open")
 
 
+# History (ckanext-history): a history on each dataset's file resource, made
+# on first use (idempotent), whose one row names the dataset's secret.
+HISTORY_RANGE = {"start": "2026-03-01T00:00:00", "end": "2026-03-02T00:00:00"}
+
+
+def _history_of(ds: Dataset) -> None:
+    from ckanext.history import store
+
+    if store.get_schema(ds.file_id) is None:
+        store.ensure_schema(ds.file_id, [{"name": "bikes", "type": "int"}])
+        store.write_rows(ds.file_id, [{"feature": ds.row, "time": datetime.datetime(2026, 3, 1, 8),
+                                       "values": {"bikes": 7}}])
+
+
+def row_history_query(web, world, who, ds):
+    _history_of(ds)
+    _data_row(api(web, world, who, "history_query", resource_id=ds.file_id, **HISTORY_RANGE),
+              api(web, world, who, "history_query", resource_id=MISSING_ID, **HISTORY_RANGE),
+              who, ds, (ds.file_id, MISSING_ID))
+
+
+def row_history_show(web, world, who, ds):
+    _history_of(ds)
+    shown = api(web, world, who, "history_show", resource_id=ds.file_id)
+    missing = api(web, world, who, "history_show", resource_id=MISSING_ID)
+    if reads(who, ds.key):
+        assert shown.status == 200 and shown.result["coverage"]["rows"] == 1
+    elif sees(who, ds.key):
+        assert shown.status == 403
+        assert_no_data(shown.body, ds)
+    else:
+        same_error(shown, missing, (ds.file_id, MISSING_ID))
+        assert_hides(shown.body.replace(ds.file_id, ""), ds)
+
+
+def row_history_download(web, world, who, ds, client=None):
+    _history_of(ds)
+    for route in ("download?format=csv&start=2026-03-01&end=2026-03-02", "month/2026-03.jsonl"):
+        res = get(web, world, who, f"/dataset/{ds.name}/resource/{ds.file_id}/history/{route}", client)
+        if reads(who, ds.key):
+            assert res.status == 200 and ds.row in res.body
+        elif sees(who, ds.key):
+            assert res.status == 403
+            assert_no_data(res.body + str(res.headers), ds)
+        else:
+            missing = get(web, world, who, f"/dataset/{MISSING}/resource/{MISSING_ID}/history/{route}",
+                          client)
+            assert res.status == missing.status == 404
+            assert_hides(res.body, ds)
+
+
 ITEM_ROWS: dict[str, Callable] = {
     "package_show": row_package_show,
     "resource_show": row_resource_show,
@@ -756,6 +807,9 @@ ITEM_ROWS: dict[str, Callable] = {
     "follow_dataset+am_following+follower_count": row_follow,
     "harvest_object_show+/harvest/object": row_harvest_object,
     "package_relationships_list": row_package_relationships_list,
+    "history_query": row_history_query,
+    "history_show": row_history_show,
+    "/history/download": row_history_download,
 }
 
 
@@ -1119,6 +1173,8 @@ COVERED_ACTIONS: dict[str, str] = {
     "dashboard_new_activities_count": "recently_changed+dashboard_activity_list",
     "user_activity_list": "user_activity_list",
     "harvest_object_list": "harvest_object_list",
+    "history_query": "history_query",
+    "history_show": "history_show",
 }
 
 NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
@@ -1229,6 +1285,8 @@ COVERED_RULES: dict[str, str] = {
     "/harvest/<id>/resource/<resource_id>/download": "/download",
     "/harvest/<id>/resource/<resource_id>/download/<filename>": "/download",
     "/datastore/dump/<resource_id>": "/datastore/dump",
+    "/dataset/<id>/resource/<resource_id>/history/download": "/history/download",
+    "/dataset/<id>/resource/<resource_id>/history/month/<month>.<fmt>": "/history/download",
     "/datatables/ajax/<resource_view_id>": "/datatables/ajax",
     "/datatables/filtered-download/<resource_view_id>": "/datatables/filtered-download",
     "/dataset/activity/<id>": "activity pages",
