@@ -52,9 +52,24 @@ def upgrade():
         )
         """
     )
+    # How far each `ckan history import` of a file went (resuming).
+    op.execute(
+        """
+        CREATE TABLE history_import (
+            key text PRIMARY KEY,
+            resource_id text NOT NULL,
+            path text NOT NULL,
+            "offset" bigint NOT NULL DEFAULT 0,
+            rows bigint NOT NULL DEFAULT 0,
+            finished boolean NOT NULL DEFAULT false,
+            modified timestamp without time zone NOT NULL
+        )
+        """
+    )
 
 
 def downgrade():
+    op.execute("DROP TABLE IF EXISTS history_import")
     op.execute("DROP TABLE IF EXISTS history_feature")
     op.execute("DROP TABLE IF EXISTS history_schema")
     op.execute("DROP TABLE IF EXISTS history_row CASCADE")
