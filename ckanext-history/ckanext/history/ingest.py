@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # A JSON document that is an object rather than an array: the keys under which
 # APIs commonly put their list of records.
 RECORD_KEYS = ("values", "features", "records", "results", "data", "items")
+# Booleans as French sources write them (the store reads the English ones).
+FRENCH_BOOLEANS = {"oui": "true", "vrai": "true", "non": "false", "faux": "false"}
 
 
 class FeedError(Exception):
@@ -191,7 +193,9 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime) -> Parsed:
             if isinstance(raw, (dict, list)):
                 raw = json.dumps(raw, ensure_ascii=False)
             if f["type"] == "float" and isinstance(raw, str):
-                raw = raw.strip().replace(",", ".")
+                raw = raw.strip().replace(",", ".")  # a decimal comma
+            if f["type"] == "bool" and isinstance(raw, str):
+                raw = FRENCH_BOOLEANS.get(raw.strip().lower(), raw)
             coerced = store.coerce(raw, f["type"])
             if coerced is None:
                 bad = True
@@ -327,10 +331,14 @@ def claim_due_feed(only: Iterable[str] = (), force: bool = False,
                    skip: Iterable[str] = ()) -> Optional[str]:
     """Takes the next due feed (locking it against other workers) and pushes
     its next poll time by its interval, so that a worker killed mid-poll
-    retries later; returns its resource id, or None when none is due."""
+    retries later; returns its resource id, or None when none is due. Feeds
+    of deleted resources or datasets are left alone."""
     now = utcnow()
+    live = (sa.select(model.Resource.id)
+            .join(model.Package, model.Package.id == model.Resource.package_id)
+            .where(model.Resource.state == "active", model.Package.state == "active"))
     query = (model.Session.query(Feed.resource_id, Feed.interval_seconds)
-             .filter(Feed.enabled.is_(True)))
+             .filter(Feed.enabled.is_(True), Feed.resource_id.in_(live)))
     only, skip = list(only), list(skip)
     if only:
         query = query.filter(Feed.resource_id.in_(only))

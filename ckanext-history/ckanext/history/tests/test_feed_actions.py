@@ -78,13 +78,15 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize("field, change", BAD_INPUT, ids=[f"{f}-{i}" for i, (f, _c) in enumerate(BAD_INPUT)])
-def test_bad_input_answers_409_naming_the_field_and_stores_nothing(app, world, field, change):
-    params = feed_params(world.rid("open"), url=FEED_URL.format("open"))
-    params.update(change)
-    status, answer = api(app, world, "editor", "history_feed_create", **params)
-    assert status == 409, answer
-    assert field in answer["error"], answer["error"]
+def test_bad_input_answers_409_naming_the_field_and_stores_nothing(app, world):
+    failures = []
+    for field, change in BAD_INPUT:
+        params = feed_params(world.rid("open"), url=FEED_URL.format("open"))
+        params.update(change)
+        status, answer = api(app, world, "editor", "history_feed_create", **params)
+        if status != 409 or field not in answer["error"]:
+            failures.append((field, change, status, answer))
+    assert failures == []
     assert model.Session.query(Feed).count() == 0
     assert store.get_schema(world.rid("open")) is None
 
