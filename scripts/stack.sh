@@ -569,6 +569,7 @@ main() {
     run) cmd_run ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
+    bench-history) cmd_up; cd "$ROOT"; "$VENV/bin/python" bench/history.py --ini "$STATE/bench-suite.ini" "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;
     wipe) cmd_wipe "$@" ;;

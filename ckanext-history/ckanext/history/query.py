@@ -23,6 +23,7 @@ import datetime
 import json
 import math
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -218,14 +219,25 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
 
 # --- execution ------------------------------------------------------------------
 
+_local = threading.local()
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={
-        "threads": config.duckdb_threads(),
-        "memory_limit": config.duckdb_memory_limit(),
-        "temp_directory": tempfile.gettempdir(),
-        "enable_external_access": True,
-    })
-    return con
+    """A DuckDB connection for one query: a cursor on this thread's
+    in-memory database (opening a database costs ~20 ms; a cursor nothing).
+    Registered relations live on the cursor and go with it."""
+    settings = (config.duckdb_threads(), config.duckdb_memory_limit())
+    base = getattr(_local, "db", None)
+    if base is None or getattr(_local, "settings", None) != settings:
+        if base is not None:
+            base.close()
+        base = duckdb.connect(config={
+            "threads": settings[0],
+            "memory_limit": settings[1],
+            "temp_directory": tempfile.gettempdir(),
+        })
+        _local.db, _local.settings = base, settings
+    return base.cursor()
 
 
 class Sources:
