@@ -10,6 +10,7 @@ PG_PORT=${PORTAL_PG_PORT:-5433}
 REDIS_PORT=${PORTAL_REDIS_PORT:-6380}
 SOLR_PORT=${PORTAL_SOLR_PORT:-8983}
 CKAN_PORT=${PORTAL_CKAN_PORT:-5000}
+FEED_PORT=${PORTAL_FEED_PORT:-5090} # the demo's simulated real-time feed (demo/velov.py)
 SOLR_HEAP=${PORTAL_SOLR_HEAP:-512m}
 PG_BIN=${PORTAL_PG_BIN:-/usr/lib/postgresql/15/bin}
 PYTHON=${PORTAL_PYTHON:-python3.11}
@@ -175,8 +176,8 @@ secrets() {
 }
 
 # --- configuration ----------------------------------------------------------------
-write_ini() { # target base_ini ckan_db datastore_db redis_db solr_core site_id
-  local target=$1 base=$2 db=$3 dsdb=$4 rdb=$5 core=$6 site_id=$7
+write_ini() { # target base_ini ckan_db datastore_db redis_db solr_core site_id [extra app:main lines]
+  local target=$1 base=$2 db=$3 dsdb=$4 rdb=$5 core=$6 site_id=$7 extra=${8:-}
   cat >"$target" <<EOF
 # Written by scripts/stack.sh from the local stack's ports and secrets; do not
 # edit: change $base or the PORTAL_* environment variables instead.
@@ -195,6 +196,7 @@ SECRET_KEY = $SESSION_SECRET
 WTF_CSRF_SECRET_KEY = $SESSION_SECRET
 api_token.jwt.encode.secret = string:$JWT_SECRET
 api_token.jwt.decode.secret = string:$JWT_SECRET
+$extra
 
 [loggers]
 keys = root, ckan, ckanext, werkzeug
@@ -240,7 +242,10 @@ EOF
 
 write_config() {
   mkdir -p "$STATE/storage"
-  write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal
+  # Development only: the demo's real-time feed is served on loopback, which
+  # the outbound guard refuses unless allowed (production leaves it empty).
+  write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal \
+    "ckanext.grandlyon_access.outbound.allow = 127.0.0.1"
   write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test
   # The benchmark: the suite and stock CKAN on the same databases and index.
   write_ini "$STATE/bench-suite.ini" "$ROOT/config/bench-suite.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench
@@ -418,7 +423,7 @@ start_ckan() {
     spawn web "$LOG/ckan.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" run -H 127.0.0.1 -p "$CKAN_PORT" -r -t
   fi
   local worker
-  for worker in "jobs worker" "harvester gather-consumer" "harvester fetch-consumer"; do
+  for worker in "jobs worker" "harvester gather-consumer" "harvester fetch-consumer" "history ingest"; do
     local name=${worker// /-}
     # shellcheck disable=SC2086
     pid_alive "$name" || spawn "$name" "$LOG/$name.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" $worker
@@ -448,12 +453,42 @@ ensure_sysadmin() {
   ckan_quiet sysadmin add admin >/dev/null
 }
 
+feed_ready() { curl -fsS -o /dev/null "http://127.0.0.1:$FEED_PORT/velov/disponibilites.geojson"; }
+
+start_demo_feed() {
+  if ! pid_alive velov-feed; then
+    require_free_port "$FEED_PORT" PORTAL_FEED_PORT "the demo's real-time feed"
+    say "serving the demo's real-time Vélo'v feed on 127.0.0.1:$FEED_PORT"
+    spawn velov-feed "$LOG/velov-feed.log" "$VENV/bin/python" "$ROOT/demo/velov.py" \
+      --host 127.0.0.1 --port "$FEED_PORT"
+  fi
+  wait_for "the demo feed on 127.0.0.1:$FEED_PORT" 30 feed_ready
+}
+
 load_demo() {
   ensure_sysadmin
   say "loading the demo catalogue from $DEMO_DATA"
   "$VENV/bin/python" "$ROOT/demo/load.py" --url "$SITE_URL" --token "$(sysadmin_token)" \
-    --data "$DEMO_DATA" --password-file "$STATE/demo-passwords" >>"$LOG/demo.log" 2>&1 \
+    --data "$DEMO_DATA" --password-file "$STATE/demo-passwords" \
+    --feed-base "http://127.0.0.1:$FEED_PORT" >>"$LOG/demo.log" 2>&1 \
     || { tail -20 "$LOG/demo.log" >&2; die "loading the demo catalogue failed; see $LOG/demo.log"; }
+}
+
+# The demo's synthetic past: a year of the Vélo'v feed, hourly (demo/velov.py
+# --year-csv), imported once into the history of the demo's real-time
+# resource with `ckan history import` (resumable, never a row twice).
+load_demo_history() {
+  local rid file=$STATE/storage/demo-velov-year.csv
+  rid=$(curl -fsS "$SITE_URL/api/3/action/package_show?id=stations-velov-temps-reel" \
+    | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["result"]["resources"][0]["id"])') \
+    || { say "no real-time Vélo'v dataset in the demo: no history imported"; return 0; }
+  if [ ! -f "$file" ]; then
+    say "generating a year of Vélo'v history (hourly) for the demo"
+    "$VENV/bin/python" "$ROOT/demo/velov.py" --year-csv "$file" 2>>"$LOG/demo.log"
+  fi
+  say "importing the demo's year of Vélo'v history (first time: a minute or two)"
+  ckan_cli history import "$rid" "$file" --feature-field number --time-field last_update \
+    >>"$LOG/demo.log" 2>&1 || { tail -5 "$LOG/demo.log" >&2; die "importing the demo history failed; see $LOG/demo.log"; }
 }
 
 # --- commands ----------------------------------------------------------------------------
@@ -474,8 +509,10 @@ cmd_up() {
 
 cmd_run() {
   cmd_up
+  start_demo_feed
   start_ckan
   load_demo
+  load_demo_history
   cat <<EOF
 
 The portal is served at $SITE_URL
@@ -483,6 +520,7 @@ The portal is served at $SITE_URL
 $(sed 's/^/    /' "$STATE/demo-passwords")
   Sysadmin API token:  ./portal token
   CKAN command line:   ./portal ckan <command>   (e.g. ./portal ckan search-index rebuild)
+  Real-time feed:      http://127.0.0.1:$FEED_PORT/velov/disponibilites.geojson (history: \`ckan history ingest\` worker)
   Logs:                $LOG
   Stop everything:     ./portal stop
 EOF
@@ -507,7 +545,7 @@ cmd_bench() {
 
 cmd_stop() {
   local name
-  for name in harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
+  for name in history-ingest velov-feed harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
   if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
   rm -f "$RUN/redis.pid"
   pg_paths
@@ -534,7 +572,7 @@ cmd_wipe() {
 
 cmd_status() {
   local name
-  for name in solr web jobs-worker harvester-gather-consumer harvester-fetch-consumer; do
+  for name in solr web jobs-worker harvester-gather-consumer harvester-fetch-consumer history-ingest velov-feed; do
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
   done
   if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running on $REDIS_PORT"; else echo "redis: stopped"; fi
@@ -558,7 +596,7 @@ usage: ./portal COMMAND
   ckan ARGS      run a ckan command against the local instance
 
 State folder: $STATE. Ports: PORTAL_CKAN_PORT=$CKAN_PORT PORTAL_PG_PORT=$PG_PORT
-PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT (environment variables).
+PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT PORTAL_FEED_PORT=$FEED_PORT (environment variables).
 EOF
 }
 
