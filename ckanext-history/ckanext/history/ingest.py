@@ -287,6 +287,9 @@ def poll_feed(resource_id: str, now: Optional[datetime.datetime] = None) -> Poll
     from ckanext.grandlyon_access.outbound import OutboundError
 
     started = time_module.monotonic()
+    # CKAN's session keeps objects across commits: read what the publishers
+    # changed since the last poll (URL, fields, schedule).
+    model.Session.expire_all()
     feed = model.Session.query(Feed).filter(Feed.resource_id == resource_id).one_or_none()
     if feed is None:
         raise LookupError(f"no feed for resource {resource_id}")

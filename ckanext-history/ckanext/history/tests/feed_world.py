@@ -146,7 +146,7 @@ class FeedServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
-                server.requests.append(dict(self.headers))
+                server.requests.append(dict(self.headers, _path=self.path))
                 reply = server.dynamic() if server.dynamic else server.reply
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -139,6 +139,29 @@ def test_killed_and_restarted_the_worker_never_stores_a_row_twice(world, server,
     assert rows == distinct and consecutive_repeats(rid) == 0
 
 
+def test_a_running_worker_follows_the_publishers_changes(world, server, worker_ini):
+    """An editor changes the feed's URL while the worker runs: the next poll
+    fetches the new one."""
+    from ckan.tests import helpers
+
+    rid = world.rid("open")
+    world.declare("open", url=server.url)
+    model.Session.query(Feed).update({Feed.interval_seconds: 1})
+    model.Session.commit()
+    server.reply = Reply(geojson({"1": {"available_bikes": 3}}))
+    worker = start(worker_ini)
+    try:
+        assert wait_until(lambda: any(r["_path"] == "/velov.geojson" for r in server.requests), 60)
+        helpers.call_action("history_feed_update", context={"user": "org-editor"},
+                            resource_id=rid, url=server.url.replace("velov", "moved"))
+        model.Session.query(Feed).update({Feed.interval_seconds: 1})
+        model.Session.commit()
+        assert wait_until(lambda: any(r["_path"] == "/moved.geojson" for r in server.requests), 30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+
+
 def test_once_polls_the_due_feeds_and_exits(world, server, worker_ini):
     rid = world.rid("open")
     world.declare("open", url=server.url)
