@@ -50,6 +50,8 @@ def _resource_of(resource_id: Any) -> tuple[model.Resource, model.Package]:
 
 def _visible_resource(context: Context, resource_id: Any) -> tuple[model.Resource, model.Package]:
     """As _resource_of, and a dataset the user may not see is missing too."""
+    if resource_id in (None, "") or resource_id is df.missing:
+        raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
     resource, package = _resource_of(resource_id)
     try:
         tk.check_access("package_show", dict(context), {"id": package.id})

@@ -91,6 +91,13 @@ def test_bad_input_answers_409_naming_the_field_and_stores_nothing(app, world):
     assert store.get_schema(world.rid("open")) is None
 
 
+def test_a_missing_resource_id_is_named(app, world):
+    for action in ("history_feed_create", "history_feed_update", "history_feed_show",
+                   "history_feed_delete"):
+        status, answer = api(app, world, "editor", action, url=FEED_URL.format("open"))
+        assert status == 409 and "resource_id" in answer["error"], (action, answer)
+
+
 def test_loopback_and_metadata_addresses_are_refused_by_default(app, world, ckan_config,
                                                                 monkeypatch):
     monkeypatch.setitem(ckan_config, "ckanext.grandlyon_access.outbound.allow", [])
