@@ -77,8 +77,8 @@ def snapshot(stations: list[dict], minute: int) -> tuple[bytes, str, int]:
     for station in stations:
         props, changed = station_state(station, minute)
         latest = max(latest, changed)
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": {"type": "Point", "coordinates": [station["lon"], station["lat"]]}})
+        point = {"type": "Point", "coordinates": [station["lon"], station["lat"]]}
+        features.append({"type": "Feature", "properties": props, "geometry": point})
     body = json.dumps({"type": "FeatureCollection", "features": features},
                       ensure_ascii=False).encode("utf-8")
     return body, f'"velov-{latest}"', latest

@@ -31,13 +31,13 @@ import json
 import logging
 import signal
 import time as time_module
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
-import click
 import ckan.model as model
+import click
 import sqlalchemy as sa
-
 from ckanext.history import config
 from ckanext.history.model import Feed, Gap, utcnow
 
@@ -69,7 +69,7 @@ class Parsed:
 class PollResult:
     resource_id: str
     status: str            # stored, not_modified, failed
-    http_status: Optional[int] = None
+    http_status: int | None = None
     features: int = 0
     stored: int = 0
     malformed: int = 0
@@ -117,8 +117,8 @@ def _records(feed: Feed, body: bytes) -> list[dict]:
     except (ValueError, UnicodeDecodeError):
         start = body[:200].lstrip().lower()
         if start.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
-            raise FeedError("HTML or XML instead of JSON")
-        raise FeedError("malformed JSON")
+            raise FeedError("HTML or XML instead of JSON") from None
+        raise FeedError("malformed JSON") from None
     if feed.format == "geojson":
         if not isinstance(document, dict) or document.get("type") != "FeatureCollection" \
                 or not isinstance(document.get("features"), list):
@@ -208,7 +208,7 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime) -> Parsed:
     return out
 
 
-def _comparable(values: Optional[dict], fields: list[dict]) -> tuple:
+def _comparable(values: dict | None, fields: list[dict]) -> tuple:
     """Values as stored (JSON) and as parsed compare the same way."""
     store = _store()
     values = values or {}
@@ -281,7 +281,7 @@ def _fetch(feed: Feed):
                  max_bytes=config.ingest_max_bytes())
 
 
-def poll_feed(resource_id: str, now: Optional[datetime.datetime] = None) -> PollResult:
+def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollResult:
     """Polls one feed now, stores what is new, records the outcome (and a gap
     on failure) and commits. Never raises for a failure of the source."""
     from ckanext.grandlyon_access.outbound import OutboundError
@@ -331,7 +331,7 @@ def poll_feed(resource_id: str, now: Optional[datetime.datetime] = None) -> Poll
 # --- the worker ------------------------------------------------------------------------
 
 def claim_due_feed(only: Iterable[str] = (), force: bool = False,
-                   skip: Iterable[str] = ()) -> Optional[str]:
+                   skip: Iterable[str] = ()) -> str | None:
     """Takes the next due feed (locking it against other workers) and pushes
     its next poll time by its interval, so that a worker killed mid-poll
     retries later; returns its resource id, or None when none is due. Feeds

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Optional
+from typing import Any
 
 import ckan.authz as authz
 import ckan.lib.navl.dictization_functions as df
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
-from sqlalchemy.exc import IntegrityError
-
 from ckanext.history.logic import schema
 from ckanext.history.model import Feed, Gap, utcnow
+from sqlalchemy.exc import IntegrityError
 
 # What a feed declares (the rest is kept by the ingest worker).
 DECLARED = ("url", "format", "feature_id_field", "time_field", "fields", "interval_seconds",
             "hot_retention_days", "store_mode", "enabled")
 
 
-def _iso(value: Optional[datetime.datetime]) -> Optional[str]:
+def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -39,7 +38,8 @@ def _not_found() -> tk.ObjectNotFound:
 
 def _resource_of(resource_id: Any) -> tuple[model.Resource, model.Package]:
     """The resource and its dataset, or a 404 when either is missing or deleted."""
-    resource = model.Resource.get(resource_id) if isinstance(resource_id, str) and resource_id else None
+    resource = (model.Resource.get(resource_id)
+                if isinstance(resource_id, str) and resource_id else None)
     if resource is None or resource.state == "deleted":
         raise _not_found()
     package = resource.package
@@ -56,7 +56,7 @@ def _visible_resource(context: Context, resource_id: Any) -> tuple[model.Resourc
     try:
         tk.check_access("package_show", dict(context), {"id": package.id})
     except tk.NotAuthorized:
-        raise _not_found()
+        raise _not_found() from None
     return resource, package
 
 
@@ -70,11 +70,11 @@ def may_edit(context: Context, package_id: str) -> bool:
     return True
 
 
-def _feed_of(resource_id: str) -> Optional[Feed]:
+def _feed_of(resource_id: str) -> Feed | None:
     return model.Session.query(Feed).filter(Feed.resource_id == resource_id).one_or_none()
 
 
-def _open_gap(resource_id: str) -> Optional[Gap]:
+def _open_gap(resource_id: str) -> Gap | None:
     return (model.Session.query(Gap)
             .filter(Gap.resource_id == resource_id, Gap.end.is_(None)).one_or_none())
 
@@ -131,7 +131,7 @@ def _ensure_schema(resource_id: str, fields: list[dict]) -> None:
         _store().ensure_schema(resource_id, fields)
     except tk.ValidationError as error:
         raise tk.ValidationError({"fields": (error.error_dict or {}).get("fields")
-                                  or [str(error)]})
+                                  or [str(error)]}) from None
 
 
 def _commit() -> None:
@@ -139,7 +139,8 @@ def _commit() -> None:
         model.Session.commit()
     except IntegrityError:
         model.Session.rollback()
-        raise tk.ValidationError({"resource_id": [tk._("This resource already has a feed")]})
+        raise tk.ValidationError(
+            {"resource_id": [tk._("This resource already has a feed")]}) from None
 
 
 def history_feed_create(context: Context, data_dict: DataDict) -> dict[str, Any]:

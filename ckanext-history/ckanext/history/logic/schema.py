@@ -6,7 +6,6 @@ from typing import Any
 
 import ckan.lib.navl.dictization_functions as df
 import ckan.plugins.toolkit as tk
-
 from ckanext.history.logic import validators as v
 
 

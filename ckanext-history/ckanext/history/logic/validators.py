@@ -8,7 +8,6 @@ from typing import Any
 
 import ckan.lib.navl.dictization_functions as df
 import ckan.plugins.toolkit as tk
-
 from ckanext.history import config
 
 FORMATS = ("geojson", "json", "csv")
@@ -45,7 +44,7 @@ def _parse_fields_text(text: str) -> list[dict[str, str]]:
         try:
             return json.loads(text)
         except ValueError:
-            raise tk.Invalid(tk._("The list of fields is not valid JSON"))
+            raise tk.Invalid(tk._("The list of fields is not valid JSON")) from None
     fields = []
     for part in re.split(r"[,\n]", text):
         part = part.strip()
@@ -103,12 +102,12 @@ def history_feed_url(value: Any) -> str:
         from ckanext.grandlyon_access.outbound import OutboundError, check_url
     except ImportError:  # the access plugin is not installed: http(s) only
         if not re.match(r"^https?://[^/\s]+", value):
-            raise tk.Invalid(tk._("Only http and https addresses can be fetched."))
+            raise tk.Invalid(tk._("Only http and https addresses can be fetched.")) from None
         return value
     try:
         check_url(value)
     except OutboundError as error:
-        raise tk.Invalid(error.reason)
+        raise tk.Invalid(error.reason) from None
     return value
 
 

@@ -10,7 +10,8 @@ import http.server
 import json
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ckan.tests import factories, helpers
 
@@ -42,8 +43,8 @@ FIELDS = [{"name": "available_bikes", "type": "int"},
 @dataclasses.dataclass
 class Actor:
     key: str
-    name: Optional[str] = None
-    token: Optional[str] = None
+    name: str | None = None
+    token: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -108,7 +109,7 @@ def api(app, world: World, who: str, action: str, **params):
 
 # --- a feed server ---------------------------------------------------------------------
 
-def geojson(stations: dict[str, dict], last_update: Optional[str] = None) -> bytes:
+def geojson(stations: dict[str, dict], last_update: str | None = None) -> bytes:
     """A Vélo'v-like FeatureCollection of `{number: {field: value}}`."""
     features = []
     for number, values in stations.items():
@@ -128,9 +129,9 @@ class Reply:
     body: bytes = b""
     status: int = 200
     content_type: str = "application/json"
-    etag: Optional[str] = None
+    etag: str | None = None
     delay: float = 0.0
-    length: Optional[int] = None   # declared Content-Length (None: the body's)
+    length: int | None = None   # declared Content-Length (None: the body's)
 
 
 class FeedServer:
@@ -141,7 +142,7 @@ class FeedServer:
     def __init__(self) -> None:
         self.reply = Reply(body=geojson({}))
         self.requests: list[dict[str, str]] = []
-        self.dynamic: Optional[Callable[[], Reply]] = None
+        self.dynamic: Callable[[], Reply] | None = None
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

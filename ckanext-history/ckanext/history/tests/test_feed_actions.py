@@ -10,7 +10,6 @@ import datetime
 import ckan.model as model
 import pytest
 from ckan.tests import helpers
-
 from ckanext.history import store
 from ckanext.history.model import Feed, Gap
 

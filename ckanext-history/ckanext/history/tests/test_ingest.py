@@ -12,7 +12,6 @@ import ckan.model as model
 import pytest
 import sqlalchemy as sa
 from ckan.tests import helpers
-
 from ckanext.history import ingest
 from ckanext.history.model import Feed, Gap
 
@@ -147,10 +146,10 @@ def test_csv_and_json_feeds_are_parsed_and_coerced(world, server):
                   time_field="updated",
                   fields=[{"name": "bikes", "type": "int"}, {"name": "ratio", "type": "float"},
                           {"name": "open", "type": "bool"}, {"name": "since", "type": "timestamp"}])
-    server.reply = Reply("id;bikes;ratio;open;since;updated\n"
-                         "A;3;0,25;oui;2026-03-01T10:00:00Z;2026-03-02 08:00:00\n"
-                         "B;x;0.5;true;;2026-03-02 08:00:00\n"
-                         "C;;1.5;false;;1772438400\n".encode(), content_type="text/csv")
+    server.reply = Reply(b"id;bikes;ratio;open;since;updated\n"
+                         b"A;3;0,25;oui;2026-03-01T10:00:00Z;2026-03-02 08:00:00\n"
+                         b"B;x;0.5;true;;2026-03-02 08:00:00\n"
+                         b"C;;1.5;false;;1772438400\n", content_type="text/csv")
     result = ingest.poll_feed(rid, now=at(5))
     assert (result.stored, result.malformed) == (2, 1)
     stored = {f: (t, v) for f, t, v in rows_of(rid)}

@@ -14,7 +14,6 @@ import time
 import ckan.model as model
 import pytest
 import sqlalchemy as sa
-
 from ckanext.history.model import Feed
 
 from .feed_world import FeedServer, Reply, World, geojson

@@ -10,7 +10,6 @@ import re
 
 import ckan.model as model
 import pytest
-
 from ckanext.history import store
 from ckanext.history.model import Feed, Gap
 

@@ -15,7 +15,7 @@ the dataset's editors only.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -53,21 +53,21 @@ def _page_objects(id: str, resource_id: str) -> tuple[dict, dict, bool, bool]:
     return package, resource, editor, readable
 
 
-def _history(resource_id: str) -> Optional[dict]:
+def _history(resource_id: str) -> dict | None:
     try:
         return tk.get_action("history_show")(_context(), {"resource_id": resource_id})
     except (tk.ObjectNotFound, KeyError):
         return None
 
 
-def _feed(resource_id: str) -> Optional[dict]:
+def _feed(resource_id: str) -> dict | None:
     try:
         return tk.get_action("history_feed_show")(_context(), {"resource_id": resource_id})
     except tk.ObjectNotFound:
         return None
 
 
-def _chart_view(package: dict, resource: dict) -> Optional[dict]:
+def _chart_view(package: dict, resource: dict) -> dict | None:
     """The first history chart (view type dataviz_history) of the resource."""
     try:
         views = tk.get_action("resource_view_list")(_context(), {"id": resource["id"]})
@@ -76,8 +76,8 @@ def _chart_view(package: dict, resource: dict) -> Optional[dict]:
     return next((v for v in views if v.get("view_type") == "dataviz_history"), None)
 
 
-def _render(id: str, resource_id: str, form: Optional[dict] = None,
-            errors: Optional[dict] = None, status: int = 200):
+def _render(id: str, resource_id: str, form: dict | None = None,
+            errors: dict | None = None, status: int = 200):
     package, resource, editor, readable = _page_objects(id, resource_id)
     if not readable:
         return tk.abort(403, tk._("You do not have access to the data of this dataset"))
@@ -85,7 +85,8 @@ def _render(id: str, resource_id: str, form: Optional[dict] = None,
     shown = _history(resource["id"])
     if form is None:
         form = dict(feed or {})
-        form["fields"] = ", ".join(f"{f['name']}:{f['type']}" for f in (feed or {}).get("fields", []))
+        form["fields"] = ", ".join(f"{f['name']}:{f['type']}"
+                                   for f in (feed or {}).get("fields", []))
         if feed is None:
             form.update(format="geojson", interval_seconds=60, store_mode="changes")
     extra = {
@@ -125,7 +126,8 @@ def feed_save(id: str, resource_id: str):
         return tk.abort(403, tk._("Only the dataset's publishers may declare its feed"))
     tk.h.flash_success(tk._("The feed is saved. The ingest worker polls it from now on.")
                        if data["enabled"] else tk._("The feed is saved (not polled: disabled)."))
-    return tk.redirect_to("history.resource_history", id=package["name"], resource_id=resource["id"])
+    return tk.redirect_to("history.resource_history", id=package["name"],
+                          resource_id=resource["id"])
 
 
 @history.route("/dataset/<id>/resource/<resource_id>/history/feed/delete", methods=["POST"])
@@ -140,4 +142,5 @@ def feed_delete(id: str, resource_id: str):
     except tk.NotAuthorized:
         return tk.abort(403, tk._("Only the dataset's publishers may declare its feed"))
     tk.h.flash_success(tk._("The feed and its history were deleted."))
-    return tk.redirect_to("history.resource_history", id=package["name"], resource_id=resource["id"])
+    return tk.redirect_to("history.resource_history", id=package["name"],
+                          resource_id=resource["id"])
