@@ -215,19 +215,34 @@ def _comparable(values: dict | None, fields: list[dict]) -> tuple:
     return tuple(store.coerce(values.get(f["name"]), f["type"]) for f in fields)
 
 
-def only_changes(feed: Feed, rows: list[dict]) -> list[dict]:
+# feature -> latest values (comparable) per feed, as this process last left
+# them, with the feed's last_success_at then: valid as long as nobody else
+# (another worker, a restart) polled the feed since. Saves reading the latest
+# row of every feature from the hot tier at each poll.
+_LATEST: dict[str, tuple[datetime.datetime | None, dict[str, tuple]]] = {}
+
+
+def _latest_of(feed: Feed, fields: list[dict]) -> dict[str, tuple]:
+    cached = _LATEST.get(feed.resource_id)
+    if cached is not None and cached[0] == feed.last_success_at and feed.last_success_at:
+        return dict(cached[1])
+    return {feature: _comparable(values, fields)
+            for feature, values in _store().latest_values(feed.resource_id).items()}
+
+
+def only_changes(feed: Feed, rows: list[dict]) -> tuple[list[dict], dict[str, tuple]]:
     """The rows whose values differ from their feature's latest stored values
-    (and from an earlier row of the same feature in this poll)."""
+    (and from an earlier row of the same feature in this poll), and the
+    latest values once they are stored."""
     fields = list(feed.fields or [])
-    latest = {feature: _comparable(values, fields)
-              for feature, values in _store().latest_values(feed.resource_id).items()}
+    latest = _latest_of(feed, fields)
     kept = []
     for row in sorted(rows, key=lambda r: r["time"]):
         now = _comparable(row["values"], fields)
         if latest.get(row["feature"]) != now:
             kept.append(row)
             latest[row["feature"]] = now
-    return kept
+    return kept, latest
 
 
 # --- one poll --------------------------------------------------------------------------
@@ -300,7 +315,12 @@ def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollRes
         result.http_status = answer.status
         if answer.status == 304:
             result.status = "not_modified"
+            cached = _LATEST.get(feed.resource_id)
+            if cached is not None and cached[0] != feed.last_success_at:
+                _LATEST.pop(feed.resource_id, None)
             _succeed(feed, now)
+            if feed.resource_id in _LATEST:
+                _LATEST[feed.resource_id] = (now, _LATEST[feed.resource_id][1])
         elif answer.status != 200:
             raise FeedError(f"HTTP {answer.status}")
         else:
@@ -308,11 +328,17 @@ def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollRes
             result.features, result.malformed = parsed.seen, parsed.malformed
             if parsed.seen and not parsed.rows:
                 raise FeedError(f"no usable feature ({parsed.malformed} malformed)")
-            rows = only_changes(feed, parsed.rows) if feed.store_mode == "changes" else parsed.rows
+            latest = None
+            if feed.store_mode == "changes":
+                rows, latest = only_changes(feed, parsed.rows)
+            else:
+                rows = parsed.rows
             result.stored = _store().write_rows(feed.resource_id, rows, list(feed.fields or []))
             feed.etag = answer.headers.get("ETag")
             feed.last_modified = answer.headers.get("Last-Modified")
             _succeed(feed, now)
+            if latest is not None:
+                _LATEST[feed.resource_id] = (now, latest)
             if parsed.malformed:
                 feed.last_error = f"{parsed.malformed} malformed features skipped"
             result.status = "stored"
@@ -323,7 +349,11 @@ def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollRes
         result.reason = error.reason
         _fail(feed, result.reason, now)
     result.seconds = time_module.monotonic() - started
-    model.Session.commit()
+    try:
+        model.Session.commit()
+    except Exception:
+        _LATEST.pop(feed.resource_id, None)
+        raise
     (log.warning if result.status == "failed" else log.info)(result.line())
     return result
 

@@ -12,7 +12,7 @@ import ckan.model as model
 import pytest
 import sqlalchemy as sa
 from ckan.tests import helpers
-from ckanext.history import ingest
+from ckanext.history import ingest, store
 from ckanext.history.model import Feed, Gap
 
 from .feed_world import FeedServer, Reply, World, geojson
@@ -126,6 +126,24 @@ def test_changes_are_stored_once_and_failures_open_one_gap(world, server):
     assert [(f, t) for f, t, _v in stored] == [
         ("1", at(0)), ("1", at(2)), ("1", at(30)), ("2", at(0)), ("4", at(30))]
     assert stored[2][2] == {"available_bikes": 2, "available_bike_stands": 18, "status": "OPEN"}
+
+
+def test_what_another_worker_stored_meanwhile_is_taken_into_account(world, server):
+    """The worker remembers the latest values it stored; when another worker
+    (or a restart) polled the feed since, it reads them again from the store."""
+    rid = world.rid("open")
+    world.declare("open", url=server.url)
+    server.reply = Reply(geojson({"1": station(5, 15)}))
+    assert ingest.poll_feed(rid, now=at(0)).stored == 1
+    assert ingest.poll_feed(rid, now=at(1)).stored == 0           # remembered: unchanged
+    # Another worker stores new values for station 1 and records its poll.
+    store.write_rows(rid, [{"feature": "1", "time": at(2), "values": station(9, 11)}])
+    feed = feed_of(rid)
+    feed.last_success_at = at(2)
+    model.Session.commit()
+    # Back to the first values: a change with respect to what is stored.
+    assert ingest.poll_feed(rid, now=at(3)).stored == 1
+    assert [t for _f, t, _v in rows_of(rid)] == [at(0), at(2), at(3)]
 
 
 def test_every_snapshot_with_the_source_times_never_stores_a_row_twice(world, server):
