@@ -288,9 +288,12 @@ def _fetch(feed: Feed):
     headers = {"Accept": {"geojson": "application/geo+json, application/json",
                           "json": "application/json", "csv": "text/csv"}[feed.format],
                "User-Agent": "ckanext-history ingest"}
-    if feed.etag:
+    # A conditional request, unless every poll must give a row of each
+    # feature stamped with the fetch time (store mode `every`, no time field).
+    conditional = feed.store_mode == "changes" or bool(feed.time_field)
+    if conditional and feed.etag:
         headers["If-None-Match"] = feed.etag
-    if feed.last_modified:
+    if conditional and feed.last_modified:
         headers["If-Modified-Since"] = feed.last_modified
     return fetch(feed.url, timeout=config.ingest_timeout(), headers=headers,
                  max_bytes=config.ingest_max_bytes())

@@ -158,6 +158,16 @@ def test_every_snapshot_with_the_source_times_never_stores_a_row_twice(world, se
     assert [(f, t) for f, t, _v in rows_of(rid)] == [("1", at(0)), ("1", at(1)), ("2", at(0))]
 
 
+def test_every_snapshot_at_the_fetch_time_asks_without_conditions(world, server):
+    rid = world.rid("open")
+    world.declare("open", url=server.url, store_mode="every")
+    server.reply = Reply(geojson({"1": station(5, 15), "2": station(3, 17)}), etag='"same"')
+    assert ingest.poll_feed(rid, now=at(0)).stored == 2
+    assert ingest.poll_feed(rid, now=at(1)).stored == 2   # the same values, a new snapshot
+    assert "If-None-Match" not in server.requests[-1]
+    assert len(rows_of(rid)) == 4
+
+
 def test_csv_and_json_feeds_are_parsed_and_coerced(world, server):
     rid = world.rid("open")
     world.declare("open", url=server.url, format="csv", feature_id_field="id",
