@@ -134,14 +134,15 @@ def main() -> None:
                         help="rows loaded through datastore_upsert (the rest by COPY)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--archive", default=None, help="archive folder (default: <state>/bench-history)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the rows loaded by a previous run (no ingest figures); rewrite the "
+                             "archive's month files with the current row groups")
     args = parser.parse_args()
 
     load_ckan(args.ini)
     import ckan.plugins.toolkit as tk
-    import sqlalchemy as sa
 
-    from ckanext.history import archive, query, store
-    from ckanext.history.views import download
+    from ckanext.history import archive, store
 
     state = os.path.dirname(os.path.abspath(args.ini))
     archive_path = args.archive or os.path.join(state, "bench-history")
@@ -155,7 +156,27 @@ def main() -> None:
     total = len(stations) * minutes
     print(f"rows: {args.stations} stations x {args.days} days x 1440 minutes = {total:,}", flush=True)
 
+    suite_ingest = hot_bytes = compact_s = upsert_rate = copy_rate = 0.0
     # --- the suite: hot tier, then archive --------------------------------------------
+    if args.reuse:
+        schema = store.arrow_schema(FIELDS)
+        for month_file in archive.month_files(MONTH_RID):
+            archive.write_month_stream(MONTH_RID, month_file.year, month_file.month, schema, list(
+                archive.iter_month_batches(MONTH_RID, month_file.year, month_file.month, archive.ROW_GROUP_ROWS)))
+    else:
+        suite_ingest, hot_bytes, compact_s = load_suite(args, stations, minutes, total, period_end)
+    archive_bytes = dir_size(archive.resource_dir(MONTH_RID))
+    print(f"archive {archive_bytes / total:.2f} B/row", flush=True)
+    rid, ds_bytes, upsert_rate, copy_rate, site_user = load_datastore(args, stations, minutes)
+    run_queries(args, stations, total, period_start, period_end, rid, site_user, suite_ingest, hot_bytes,
+                compact_s, archive_bytes, ds_bytes, upsert_rate, copy_rate)
+
+
+def load_suite(args, stations, minutes, total, period_end):
+    import sqlalchemy as sa
+
+    from ckanext.history import archive, store
+
     store.delete_resource(MONTH_RID)
     store.ensure_schema(MONTH_RID, FIELDS)
     t0 = time.perf_counter()
@@ -172,10 +193,16 @@ def main() -> None:
     t0 = time.perf_counter()
     archive.compact(MONTH_RID, now=period_end + datetime.timedelta(days=3650), retention=1)
     compact_s = time.perf_counter() - t0
-    archive_bytes = dir_size(archive.resource_dir(MONTH_RID))
-    print(f"compaction: {compact_s:.1f} s; archive {archive_bytes / total:.2f} B/row", flush=True)
+    print(f"compaction: {compact_s:.1f} s", flush=True)
+    return suite_ingest, hot_bytes, compact_s
 
-    # --- the DataStore ------------------------------------------------------------------
+
+def load_datastore(args, stations, minutes):
+    """The DataStore table of the same rows; returns (resource id, bytes,
+    upsert rows/s, COPY rows/s, site user)."""
+    import ckan.plugins.toolkit as tk
+
+    total = len(stations) * minutes
     site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
     ctx = lambda: {"user": site_user, "ignore_auth": True}  # noqa: E731
     try:
@@ -190,6 +217,12 @@ def main() -> None:
             "access_level": "open", "license_id": "lo-2.0",
             "resources": [{"name": "velov", "url": "https://example.org/velov.geojson"}]})
     rid = dataset["resources"][0]["id"]
+    import psycopg2
+
+    if args.reuse:
+        with psycopg2.connect(tk.config["ckan.datastore.write_url"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_total_relation_size(%s)", ('"' + rid + '"',))
+            return rid, cur.fetchone()[0], 0.0, 0.0, site_user
     try:
         tk.get_action("datastore_delete")(ctx(), {"resource_id": rid, "force": True})
     except tk.ObjectNotFound:
@@ -200,7 +233,6 @@ def main() -> None:
                    {"id": "available_bikes", "type": "int"}, {"id": "available_bike_stands", "type": "int"},
                    {"id": "bike_stands", "type": "int"}, {"id": "status", "type": "text"}]})
     upserted, upsert_s, copied, copy_s = 0, 0.0, 0, 0.0
-    import psycopg2
 
     write = psycopg2.connect(tk.config["ckan.datastore.write_url"])
     for batch in generate(stations, START, minutes):
@@ -242,8 +274,17 @@ def main() -> None:
     copy_rate = copied / copy_s if copy_s else 0
     print(f"DataStore ingest: datastore_upsert {upsert_rate:,.0f} rows/s ({upserted:,} rows), "
           f"COPY {copy_rate:,.0f} rows/s ({copied:,} rows); {ds_bytes / total:.1f} B/row", flush=True)
+    return rid, ds_bytes, upsert_rate, copy_rate, site_user
 
-    # --- queries ------------------------------------------------------------------------
+
+def run_queries(args, stations, total, period_start, period_end, rid, site_user, suite_ingest, hot_bytes,
+                compact_s, archive_bytes, ds_bytes, upsert_rate, copy_rate):
+    import ckan.plugins.toolkit as tk
+    import psycopg2
+
+    from ckanext.history import archive, query, store
+    from ckanext.history.views import download
+
     read = psycopg2.connect(tk.config["ckan.datastore.read_url"])
     station = stations[len(stations) // 2]
 
@@ -332,16 +373,21 @@ def main() -> None:
     print(f"compaction of the period: {compact_s:.1f} s; peak memory: {_peak_mb():.0f} MB")
 
 
-def _grouped(batches, schema: pa.Schema, rows: int = 1_000_000):
-    """Station batches gathered into row groups of about `rows`."""
+def _grouped(batches, schema: pa.Schema):
+    """Station batches re-cut into row groups of the archive's size."""
+    from ckanext.history import archive
+
+    rows = archive.ROW_GROUP_ROWS
     pending, count = [], 0
     for batch in batches:
         pending.append(batch)
         count += batch.num_rows
-        if count >= rows:
-            yield from pa.Table.from_batches(pending).cast(schema).combine_chunks().to_batches()
-            pending, count = [], 0
-    if pending:
+        while count >= rows:
+            table = pa.Table.from_batches(pending).cast(schema)
+            yield table.slice(0, rows).combine_chunks().to_batches()[0]
+            rest = table.slice(rows)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
         yield from pa.Table.from_batches(pending).cast(schema).combine_chunks().to_batches()
 
 
