@@ -14,7 +14,7 @@ import time
 import ckan.model as model
 import pytest
 import sqlalchemy as sa
-from ckanext.history.model import Feed
+from ckanext.history.model import Feed, Gap
 
 from .feed_world import FeedServer, Reply, World, geojson
 
@@ -136,6 +136,29 @@ def test_killed_and_restarted_the_worker_never_stores_a_row_twice(world, server,
     assert f"feed {rid}:" in output and "rows stored" in output
     rows, distinct = count(rid)
     assert rows == distinct and consecutive_repeats(rid) == 0
+
+
+def test_the_worker_outlives_a_failing_source_and_logs_each_poll(world, server, worker_ini):
+    rid = world.rid("open")
+    world.declare("open", url=server.url)
+    model.Session.query(Feed).update({Feed.interval_seconds: 1})
+    model.Session.commit()
+    answers = iter([Reply(b"<html><body>Erreur</body></html>", content_type="text/html"),
+                    Reply(b"{}", status=500), Reply(b'{"type": "FeatureCollection", "feat')])
+    server.dynamic = lambda: next(answers, Reply(geojson({"1": {"available_bikes": 2}})))
+    worker = start(worker_ini)
+    try:
+        assert wait_until(lambda: count(rid)[0] == 1, 60), "no row after the failures"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0
+    for reason in ("HTML or XML instead of JSON", "HTTP 500", "malformed JSON"):
+        assert f"feed {rid}: FAILED ({reason})" in output, output[-3000:]
+    assert f"feed {rid}: 200, 1 features, 1 rows stored" in output
+    model.Session.expire_all()
+    [gap] = model.Session.query(Gap).filter_by(resource_id=rid).all()
+    assert gap.end is not None and gap.attempts == 3 and "HTML" in gap.reason
 
 
 def test_a_running_worker_follows_the_publishers_changes(world, server, worker_ini):
