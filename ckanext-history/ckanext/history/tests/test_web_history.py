@@ -147,6 +147,23 @@ def test_each_reader_sees_what_the_policy_gives(app, world):
     assert failures == []
 
 
+def test_the_resource_page_links_the_history_to_those_who_may_read_it(app, world):
+    for level in ("open", "restricted"):
+        fill(world, level)
+    link = "/history\""
+
+    def resource_page(who: str, level: str) -> str:
+        return app.get(f"/dataset/ds-{level}/resource/{world.rid(level)}",
+                       headers=world.actors[who].headers).get_data(as_text=True)
+
+    assert link in resource_page("anonymous", "open")
+    assert link not in resource_page("anonymous", "restricted")   # metadata only
+    assert link in resource_page("editor", "restricted")
+    # No feed, no history: only the editors get the link (to declare one).
+    assert link not in resource_page("outsider", "licensed")
+    assert link in resource_page("editor", "licensed")
+
+
 def test_only_editors_post_the_form(app, world):
     world.declare("open")
     for who in ("anonymous", "outsider", "member"):
