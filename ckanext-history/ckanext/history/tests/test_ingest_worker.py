@@ -46,7 +46,8 @@ def worker_ini(tmp_path, request):
     ini = tmp_path / "worker.ini"
     ini.write_text(f"[app:main]\nuse = config:{base}\n"
                    "ckanext.grandlyon_access.outbound.allow = 127.0.0.1\n"
-                   "ckanext.history.ingest.idle_seconds = 1\n\n" + logging_sections)
+                   "ckanext.history.ingest.idle_seconds = 1\n"
+                   "ckanext.history.ingest.max_bytes = 200000\n\n" + logging_sections)
     return str(ini)
 
 
@@ -144,7 +145,8 @@ def test_the_worker_outlives_a_failing_source_and_logs_each_poll(world, server, 
     model.Session.query(Feed).update({Feed.interval_seconds: 1})
     model.Session.commit()
     answers = iter([Reply(b"<html><body>Erreur</body></html>", content_type="text/html"),
-                    Reply(b"{}", status=500), Reply(b'{"type": "FeatureCollection", "feat')])
+                    Reply(b"{}", status=500), Reply(b'{"type": "FeatureCollection", "feat'),
+                    Reply(b" " * 300000)])
     server.dynamic = lambda: next(answers, Reply(geojson({"1": {"available_bikes": 2}})))
     worker = start(worker_ini)
     try:
@@ -153,12 +155,13 @@ def test_the_worker_outlives_a_failing_source_and_logs_each_poll(world, server, 
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0
-    for reason in ("HTML or XML instead of JSON", "HTTP 500", "malformed JSON"):
+    for reason in ("HTML or XML instead of JSON", "HTTP 500", "malformed JSON",
+                   "too_large: The remote answer is too large."):
         assert f"feed {rid}: FAILED ({reason})" in output, output[-3000:]
     assert f"feed {rid}: 200, 1 features, 1 rows stored" in output
     model.Session.expire_all()
     [gap] = model.Session.query(Gap).filter_by(resource_id=rid).all()
-    assert gap.end is not None and gap.attempts == 3 and "HTML" in gap.reason
+    assert gap.end is not None and gap.attempts == 4 and "HTML" in gap.reason
 
 
 def test_a_running_worker_follows_the_publishers_changes(world, server, worker_ini):
