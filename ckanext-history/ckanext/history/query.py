@@ -300,10 +300,18 @@ def duck_type(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def _bucket(aggregate: str) -> str:
-    if aggregate == "none":
-        return "time"
-    return f"date_trunc('{aggregate}', time)"
+def _bucket(aggregate: str, start: datetime.datetime) -> tuple[str, str]:
+    """(key, start of the bucket from its key): fixed-size buckets group on
+    an integer (microseconds since 1970 divided by the bucket's length,
+    faster than date_trunc); weeks start on Monday; months use date_trunc."""
+    day = 86_400_000_000
+    fixed = {"minute": 60_000_000, "hour": 3_600_000_000, "day": day}
+    if start.year < 1970 or aggregate == "month":
+        return f"date_trunc('{aggregate}', time)", "b"
+    if aggregate == "week":  # 1970-01-01 was a Thursday
+        return f"(epoch_us(time) // {day} + 3) // 7", f"make_timestamp((b * 7 - 3) * {day})"
+    size = fixed[aggregate]
+    return f"epoch_us(time) // {size}", f"make_timestamp(b * {size})"
 
 
 def _aggregate_sql(q: Query) -> tuple[str, list[str]]:
@@ -341,8 +349,10 @@ def select_sql(q: Query, source: str, limit: bool) -> tuple[str, dict]:
     else:
         aggs, _names = _aggregate_sql(q)
         keys = "time, feature" if q.per_feature else "time"
-        group = f"{_bucket(q.aggregate)} AS time" + (", feature" if q.per_feature else "")
-        sql = f"SELECT * FROM (SELECT {group}, {aggs} FROM {source} GROUP BY ALL) AS buckets"
+        key, back = _bucket(q.aggregate, q.start)
+        by = "b, feature" if q.per_feature else "b"
+        sql = (f"SELECT * FROM (SELECT {back} AS time{', feature' if q.per_feature else ''}, {aggs} "
+               f"FROM (SELECT {key} AS b, * FROM {source}) GROUP BY {by}) AS buckets")
         if q.after is not None:
             if q.per_feature:
                 sql += " WHERE (time, feature) > ($c_time, $c_feature)"
