@@ -24,6 +24,7 @@ queries ignore a hot row already archived, and the next compaction deletes it.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import os
 import posixpath
@@ -84,6 +85,7 @@ class MonthFile:
     path: str
     size: int
     rows: int | None = None
+    mtime: datetime.datetime | None = None
 
     @property
     def start(self) -> datetime.datetime:
@@ -116,7 +118,7 @@ def month_files(resource_id: str, with_rows: bool = False) -> list[MonthFile]:
         if with_rows:
             with fs.open_input_file(info.path) as handle:
                 rows = pq.ParquetFile(handle).metadata.num_rows
-        out.append(MonthFile(year, month, info.path, info.size, rows))
+        out.append(MonthFile(year, month, info.path, info.size, rows, info.mtime))
     return sorted(out, key=lambda m: (m.year, m.month))
 
 
@@ -244,7 +246,7 @@ def archive_select(con, files: list[MonthFile], schema: pa.Schema, params: dict,
         return f"{name}_dataset"
     present: set[str] = set()
     for f in files:
-        present.update(pq.read_schema(f.path).names)
+        present.update(_column_names(f.path, f.size, f.mtime))
     params[name] = [f.path for f in files]
     columns = []
     for field in schema:
@@ -253,6 +255,12 @@ def archive_select(con, files: list[MonthFile], schema: pa.Schema, params: dict,
         columns.append(f"CAST({quoted} AS {duck}) AS {quoted}" if field.name in present
                        else f"CAST(NULL AS {duck}) AS {quoted}")
     return f"(SELECT {', '.join(columns)} FROM read_parquet(${name}, union_by_name = true))"
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_names(path: str, size: int, mtime) -> tuple[str, ...]:
+    """Column names of a month file (cached while the file is unchanged)."""
+    return tuple(pq.read_schema(path).names)
 
 
 def pads_dataset(paths: list[str], fs, schema: pa.Schema):
