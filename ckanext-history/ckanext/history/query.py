@@ -21,9 +21,7 @@ import base64
 import binascii
 import datetime
 import json
-import importlib.util
 import math
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -222,12 +220,6 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
 # --- execution ------------------------------------------------------------------
 
 _local = threading.local()
-
-# DuckDB's Python client tries `import pandas` for every bound parameter; when
-# pandas is not installed each try searches sys.path again (~1 ms a query).
-# A None entry in sys.modules makes that import fail at once, as it would.
-if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
-    sys.modules["pandas"] = None  # type: ignore[assignment]
 
 
 def connect() -> duckdb.DuckDBPyConnection:
