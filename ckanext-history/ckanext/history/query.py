@@ -253,7 +253,13 @@ class Sources:
         columns = ["feature", "time"] + [f["name"] for f in q.schema]
         select = ", ".join(quote(c) for c in columns)
         where = "time >= $start AND time < $end"
-        if q.features:
+        if q.features and len(q.features) <= 64:
+            # One bound parameter per feature: DuckDB pushes the IN list into
+            # the Parquet scan and skips the row groups of other features.
+            names = [f"feature_{i}" for i in range(len(q.features))]
+            where += " AND feature IN (" + ", ".join(f"${n}" for n in names) + ")"
+            self.params.update(zip(names, q.features))
+        elif q.features:
             where += " AND feature IN (SELECT unnest($features))"
             self.params["features"] = q.features
         if q.after is not None and not q.aggregated:
