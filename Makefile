@@ -1,4 +1,8 @@
 # Shortcuts to ./portal, for those who prefer make.
-.PHONY: run test up stop wipe status token bench bench-dataviz
+.PHONY: run test up stop wipe status token bench bench-dataviz bench-history
 run test up stop wipe status token bench bench-dataviz:
 	./portal $@
+
+# The history store against the DataStore (bench/history.py --help).
+bench-history:
+	./portal bench-history

@@ -60,7 +60,14 @@ DATASET_KEYS = {
     "resources",
 }
 RESOURCE_KEYS = {"name", "description", "format", "url", "upload",
-                 "datastore", "fields", "charts"}
+                 "datastore", "fields", "charts", "history_feed"}
+# A resource's "history_feed": the real-time feed whose history the portal
+# keeps (ckanext-history). Its url may start with {feed_base}, the address of
+# the demo feed server (--feed-base); without --feed-base no feed is declared.
+HISTORY_FEED_KEYS = {"url", "format", "feature_id_field", "time_field",
+                     "fields", "interval_seconds", "hot_retention_days",
+                     "store_mode", "enabled"}
+HISTORY_FIELD_TYPES = ("int", "float", "text", "bool", "timestamp")
 RESOURCE_SOURCES = ("url", "upload", "datastore")
 
 # Dataset fields that stock CKAN's package schema knows. Any other field of
@@ -230,6 +237,28 @@ def resource_source(res: dict) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def check_history_feed(feed: Any) -> list[str]:
+    """Problems of a resource's history_feed declaration."""
+    if not isinstance(feed, dict):
+        return ["must be an object"]
+    problems = [f"unexpected keys {sorted(set(feed) - HISTORY_FEED_KEYS)}"] \
+        if set(feed) - HISTORY_FEED_KEYS else []
+    url = str(feed.get("url", ""))
+    if not re.match(r"^(\{feed_base\}|https?://)", url):
+        problems.append("url must start with {feed_base} or http(s)://")
+    if feed.get("format") not in ("geojson", "json", "csv"):
+        problems.append("format must be geojson, json or csv")
+    if not feed.get("feature_id_field"):
+        problems.append("missing feature_id_field")
+    fields = feed.get("fields")
+    if not isinstance(fields, list) or not fields or not all(
+            isinstance(f, dict) and f.get("name")
+            and f.get("type") in HISTORY_FIELD_TYPES for f in fields):
+        problems.append("fields must be a non-empty list of {name, type} "
+                        f"with a type among {HISTORY_FIELD_TYPES}")
+    return problems
+
+
 def check_data(data: dict[str, list], data_dir: Path) -> list[str]:
     """Validate the data files; return a list of problems."""
     problems: list[str] = []
@@ -370,6 +399,10 @@ def check_data(data: dict[str, list], data_dir: Path) -> list[str]:
                 problems.append(f"{rwhere}: needs exactly one of "
                                 f"{RESOURCE_SOURCES}")
                 continue
+            feed = res.get("history_feed")
+            if feed is not None:
+                problems.extend(f"{rwhere}: history_feed: {p}"
+                                for p in check_history_feed(feed))
             if "fields" in res and source != "datastore":
                 problems.append(f"{rwhere}: 'fields' only applies to "
                                 "datastore resources")
@@ -471,8 +504,9 @@ def same_geojson(a: Any, b: Any) -> bool:
 
 class Loader:
     def __init__(self, client: Client, data: dict[str, list], data_dir: Path,
-                 password_file: Path):
+                 password_file: Path, feed_base: str = ""):
         self.ckan = client
+        self.feed_base = feed_base.rstrip("/")
         self.data = data
         self.files_dir = data_dir / "files"
         self.password_file = password_file
@@ -754,6 +788,43 @@ class Loader:
                     self.report("dataset", name, "unchanged")
             for res in ds.get("resources", []):
                 self.load_resource(pkg, res)
+            if any("history_feed" in res for res in ds.get("resources", [])):
+                self.load_history_feeds(ds)
+
+    # -- history feeds (ckanext-history)
+    def load_history_feeds(self, ds: dict):
+        if not self.feed_base:
+            print(f"note: {ds['name']}: no --feed-base, its history feed is "
+                  "not declared")
+            return
+        pkg = self.ckan.call("package_show", {"id": ds["name"]}, obj=ds["name"])
+        for res in ds.get("resources", []):
+            if "history_feed" not in res:
+                continue
+            label = f"{ds['name']}/{res['name']}"
+            current = next((r for r in pkg.get("resources", [])
+                            if r.get("name") == res["name"]), None)
+            if current is None:
+                raise Fatal(f"{label}: resource missing after loading")
+            wanted = dict(res["history_feed"])
+            wanted["url"] = wanted["url"].replace("{feed_base}", self.feed_base)
+            shown = self.ckan.call("history_feed_show",
+                                   {"resource_id": current["id"]},
+                                   obj=label, missing_ok=True)
+            if shown is None:
+                self.ckan.call("history_feed_create",
+                               dict(wanted, resource_id=current["id"]),
+                               obj=label)
+                self.report("history feed", label, "created")
+                continue
+            diff = {k: v for k, v in wanted.items() if shown.get(k) != v}
+            if diff:
+                self.ckan.call("history_feed_update",
+                               dict(diff, resource_id=current["id"]),
+                               obj=label)
+                self.report("history feed", label, "updated", ", ".join(diff))
+            else:
+                self.report("history feed", label, "unchanged")
 
     # -- resources
     def load_resource(self, pkg: dict, res: dict):
@@ -1111,6 +1182,12 @@ def main(argv: list[str] | None = None) -> int:
                                       "http://127.0.0.1:5000")
     parser.add_argument("--token", default=os.environ.get("CKAN_API_TOKEN"),
                         help="sysadmin API token (default: $CKAN_API_TOKEN)")
+    parser.add_argument("--feed-base",
+                        default=os.environ.get("PORTAL_FEED_URL", ""),
+                        help="address of the demo feed server (demo/velov.py), "
+                             "e.g. http://127.0.0.1:5090: declares the "
+                             "resources' history feeds (default: "
+                             "$PORTAL_FEED_URL; empty: none)")
     parser.add_argument("--password-file", type=Path,
                         help="file of 'name:password' lines for the demo "
                              "users; created if missing, reused afterwards")
@@ -1143,7 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             parser.error("loading needs " + ", ".join(missing))
         client = Client(args.url, args.token)
-        Loader(client, data, args.data, args.password_file).run()
+        Loader(client, data, args.data, args.password_file, args.feed_base).run()
         if args.commune_portal:
             load_commune_portal(client, args.commune_portal)
         return 0

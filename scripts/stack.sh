@@ -10,6 +10,7 @@ PG_PORT=${PORTAL_PG_PORT:-5433}
 REDIS_PORT=${PORTAL_REDIS_PORT:-6380}
 SOLR_PORT=${PORTAL_SOLR_PORT:-8983}
 CKAN_PORT=${PORTAL_CKAN_PORT:-5000}
+FEED_PORT=${PORTAL_FEED_PORT:-5090} # the demo's simulated real-time feed (demo/velov.py)
 SOLR_HEAP=${PORTAL_SOLR_HEAP:-512m}
 PG_BIN=${PORTAL_PG_BIN:-/usr/lib/postgresql/15/bin}
 PYTHON=${PORTAL_PYTHON:-python3.11}
@@ -177,8 +178,8 @@ secrets() {
 }
 
 # --- configuration ----------------------------------------------------------------
-write_ini() { # target base_ini ckan_db datastore_db redis_db solr_core site_id
-  local target=$1 base=$2 db=$3 dsdb=$4 rdb=$5 core=$6 site_id=$7
+write_ini() { # target base_ini ckan_db datastore_db redis_db solr_core site_id [extra app:main lines]
+  local target=$1 base=$2 db=$3 dsdb=$4 rdb=$5 core=$6 site_id=$7 extra=${8:-}
   cat >"$target" <<EOF
 # Written by scripts/stack.sh from the local stack's ports and secrets; do not
 # edit: change $base or the PORTAL_* environment variables instead.
@@ -197,6 +198,7 @@ SECRET_KEY = $SESSION_SECRET
 WTF_CSRF_SECRET_KEY = $SESSION_SECRET
 api_token.jwt.encode.secret = string:$JWT_SECRET
 api_token.jwt.decode.secret = string:$JWT_SECRET
+$extra
 
 [loggers]
 keys = root, ckan, ckanext, werkzeug
@@ -242,9 +244,10 @@ EOF
 
 write_config() {
   mkdir -p "$STATE/storage"
-  write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal
-  # The demo commune portal (harvested by the demo) is served on loopback.
-  sed -i '/^\[app:main\]$/a ckanext.grandlyon_access.outbound.allow = 127.0.0.1' "$STATE/ckan.ini"
+  # Development only: the demo's real-time feed is served on loopback, which
+  # the outbound guard refuses unless allowed (production leaves it empty).
+  write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal \
+    "ckanext.grandlyon_access.outbound.allow = 127.0.0.1"
   write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test
   # The benchmark: the suite and stock CKAN on the same databases and index.
   write_ini "$STATE/bench-suite.ini" "$ROOT/config/bench-suite.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench
@@ -422,7 +425,7 @@ start_ckan() {
     spawn web "$LOG/ckan.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" run -H 127.0.0.1 -p "$CKAN_PORT" -r -t
   fi
   local worker
-  for worker in "jobs worker" "harvester gather-consumer" "harvester fetch-consumer"; do
+  for worker in "jobs worker" "harvester gather-consumer" "harvester fetch-consumer" "history ingest"; do
     local name=${worker// /-}
     # shellcheck disable=SC2086
     pid_alive "$name" || spawn "$name" "$LOG/$name.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" $worker
@@ -474,13 +477,43 @@ start_commune_portal() {
   wait_for "the demo commune portal" 30 curl -fsS "http://127.0.0.1:$COMMUNE_PORTAL_PORT/api/explore/v2.1/catalog/datasets?limit=3&offset=0"
 }
 
+feed_ready() { curl -fsS -o /dev/null "http://127.0.0.1:$FEED_PORT/velov/disponibilites.geojson"; }
+
+start_demo_feed() {
+  if ! pid_alive velov-feed; then
+    require_free_port "$FEED_PORT" PORTAL_FEED_PORT "the demo's real-time feed"
+    say "serving the demo's real-time Vélo'v feed on 127.0.0.1:$FEED_PORT"
+    spawn velov-feed "$LOG/velov-feed.log" "$VENV/bin/python" "$ROOT/demo/velov.py" \
+      --host 127.0.0.1 --port "$FEED_PORT"
+  fi
+  wait_for "the demo feed on 127.0.0.1:$FEED_PORT" 30 feed_ready
+}
+
 load_demo() {
   ensure_sysadmin
   say "loading the demo catalogue from $DEMO_DATA"
   "$VENV/bin/python" "$ROOT/demo/load.py" --url "$SITE_URL" --token "$(sysadmin_token)" \
     --data "$DEMO_DATA" --password-file "$STATE/demo-passwords" \
-    --commune-portal "http://127.0.0.1:$COMMUNE_PORTAL_PORT" >>"$LOG/demo.log" 2>&1 \
+    --commune-portal "http://127.0.0.1:$COMMUNE_PORTAL_PORT" \
+    --feed-base "http://127.0.0.1:$FEED_PORT" >>"$LOG/demo.log" 2>&1 \
     || { tail -20 "$LOG/demo.log" >&2; die "loading the demo catalogue failed; see $LOG/demo.log"; }
+}
+
+# The demo's synthetic past: a year of the Vélo'v feed, hourly (demo/velov.py
+# --year-csv), imported once into the history of the demo's real-time
+# resource with `ckan history import` (resumable, never a row twice).
+load_demo_history() {
+  local rid file=$STATE/storage/demo-velov-year.csv
+  rid=$(curl -fsS "$SITE_URL/api/3/action/package_show?id=stations-velov-temps-reel" \
+    | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["result"]["resources"][0]["id"])') \
+    || { say "no real-time Vélo'v dataset in the demo: no history imported"; return 0; }
+  if [ ! -f "$file" ]; then
+    say "generating a year of Vélo'v history (hourly) for the demo"
+    "$VENV/bin/python" "$ROOT/demo/velov.py" --year-csv "$file" 2>>"$LOG/demo.log"
+  fi
+  say "importing the demo's year of Vélo'v history (first time: a minute or two)"
+  ckan_cli history import "$rid" "$file" --feature-field number --time-field last_update \
+    >>"$LOG/demo.log" 2>&1 || { tail -5 "$LOG/demo.log" >&2; die "importing the demo history failed; see $LOG/demo.log"; }
 }
 
 # --- commands ----------------------------------------------------------------------------
@@ -501,10 +534,12 @@ cmd_up() {
 
 cmd_run() {
   cmd_up
+  start_demo_feed
   start_ckan
   start_commune_portal
   load_demo
   start_widget_demo
+  load_demo_history
   cat <<EOF
 
 The portal is served at $SITE_URL
@@ -514,6 +549,7 @@ The portal is served at $SITE_URL
 $(sed 's/^/    /' "$STATE/demo-passwords")
   Sysadmin API token:  ./portal token
   CKAN command line:   ./portal ckan <command>   (e.g. ./portal ckan search-index rebuild)
+  Real-time feed:      http://127.0.0.1:$FEED_PORT/velov/disponibilites.geojson (history: \`ckan history ingest\` worker)
   Logs:                $LOG
   Stop everything:     ./portal stop
 EOF
@@ -554,7 +590,7 @@ cmd_bench_dataviz() {
 
 cmd_stop() {
   local name
-  for name in widget-demo commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
+  for name in history-ingest velov-feed widget-demo commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
   if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
   rm -f "$RUN/redis.pid"
   pg_paths
@@ -601,7 +637,7 @@ cmd_service() {
 
 cmd_status() {
   local name
-  for name in solr web jobs-worker harvester-gather-consumer harvester-fetch-consumer; do
+  for name in solr web jobs-worker harvester-gather-consumer harvester-fetch-consumer history-ingest velov-feed; do
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
   done
   if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running on $REDIS_PORT"; else echo "redis: stopped"; fi
@@ -619,6 +655,7 @@ usage: ./portal COMMAND
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
   bench load     the load scenario, concurrent clients, side by side (bench/load.py --help)
   bench-dataviz  a chart of a 1,000,000-row DataStore table against DataTables (bench/dataviz.py)
+  bench-history  the history store against the DataStore on bike-share rows (bench/history.py --help)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)
@@ -628,7 +665,7 @@ usage: ./portal COMMAND
   ckan ARGS      run a ckan command against the local instance
 
 State folder: $STATE. Ports: PORTAL_CKAN_PORT=$CKAN_PORT PORTAL_PG_PORT=$PG_PORT
-PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT (environment variables).
+PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT PORTAL_FEED_PORT=$FEED_PORT (environment variables).
 EOF
 }
 
@@ -640,6 +677,7 @@ main() {
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
     bench-dataviz) cmd_bench_dataviz "$@" ;;
+    bench-history) cmd_up; cd "$ROOT"; "$VENV/bin/python" bench/history.py --ini "$STATE/bench-suite.ini" "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;
     wipe) cmd_wipe "$@" ;;

@@ -803,6 +803,105 @@ def row_dataviz_map_layer(web, world, who, ds):
               who, ds, (ds.table_id, MISSING_ID))
 
 
+# History (ckanext-history): a history on each dataset's file resource, made
+# on first use (idempotent), whose one row names the dataset's secret.
+HISTORY_RANGE = {"start": "2026-03-01T00:00:00", "end": "2026-03-02T00:00:00"}
+
+
+def _history_of(ds: Dataset) -> None:
+    from ckanext.history import store
+
+    if store.get_schema(ds.file_id) is None:
+        store.ensure_schema(ds.file_id, [{"name": "bikes", "type": "int"}])
+        store.write_rows(ds.file_id, [{"feature": ds.row, "time": datetime.datetime(2026, 3, 1, 8),
+                                       "values": {"bikes": 7}}])
+
+
+def row_history_query(web, world, who, ds):
+    _history_of(ds)
+    _data_row(api(web, world, who, "history_query", resource_id=ds.file_id, **HISTORY_RANGE),
+              api(web, world, who, "history_query", resource_id=MISSING_ID, **HISTORY_RANGE),
+              who, ds, (ds.file_id, MISSING_ID))
+
+
+def row_history_show(web, world, who, ds):
+    _history_of(ds)
+    shown = api(web, world, who, "history_show", resource_id=ds.file_id)
+    missing = api(web, world, who, "history_show", resource_id=MISSING_ID)
+    if reads(who, ds.key):
+        assert shown.status == 200 and shown.result["coverage"]["rows"] == 1
+    elif sees(who, ds.key):
+        assert shown.status == 403
+        assert_no_data(shown.body, ds)
+    else:
+        same_error(shown, missing, (ds.file_id, MISSING_ID))
+        assert_hides(shown.body.replace(ds.file_id, ""), ds)
+
+
+def row_history_download(web, world, who, ds, client=None):
+    _history_of(ds)
+    for route in ("download?format=csv&start=2026-03-01&end=2026-03-02", "month/2026-03.jsonl"):
+        res = get(web, world, who, f"/dataset/{ds.name}/resource/{ds.file_id}/history/{route}", client)
+        if reads(who, ds.key):
+            assert res.status == 200 and ds.row in res.body
+        elif sees(who, ds.key):
+            assert res.status == 403
+            assert_no_data(res.body + str(res.headers), ds)
+        else:
+            missing = get(web, world, who, f"/dataset/{MISSING}/resource/{MISSING_ID}/history/{route}",
+                          client)
+            assert res.status == missing.status == 404
+            assert_hides(res.body, ds)
+
+
+# History feeds (ckanext-history): a feed on each dataset's file resource whose
+# source is the dataset's secret origin URL, made on first use (idempotent).
+EDITING = ("editor", "admin", "sysadmin")
+
+
+def _feed_of(ds: Dataset) -> None:
+    from ckanext.history.model import Feed
+
+    _history_of(ds)
+    if model.Session.query(Feed).filter_by(resource_id=ds.file_id).first() is None:
+        model.Session.add(Feed(resource_id=ds.file_id, package_id=ds.id, url=ds.origin,
+                               format="geojson", feature_id_field="number",
+                               fields=[{"name": "bikes", "type": "int"}], enabled=False))
+        model.Session.commit()
+
+
+def row_history_feed_show(web, world, who, ds):
+    _feed_of(ds)
+    shown = api(web, world, who, "history_feed_show", resource_id=ds.file_id)
+    missing = api(web, world, who, "history_feed_show", resource_id=MISSING_ID)
+    if reads(who, ds.key):
+        assert shown.status == 200 and shown.result["fields"] == [{"name": "bikes", "type": "int"}]
+        assert (ds.origin in shown.body) == (who in EDITING)
+    elif sees(who, ds.key):
+        assert shown.status == 403
+        assert_no_data(shown.body, ds)
+    else:
+        same_error(shown, missing, (ds.file_id, MISSING_ID))
+        assert_hides(shown.body.replace(ds.file_id, ""), ds)
+
+
+def row_history_page(web, world, who, ds, client=None):
+    _feed_of(ds)
+    url = f"/dataset/{ds.name}/resource/{ds.file_id}/history"
+    res = get(web, world, who, url, client)
+    if reads(who, ds.key):
+        assert res.status == 200 and "history-page" in res.body
+        assert (ds.origin in res.body) == (who in EDITING)
+        assert ds.row not in res.body
+    elif sees(who, ds.key):
+        assert res.status == 403
+        assert_no_data(res.body, ds)
+    else:
+        missing = get(web, world, who, f"/dataset/{MISSING}/resource/{MISSING_ID}/history", client)
+        assert res.status == missing.status == 404
+        assert_hides(res.body, ds)
+
+
 ITEM_ROWS: dict[str, Callable] = {
     "package_show": row_package_show,
     "resource_show": row_resource_show,
@@ -826,6 +925,11 @@ ITEM_ROWS: dict[str, Callable] = {
     "/commune/<name>/dataset/<id>": row_commune_dataset_page,
     "dataviz_chart_data+embed": row_dataviz_chart,
     "dataviz_map_layer_data": row_dataviz_map_layer,
+    "history_query": row_history_query,
+    "history_show": row_history_show,
+    "/history/download": row_history_download,
+    "history_feed_show": row_history_feed_show,
+    "/history page": row_history_page,
 }
 
 
@@ -1228,6 +1332,9 @@ COVERED_ACTIONS: dict[str, str] = {
     "communes_list": "communes: white-label home, widget search, iframe, builder, list",
     "dataviz_chart_data": "dataviz_chart_data+embed",
     "dataviz_map_layer_data": "dataviz_map_layer_data",
+    "history_query": "history_query",
+    "history_show": "history_show",
+    "history_feed_show": "history_feed_show",
 }
 
 NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
@@ -1285,6 +1392,9 @@ NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
         "grandlyon_access_grant_delete", "grandlyon_access_grant_list",
         "grandlyon_access_request_create", "grandlyon_access_request_list",
         "grandlyon_access_request_decide", "grandlyon_access_log_list"),
+    "history feeds: the dataset's editors (package_update); tests in ckanext-history "
+    "test_feed_actions.py per actor and access level": (
+        "history_feed_create", "history_feed_update", "history_feed_delete"),
     "licence signatures: the signer, sysadmins": (
         "grandlyon_licence_sign", "grandlyon_licence_signature_list",
         "grandlyon_licence_signature_revoke"),
@@ -1343,6 +1453,9 @@ COVERED_RULES: dict[str, str] = {
     "/harvest/<id>/resource/<resource_id>/download": "/download",
     "/harvest/<id>/resource/<resource_id>/download/<filename>": "/download",
     "/datastore/dump/<resource_id>": "/datastore/dump",
+    "/dataset/<id>/resource/<resource_id>/history/download": "/history/download",
+    "/dataset/<id>/resource/<resource_id>/history/month/<month>.<fmt>": "/history/download",
+    "/dataset/<id>/resource/<resource_id>/history": "/history page",
     "/datatables/ajax/<resource_view_id>": "/datatables/ajax",
     "/datatables/filtered-download/<resource_view_id>": "/datatables/filtered-download",
     "/dataset/activity/<id>": "activity pages",
@@ -1429,6 +1542,10 @@ RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
         "/ckan-admin/licence-signatures", "/ckan-admin/licence-signatures/<id>/revoke",
         "/ckan-admin/access/circles", "/ckan-admin/access/circles/<id>",
         "/ckan-admin/access/log"),
+    "history feed form (POST): the dataset's editors (tests in ckanext-history "
+    "test_web_history.py)": (
+        "/dataset/<id>/resource/<resource_id>/history/feed",
+        "/dataset/<id>/resource/<resource_id>/history/feed/delete"),
     "access requests and grants (POST): the requester, the dataset's editors or admins "
     "(tests in ckanext-grandlyon-access)": (
         "/dataset/<id>/access/request", "/dataset/<id>/access/request/<request_id>/decide",

@@ -64,6 +64,7 @@ REQUIRED_SERVICES: dict[str, tuple[str, ...] | None] = {
     "harvest-gather": ("ckan", "harvester", "gather-consumer"),
     "harvest-fetch": ("ckan", "harvester", "fetch-consumer"),
     "harvest-run": ("ckan", "harvester", "run", "sleep"),
+    "history-ingest": ("ckan", "history", "ingest"),
     "db": None,
     "solr": None,
     "redis": None,

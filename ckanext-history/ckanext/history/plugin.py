@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan.lib.plugins import DefaultTranslation
 
 
 def _actions() -> dict:
@@ -23,9 +24,18 @@ def _blueprints() -> list:
 
 
 @tk.blanket.config_declarations
+@tk.blanket.helpers
 @tk.blanket.actions(_actions)
 @tk.blanket.auth_functions(_auth_functions)
 @tk.blanket.blueprints(_blueprints)
 @tk.blanket.cli
-class HistoryPlugin(p.SingletonPlugin):
+class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
     """History of real-time data: feed ingest, hot PostgreSQL tier, Parquet archive queried with DuckDB."""
+
+    p.implements(p.IConfigurer)
+    p.implements(p.ITranslation)
+
+    # IConfigurer: the history page and the link from the resource page.
+
+    def update_config(self, config) -> None:
+        tk.add_template_directory(config, "templates")

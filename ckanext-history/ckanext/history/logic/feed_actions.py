@@ -1,11 +1,298 @@
-"""Actions and auth functions of the history plugin (see get_actions)."""
+"""Feeds: a resource declared the real-time source of a history.
+
+Actions `history_feed_create`, `history_feed_update`, `history_feed_show`,
+`history_feed_delete` and their auth functions. The dataset's publishers
+(package_update) declare, change and delete feeds; reading a feed needs the
+right to read the dataset's data (`grandlyon_access_data_read`), and its
+source URL and fetch errors are shown to the publishers only. A resource the
+user may not see answers the same 404 as one that does not exist.
+"""
 
 from __future__ import annotations
 
+import datetime
+import json
+from typing import Any
+
+import ckan.authz as authz
+import ckan.lib.navl.dictization_functions as df
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+from ckan.types import AuthResult, Context, DataDict
+from ckanext.history.logic import schema
+from ckanext.history.model import Feed, Gap, utcnow
+from sqlalchemy.exc import IntegrityError
+
+# What a feed declares (the rest is kept by the ingest worker).
+DECLARED = ("url", "format", "feature_id_field", "time_field", "fields", "interval_seconds",
+            "hot_retention_days", "store_mode", "enabled")
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _not_found() -> tk.ObjectNotFound:
+    return tk.ObjectNotFound(tk._("Resource was not found."))
+
+
+def _resource_of(resource_id: Any) -> tuple[model.Resource, model.Package]:
+    """The resource and its dataset, or a 404 when either is missing or deleted."""
+    resource = (model.Resource.get(resource_id)
+                if isinstance(resource_id, str) and resource_id else None)
+    if resource is None or resource.state == "deleted":
+        raise _not_found()
+    package = resource.package
+    if package is None or package.state == "deleted":
+        raise _not_found()
+    return resource, package
+
+
+def _visible_resource(context: Context, resource_id: Any) -> tuple[model.Resource, model.Package]:
+    """As _resource_of, and a dataset the user may not see is missing too."""
+    if resource_id in (None, "") or resource_id is df.missing:
+        raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
+    resource, package = _resource_of(resource_id)
+    try:
+        tk.check_access("package_show", dict(context), {"id": package.id})
+    except tk.NotAuthorized:
+        raise _not_found() from None
+    return resource, package
+
+
+def may_edit(context: Context, package_id: str) -> bool:
+    """May the user change the dataset (and so see and change its feeds)?"""
+    ctx = {k: context[k] for k in ("user", "auth_user_obj", "ignore_auth") if k in context}
+    try:
+        tk.check_access("package_update", ctx, {"id": package_id})
+    except tk.NotAuthorized:
+        return False
+    return True
+
+
+def _feed_of(resource_id: str) -> Feed | None:
+    return model.Session.query(Feed).filter(Feed.resource_id == resource_id).one_or_none()
+
+
+def _open_gap(resource_id: str) -> Gap | None:
+    return (model.Session.query(Gap)
+            .filter(Gap.resource_id == resource_id, Gap.end.is_(None)).one_or_none())
+
+
+def feed_dict(feed: Feed, with_source: bool) -> dict[str, Any]:
+    """A feed as the API shows it; `with_source` adds the URL, the validators
+    of conditional requests and the last error (publishers only)."""
+    gap = _open_gap(feed.resource_id)
+    out: dict[str, Any] = {
+        "id": feed.id,
+        "resource_id": feed.resource_id,
+        "package_id": feed.package_id,
+        "format": feed.format,
+        "feature_id_field": feed.feature_id_field,
+        "time_field": feed.time_field or "",
+        "fields": list(feed.fields or []),
+        "interval_seconds": feed.interval_seconds,
+        "hot_retention_days": feed.hot_retention_days,
+        "store_mode": feed.store_mode,
+        "enabled": feed.enabled,
+        "created": _iso(feed.created),
+        "modified": _iso(feed.modified),
+        "last_fetch_at": _iso(feed.last_fetch_at),
+        "last_success_at": _iso(feed.last_success_at),
+        "next_poll_at": _iso(feed.next_poll_at),
+        "consecutive_failures": feed.consecutive_failures,
+        "failing_since": _iso(gap.start) if gap else None,
+    }
+    if with_source:
+        out.update({"url": feed.url, "etag": feed.etag, "last_modified": feed.last_modified,
+                    "last_error": feed.last_error})
+    return out
+
+
+def _validate(data_dict: DataDict, feed_schema: dict, context: Context) -> dict[str, Any]:
+    data = dict(data_dict)
+    # navl flattens lists of dicts; the fields validator reads them as JSON.
+    if isinstance(data.get("fields"), (list, dict)):
+        data["fields"] = json.dumps(data["fields"])
+    data, errors = df.validate(data, feed_schema, dict(context))
+    if errors:
+        raise tk.ValidationError(errors)
+    return data
+
+
+def _store():
+    from ckanext.history import store
+
+    return store
+
+
+def _ensure_schema(resource_id: str, fields: list[dict]) -> None:
+    try:
+        _store().ensure_schema(resource_id, fields)
+    except tk.ValidationError as error:
+        raise tk.ValidationError({"fields": (error.error_dict or {}).get("fields")
+                                  or [str(error)]}) from None
+
+
+def _commit() -> None:
+    try:
+        model.Session.commit()
+    except IntegrityError:
+        model.Session.rollback()
+        raise tk.ValidationError(
+            {"resource_id": [tk._("This resource already has a feed")]}) from None
+
+
+def history_feed_create(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Declares a resource the real-time source of a history. The dataset's
+    editors and admins (package_update).
+
+    :param resource_id: the resource whose history this feed fills
+    :param url: the source, fetched by the ingest worker (http or https, not a
+        private address unless the configuration allows it)
+    :param format: ``geojson`` (a FeatureCollection), ``json`` (an array of
+        objects) or ``csv`` (a header line)
+    :param feature_id_field: the property that identifies a feature (a station)
+    :param time_field: the property holding each feature's time (ISO 8601 or
+        epoch seconds); empty: the time of the fetch
+    :param fields: value fields, ``[{"name": "available_bikes", "type": "int"}]``;
+        types: int, float, text, bool, timestamp
+    :param interval_seconds: polling interval (default 60, bounds configured)
+    :param hot_retention_days: days kept in the hot tier once archived (optional)
+    :param store_mode: ``changes`` (a feature's values only when they changed,
+        the default) or ``every`` (every poll)
+    :param enabled: poll it (default true)
+    """
+    _resource, package = _visible_resource(context, data_dict.get("resource_id"))
+    tk.check_access("history_feed_create", context, {"resource_id": _resource.id})
+    data = _validate(data_dict, schema.feed_create(), context)
+    if _feed_of(_resource.id) is not None:
+        raise tk.ValidationError({"resource_id": [tk._("This resource already has a feed")]})
+    user = model.User.get(context.get("user") or "")
+    feed = Feed(resource_id=_resource.id, package_id=package.id,
+                creator_user_id=user.id if user else None, next_poll_at=utcnow(),
+                **{key: data.get(key) for key in DECLARED if key in data})
+    feed.time_field = data.get("time_field") or None
+    _ensure_schema(_resource.id, feed.fields)
+    model.Session.add(feed)
+    _commit()
+    return feed_dict(feed, with_source=True)
+
+
+def history_feed_update(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Changes a feed's declaration: the keys given are changed, the others
+    kept (parameters as history_feed_create). A new URL forgets the validators
+    of conditional requests; a change of schedule or enabling polls at once."""
+    resource, _package = _visible_resource(context, data_dict.get("resource_id"))
+    tk.check_access("history_feed_update", context, {"resource_id": resource.id})
+    feed = _feed_of(resource.id)
+    if feed is None:
+        raise tk.ObjectNotFound(tk._("This resource has no feed"))
+    data = _validate(data_dict, schema.feed_update(), context)
+    changed = {key for key in DECLARED if key in data and data[key] != getattr(feed, key)}
+    if "time_field" in changed and not data["time_field"]:
+        data["time_field"] = None
+    for key in changed:
+        setattr(feed, key, data[key])
+    if "url" in changed or "format" in changed:
+        feed.etag = feed.last_modified = None
+    if "url" in changed:
+        feed.consecutive_failures = 0
+    if changed & {"url", "format", "interval_seconds", "enabled"} and feed.enabled:
+        feed.next_poll_at = utcnow()
+    if "fields" in changed:
+        _ensure_schema(resource.id, feed.fields)
+    _commit()
+    return feed_dict(feed, with_source=True)
+
+
+@tk.side_effect_free
+def history_feed_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """A resource's feed: its declaration and the state of its polling.
+    Needs the right to read the dataset's data; the source URL and the last
+    error are shown to the dataset's editors only.
+
+    :param resource_id: the resource
+    """
+    data = _validate(data_dict, schema.feed_ref(), context)
+    resource, package = _visible_resource(context, data["resource_id"])
+    tk.check_access("history_feed_show", context, {"resource_id": resource.id})
+    feed = _feed_of(resource.id)
+    if feed is None:
+        raise tk.ObjectNotFound(tk._("This resource has no feed"))
+    return feed_dict(feed, with_source=may_edit(context, package.id))
+
+
+def history_feed_delete(context: Context, data_dict: DataDict) -> None:
+    """Deletes a resource's feed and its whole history (hot rows, archive
+    files, gaps). The dataset's editors and admins.
+
+    :param resource_id: the resource
+    """
+    data = _validate(data_dict, schema.feed_ref(), context)
+    resource, _package = _visible_resource(context, data["resource_id"])
+    tk.check_access("history_feed_delete", context, {"resource_id": resource.id})
+    feed = _feed_of(resource.id)
+    if feed is None:
+        raise tk.ObjectNotFound(tk._("This resource has no feed"))
+    _store().delete_resource(resource.id)
+    model.Session.query(Gap).filter(Gap.resource_id == resource.id).delete()
+    model.Session.delete(feed)
+    model.Session.commit()
+
+
+# --- auth functions ----------------------------------------------------------------
+
+def _manages_resource(context: Context, data_dict: DataDict) -> AuthResult:
+    """The editors and admins of the resource's dataset, sysadmins."""
+    try:
+        _resource, package = _resource_of(data_dict.get("resource_id"))
+    except tk.ObjectNotFound:
+        return {"success": False, "msg": tk._("Resource was not found.")}
+    return authz.is_authorized("package_update", context, {"id": package.id})
+
+
+def history_feed_create_auth(context: Context, data_dict: DataDict) -> AuthResult:
+    return _manages_resource(context, data_dict)
+
+
+def history_feed_update_auth(context: Context, data_dict: DataDict) -> AuthResult:
+    return _manages_resource(context, data_dict)
+
+
+def history_feed_delete_auth(context: Context, data_dict: DataDict) -> AuthResult:
+    return _manages_resource(context, data_dict)
+
+
+def data_read(context: Context, resource_id: str) -> AuthResult:
+    """The portal's policy on a resource's data (grandlyon_access), or
+    package_show when the access plugin is not loaded."""
+    try:
+        return authz.is_authorized("grandlyon_access_data_read", context,
+                                   {"resource_id": resource_id})
+    except ValueError:  # no such auth function: the access plugin is not loaded
+        _resource, package = _resource_of(resource_id)
+        return authz.is_authorized("package_show", context, {"id": package.id})
+
+
+@tk.auth_allow_anonymous_access
+def history_feed_show_auth(context: Context, data_dict: DataDict) -> AuthResult:
+    return data_read(context, data_dict.get("resource_id") or "")
+
 
 def get_actions() -> dict:
-    return {}
+    return {
+        "history_feed_create": history_feed_create,
+        "history_feed_update": history_feed_update,
+        "history_feed_show": history_feed_show,
+        "history_feed_delete": history_feed_delete,
+    }
 
 
 def get_auth_functions() -> dict:
-    return {}
+    return {
+        "history_feed_create": history_feed_create_auth,
+        "history_feed_update": history_feed_update_auth,
+        "history_feed_show": history_feed_show_auth,
+        "history_feed_delete": history_feed_delete_auth,
+    }

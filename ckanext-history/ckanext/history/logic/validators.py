@@ -1,0 +1,123 @@
+"""Validators of the history plugin's feed declarations."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import ckan.lib.navl.dictization_functions as df
+import ckan.plugins.toolkit as tk
+from ckanext.history import config
+
+FORMATS = ("geojson", "json", "csv")
+TYPES = ("int", "float", "text", "bool", "timestamp")
+STORE_MODES = ("changes", "every")
+# A field name becomes a key of stored rows, a column of downloads and a name
+# in queries: letters, digits and underscores, not starting with a digit.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Columns every row of a history already has.
+RESERVED = ("time", "feature", "resource_id", "values")
+MAX_FIELDS = 100
+
+
+def history_identifier(value: Any) -> str:
+    """A field name of a feed: a safe identifier."""
+    if not isinstance(value, str) or not IDENTIFIER.match(value.strip()):
+        raise tk.Invalid(tk._(
+            "Use letters, digits and underscores only, starting with a letter or an "
+            "underscore (at most 63 characters)"))
+    return value.strip()
+
+
+def history_optional_identifier(value: Any) -> Any:
+    """Empty, or a safe identifier (an empty time field means the fetch time)."""
+    if value is df.missing or value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return history_identifier(value)
+
+
+def _parse_fields_text(text: str) -> list[dict[str, str]]:
+    """`name:type` pairs separated by commas or new lines (the web form), or JSON."""
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise tk.Invalid(tk._("The list of fields is not valid JSON")) from None
+    fields = []
+    for part in re.split(r"[,\n]", text):
+        part = part.strip()
+        if not part:
+            continue
+        name, _sep, type_ = part.partition(":")
+        fields.append({"name": name.strip(), "type": type_.strip() or "text"})
+    return fields
+
+
+def history_feed_fields(value: Any) -> list[dict[str, str]]:
+    """The value fields of a feed: a non-empty list of `{"name", "type"}`
+    with safe, distinct names and a type among int, float, text, bool,
+    timestamp. Also accepted: a JSON string, or `name:type` pairs."""
+    if isinstance(value, str):
+        value = _parse_fields_text(value)
+    if not isinstance(value, list) or not value:
+        raise tk.Invalid(tk._("Give at least one value field, as a list of names and types"))
+    if len(value) > MAX_FIELDS:
+        raise tk.Invalid(tk._("At most {n} value fields").format(n=MAX_FIELDS))
+    fields, seen = [], set()
+    for item in value:
+        if not isinstance(item, dict):
+            raise tk.Invalid(tk._("Each value field needs a name and a type"))
+        name = item.get("name")
+        if not isinstance(name, str) or not IDENTIFIER.match(name.strip()):
+            raise tk.Invalid(tk._(
+                "Field name \"{name}\": use letters, digits and underscores only, starting "
+                "with a letter or an underscore").format(name=str(name)[:80]))
+        name = name.strip()
+        if name.lower() in RESERVED:
+            raise tk.Invalid(tk._("Field name \"{name}\" is reserved: time, feature, "
+                                  "resource_id and values are columns of every history"
+                                  ).format(name=name))
+        if name in seen:
+            raise tk.Invalid(tk._("Field name \"{name}\" is given twice").format(name=name))
+        seen.add(name)
+        type_ = item.get("type")
+        if type_ not in TYPES:
+            raise tk.Invalid(tk._(
+                "Field \"{name}\": choose a type among int, float, text, bool, timestamp"
+            ).format(name=name))
+        fields.append({"name": name, "type": type_})
+    return fields
+
+
+def history_feed_url(value: Any) -> str:
+    """A URL the portal may fetch (the outbound guard of grandlyon_access)."""
+    if not isinstance(value, str) or not value.strip():
+        raise tk.Invalid(tk._("Missing value"))
+    value = value.strip()
+    if len(value) > 2000:
+        raise tk.Invalid(tk._("The address is too long"))
+    try:
+        from ckanext.grandlyon_access.outbound import OutboundError, check_url
+    except ImportError:  # the access plugin is not installed: http(s) only
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise tk.Invalid(tk._("Only http and https addresses can be fetched.")) from None
+        return value
+    try:
+        check_url(value)
+    except OutboundError as error:
+        raise tk.Invalid(error.reason) from None
+    return value
+
+
+def history_feed_interval(value: Any, context) -> int:
+    """Seconds between two polls, within the configured bounds."""
+    value = tk.get_validator("int_validator")(value, context)
+    if value is None:
+        raise tk.Invalid(tk._("Missing value"))
+    low, high = config.feed_min_interval(), config.feed_max_interval()
+    if not low <= value <= high:
+        raise tk.Invalid(tk._("Choose an interval between {low} and {high} seconds").format(
+            low=low, high=high))
+    return value

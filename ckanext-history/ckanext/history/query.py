@@ -1,0 +1,464 @@
+"""Queries over a history: the Parquet archive and the hot PostgreSQL rows
+together, answered by DuckDB.
+
+For a query on [start, end): the archive's month files overlapping the range
+are read with DuckDB's `read_parquet` (local archive) or through a pyarrow
+dataset registered in DuckDB (S3 and other pyarrow filesystems); the hot rows
+of the range are fetched from PostgreSQL with bound parameters, as Arrow
+record batches registered in DuckDB. A hot row whose (feature, time) is
+already archived (a compaction interrupted between writing the month file
+and deleting the rows) is ignored; this check only runs when the hot rows of
+the range fall in archived months.
+
+Every value reaches SQL as a bound parameter; identifiers come only from the
+feed's declared fields and are quoted. Paging is keyset: records are ordered
+by (time, feature) and the opaque cursor holds the last (time, feature).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import math
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import ckan.plugins.toolkit as tk
+import duckdb
+import pyarrow as pa
+
+from . import archive, config, store
+
+AGGREGATES = ("none", "minute", "hour", "day", "week", "month")
+FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
+NUMERIC = ("int", "float", "bool")
+BUCKET_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier (names come from the declared fields only)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _error(key: str, message: str) -> tk.ValidationError:
+    return tk.ValidationError({key: [message]})
+
+
+def _as_list(value, key: str) -> list[str] | None:
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise _error(key, tk._("Not a list")) from None
+        else:
+            value = [v.strip() for v in text.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, int)) for v in value):
+        raise _error(key, tk._("Not a list"))
+    return [str(v) for v in value]
+
+
+def _time(value, key: str) -> datetime.datetime:
+    try:
+        return store.parse_time(value)
+    except (ValueError, TypeError):
+        raise _error(key, tk._("Not a date and time in ISO 8601 (e.g. 2026-03-01T00:00:00)")) from None
+
+
+def encode_cursor(time: datetime.datetime, feature: str) -> str:
+    raw = json.dumps([time.isoformat(), feature], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        time, feature = json.loads(raw)
+        return store.parse_time(time), str(feature)
+    except (ValueError, TypeError, binascii.Error):
+        raise _error("cursor", tk._("Invalid cursor: use the next_cursor of a previous answer")) from None
+
+
+@dataclass
+class Query:
+    resource_id: str
+    schema: list[dict]
+    start: datetime.datetime
+    end: datetime.datetime
+    fields: list[dict]
+    features: list[str] | None = None
+    aggregate: str = "none"
+    functions: list[str] = field(default_factory=lambda: ["avg"])
+    per_feature: bool = True
+    limit: int = 1000
+    after: tuple[datetime.datetime, str] | None = None
+
+    @property
+    def aggregated(self) -> bool:
+        return self.aggregate != "none"
+
+    def output_fields(self) -> list[dict]:
+        """The answer's columns: [{"id", "type"}]."""
+        out = [{"id": "time", "type": "timestamp"}]
+        if not self.aggregated or self.per_feature:
+            out.append({"id": "feature", "type": "text"})
+        for f in self.fields:
+            if not self.aggregated:
+                out.append({"id": f["name"], "type": f["type"]})
+                continue
+            for fn in self.functions:
+                if not _applies(fn, f["type"]):
+                    continue
+                out.append({"id": f"{f['name']}_{fn}", "type": _result_type(fn, f["type"])})
+        return out
+
+
+def _applies(function: str, type_: str) -> bool:
+    return function not in ("avg", "sum") or type_ in NUMERIC
+
+
+def _result_type(function: str, type_: str) -> str:
+    if function == "avg":
+        return "float"
+    if function == "count":
+        return "int"
+    if function == "sum":
+        return "float" if type_ == "float" else "int"
+    return type_
+
+
+def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Query:
+    """The query asked by `data_dict`, checked against the history's declared
+    fields and the configured limits. Raises tk.ValidationError naming the
+    parameter."""
+    resource_id = data_dict["resource_id"]
+    by_name = {f["name"]: f for f in schema}
+
+    now = store.utcnow().replace(microsecond=0)
+    end = _time(data_dict["end"], "end") if data_dict.get("end") not in (None, "") else now
+    start = (_time(data_dict["start"], "start") if data_dict.get("start") not in (None, "")
+             else end - datetime.timedelta(days=1))
+    if start >= end:
+        raise _error("start", tk._("The start must be before the end"))
+
+    aggregate = str(data_dict.get("aggregate") or "none").lower()
+    if aggregate not in AGGREGATES:
+        raise _error("aggregate", tk._("Unknown aggregate: choose one of %s") % ", ".join(AGGREGATES))
+
+    functions = _as_list(data_dict.get("functions"), "functions") or ["avg"]
+    for fn in functions:
+        if fn not in FUNCTIONS:
+            raise _error("functions", tk._("Unknown function: choose among %s") % ", ".join(FUNCTIONS))
+    functions = list(dict.fromkeys(functions))
+
+    names = _as_list(data_dict.get("fields"), "fields")
+    if names is None:
+        fields = list(schema)
+        if aggregate != "none" and all(fn in ("avg", "sum") for fn in functions):
+            fields = [f for f in schema if f["type"] in NUMERIC]
+    else:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise _error("fields", tk._("Unknown field: %s") % unknown[0][:100])
+        fields = [by_name[n] for n in dict.fromkeys(names)]
+        if aggregate != "none":
+            for f in fields:
+                if not any(_applies(fn, f["type"]) for fn in functions):
+                    raise _error("fields", tk._("No chosen function applies to the text field %s") % f["name"])
+
+    features = _as_list(data_dict.get("features"), "features")
+    if features:
+        features = list(dict.fromkeys(features))
+        missing = set(features) - store.known_features(resource_id, features)
+        if missing:
+            raise _error("features", tk._("Unknown feature: %s") % sorted(missing)[0][:100])
+
+    per_feature = data_dict.get("per_feature", True)
+    if isinstance(per_feature, str):
+        if per_feature.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise _error("per_feature", tk._("Must be true or false"))
+        per_feature = per_feature.strip().lower() in ("true", "1", "yes")
+    elif not isinstance(per_feature, bool):
+        raise _error("per_feature", tk._("Must be true or false"))
+
+    limit = config.query_default_limit()
+    if not for_download and data_dict.get("limit") not in (None, ""):
+        try:
+            limit = int(data_dict["limit"])
+        except (TypeError, ValueError):
+            raise _error("limit", tk._("Must be a whole number")) from None
+        if limit < 1 or limit > config.query_max_limit():
+            raise _error("limit", tk._("Must be between 1 and %d") % config.query_max_limit())
+
+    seconds = (end - start).total_seconds()
+    if aggregate == "none":
+        if seconds > config.query_max_range_days() * 86400:
+            raise _error("end", tk._("The range is longer than %d days: shorten it or choose an aggregate")
+                         % config.query_max_range_days())
+    else:
+        buckets = math.ceil(seconds / BUCKET_SECONDS[aggregate])
+        if buckets > config.query_max_points():
+            raise _error("end", tk._("The range holds %(n)d buckets, more than %(max)d: shorten it or "
+                                     "choose a coarser aggregate") % {"n": buckets, "max": config.query_max_points()})
+
+    after = None
+    if not for_download and data_dict.get("cursor"):
+        after = decode_cursor(str(data_dict["cursor"]))
+
+    return Query(resource_id=resource_id, schema=schema, start=start, end=end, fields=fields,
+                 features=features, aggregate=aggregate, functions=functions,
+                 per_feature=per_feature, limit=limit, after=after)
+
+
+# --- execution ------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for one query: a cursor on this thread's
+    in-memory database (opening a database costs ~20 ms; a cursor nothing).
+    Registered relations live on the cursor and go with it."""
+    settings = (config.duckdb_threads(), config.duckdb_memory_limit())
+    base = getattr(_local, "db", None)
+    if base is None or getattr(_local, "settings", None) != settings:
+        if base is not None:
+            base.close()
+        base = duckdb.connect(config={
+            "threads": settings[0],
+            "memory_limit": settings[1],
+            "temp_directory": tempfile.gettempdir(),
+            # Parquet footers cached across queries (invalidated when a file changes).
+            "enable_object_cache": True,
+        })
+        _local.db, _local.settings = base, settings
+    return base.cursor()
+
+
+class Sources:
+    """The SQL of the rows of a query (both tiers), its bound parameters, and
+    the DuckDB connection holding the registered hot rows."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, q: Query, start: datetime.datetime,
+                 end: datetime.datetime, hot_order: str = "", hot_limit: int | None = None):
+        self.con = con
+        self.params: dict = {"start": start, "end": end}
+        columns = ["feature", "time"] + [f["name"] for f in q.schema]
+        select = ", ".join(quote(c) for c in columns)
+        where = "time >= $start AND time < $end"
+        if q.features and len(q.features) <= 64:
+            # One bound parameter per feature: DuckDB pushes the IN list into
+            # the Parquet scan and skips the row groups of other features.
+            names = [f"feature_{i}" for i in range(len(q.features))]
+            where += " AND feature IN (" + ", ".join(f"${n}" for n in names) + ")"
+            self.params.update(zip(names, q.features))
+        elif q.features:
+            where += " AND feature IN (SELECT unnest($features))"
+            self.params["features"] = q.features
+        if q.after is not None and not q.aggregated:
+            where += " AND (time, feature) > ($after_time, $after_feature)"
+            self.params.update(after_time=q.after[0], after_feature=q.after[1])
+        elif q.after is not None:
+            # Buckets after the cursor's bucket only (the bucket itself may
+            # continue with later features).
+            where += " AND time >= $after_time"
+            self.params["after_time"] = q.after[0]
+
+        parts = []
+        files = archive.files_between(q.resource_id, start, end)
+        target = store.arrow_schema(q.schema)
+        if files:
+            archived = archive.archive_select(con, files, target, self.params)
+            parts.append(f"SELECT {select} FROM {archived} WHERE {where}")
+
+        first, last = store.hot_range(q.resource_id, start, end)
+        if first is not None:
+            reader = pa.RecordBatchReader.from_batches(target, store.hot_batches(
+                q.resource_id, q.schema, start, end, q.features,
+                after=q.after if not q.aggregated else None, order=hot_order, limit=hot_limit))
+            con.register("hot_rows", reader)
+            hot = f"SELECT {select} FROM hot_rows h WHERE {where}"
+            overlap = files and any(f.start <= last and first < store.next_month(f.start) for f in files)
+            if overlap:
+                hot += (f" AND NOT EXISTS (SELECT 1 FROM {archived} a WHERE a.feature = h.feature"
+                        " AND a.time = h.time)")
+            parts.append(hot)
+        if not parts:
+            empty = ", ".join(f"NULL::{duck_type(target.field(c).type)} AS {quote(c)}" for c in columns)
+            parts.append(f"SELECT {empty} WHERE false")
+        self.sql = "(" + " UNION ALL ".join(parts) + ")"
+
+
+def duck_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_int64(arrow_type):
+        return "BIGINT"
+    if pa.types.is_float64(arrow_type):
+        return "DOUBLE"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    return "VARCHAR"
+
+
+def _bucket(aggregate: str, start: datetime.datetime) -> tuple[str, str]:
+    """(key, start of the bucket from its key): fixed-size buckets group on
+    an integer (microseconds since 1970 divided by the bucket's length,
+    faster than date_trunc); weeks start on Monday; months use date_trunc."""
+    day = 86_400_000_000
+    fixed = {"minute": 60_000_000, "hour": 3_600_000_000, "day": day}
+    if start.year < 1970 or aggregate == "month":
+        return f"date_trunc('{aggregate}', time)", "b"
+    if aggregate == "week":  # 1970-01-01 was a Thursday
+        return f"(epoch_us(time) // {day} + 3) // 7", f"make_timestamp((b * 7 - 3) * {day})"
+    size = fixed[aggregate]
+    return f"epoch_us(time) // {size}", f"make_timestamp(b * {size})"
+
+
+def _aggregate_sql(q: Query) -> tuple[str, list[str]]:
+    exprs, names = [], []
+    for f in q.fields:
+        col = quote(f["name"])
+        value = f"CAST({col} AS INTEGER)" if f["type"] == "bool" else col
+        for fn in q.functions:
+            if not _applies(fn, f["type"]):
+                continue
+            expr = {
+                "avg": f"avg({value})",
+                "min": f"min({col})",
+                "max": f"max({col})",
+                "sum": f"sum({value})",
+                "count": f"count({col})",
+                "first": f"arg_min({col}, time) FILTER (WHERE {col} IS NOT NULL)",
+                "last": f"arg_max({col}, time) FILTER (WHERE {col} IS NOT NULL)",
+            }[fn]
+            name = f"{f['name']}_{fn}"
+            if fn == "sum" and f["type"] != "float":
+                expr = f"CAST({expr} AS BIGINT)"
+            exprs.append(f"{expr} AS {quote(name)}")
+            names.append(name)
+    return ", ".join(exprs), names
+
+
+def select_sql(q: Query, source: str, limit: bool) -> tuple[str, dict]:
+    """The SELECT answering `q` over `source` (a Sources.sql), ordered by
+    (time, feature), with the keyset condition and the limit."""
+    params: dict = {}
+    if not q.aggregated:
+        cols = ", ".join(["time", "feature"] + [quote(f["name"]) for f in q.fields])
+        sql = f"SELECT {cols} FROM {source} ORDER BY time, feature"
+    else:
+        aggs, _names = _aggregate_sql(q)
+        keys = "time, feature" if q.per_feature else "time"
+        key, back = _bucket(q.aggregate, q.start)
+        by = "b, feature" if q.per_feature else "b"
+        sql = (f"SELECT * FROM (SELECT {back} AS time{', feature' if q.per_feature else ''}, {aggs} "
+               f"FROM (SELECT {key} AS b, * FROM {source}) GROUP BY {by}) AS buckets")
+        if q.after is not None:
+            if q.per_feature:
+                sql += " WHERE (time, feature) > ($c_time, $c_feature)"
+                params.update(c_time=q.after[0], c_feature=q.after[1])
+            else:
+                sql += " WHERE time > $c_time"
+                params["c_time"] = q.after[0]
+        sql += f" ORDER BY {keys}"
+    if limit:
+        sql += " LIMIT $limit"
+        params["limit"] = q.limit + 1
+    return sql, params
+
+
+def _jsonable(value):
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run(q: Query) -> dict:
+    """The answer of history_query: fields, records, next_cursor."""
+    con = connect()
+    try:
+        hot_limit = q.limit + 1 if not q.aggregated else None
+        sources = Sources(con, q, q.start, q.end, hot_order="time" if hot_limit else "", hot_limit=hot_limit)
+        sql, params = select_sql(q, sources.sql, limit=True)
+        result = con.execute(sql, {**sources.params, **params})
+        names = [d[0] for d in result.description]
+        rows = result.fetchall()
+    finally:
+        con.close()
+    next_cursor = None
+    if len(rows) > q.limit:
+        rows = rows[: q.limit]
+        last = dict(zip(names, rows[-1]))
+        next_cursor = encode_cursor(last["time"], str(last.get("feature", "")))
+    records = [{n: _jsonable(v) for n, v in zip(names, row)} for row in rows]
+    return {"fields": q.output_fields(), "records": records, "next_cursor": next_cursor}
+
+
+def month_windows(start: datetime.datetime, end: datetime.datetime) -> Iterator[tuple]:
+    cursor = start
+    while cursor < end:
+        stop = min(store.next_month(store.month_start(cursor)), end)
+        yield cursor, stop
+        cursor = stop
+
+
+def stream(q: Query, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Every record of `q` (no limit, no cursor), in (time, feature) order, as
+    Arrow record batches. Without aggregate the range is read a month at a
+    time, so memory holds one month's sort at most (DuckDB spills beyond its
+    memory limit)."""
+    windows = month_windows(q.start, q.end) if not q.aggregated else [(q.start, q.end)]
+    for start, end in windows:
+        con = connect()
+        try:
+            sources = Sources(con, q, start, end)
+            sql, params = select_sql(q, sources.sql, limit=False)
+            reader = con.execute(sql, {**sources.params, **params}).fetch_record_batch(batch_rows)
+            for batch in reader:
+                if batch.num_rows:
+                    yield batch
+        finally:
+            con.close()
+
+
+def arrow_output_schema(q: Query) -> pa.Schema:
+    types = {"int": pa.int64(), "float": pa.float64(), "text": pa.string(), "bool": pa.bool_(),
+             "timestamp": pa.timestamp("us")}
+    return pa.schema([pa.field(f["id"], types[f["type"]]) for f in q.output_fields()])
+
+
+# --- coverage -----------------------------------------------------------------
+
+def coverage(resource_id: str) -> dict:
+    """First and last time, rows per tier and months of a history."""
+    hot = store.hot_stats(resource_id)
+    files = archive.month_files(resource_id, with_rows=True)
+    firsts, lasts = [], []
+    if hot["first"] is not None:
+        firsts.append(hot["first"])
+        lasts.append(hot["last"])
+    for f in files:
+        lo, hi = archive.time_bounds(f.path)
+        if lo is not None:
+            firsts.append(lo)
+            lasts.append(hi)
+    months = sorted({f.label for f in files} | {m.strftime("%Y-%m") for m in hot["months"]})
+    archived = sum(f.rows or 0 for f in files)
+    return {
+        "first": min(firsts).isoformat() if firsts else None,
+        "last": max(lasts).isoformat() if lasts else None,
+        "rows": hot["rows"] + archived,
+        "hot_rows": hot["rows"],
+        "archived_rows": archived,
+        "months": months,
+    }

@@ -1,0 +1,99 @@
+"""Fixtures and helpers shared by the store, query, archive, import and
+download tests (imported by those modules; not a test module)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ckanext.history import store
+
+FIELDS = [
+    {"name": "available_bikes", "type": "int"},
+    {"name": "available_bike_stands", "type": "int"},
+    {"name": "ratio", "type": "float"},
+    {"name": "status", "type": "text"},
+]
+
+T0 = datetime.datetime(2026, 1, 31, 22, 0)
+
+
+@pytest.fixture
+def archive_dir(tmp_path, ckan_config, monkeypatch):
+    path = tmp_path / "archive"
+    monkeypatch.setitem(ckan_config, "ckanext.history.archive.path", str(path))
+    return path
+
+
+def sample_rows(features=("A", "B", "C"), minutes=180, start=T0, step=7):
+    """Deterministic rows crossing a month boundary: feature f at minute m."""
+    rows = []
+    for fi, feature in enumerate(features):
+        for m in range(0, minutes, step):
+            bikes = (m * 3 + fi * 5) % 23
+            rows.append({
+                "feature": feature,
+                "time": start + datetime.timedelta(minutes=m),
+                "values": {
+                    "available_bikes": bikes,
+                    "available_bike_stands": 20 - bikes % 20,
+                    "ratio": round(bikes / 23, 4),
+                    "status": "OPEN" if (m // 7) % 5 else "CLOSED",
+                },
+            })
+    return rows
+
+
+def load(resource_id: str, rows=None, fields=FIELDS) -> list[dict]:
+    rows = sample_rows() if rows is None else rows
+    store.ensure_schema(resource_id, fields)
+    store.write_rows(resource_id, rows)
+    return rows
+
+
+def make_dataset(level: str = "open", org=None, user: str | None = None) -> dict:
+    """A dataset at an access level (open, licensed, restricted, hidden,
+    private) with one resource; returns the dataset with `resource_id`."""
+    from ckan.tests import factories, helpers
+
+    if org is None:
+        org = factories.Organization()
+    fields: dict = {"access_level": "open", "license_id": "lo-2.0"}
+    if level == "licensed":
+        fields = {"access_level": "licensed", "license_id": "mobilites"}
+    elif level == "restricted":
+        fields["access_level"] = "restricted"
+    elif level == "hidden":
+        fields.update(access_level="restricted", access_hidden="true")
+    elif level == "private":
+        fields["private"] = True
+    if user is None:
+        user = factories.Sysadmin()["name"]
+    context = {"user": user}
+    dataset = helpers.call_action(
+        "package_create", context=context, name=f"hist-{level}-{org['name']}"[:100],
+        title=f"History {level}", owner_org=org["id"],
+        resources=[{"name": "stations", "url": f"https://origin.example.org/{level}.geojson",
+                    "format": "GeoJSON"}], **fields)
+    dataset["resource_id"] = dataset["resources"][0]["id"]
+    return dataset
+
+
+def long_rows(features=("A", "B", "C"), days=10, step=37, start=datetime.datetime(2026, 1, 27, 0, 3)):
+    """Rows every `step` minutes over `days` days, crossing months and weeks,
+    with a few missing values."""
+    rows = []
+    minutes = days * 24 * 60
+    for fi, feature in enumerate(features):
+        for m in range(fi, minutes, step):
+            bikes = (m * 7 + fi * 11) % 31
+            values = {
+                "available_bikes": None if m % 11 == 3 else bikes,
+                "available_bike_stands": 30 - bikes,
+                "ratio": None if m % 13 == 5 else round(bikes / 31, 5),
+                "status": None if m % 17 == 2 else ("OPEN" if bikes % 4 else "CLOSED"),
+            }
+            rows.append({"feature": feature, "time": start + datetime.timedelta(minutes=m),
+                         "values": values})
+    return rows

@@ -1,0 +1,112 @@
+"""`ckan history import` and `ckan history compact` through CKAN's CLI:
+each format, idempotency, resuming an interrupted import."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from ckan.cli.cli import ckan
+
+from ckanext.history import archive, cli as history_cli, store
+from ckanext.history.tests import history_support
+from ckanext.history.tests.history_support import FIELDS, long_rows
+
+archive_dir = history_support.archive_dir
+pytestmark = pytest.mark.usefixtures("clean_db", "archive_dir")
+
+RID = "import-resource"
+
+
+def _flat(rows):
+    return [{"station": r["feature"], "date": r["time"].isoformat(), **r["values"]} for r in rows]
+
+
+def _write(tmp_path, fmt, rows):
+    path = tmp_path / f"rows.{fmt}"
+    flat = _flat(rows)
+    if fmt == "csv":
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(flat[0]))
+            writer.writeheader()
+            for row in flat:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    elif fmt == "jsonl":
+        with open(path, "w") as handle:
+            for row in flat:
+                handle.write(json.dumps(row) + "\n")
+    else:
+        pq.write_table(pa.Table.from_pylist(flat), path)
+    return str(path)
+
+
+def _stored():
+    batches = store.hot_batches(RID, FIELDS, datetime.datetime(2000, 1, 1), datetime.datetime(2100, 1, 1),
+                                order="feature")
+    out = []
+    for batch in batches:
+        out.extend(batch.to_pylist())
+    return out
+
+
+def _expected(rows):
+    out = [{"feature": r["feature"], "time": r["time"], **{f["name"]: r["values"].get(f["name"]) for f in FIELDS}}
+           for r in rows]
+    return sorted(out, key=lambda r: (r["feature"], r["time"]))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_import_each_format_twice(cli, tmp_path, fmt):
+    rows = long_rows(days=3)
+    store.ensure_schema(RID, FIELDS)
+    path = _write(tmp_path, fmt, rows)
+    args = ["history", "import", RID, path, "--feature-field", "station", "--time-field", "date",
+            "--batch-size", "100"]
+    result = cli.invoke(ckan, args)
+    assert result.exit_code == 0, result.output
+    assert f"{len(rows)} rows read, {len(rows)} new" in result.output
+    assert _stored() == _expected(rows)
+    # Again: the finished file is skipped.
+    result = cli.invoke(ckan, args)
+    assert result.exit_code == 0 and "already imported" in result.output
+    # A changed file (here only touched) is read again, and stores nothing twice.
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    result = cli.invoke(ckan, args)
+    assert f"{len(rows)} rows read, 0 new" in result.output
+    assert _stored() == _expected(rows)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_an_interrupted_import_resumes_where_it_stopped(tmp_path, fmt):
+    rows = long_rows(days=3)
+    store.ensure_schema(RID, FIELDS)
+    path = _write(tmp_path, fmt, rows)
+    first = history_cli.import_file(RID, path, fmt, "station", "date", batch_rows=50, stop_after_batches=3)
+    assert first["stopped"] and first["stored"] == 150
+    second = history_cli.import_file(RID, path, fmt, "station", "date", batch_rows=50)
+    assert second["read"] == len(rows) - 150
+    assert second["stored"] == len(rows) - 150
+    assert _stored() == _expected(rows)
+
+
+def test_import_refuses_a_resource_without_history(cli, tmp_path):
+    path = _write(tmp_path, "csv", long_rows(days=1))
+    result = cli.invoke(ckan, ["history", "import", "no-such-history", path])
+    assert result.exit_code != 0 and "no history" in result.output
+
+
+def test_compact_command(cli):
+    rows = long_rows(days=3)
+    store.ensure_schema(RID, FIELDS)
+    store.write_rows(RID, rows)
+    result = cli.invoke(ckan, ["history", "compact", "--resource", RID])
+    assert result.exit_code == 0, result.output
+    assert f"{RID}: {len(rows)} rows archived (2026-01)" in result.output
+    assert store.hot_stats(RID)["rows"] == 0
+    assert sum(f.rows for f in archive.month_files(RID, with_rows=True)) == len(rows)
