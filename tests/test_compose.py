@@ -65,6 +65,7 @@ REQUIRED_SERVICES: dict[str, tuple[str, ...] | None] = {
     "harvest-fetch": ("ckan", "harvester", "fetch-consumer"),
     "harvest-run": ("ckan", "harvester", "run", "sleep"),
     "history-ingest": ("ckan", "history", "ingest"),
+    "history-compact": ("ckan", "history", "compact", "sleep"),
     "db": None,
     "solr": None,
     "redis": None,

@@ -47,6 +47,16 @@ def check_data_read(context: dict[str, Any], resource_id: str) -> model.Resource
     return resource
 
 
+def record_read(context: dict[str, Any], resource_id: str, surface: str) -> None:
+    """Writes a read of gated data to the access log (grandlyon_access), when
+    that plugin is installed."""
+    try:
+        from ckanext.grandlyon_access.shared import record_data_read
+    except ImportError:
+        return
+    record_data_read(context, resource_id, surface)
+
+
 def access_status(context: dict[str, Any], package_id: str) -> dict[str, Any]:
     """What a user without access must do: grandlyon_access_show's answer
     (next_step login | sign | request, licence_id), or a plain answer when

@@ -60,7 +60,9 @@ def dataviz_chart_data(context: Context, data_dict: DataDict) -> dict[str, Any]:
     chart, errors = spec.parse(config, fields)
     if errors:
         raise tk.ValidationError(errors)
-    return query.run(resource_id, chart, fields)
+    answer = query.run(resource_id, chart, fields)
+    access.record_read(context, resource_id, "chart")
+    return answer
 
 
 @tk.auth_allow_anonymous_access

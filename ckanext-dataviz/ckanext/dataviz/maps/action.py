@@ -24,6 +24,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
 
+from ckanext.dataviz.chart import access as chart_access
 from ckanext.dataviz.maps import layers as map_layers
 from ckanext.dataviz.maps import schema
 from ckanext.dataviz.model import DatavizMap, utcnow
@@ -167,6 +168,7 @@ def dataviz_map_layer_data(context: Context, data_dict: DataDict) -> dict[str, A
     except map_layers.LayerError as error:
         raise tk.ValidationError({error.field: [error.message]})
     collection["resource_id"] = resource_id
+    chart_access.record_read(context, resource_id, "map")
     return collection
 
 

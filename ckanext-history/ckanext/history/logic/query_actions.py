@@ -47,6 +47,15 @@ def check_read(context: Context, resource_id: Any, action: str) -> tuple[model.R
     return resource, package
 
 
+def record_read(context: Context, resource_id: str, surface: str) -> None:
+    """The access log of gated reads (grandlyon_access), when installed."""
+    try:
+        from ckanext.grandlyon_access.shared import record_data_read
+    except ImportError:
+        return
+    record_data_read(context, resource_id, surface)
+
+
 def _schema_of(resource_id: str) -> list[dict]:
     from ckanext.history import store
 
@@ -79,7 +88,9 @@ def history_query(context: Context, data_dict: DataDict) -> dict[str, Any]:
 
     resource, _package = check_read(context, data_dict.get("resource_id"), "history_query")
     q = query.parse({**data_dict, "resource_id": resource.id}, _schema_of(resource.id))
-    return query.run(q)
+    answer = query.run(q)
+    record_read(context, resource.id, "history")
+    return answer
 
 
 @tk.side_effect_free

@@ -51,7 +51,7 @@ def _resource(id: str, resource_id: str):
     """The resource once the user may read its data; aborts 404 (not
     visible, missing, or not a resource of that dataset) or 403."""
     from ckanext.history import store
-    from ckanext.history.logic.query_actions import check_read
+    from ckanext.history.logic.query_actions import check_read, record_read
 
     try:
         resource, package = check_read(_context(), resource_id, "history_query")
@@ -64,6 +64,7 @@ def _resource(id: str, resource_id: str):
     schema = store.get_schema(resource.id)
     if schema is None:
         return tk.abort(404, tk._("This resource has no history"))
+    record_read(_context(), resource.id, "history download")
     return resource, schema
 
 
