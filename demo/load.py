@@ -859,8 +859,9 @@ class Loader:
             self.load_charts(pkg, res, label)
 
     def load_charts(self, pkg: dict, res: dict, label: str):
-        """Chart views (dataviz_chart) of a DataStore resource, created
-        through resource_view_create when no view has their title."""
+        """Chart views of a resource (dataviz_chart on a DataStore table, or
+        the view_type given, e.g. dataviz_history on a real-time feed),
+        created through resource_view_create when no view has their title."""
         shown = self.ckan.call("package_show", {"id": pkg["id"]}, obj=label)
         resource = [r for r in shown["resources"] if r.get("name") == res["name"]][0]
         titles = {v["title"] for v in self.ckan.call(
@@ -871,7 +872,8 @@ class Loader:
                 continue
             self.ckan.call("resource_view_create",
                            dict(chart, resource_id=resource["id"],
-                                view_type="dataviz_chart"), obj=label)
+                                view_type=chart.get("view_type", "dataviz_chart")),
+                           obj=label)
             self.report("chart", f"{label}/{chart['title']}", "created")
 
     def load_url_resource(self, pkg, current, meta, meta_diff, label):
