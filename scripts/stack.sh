@@ -514,6 +514,11 @@ load_demo_history() {
   say "importing the demo's year of Vélo'v history (first time: a minute or two)"
   ckan_cli history import "$rid" "$file" --feature-field number --time-field last_update \
     >>"$LOG/demo.log" 2>&1 || { tail -5 "$LOG/demo.log" >&2; die "importing the demo history failed; see $LOG/demo.log"; }
+  # Months past the hot retention move into the Parquet archive (production:
+  # the history-compact service does this on a schedule).
+  say "compacting the demo's history into the Parquet archive"
+  ckan_cli history compact --resource "$rid" >>"$LOG/demo.log" 2>&1 \
+    || { tail -5 "$LOG/demo.log" >&2; die "compacting the demo history failed; see $LOG/demo.log"; }
 }
 
 # --- commands ----------------------------------------------------------------------------
