@@ -49,3 +49,44 @@ def reset_portal_db(reset_db, migrate_db_for):
 def clean_db(reset_portal_db):
     """Empties the database, then brings every plugin's tables up to date."""
     reset_portal_db()
+
+
+# --- browser tests ------------------------------------------------------------------
+# Debian's chromium driven by Playwright (never a downloaded browser); the flags
+# keep it off the network this machine does not reach.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium for the whole session (pages are opened per test)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (./portal test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def other_site(tmp_path_factory):
+    """A web site on another origin than the portal: (folder, its URL), the
+    folder served over HTTP on a free loopback port."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path_factory.mktemp("other-site")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

@@ -5,13 +5,10 @@ builder's live preview too. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -21,14 +18,7 @@ from ckan.tests import factories
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))))
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
-CHROMIUM = "/usr/bin/chromium"
 ORIGIN = "https://origin.example.org/{}.csv"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="needs Debian's chromium at /usr/bin/chromium "
-                                       "(./portal test installs it)")
 
 
 def free_port() -> int:
@@ -64,21 +54,6 @@ def live_ckan(request, tmp_path):
 
 
 @pytest.fixture
-def other_site(tmp_path):
-    """A web site on another origin (another port): a folder served over HTTP."""
-    site = tmp_path / "site"
-    site.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield site, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture
 def world(clean_db, clean_index):
     commune = factories.Organization(name="ville-b", title="Ville B", is_commune="true",
                                      primary_color="#c8102e")
@@ -96,18 +71,6 @@ def world(clean_db, clean_index):
     factories.Dataset(name="x-open", title="Titre x-open", owner_org=other["id"])
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def shown(page_or_frame) -> dict[str, list[str]]:
     """Title -> hrefs of each dataset the widget shows (through its shadow root)."""
     return page_or_frame.evaluate("""() => {
@@ -122,7 +85,7 @@ def shown(page_or_frame) -> dict[str, list[str]]:
 
 
 def test_a_page_of_another_site_shows_the_commune_datasets(world, live_ckan, other_site,
-                                                           browser):
+                                                           chromium):
     site, site_url = other_site
     (site / "index.html").write_text(f"""<!DOCTYPE html><html><head><meta charset="utf-8">
 <title>Site de la commune</title>
@@ -130,7 +93,7 @@ def test_a_page_of_another_site_shows_the_commune_datasets(world, live_ckan, oth
 <h1>Nos données</h1>
 <commune-datasets commune="ville-b" page-size="2" primary-color="#c8102e" lang="en">
 </commune-datasets></body></html>""", encoding="utf-8")
-    page = browser.new_page()
+    page = chromium.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{site_url}/index.html")
@@ -169,13 +132,13 @@ def test_a_page_of_another_site_shows_the_commune_datasets(world, live_ckan, oth
     assert errors == []
 
 
-def test_the_iframe_version(world, live_ckan, other_site, browser):
+def test_the_iframe_version(world, live_ckan, other_site, chromium):
     site, site_url = other_site
     (site / "frame.html").write_text(
         f'<!DOCTYPE html><html><body><iframe src="{live_ckan}/commune/ville-b/widget?lang=fr'
         f'&page-size=5" style="width:100%;height:500px;border:0"></iframe></body></html>',
         encoding="utf-8")
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(f"{site_url}/frame.html")
     frame = page.frame_locator("iframe")
     frame.locator("commune-datasets li.ds").first.wait_for()
@@ -186,9 +149,9 @@ def test_the_iframe_version(world, live_ckan, other_site, browser):
     page.screenshot(path=os.path.join(ARTIFACTS, "communes-widget-iframe.png"), full_page=True)
 
 
-def test_the_builder_previews_the_real_widget(world, live_ckan, browser, ckan_config):
+def test_the_builder_previews_the_real_widget(world, live_ckan, chromium, ckan_config):
     portal = ckan_config["ckan.site_url"]
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(f"{live_ckan}/commune/ville-b/widget-builder")
     page.locator("#wb-preview commune-datasets li.ds").first.wait_for()
     page.fill("#wb-size", "1")

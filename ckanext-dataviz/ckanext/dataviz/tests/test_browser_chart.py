@@ -7,7 +7,6 @@ the next step and no data. Screenshots go to test-artifacts/ (git-ignored)."""
 from __future__ import annotations
 
 import datetime
-import http.server
 import os
 import threading
 
@@ -17,17 +16,10 @@ import pytest
 from ckan.tests import factories, helpers
 from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
 PASSWORD = "Correct-Horse-42"
 COMMUNES = ["Lyon", "Villeurbanne", "Bron", "Écully"]
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="needs Debian's chromium at /usr/bin/chromium "
-                                       "(installed by ./portal's system packages)")
 
 
 def shot(page, name: str) -> None:
@@ -107,31 +99,6 @@ def live(chart_world):
         server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def other_site(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("site")
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
-        *a, directory=str(folder), **k)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def ready(target, selector: str = "[data-dataviz-chart]") -> None:
     target.locator(f"{selector}[data-state=ready]").wait_for(timeout=30000)
 
@@ -159,10 +126,10 @@ RENDERED = """(figure) => {
 
 
 @pytest.mark.parametrize("kind", list(CHARTS))
-def test_each_chart_type_renders_as_svg(chart_world, live, browser, kind):
+def test_each_chart_type_renders_as_svg(chart_world, live, chromium, kind):
     config, n_series, n_legend = CHARTS[kind]
     ds, view = chart_world["open"], chart_world["views"][kind]
-    page = browser.new_page()
+    page = chromium.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append("console: " + m.text) if m.type == "error" else None)
@@ -195,21 +162,21 @@ def test_each_chart_type_renders_as_svg(chart_world, live, browser, kind):
     assert errors == []
 
 
-def test_the_view_shows_its_embed_code(chart_world, live, browser):
+def test_the_view_shows_its_embed_code(chart_world, live, chromium):
     ds, view = chart_world["open"], chart_world["views"]["line"]
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['table_id']}/view/{view['id']}")
     code = page.locator("[data-dataviz-embed-code]").input_value()
     assert code.startswith("<iframe") and f"/dataviz/embed/view/{view['id']}" in code
 
 
-def test_an_embed_renders_in_an_iframe_of_another_origin(chart_world, live, other_site, browser):
+def test_an_embed_renders_in_an_iframe_of_another_origin(chart_world, live, other_site, chromium):
     folder, site = other_site
     view = chart_world["views"]["line"]
     (folder / "chart.html").write_text(
         f'<!DOCTYPE html><html><body><h1>Commune site</h1><iframe src="{live}/dataviz/embed/'
         f'view/{view["id"]}" width="900" height="600" title="chart"></iframe></body></html>')
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(f"{site}/chart.html")
     frame = page.frame_locator("iframe")
     ready(frame)
@@ -220,13 +187,13 @@ def test_an_embed_renders_in_an_iframe_of_another_origin(chart_world, live, othe
 
 
 def test_an_embed_of_gated_data_shows_the_next_step_and_no_data(chart_world, live, other_site,
-                                                                browser):
+                                                                chromium):
     folder, site = other_site
     (folder / "gated.html").write_text(
         f'<!DOCTYPE html><html><body><iframe src="{live}/dataviz/embed/view/'
         f'{chart_world["gated"]["id"]}" width="800" height="400" title="chart"></iframe>'
         f'</body></html>')
-    page = browser.new_page()
+    page = chromium.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{site}/gated.html")
@@ -239,9 +206,9 @@ def test_an_embed_of_gated_data_shows_the_next_step_and_no_data(chart_world, liv
     shot(page, "gated-embed")
 
 
-def test_the_form_previews_the_chart_from_its_fields(chart_world, live, browser):
+def test_the_form_previews_the_chart_from_its_fields(chart_world, live, chromium):
     ds = chart_world["open"]
-    page = browser.new_page()
+    page = chromium.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     # The editor's API token identifies them on web pages too.

@@ -6,7 +6,6 @@ data. Screenshots go to test-artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
-import http.server
 import os
 import threading
 
@@ -19,15 +18,8 @@ from ckanext.dataviz.tests.test_map_world import POINTS
 
 map_world = world_module.map_world
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="needs Debian's chromium at /usr/bin/chromium "
-                                       "(installed by ./portal's system packages)")
 
 
 def shot(page, name: str) -> None:
@@ -47,32 +39,6 @@ def live(map_world):
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def other_site(tmp_path_factory):
-    """A web site on another origin: a folder served over HTTP."""
-    folder = tmp_path_factory.mktemp("site")
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
-        *a, directory=str(folder), **k)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +85,9 @@ def counts(target) -> dict[str, int]:
     })""")
 
 
-def test_the_map_view_renders_its_features_and_legend(map_world, maps, live, browser):
+def test_the_map_view_renders_its_features_and_legend(map_world, maps, live, chromium):
     ds = map_world.datasets["open"]
-    page = browser.new_page()
+    page = chromium.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['geo_id']}/view/{maps['view']['id']}")
@@ -146,8 +112,8 @@ def test_the_map_view_renders_its_features_and_legend(map_world, maps, live, bro
     assert errors == []
 
 
-def test_a_saved_map_renders_every_layer_it_may(map_world, maps, live, browser):
-    page = browser.new_page()
+def test_a_saved_map_renders_every_layer_it_may(map_world, maps, live, chromium):
+    page = chromium.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{live}/dataviz/map/{maps['saved']['name']}")
@@ -166,12 +132,12 @@ def test_a_saved_map_renders_every_layer_it_may(map_world, maps, live, browser):
 
 
 def test_an_embed_renders_in_an_iframe_of_another_origin(map_world, maps, live, other_site,
-                                                         browser):
+                                                         chromium):
     folder, site = other_site
     (folder / "map.html").write_text(
         f'<!DOCTYPE html><html><body><h1>Commune site</h1><iframe src="{live}/dataviz/embed/map/'
         f'{maps["saved"]["id"]}" width="900" height="700" title="map"></iframe></body></html>')
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(f"{site}/map.html")
     frame = page.frame_locator("iframe")
     ready(frame)
@@ -183,14 +149,14 @@ def test_an_embed_renders_in_an_iframe_of_another_origin(map_world, maps, live, 
 
 
 def test_embeds_of_gated_data_show_the_next_step_and_no_data(map_world, maps, live, other_site,
-                                                            browser):
+                                                            chromium):
     folder, site = other_site
     (folder / "gated.html").write_text(
         f'<!DOCTYPE html><html><body><iframe id="view" src="{live}/dataviz/embed/view/'
         f'{maps["gated_view"]["id"]}" width="800" height="400" title="view"></iframe>'
         f'<iframe id="map" src="{live}/dataviz/embed/map/{maps["gated_map"]["id"]}" width="800" '
         f'height="600" title="map"></iframe></body></html>')
-    page = browser.new_page()
+    page = chromium.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{site}/gated.html")
@@ -207,9 +173,9 @@ def test_embeds_of_gated_data_show_the_next_step_and_no_data(map_world, maps, li
     shot(page, "gated-embed")
 
 
-def test_a_malformed_layer_is_a_clear_message_not_a_blank_map(map_world, maps, live, browser):
+def test_a_malformed_layer_is_a_clear_message_not_a_blank_map(map_world, maps, live, chromium):
     ds = map_world.datasets["open"]
-    page = browser.new_page()
+    page = chromium.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{live}/dataset/{ds['name']}/resource/{maps['bad']['id']}/view/"

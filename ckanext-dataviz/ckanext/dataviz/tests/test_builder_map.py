@@ -11,12 +11,10 @@ from ckanext.dataviz.tests.test_map_world import POINTS
 
 map_world = world_module.map_world
 live = browser_module.live
-browser = browser_module.browser
-pytestmark = browser_module.pytestmark
 
 
-def test_an_editor_builds_a_map_in_the_browser(map_world, live, browser):
-    context = browser.new_context(
+def test_an_editor_builds_a_map_in_the_browser(map_world, live, chromium):
+    context = chromium.new_context(
         extra_http_headers={"Authorization": map_world.actors["editor"].token})
     page = context.new_page()
     errors: list[str] = []

@@ -21,9 +21,6 @@ from werkzeug.serving import make_server
 from ckanext.dataviz.chart.plugin import history_available
 
 NEEDS = "needs ckanext-history's history_query (branch wip-history)"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
 FEATURES = ("3082", "7024")
 
@@ -98,33 +95,27 @@ def test_history_query_answers_what_the_chart_asks(history_world):
     assert answer["records"] and "available_bikes_avg" in answer["records"][0]
 
 
-def test_the_history_chart_draws_one_series_per_feature(history_world):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
+def test_the_history_chart_draws_one_series_per_feature(history_world, chromium):
     server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     live = f"http://127.0.0.1:{server.server_port}"
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            ds = history_world["open"]
-            page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
-                      f"{ds['view']['id']}")
-            page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
-            assert page.locator("[data-dataviz-history]").get_attribute("data-series") == "2"
-            assert page.locator("[data-dataviz-history] svg path").count() > 0
-            page.locator("[data-preset='30d']").click()
-            page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
-            os.makedirs(os.path.join(REPO, "test-artifacts"), exist_ok=True)
-            page.screenshot(path=os.path.join(REPO, "test-artifacts",
-                                              "dataviz-history-chart.png"), full_page=True)
-            gated = history_world["licensed"]
-            page.goto(f"{live}/dataviz/embed/view/{gated['view']['id']}")
-            page.locator("[data-dataviz-access=login]").wait_for(timeout=30000)
-            assert page.locator("svg").count() == 0
-            browser.close()
+        page = chromium.new_page()
+        ds = history_world["open"]
+        page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
+                  f"{ds['view']['id']}")
+        page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
+        assert page.locator("[data-dataviz-history]").get_attribute("data-series") == "2"
+        assert page.locator("[data-dataviz-history] svg path").count() > 0
+        page.locator("[data-preset='30d']").click()
+        page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
+        os.makedirs(os.path.join(REPO, "test-artifacts"), exist_ok=True)
+        page.screenshot(path=os.path.join(REPO, "test-artifacts",
+                                          "dataviz-history-chart.png"), full_page=True)
+        gated = history_world["licensed"]
+        page.goto(f"{live}/dataviz/embed/view/{gated['view']['id']}")
+        page.locator("[data-dataviz-access=login]").wait_for(timeout=30000)
+        assert page.locator("svg").count() == 0
+        page.close()
     finally:
         server.shutdown()
