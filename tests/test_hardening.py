@@ -13,6 +13,7 @@ New actions and routes of the suite are picked up by prefix; nothing to list.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 
 import ckan.plugins.toolkit as tk
@@ -25,6 +26,8 @@ from hypothesis import strategies as st
 SUITE_PREFIXES = ("grandlyon_access", "grandlyon_licence", "communes", "history", "dataviz")
 SUITE_BLUEPRINTS = SUITE_PREFIXES + ("grandlyon_licence_admin",)
 PASSWORD = "Correct-Horse-42"
+# Payloads per action; raise it for a deeper search (e.g. PORTAL_FUZZ_EXAMPLES=200).
+FUZZ_EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "15"))
 
 HOSTILE_TEXT = [
     "", " ", "<script>alert(1)</script>", "\"'><img src=x onerror=alert(1)>", "'; DROP TABLE package; --",
@@ -106,7 +109,7 @@ def test_every_suite_action_answers_bad_input_without_a_500(web, world):
     for action_name in suite_actions():
         strategy = _payloads(action_name, world)
 
-        @settings(max_examples=15, deadline=None, database=None,
+        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(payload=strategy)
         def probe(payload):

@@ -357,6 +357,13 @@ def dataviz_map_list(context: Context, data_dict: DataDict) -> list[dict[str, An
     :param offset: skip this many
     """
     tk.check_access("dataviz_map_list", context, data_dict)
+    for key in ("package_id", "owner_org"):
+        if data_dict.get(key) is not None and not isinstance(data_dict[key], str):
+            raise tk.ValidationError({key: [tk._("Must be a name or an id")]})
+    try:
+        mine = bool(data_dict.get("mine")) and tk.asbool(data_dict["mine"])
+    except ValueError:
+        raise tk.ValidationError({"mine": [tk._("Must be true or false")]})
     query = model.Session.query(DatavizMap)
     if data_dict.get("package_id"):
         package = model.Package.get(data_dict["package_id"])
@@ -371,7 +378,6 @@ def dataviz_map_list(context: Context, data_dict: DataDict) -> list[dict[str, An
         offset = max(int(data_dict.get("offset", 0)), 0)
     except (TypeError, ValueError):
         raise tk.ValidationError({"limit": [tk._("Must be a whole number")]})
-    mine = tk.asbool(data_dict.get("mine", False))
     found = []
     for saved in query.order_by(DatavizMap.modified.desc()):
         if not (context.get("ignore_auth") or may_read(context, saved)):
