@@ -22,7 +22,13 @@ def compact_command(resource_id):
     into the archive's monthly Parquet files. Safe to interrupt and rerun."""
     from . import archive
 
-    results = archive.compact_all(resource_id)
+    try:
+        results = archive.compact_all(resource_id)
+    except OSError as error:  # e.g. the archive's disk is full
+        raise click.ClickException(
+            f"the archive could not be written ({error.strerror or error}); the rows are kept in "
+            f"the hot tier and nothing was lost. Free space where ckanext.history.archive.path "
+            f"points, then run `ckan history compact` again.")
     for rid, result in results.items():
         months = ", ".join(result["months"]) or "-"
         click.echo(f"{rid}: {result['rows']} rows archived ({months})")
