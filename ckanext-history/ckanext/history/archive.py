@@ -325,6 +325,20 @@ def retention_days(resource_id: str) -> int:
     return int(days) if days else config.hot_retention_days()
 
 
+def _remove_stale_temporaries(resource_id: str, month: datetime.datetime) -> None:
+    """Temporary files of a compaction killed before its cleanup (SIGKILL,
+    power loss). Called under the resource's compaction lock, so no other
+    compaction is writing them; queries never read them."""
+    fs, _base = filesystem()
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return  # object stores have no temporary names (one PUT per file)
+    folder = posixpath.dirname(month_path(resource_id, month.year, month.month))
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".tmp-"):
+                os.unlink(os.path.join(folder, name))
+
+
 def compact(resource_id: str, now: datetime.datetime | None = None,
             retention: int | None = None, crash_after_write: bool = False) -> dict:
     """Moves the resource's hot rows older than its retention into the
@@ -363,6 +377,7 @@ def compact(resource_id: str, now: datetime.datetime | None = None,
             cur = raw.cursor()
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%(key)s))",
                         {"key": f"history_compact:{resource_id}"})
+            _remove_stale_temporaries(resource_id, month)
             hot_sql = store.hot_select_sql(fields, False)
             bound = {"rid": resource_id, "start": month, "end": upper}
             bound.update({f"f{i}": f["name"] for i, f in enumerate(fields)})
