@@ -204,3 +204,29 @@ def test_once_polls_the_due_feeds_and_exits(world, server, worker_ini):
                             capture_output=True, text=True, timeout=120)
     assert "304 not modified" in forced.stdout
     assert count(rid) == (1, 1)
+
+
+def test_the_worker_reconnects_when_postgresql_restarts(world, server, worker_ini):
+    """The database restarts under a running worker (`./portal service
+    restart postgres`, the real server): the worker reconnects and goes on
+    storing, without a row twice."""
+    rid = world.rid("open")
+    world.declare("open", url=server.url)
+    model.Session.query(Feed).update({Feed.interval_seconds: 1})
+    model.Session.commit()
+    model.Session.remove()
+    changing_feed(server)
+    portal = os.path.join(os.path.dirname(__file__), *[".."] * 4, "portal")
+    worker = start(worker_ini)
+    try:
+        assert wait_until(lambda: count(rid)[0] > 0, 60), "the worker stored nothing"
+        subprocess.run([portal, "service", "restart", "postgres"], check=True, env=os.environ,
+                       stdout=subprocess.DEVNULL)
+        after = count(rid)[0]
+        assert wait_until(lambda: count(rid)[0] > after, 90), "nothing stored after the restart"
+        assert worker.poll() is None, "the worker stopped"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    rows, distinct = count(rid)
+    assert rows == distinct and consecutive_repeats(rid) == 0
