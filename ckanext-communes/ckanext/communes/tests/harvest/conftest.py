@@ -55,13 +55,16 @@ def make_source(commune) -> Callable[..., dict]:
     return make
 
 
-def run_job(source_id: str) -> dict[str, Any]:
+def run_job(source_id: str, once_queued: Callable[[], None] | None = None) -> dict[str, Any]:
     """Creates a job and runs it through Redis: the job id is popped from the
     gather queue and handed to the gather callback, then each object id from
     the fetch queue to the fetch callback; harvest_jobs_run then marks the
-    job finished. Returns harvest_job_report (stats, errors)."""
+    job finished. `once_queued` runs while the job waits on Redis. Returns
+    harvest_job_report (stats, errors)."""
     context = sysadmin_context()
     job = tk.get_action("harvest_job_create")(context, {"source_id": source_id, "run": True})
+    if once_queued is not None:
+        once_queued()
     gather = queue.get_gather_consumer()
     fetch = queue.get_fetch_consumer()
     method, channel, body = gather.basic_get(queue=queue.get_gather_queue_name())

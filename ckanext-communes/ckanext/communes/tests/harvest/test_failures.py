@@ -119,3 +119,25 @@ def test_a_dataset_the_portal_refuses_is_an_object_error(remote, make_source, co
     assert report["object_errors"][0].startswith("qualite-air-capteurs: ")
     assert report["original_urls"] == [f"{remote.url}/explore/dataset/qualite-air-capteurs/"]
     assert "qualite-air-capteurs" not in harvested(commune["id"])
+
+
+def test_a_queued_harvest_survives_a_redis_restart(remote, make_source, commune):
+    """Redis restarts (the real server, `./portal service restart redis`)
+    while a job waits on the gather queue: the job is still there afterwards
+    and the harvest completes."""
+    import os
+    import subprocess
+
+    from .test_opendatasoft import CONFIG
+
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    source = make_source("opendatasoft", remote.url, CONFIG)
+    portal = os.path.join(os.path.dirname(__file__), *[".."] * 5, "portal")
+
+    def restart_redis() -> None:
+        subprocess.run([portal, "service", "restart", "redis"], check=True, env=os.environ,
+                       stdout=subprocess.DEVNULL)
+
+    report = run_job(source["id"], once_queued=restart_redis)
+    assert report["gather_errors"] == [] and report["object_errors"] == []
+    assert len(harvested(commune["id"])) == 5
