@@ -175,3 +175,31 @@ def test_every_suite_form_refuses_a_post_without_csrf_token(web, world):
         if res.status_code != 400 or "CSRF" not in res.get_data(as_text=True):
             accepted.append((rule, res.status_code))
     assert not accepted, f"POST without CSRF token not refused: {accepted}"
+
+
+PRIVATE_URLS = ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:5432/",
+                "http://10.0.0.1/feed.geojson", "http://[::1]/", "file:///etc/passwd"]
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
+def test_every_url_the_suite_fetches_refuses_private_addresses(web, world, url):
+    """SSRF: a harvest source, a history feed and a map layer on a private,
+    loopback or link-local address (or not http) are refused, naming the
+    field, before any request leaves the portal."""
+    headers = {"Authorization": world["token"]}
+    source = web.post("/api/3/action/harvest_source_create", headers=headers, status=None, json={
+        "name": "ssrf-source", "title": "SSRF", "url": url, "source_type": "opendatasoft",
+        "owner_org": world["org"]["id"], "frequency": "MANUAL"})
+    assert source.status_code == 409 and "url" in source.json["error"], source.get_data(as_text=True)[:300]
+
+    feed = web.post("/api/3/action/history_feed_create", headers=headers, status=None, json={
+        "resource_id": world["dataset"]["resources"][0]["id"], "url": url, "format": "geojson",
+        "feature_id_field": "number", "fields": [{"name": "available_bikes", "type": "int"}]})
+    assert feed.status_code == 409 and "url" in feed.json["error"], feed.get_data(as_text=True)[:300]
+
+    resource = helpers.call_action("resource_create", {"user": "fuzz-admin"},
+                                   package_id=world["dataset"]["id"], url=url, format="GeoJSON",
+                                   name="layer on a private address")
+    layer = web.get(f"/api/3/action/dataviz_map_layer_data?resource_id={resource['id']}&kind=geojson",
+                    headers=headers, status=None)
+    assert layer.status_code == 409 and "url" in layer.json["error"], layer.get_data(as_text=True)[:300]
