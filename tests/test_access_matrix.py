@@ -957,6 +957,8 @@ COOKIE_ROWS: dict[str, Callable] = {
     "/download": row_download,
     "/download upload": row_download_upload,
     "package_show": row_api_by_cookie,
+    "/history/download": row_history_download,
+    "/history page": row_history_page,
 }
 
 
