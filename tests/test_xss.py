@@ -75,6 +75,12 @@ def test_chart_view_title_is_escaped_in_the_view_and_the_embed(app, world):
         res = app.get(url, headers={"Authorization": world["token"]}, status=None)
         assert res.status_code == 200, (url, res.status_code)
         assert_escaped(res.get_data(as_text=True), url)
+    # The iframe code to copy carries the title escaped for its attribute: pasted
+    # into another page, it cannot close the attribute or the element.
+    page = app.get(f"/dataset/{ds}/resource/{world['resource_id']}/view/{view['id']}",
+                   headers={"Authorization": world["token"]}).get_data(as_text=True)
+    assert "title=&#34;Titre &amp;lt;script&amp;gt;" in page or \
+        "title=&quot;Titre &amp;lt;script&amp;gt;" in page, "the copied code's title is not escaped"
 
 
 def test_signature_details_are_escaped_on_the_sysadmin_page(app, world):
