@@ -122,16 +122,10 @@ def layer_access(context: Context, resource_id: str) -> dict[str, Any]:
 
 
 def check_data_read(context: Context, resource_id: str) -> None:
-    """The access policy for a resource's data: NotFound when the dataset is
-    missing or hidden from the user, NotAuthorized when its data is gated."""
-    package = resource_package(resource_id)
-    if not sees_dataset(context, package):
-        raise tk.ObjectNotFound(tk._("Resource not found"))
-    if _access_plugin():
-        tk.check_access("grandlyon_access_data_read", _auth_context(context),
-                        {"resource_id": resource_id})
-    else:
-        tk.check_access("package_show", _auth_context(context), {"id": package.id})
+    """The access policy for a resource's data (one check for charts and
+    maps): NotFound when the dataset is missing or hidden from the user,
+    NotAuthorized when its data is gated."""
+    chart_access.check_data_read(_auth_context(context), resource_id)
 
 
 # --- layer data ------------------------------------------------------------------------
