@@ -17,6 +17,7 @@ PYTHON=${PORTAL_PYTHON:-python3.11}
 DEMO_DATA=${PORTAL_DEMO_DATA:-$ROOT/demo/lyon}
 COMMUNE_PORTAL_PORT=${PORTAL_COMMUNE_PORTAL_PORT:-5092}
 WIDGET_DEMO_PORT=${PORTAL_WIDGET_DEMO_PORT:-5091}
+SMTP_TEST_PORT=${PORTAL_SMTP_TEST_PORT:-2525} # the tests' SMTP catcher
 
 VENV=$STATE/venv
 LOG=$STATE/log
@@ -133,15 +134,17 @@ install_solr() {
 # (ckanext-*/package.json, `npm run build` writes into the package's assets; not in git).
 install_assets() {
   local dir stamp name
-  for dir in "$ROOT"/ckanext-*/; do
+  # Each extension builds its assets; the browser journeys only install theirs
+  # (axe-core, injected into the pages they visit).
+  for dir in "$ROOT"/ckanext-*/ "$ROOT"/tests/journeys/; do
     [ -f "$dir/package.json" ] || continue
     name=assets-$(basename "$dir")
-    stamp=$(cd "$dir" && { cat package.json package-lock.json; find assets/src -type f 2>/dev/null | sort | xargs cat 2>/dev/null; } \
+    stamp=$(cd "$dir" && { cat package.json package-lock.json; { find assets/src -type f 2>/dev/null || true; } | sort | xargs cat 2>/dev/null; } \
       | sha256sum | cut -c1-16)
     stamp_ok "$name" "$stamp" && [ -d "$dir/node_modules" ] && continue
-    say "building the front-end assets of $(basename "$dir") (npm ci, npm run build)"
+    say "installing the front-end packages of $(basename "$dir") (npm ci, npm run build)"
     mkdir -p "$LOG"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run build) >"$LOG/$name.log" 2>&1 \
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run build --if-present) >"$LOG/$name.log" 2>&1 \
       || { tail -20 "$LOG/$name.log" >&2; die "building the assets of $(basename "$dir") failed; see $LOG/$name.log"; }
     stamp_set "$name" "$stamp"
   done
@@ -248,7 +251,10 @@ write_config() {
   # the outbound guard refuses unless allowed (production leaves it empty).
   write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal \
     "ckanext.grandlyon_access.outbound.allow = 127.0.0.1"
-  write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test
+  # The tests' SMTP catcher listens where the test ini says (stacks side by side
+  # choose their own port).
+  write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test \
+    "smtp.server = 127.0.0.1:$SMTP_TEST_PORT"
   # The benchmark: the suite and stock CKAN on the same databases and index.
   write_ini "$STATE/bench-suite.ini" "$ROOT/config/bench-suite.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench
   write_ini "$STATE/bench-stock.ini" "$ROOT/config/bench-stock.ini" ckan_bench datastore_bench 2 ckan_bench portal_bench

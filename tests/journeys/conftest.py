@@ -1,0 +1,298 @@
+"""What every browser journey stands on.
+
+A journey is a person's path through the portal in headless Chromium (Debian's
+package, driven by Playwright), through the web UI only, in French. It runs
+against a real CKAN web server started on the test ini (`portal`), with the
+workers it needs started the same way, and an SMTP catcher on the address the
+test ini gives (`mailbox`).
+
+Each page a journey stops at goes through `Journey.check`: no serious or
+critical axe-core violation, no horizontal scrolling at a phone's width, the
+same page in English, and a screenshot in test-artifacts/journeys/ (the
+README's tour is made from them: `./portal tour`).
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import re
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+ARTIFACTS = os.path.join(REPO, "test-artifacts", "journeys")
+AXE = os.path.join(HERE, "node_modules", "axe-core", "axe.min.js")
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- the portal and its workers -------------------------------------------------------
+@dataclass
+class Portal:
+    """A live portal: its URL, its ini, and the processes started for it."""
+
+    url: str
+    ini: str
+    env: dict
+    logs: str
+    processes: list = field(default_factory=list)
+
+    def ckan(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Runs `ckan -c <test ini> ARGS` to completion (for what a sysadmin
+        would do on the server, never for what a journey does in the UI)."""
+        return subprocess.run([_ckan_bin(), "-c", self.ini, *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        """Starts `ckan -c <test ini> ARGS` in the background (a worker),
+        stopped with the portal."""
+        log = open(os.path.join(self.logs, f"{name}.log"), "w")
+        process = subprocess.Popen([_ckan_bin(), "-c", self.ini, *args], env=self.env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append((name, process, log))
+        return process
+
+    def log(self, name: str) -> str:
+        with open(os.path.join(self.logs, f"{name}.log")) as f:
+            return f.read()
+
+
+def _ckan_bin() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "ckan")
+
+
+@pytest.fixture
+def portal(request, clean_db, clean_index, tmp_path, mailbox):
+    """A real CKAN web server on the test ini, on a free loopback port, with an
+    empty database and index. `ckan.site_url` is its own address, so links and
+    e-mails point at it."""
+    ini = os.path.abspath(request.config.getoption("--ckan-ini"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, CKAN_SITE_URL=url)
+    live = Portal(url=url, ini=ini, env=env, logs=str(tmp_path))
+    live.start("web", "run", "-H", "127.0.0.1", "-p", str(port), "-t")
+    web = live.processes[0][1]
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(f"{url}/api/3/action/status_show", timeout=10).ok:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            assert web.poll() is None, live.log("web")
+            time.sleep(0.5)
+        else:
+            pytest.fail("the portal did not start: " + live.log("web")[-2000:])
+        yield live
+    finally:
+        for _name, process, log in reversed(live.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+
+
+# --- e-mail -------------------------------------------------------------------------------
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough of SMTP (RFC 5321) to accept messages."""
+
+    def handle(self):
+        self.wfile.write(b"220 catcher ESMTP\r\n")
+        data_lines: list[bytes] | None = None
+        while line := self.rfile.readline():
+            if data_lines is not None:
+                if line in (b".\r\n", b".\n"):
+                    self.server.messages.append(email.message_from_bytes(b"".join(data_lines)))
+                    data_lines = None
+                    self.wfile.write(b"250 queued\r\n")
+                else:
+                    data_lines.append(line[1:] if line.startswith(b"..") else line)
+                continue
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.wfile.write(b"250 catcher\r\n")
+            elif verb == b"DATA":
+                data_lines = []
+                self.wfile.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+class Mailbox(list):
+    """The messages the catcher received, in order."""
+
+    def wait_for(self, to: str, timeout: float = 30) -> email.message.Message:
+        """The first message sent to `to`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self:
+                if to in message.get("To", ""):
+                    return message
+            time.sleep(0.2)
+        raise AssertionError(f"no e-mail to {to}; received: {[m.get('To') for m in self]}")
+
+    @staticmethod
+    def text(message: email.message.Message) -> str:
+        """The plain-text body, decoded."""
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+        return ""
+
+
+@pytest.fixture
+def mailbox(ckan_config):
+    """An SMTP catcher on the test ini's smtp.server."""
+    host, port = ckan_config["smtp.server"].split(":")
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    server = socketserver.ThreadingTCPServer((host, int(port)), _SMTPHandler)
+    server.daemon_threads = True
+    server.messages = Mailbox()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.messages
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the person in the browser ----------------------------------------------------------
+class Journey:
+    """One person's browser (a French-speaking context of its own) and the
+    checks made at each page the journey stops at."""
+
+    def __init__(self, browser, portal: Portal, name: str):
+        self.portal = portal
+        self.name = name
+        self.context = browser.new_context(locale="fr-FR", viewport=DESKTOP,
+                                           accept_downloads=True)
+        self.context.set_default_timeout(20_000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.steps = 0
+        self.checked: list[str] = []
+        os.makedirs(ARTIFACTS, exist_ok=True)
+
+    def goto(self, path: str):
+        """Opens a page of the portal by its path (French, the default locale)."""
+        response = self.page.goto(self.portal.url + path)
+        self.page.wait_for_load_state("networkidle")
+        return response
+
+    def check(self, step: str, *, english: bool = True, wait_for: str | None = None) -> None:
+        """The page the person is on: accessible, usable at a phone's width,
+        available in English, and photographed as `<journey>-<nn>-<step>.png`."""
+        page = self.page
+        page.wait_for_load_state("networkidle")
+        if wait_for:
+            page.wait_for_selector(wait_for)
+        assert page.locator("html").get_attribute("lang", timeout=5000) in ("fr", "fr-FR", "fr_FR"), \
+            f"{step}: the page is not in French ({page.url})"
+        self.steps += 1
+        shot = os.path.join(ARTIFACTS, f"{self.name}-{self.steps:02d}-{step}.png")
+        page.screenshot(path=shot, full_page=False)
+        assert_accessible(page, step)
+        assert_fits_a_phone(page, step, os.path.join(ARTIFACTS,
+                                                     f"{self.name}-{self.steps:02d}-{step}-phone.png"))
+        if english:
+            assert_english_version(self.context, page.url, step)
+        assert not self.errors, f"{step}: JavaScript errors on {page.url}: {self.errors}"
+        self.checked.append(page.url)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def assert_accessible(page, step: str) -> None:
+    """axe-core finds no serious or critical violation on the page."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=AXE)
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+    }""")
+    blocking = [v for v in result if v["impact"] in BLOCKING_IMPACTS]
+    assert not blocking, f"{step}: accessibility violations on {page.url}:\n" + json.dumps(
+        blocking, indent=1, ensure_ascii=False)
+
+
+def assert_fits_a_phone(page, step: str, shot: str) -> None:
+    """At 375 px wide, the page does not scroll sideways."""
+    page.set_viewport_size(PHONE)
+    try:
+        page.wait_for_timeout(150)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        page.screenshot(path=shot, full_page=False)
+        assert width <= PHONE["width"] + 1, (
+            f"{step}: {page.url} is {width}px wide at a phone's {PHONE['width']}px; widest: "
+            + str(page.evaluate("""(w) => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > w + 1)
+                .slice(-5).map(e => e.tagName + '.' + e.className)""", PHONE["width"])))
+    finally:
+        page.set_viewport_size(DESKTOP)
+
+
+def english_url(url: str) -> str:
+    """The same page with CKAN's /en/ locale prefix."""
+    parts = urlsplit(url)
+    path = re.sub(r"^/(fr|en)(?=/|$)", "", parts.path) or "/"
+    return urlunsplit(parts._replace(path="/en" + path))
+
+
+def assert_english_version(context, url: str, step: str) -> None:
+    """The page exists in English: same status, <html lang="en">, and the
+    portal's navigation in English."""
+    page = context.new_page()
+    try:
+        response = page.goto(english_url(url))
+        assert response is not None and response.status < 400, \
+            f"{step}: {english_url(url)} answered {response and response.status}"
+        assert page.locator("html").get_attribute("lang") == "en", \
+            f"{step}: {english_url(url)} is not in English"
+        nav = page.locator("header").inner_text()
+        assert "Jeux de données" not in nav, f"{step}: the English page's header is French"
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def journey(chromium, portal, request):
+    """A Journey named after the test module (test_reuser.py -> reuser)."""
+    opened: list[Journey] = []
+
+    def open_journey(name: str | None = None) -> Journey:
+        base = re.sub(r"^test_", "", request.module.__name__.rsplit(".", 1)[-1])
+        j = Journey(chromium, portal, name or base)
+        opened.append(j)
+        return j
+
+    yield open_journey
+    for j in opened:
+        j.close()
