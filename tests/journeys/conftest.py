@@ -81,11 +81,32 @@ def _ckan_bin() -> str:
 
 
 @pytest.fixture
-def portal(request, clean_db, clean_index, tmp_path, mailbox):
+def portal_settings() -> dict[str, str]:
+    """Settings the live portal adds to the test ini (a journey module
+    overrides this fixture, e.g. to let the outbound guard reach a local
+    server: {"ckanext.grandlyon_access.outbound.allow": "127.0.0.1"})."""
+    return {}
+
+
+@pytest.fixture
+def portal(request, clean_db, clean_index, tmp_path, mailbox, portal_settings):
     """A real CKAN web server on the test ini, on a free loopback port, with an
     empty database and index. `ckan.site_url` is its own address, so links and
-    e-mails point at it."""
+    e-mails point at it. Its workers share its ini."""
     ini = os.path.abspath(request.config.getoption("--ckan-ini"))
+    if portal_settings:
+        # The test ini with the settings added to [app:main] (logging sections kept).
+        import configparser
+
+        parser = configparser.RawConfigParser(strict=False)
+        parser.optionxform = str
+        parser.read(ini)
+        for key, value in portal_settings.items():
+            parser.set("app:main", key, value)
+        derived = tmp_path / "portal.ini"
+        with open(derived, "w") as f:
+            parser.write(f)
+        ini = str(derived)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, CKAN_SITE_URL=url)
