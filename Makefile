@@ -1,6 +1,6 @@
 # Shortcuts to ./portal, for those who prefer make.
-.PHONY: run test up stop wipe status token bench bench-dataviz bench-history
-run test up stop wipe status token bench bench-dataviz:
+.PHONY: run test tour up stop wipe status token bench bench-dataviz bench-history
+run test tour up stop wipe status token bench bench-dataviz:
 	./portal $@
 
 # The history store against the DataStore (bench/history.py --help).

@@ -130,6 +130,18 @@ install_solr() {
   stamp_set solr "$stamp"
 }
 
+# The tests' S3-compatible server (moto), in a virtual environment of its own:
+# the history archive is tested on object storage as well as on a local disk.
+install_s3_test_server() {
+  local stamp
+  stamp=$(stamp_of "$ROOT/config/s3-test.txt")
+  stamp_ok s3-test "$stamp" && [ -x "$STATE/s3-test/bin/moto_server" ] && return 0
+  say "installing the tests' S3-compatible server (moto) into $STATE/s3-test"
+  [ -x "$STATE/s3-test/bin/python" ] || "$PYTHON" -m venv "$STATE/s3-test"
+  "$STATE/s3-test/bin/pip" install -q --disable-pip-version-check -r "$ROOT/config/s3-test.txt"
+  stamp_set s3-test "$stamp"
+}
+
 # Builds each extension's front-end assets from npm packages pinned by its lockfile
 # (ckanext-*/package.json, `npm run build` writes into the package's assets; not in git).
 install_assets() {
@@ -568,14 +580,23 @@ EOF
 
 cmd_test() {
   cmd_up
+  install_s3_test_server
   say "running the tests"
   cd "$ROOT"
   local rc=0
   # The fault tests stop and start services of this very stack (./portal service).
+  PORTAL_S3_TEST_SERVER=$STATE/s3-test/bin/moto_server \
   PORTAL_STATE_DIR=$STATE PORTAL_PG_PORT=$PG_PORT PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT \
     PORTAL_CKAN_PORT=$CKAN_PORT "$VENV/bin/pytest" --ckan-ini="$STATE/test.ini" "$@" || rc=$?
   if [ "${CI:-}" = true ]; then cmd_stop; fi
   return $rc
+}
+
+# The README's illustrated tour: the browser journeys, then their screenshots
+# into docs/tour/ and the README (scripts/tour.py).
+cmd_tour() {
+  cmd_test tests/journeys
+  "$VENV/bin/python" "$ROOT/scripts/tour.py"
 }
 
 cmd_bench() {
@@ -663,6 +684,7 @@ usage: ./portal COMMAND
 
   run            install everything, start the services, load the demo, serve $SITE_URL
   test [ARGS]    install everything, start the services, run pytest (ARGS go to pytest)
+  tour           run the browser journeys, then rebuild the README's illustrated tour from them
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
   bench load     the load scenario, concurrent clients, side by side (bench/load.py --help)
   bench-dataviz  a chart of a 1,000,000-row DataStore table against DataTables (bench/dataviz.py)
@@ -686,6 +708,7 @@ main() {
   case $cmd in
     run) cmd_run ;;
     test) cmd_test "$@" ;;
+    tour) cmd_tour ;;
     bench) cmd_bench "$@" ;;
     bench-dataviz) cmd_bench_dataviz "$@" ;;
     bench-history) cmd_up; cd "$ROOT"; "$VENV/bin/python" bench/history.py --ini "$STATE/bench-suite.ini" "$@" ;;

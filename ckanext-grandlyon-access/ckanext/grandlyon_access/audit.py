@@ -9,14 +9,20 @@ from typing import Any, Optional
 import ckan.model as model
 
 from ckanext.grandlyon_access import policy
-from ckanext.grandlyon_access.model import AccessLog
+from ckanext.grandlyon_access.model import AccessLog, utcnow
 
 
 def record(context: dict[str, Any], package_id: str, resource_id: Optional[str], surface: str) -> None:
-    user = model.User.get(context.get("user") or "")
-    model.Session.add(AccessLog(user_id=user.id if user else None, package_id=package_id,
-                                resource_id=resource_id, surface=surface))
-    model.Session.commit()
+    """Writes one read, committed on a connection of its own: the request's
+    session (and the objects it has loaded for the rest of the request) is
+    left as it was, so the read is logged even if the request fails later."""
+    user = context.get("auth_user_obj")
+    if not isinstance(user, model.User) or getattr(user, "is_anonymous", False):
+        user = model.User.get(context.get("user") or "")
+    with model.meta.engine.begin() as connection:
+        connection.execute(AccessLog.__table__.insert().values(
+            at=utcnow(), user_id=user.id if user else None, package_id=package_id,
+            resource_id=resource_id, surface=surface))
 
 
 def record_if_gated(context: dict[str, Any], resource_id: Optional[str], surface: str) -> None:

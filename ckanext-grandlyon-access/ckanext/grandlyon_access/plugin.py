@@ -79,6 +79,10 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
         return labels
 
     def get_user_dataset_labels(self, user_obj: Any) -> list[str]:
+        return policy.cached_per_request(("user_labels", getattr(user_obj, "id", None)),
+                                         lambda: self._user_dataset_labels(user_obj))
+
+    def _user_dataset_labels(self, user_obj: Any) -> list[str]:
         labels = super().get_user_dataset_labels(user_obj)
         if user_obj and not user_obj.is_anonymous:
             labels.extend(policy.GRANTEE_LABEL.format(pid)

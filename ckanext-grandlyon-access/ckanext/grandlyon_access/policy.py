@@ -19,12 +19,13 @@ access. CKAN's `private` flag keeps its meaning and wins over the level.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import ckan.authz as authz
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
+from flask import g, has_request_context, request
 
 from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.model import CircleMember, Grant, utcnow
@@ -49,6 +50,24 @@ class Decision:
     reason: str
     next_step: Optional[str] = None
     licence_id: Optional[str] = None
+
+
+_CACHE = "grandlyon_access_cache"
+
+
+def cached_per_request(key: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, kept for the rest of the request on reading requests (GET,
+    HEAD): one page or download asks package_show's authorization several
+    times, each asking the user's labels (their organisations and grants).
+    A request that may write (POST) always computes afresh, so a grant it
+    creates is seen at once; outside a request nothing is kept."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return compute()
+    cache = g.setdefault(_CACHE, {})
+    if key not in cache:
+        cache[key] = compute()
+    value = cache[key]
+    return list(value) if isinstance(value, list) else set(value) if isinstance(value, set) else value
 
 
 def level_of(package: model.Package) -> str:
@@ -81,14 +100,14 @@ def active_grants(user_id: str):
 
 
 def granted_package_ids(user_id: str) -> set[str]:
-    """Ids of the datasets `user_id` holds an active grant on."""
-    return {g.package_id for g in active_grants(user_id).with_entities(Grant.package_id)}
+    """Ids of the datasets `user_id` holds an active grant on (kept for the
+    rest of a reading request)."""
+    return cached_per_request(("granted", user_id), lambda: {
+        row.package_id for row in active_grants(user_id).with_entities(Grant.package_id)})
 
 
 def has_active_grant(user_id: str, package_id: str) -> bool:
-    return model.Session.query(
-        active_grants(user_id).filter(Grant.package_id == package_id).exists()
-    ).scalar()
+    return package_id in granted_package_ids(user_id)
 
 
 def _user(context: dict[str, Any]) -> Optional[model.User]:
@@ -106,9 +125,10 @@ def _manages(user: model.User, package: model.Package) -> bool:
     if user.sysadmin:
         return True
     if package.owner_org:
-        return authz.has_user_permission_for_group_or_org(
-            package.owner_org, user.name, "update_dataset"
-        )
+        return cached_per_request(
+            ("manages", user.id, package.owner_org),
+            lambda: authz.has_user_permission_for_group_or_org(
+                package.owner_org, user.name, "update_dataset"))
     return package.creator_user_id == user.id
 
 

@@ -19,9 +19,14 @@ def history():
 def compact_command(resource_id):
     """Moves each history's hot rows older than its retention
     (the feed's hot_retention_days, else ckanext.history.hot_retention_days)
-    into the archive's monthly Parquet files. Safe to interrupt and rerun."""
+    into the archive's monthly Parquet files. Safe to interrupt and rerun.
+    First removes the histories of resources deleted or purged since."""
     from . import archive
+    from .logic import feed_actions
 
+    if not resource_id:
+        for rid in feed_actions.prune():
+            click.echo(f"{rid}: resource deleted, its history removed")
     try:
         results = archive.compact_all(resource_id)
     except OSError as error:  # e.g. the archive's disk is full

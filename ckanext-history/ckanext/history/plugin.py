@@ -34,6 +34,21 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
 
     p.implements(p.IConfigurer)
     p.implements(p.ITranslation)
+    p.implements(p.IResourceController, inherit=True)
+
+    # IResourceController: a deleted resource's history goes with it (its
+    # feed stops, its rows and files are removed). Resources that vanish
+    # another way are pruned by `ckan history compact`.
+
+    def before_resource_delete(self, context, resource, resources) -> None:
+        context.setdefault("history_deleted_resources", []).append(resource.get("id"))
+
+    def after_resource_delete(self, context, resources) -> None:
+        from .logic import feed_actions
+
+        for resource_id in context.pop("history_deleted_resources", []):
+            if resource_id:
+                feed_actions.delete_history(resource_id)
 
     # IConfigurer: the history page and the link from the resource page.
 

@@ -21,6 +21,7 @@ import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
 from ckanext.history.logic import schema
 from ckanext.history.model import Feed, Gap, utcnow
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 # What a feed declares (the rest is kept by the ingest worker).
@@ -242,13 +243,36 @@ def history_feed_delete(context: Context, data_dict: DataDict) -> None:
     data = _validate(data_dict, schema.feed_ref(), context)
     resource, _package = _visible_resource(context, data["resource_id"])
     tk.check_access("history_feed_delete", context, {"resource_id": resource.id})
-    feed = _feed_of(resource.id)
-    if feed is None:
+    if _feed_of(resource.id) is None:
         raise tk.ObjectNotFound(tk._("This resource has no feed"))
-    _store().delete_resource(resource.id)
-    model.Session.query(Gap).filter(Gap.resource_id == resource.id).delete()
-    model.Session.delete(feed)
+    delete_history(resource.id)
+
+
+def delete_history(resource_id: str) -> None:
+    """Deletes a resource's feed, gaps, hot rows and archive files (the
+    history of a deleted resource goes with it)."""
+    _store().delete_resource(resource_id)
+    model.Session.query(Gap).filter(Gap.resource_id == resource_id).delete()
+    model.Session.query(Feed).filter(Feed.resource_id == resource_id).delete()
     model.Session.commit()
+
+
+def prune() -> list[str]:
+    """Deletes the histories of resources that were deleted or purged (a
+    resource dropped by package_update, a purged dataset: nothing told the
+    history plugin). Returns their ids."""
+    from ckanext.history import store
+
+    with store.engine().connect() as conn:
+        ids = set(conn.execute(sa.select(store.schema_table.c.resource_id)).scalars())
+    ids |= {rid for (rid,) in model.Session.query(Feed.resource_id)}
+    ids |= {rid for (rid,) in model.Session.query(Gap.resource_id).distinct()}
+    alive = {rid for (rid,) in model.Session.query(model.Resource.id)
+             .filter(model.Resource.id.in_(ids), model.Resource.state != "deleted")} if ids else set()
+    gone = sorted(ids - alive)
+    for resource_id in gone:
+        delete_history(resource_id)
+    return gone
 
 
 # --- auth functions ----------------------------------------------------------------

@@ -9,12 +9,15 @@ import datetime
 
 import ckan.model as model
 import pytest
+from ckan.cli.cli import ckan
 from ckan.tests import helpers
-from ckanext.history import store
+from ckanext.history import archive, store
+from ckanext.history.tests import history_support
 from ckanext.history.model import Feed, Gap
 
 from .feed_world import ACCESS, EDITORS, FEED_URL, FIELDS, LEVELS, World, api, feed_params
 
+archive_dir = history_support.archive_dir
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
 
@@ -168,6 +171,46 @@ def test_delete_removes_the_feed_its_rows_and_gaps(app, world):
     assert store.latest_values(rid) == {}
     status, _answer = api(app, world, "editor", "history_feed_show", resource_id=rid)
     assert status == 404
+
+
+def _history_of(rid: str) -> None:
+    store.write_rows(rid, [{"feature": "1", "time": datetime.datetime(2026, 3, 1),
+                            "values": {"available_bikes": 3}}])
+    model.Session.add(Gap(resource_id=rid, start=datetime.datetime(2026, 3, 2)))
+    model.Session.commit()
+
+
+def test_deleting_the_resource_deletes_its_feed_and_history(app, world):
+    rid, other = world.rid("open"), world.rid("licensed")
+    world.declare("open")
+    world.declare("licensed")
+    _history_of(rid)
+    _history_of(other)
+    status, answer = api(app, world, "editor", "resource_delete", id=rid)
+    assert status == 200, answer
+    assert [f.resource_id for f in model.Session.query(Feed)] == [other]
+    assert {g.resource_id for g in model.Session.query(Gap)} == {other}
+    assert store.latest_values(rid) == {}
+    assert store.latest_values(other) != {}
+
+
+def test_compaction_prunes_histories_of_resources_gone_another_way(app, world, cli, archive_dir):
+    """A resource dropped by package_update (no resource_delete hook runs)."""
+    rid, other = world.rid("open"), world.rid("licensed")
+    world.declare("open")
+    world.declare("licensed")
+    _history_of(rid)
+    _history_of(other)
+    dataset = helpers.call_action("package_show", id=model.Resource.get(rid).package_id)
+    dataset["resources"] = [r for r in dataset["resources"] if r["id"] != rid]
+    helpers.call_action("package_update", context={"user": "org-editor"}, **dataset)
+    assert model.Session.query(Feed).filter(Feed.resource_id == rid).count() == 1
+    result = cli.invoke(ckan, ["history", "compact"])
+    assert result.exit_code == 0, result.output
+    assert f"{rid}: resource deleted, its history removed" in result.output
+    assert [f.resource_id for f in model.Session.query(Feed)] == [other]
+    assert store.latest_values(rid) == {} and archive.month_files(rid) == []
+    assert [f.label for f in archive.month_files(other)] == ["2026-03"]  # compacted, kept
 
 
 # --- who may do what -----------------------------------------------------------------

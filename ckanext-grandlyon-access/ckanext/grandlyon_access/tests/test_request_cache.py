@@ -1,0 +1,61 @@
+"""The user's grants and labels are computed once per reading request
+(policy.cached_per_request): a request that may write sees its own changes,
+and the next request sees every change."""
+
+from __future__ import annotations
+
+import ckan.model as model
+from ckan.tests import helpers
+
+from ckanext.grandlyon_access import policy
+
+
+def _grant(world) -> None:
+    helpers.call_action("grandlyon_access_grant_create", context={"user": world.sysadmin.name},
+                        package_id=world.datasets["restricted"]["id"], user=world.outsider.name)
+
+
+def test_a_reading_request_keeps_its_first_answer(world, app):
+    ds = world.datasets["restricted"]["id"]
+    with app.flask_app.test_request_context("/dataset/x", method="GET"):
+        assert not policy.has_active_grant(world.outsider.id, ds)
+        _grant(world)
+        assert not policy.has_active_grant(world.outsider.id, ds)  # the same request
+    with app.flask_app.test_request_context("/dataset/x", method="GET"):
+        assert policy.has_active_grant(world.outsider.id, ds)  # the next one
+
+
+def test_a_writing_request_sees_its_own_grant(world, app):
+    ds = world.datasets["restricted"]["id"]
+    with app.flask_app.test_request_context("/api/3/action/x", method="POST"):
+        assert not policy.has_active_grant(world.outsider.id, ds)
+        _grant(world)
+        assert policy.has_active_grant(world.outsider.id, ds)
+
+
+def test_the_cache_is_per_user(world, app):
+    ds = world.datasets["restricted"]["id"]
+    _grant(world)
+    with app.flask_app.test_request_context("/dataset/x", method="GET"):
+        assert policy.has_active_grant(world.outsider.id, ds)
+        assert not policy.has_active_grant(world.member.id, ds)
+        outsider = model.User.get(world.outsider.name)
+        member = model.User.get(world.member.name)
+        from ckan.lib.plugins import get_permission_labels
+        assert (policy.GRANTEE_LABEL.format(ds)
+                in get_permission_labels().get_user_dataset_labels(outsider))
+        assert (policy.GRANTEE_LABEL.format(ds)
+                not in get_permission_labels().get_user_dataset_labels(member))
+
+
+def test_a_gated_download_is_logged_even_when_the_request_fails_later(world, app):
+    """The access log is written on a connection of its own."""
+    from ckanext.grandlyon_access.model import AccessLog
+
+    _grant(world)
+    res = world.datasets["restricted"]["resources"][0]["id"]
+    app.get(f"/dataset/ds-restricted/resource/{res}/download", headers=world.outsider.headers,
+            follow_redirects=False)
+    model.Session.rollback()
+    rows = model.Session.query(AccessLog).filter(AccessLog.resource_id == res).all()
+    assert [(r.user_id, r.surface) for r in rows] == [(world.outsider.id, "download")]

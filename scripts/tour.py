@@ -1,0 +1,69 @@
+"""The README's illustrated tour, made from the browser journeys' screenshots.
+
+    ./portal tour        # runs the journeys (tests/journeys), then this script
+
+Takes the screenshots named in TOUR from test-artifacts/journeys/, writes
+them as small JPEG files into docs/tour/, and rewrites the README between
+the markers `<!-- tour:start -->` and `<!-- tour:end -->`. A screenshot
+missing from the artefacts is an error: the journey that took it changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHOTS = os.path.join(ROOT, "test-artifacts", "journeys")
+OUT = os.path.join(ROOT, "docs", "tour")
+README = os.path.join(ROOT, "README.md")
+WIDTH = 960
+
+# (screenshot without its number, caption): the order of the tour.
+TOUR: list[tuple[str, str]] = []
+
+
+def find(stem: str) -> str:
+    """test-artifacts/journeys/<journey>-<nn>-<step>.png for `<journey>-<step>`."""
+    journey, _, step = stem.partition("-")
+    pattern = re.compile(rf"^{re.escape(journey)}-\d\d-{re.escape(step)}\.png$")
+    matches = sorted(f for f in os.listdir(SHOTS) if pattern.match(f))
+    if not matches:
+        sys.exit(f"tour: no screenshot {journey}-NN-{step}.png in {SHOTS}; run ./portal tour")
+    return os.path.join(SHOTS, matches[0])
+
+
+def main() -> None:
+    os.makedirs(OUT, exist_ok=True)
+    for old in os.listdir(OUT):
+        os.remove(os.path.join(OUT, old))
+    cells = []
+    for number, (stem, caption) in enumerate(TOUR, 1):
+        image = Image.open(find(stem)).convert("RGB")
+        if image.width > WIDTH:
+            image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.LANCZOS)
+        image.save(os.path.join(OUT, f"{stem}.jpg"), "JPEG", quality=72, optimize=True)
+        cells.append(f"![{caption}](docs/tour/{stem}.jpg)<br>{number}. {caption}")
+    # Two screenshots a row.
+    rows = ["| | |", "| --- | --- |"]
+    for i in range(0, len(cells), 2):
+        pair = cells[i:i + 2] + [""] * (2 - len(cells[i:i + 2]))
+        rows.append(f"| {pair[0]} | {pair[1]} |")
+    table = "\n".join(rows) + "\n"
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    start, end = "<!-- tour:start -->", "<!-- tour:end -->"
+    if start not in text or end not in text:
+        sys.exit(f"tour: the README has no {start} ... {end} section")
+    head, rest = text.split(start, 1)
+    _old, tail = rest.split(end, 1)
+    with open(README, "w", encoding="utf-8") as f:
+        f.write(f"{head}{start}\n{table}{end}{tail}")
+    print(f"tour: {len(TOUR)} screenshots in docs/tour/, README updated")
+
+
+if __name__ == "__main__":
+    main()
