@@ -425,7 +425,15 @@ def grandlyon_access_request_decide(context: Context, data_dict: DataDict) -> di
 @tk.chained_action
 @tk.side_effect_free
 def datastore_search(next_action, context: Context, data_dict: DataDict) -> dict[str, Any]:
-    """Records the reads of gated DataStore tables in the audit log."""
+    """Records the reads of gated DataStore tables in the audit log. The
+    list of every DataStore table (`_table_metadata`, which CKAN serves with
+    no check at all) names the tables of hidden datasets: sysadmins only,
+    anyone else is told it does not exist."""
+    if data_dict.get("resource_id") == "_table_metadata":
+        try:
+            tk.check_access("datastore_search", context, data_dict)  # passes for sysadmins only
+        except (tk.NotAuthorized, tk.ObjectNotFound):
+            raise tk.ObjectNotFound(tk._('Resource "{0}" was not found.').format("_table_metadata"))
     result = next_action(context, data_dict)
     audit.record_if_gated(context, resource_id=result.get("resource_id"), surface="datastore")
     return result

@@ -90,6 +90,22 @@ def test_hidden_dataset_looks_missing(app, world):
         assert found["count"] == 0
 
 
+def test_the_list_of_datastore_tables_is_for_sysadmins(app, world):
+    """`_table_metadata` names every table, hidden datasets' ones too."""
+    hidden_table = world.datasets["hidden"]["table_id"]
+    for who in (None, world.outsider, world.editor):
+        missing = api(app, "datastore_search", who, expect=404, resource_id="_table_metadata")
+        assert hidden_table not in str(missing)
+        assert "_table_metadata" in missing["error"]["message"]
+        headers = who.headers if who else {}
+        sql = app.post("/api/3/action/datastore_search_sql", headers=headers,
+                       json={"sql": 'SELECT name FROM "_table_metadata"'})
+        assert sql.status_code in (403, 404) and hidden_table not in sql.get_data(as_text=True)
+    rows = api(app, "datastore_search", world.sysadmin, resource_id="_table_metadata",
+               limit=1000)["result"]["records"]
+    assert hidden_table in {row["name"] for row in rows}
+
+
 def test_org_members_see_hidden_metadata_but_not_the_data(app, world):
     shown = api(app, "package_show", world.member, id="ds-hidden")["result"]
     assert ORIGIN.format("hidden") not in str(shown)
