@@ -97,8 +97,7 @@ def test_publisher_journey(portal, journey, organisation, feed, tmp_path):
     # --- logging in ----------------------------------------------------------------
     j.goto("/user/login")
     j.check("login")
-    page.get_by_label(re.compile(r"Username or Email|Nom d'utilisateur|Identifiant")).fill(
-        "publieuse")
+    page.get_by_label("Nom d'utilisateur ou courriel").fill("publieuse")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state("networkidle")
