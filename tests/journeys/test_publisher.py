@@ -17,7 +17,6 @@ import time
 
 import pytest
 from ckan.tests import factories
-
 from ckanext.history.tests.feed_world import FeedServer, Reply, geojson
 
 PASSWORD = "Publier-2026-Lyon"
@@ -152,6 +151,9 @@ def test_publisher_journey(portal, journey, organisation, feed, tmp_path):
     reload_until(page, lambda p: "chargé : 8 lignes" in p.locator(
         ".dataviz-datastore-load").inner_text(), "the CSV file loaded")
     j.check("resource-loaded")
+    # The data dictionary shows the types the loader found.
+    dictionary = page.locator("body").inner_text()
+    assert all(kind in dictionary for kind in ("int8", "numeric", "timestamp")), dictionary
     resource_url = page.url
 
     # --- a chart view ------------------------------------------------------------------
