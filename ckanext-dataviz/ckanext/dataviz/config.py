@@ -36,3 +36,18 @@ def chart_max_points() -> int:
 def chart_timeout_ms() -> int:
     """Statement timeout of a chart's aggregation query, in milliseconds."""
     return tk.config["ckanext.dataviz.chart.timeout_ms"]
+
+
+def loader_enabled() -> bool:
+    """Whether uploaded CSV files are loaded into the DataStore."""
+    return tk.config["ckanext.dataviz.loader.enabled"]
+
+
+def loader_batch_rows() -> int:
+    """Rows written to the DataStore in one call by the loader."""
+    return tk.config["ckanext.dataviz.loader.batch_rows"]
+
+
+def loader_timeout() -> int:
+    """Seconds a load job may run before the worker stops it."""
+    return tk.config["ckanext.dataviz.loader.timeout"]

@@ -1,6 +1,7 @@
-"""Tables of the dataviz plugin: saved maps. No foreign keys to CKAN's
-tables (users, organisations and resources are referred to by id); created by
-the plugin's migrations (`ckan db upgrade -p dataviz`)."""
+"""Tables of the dataviz plugin: saved maps, and the loads of uploaded CSV
+files into the DataStore. No foreign keys to CKAN's tables (users,
+organisations and resources are referred to by id); created by the plugin's
+migrations (`ckan db upgrade -p dataviz`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime
 
 import ckan.plugins.toolkit as tk
 from ckan.model import types as ckan_types
-from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, Index, UnicodeText
+from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, Index, Integer, UnicodeText
 from sqlalchemy.dialects.postgresql import JSONB
 
 
@@ -45,3 +46,26 @@ class DatavizMap(tk.BaseModel):
     bbox = Column(JSONB)
     created = Column(DateTime, nullable=False, default=utcnow)
     modified = Column(DateTime, nullable=False, default=utcnow)
+
+
+class DatavizDatastoreLoad(tk.BaseModel):
+    """The last load of a resource's uploaded CSV into the DataStore
+    (ckanext.dataviz.loader): one row a resource, replaced at each upload.
+
+    `status` is pending, loading, loaded or failed; a failure keeps a reason
+    code and its parameters (`error`, `error_params`), translated when shown.
+    `source_modified` is the upload's `last_modified`, so that an update of
+    the resource's other fields does not load the same file again.
+    """
+
+    __tablename__ = "dataviz_datastore_load"
+
+    resource_id = Column(UnicodeText, primary_key=True)
+    status = Column(UnicodeText, nullable=False)
+    rows = Column(Integer)
+    encoding = Column(UnicodeText)
+    delimiter = Column(UnicodeText)
+    error = Column(UnicodeText)
+    error_params = Column(JSONB, nullable=False, default=dict)
+    source_modified = Column(UnicodeText, nullable=False, default="")
+    updated = Column(DateTime, nullable=False, default=utcnow)

@@ -25,12 +25,28 @@ def _blueprints() -> list:
     return [dataviz]
 
 
+def _helpers() -> dict:
+    from . import loader
+
+    def dataviz_datastore_load(resource_id: str) -> dict | None:
+        """The last load of the resource's CSV into the DataStore, with its
+        message in the reader's language; None when none was asked."""
+        load = loader.status(resource_id)
+        if load is not None:
+            load["message"] = loader.status_message(load)
+        return load
+
+    return {"dataviz_datastore_load": dataviz_datastore_load}
+
+
 @tk.blanket.config_declarations
 @tk.blanket.actions(_actions)
 @tk.blanket.auth_functions(_auth_functions)
 @tk.blanket.blueprints(_blueprints)
+@tk.blanket.helpers(_helpers)
 class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):
-    """Chart, map and history views, a map builder and embeds.
+    """Chart, map and history views, a map builder and embeds, and the
+    loading of uploaded CSV files into the DataStore (loader.py).
 
     The resource views themselves are the plugins `dataviz_chart` and
     `dataviz_history` (chart/plugin.py) and `dataviz_map` (maps/plugin.py).
@@ -38,7 +54,24 @@ class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):
 
     p.implements(p.IConfigurer, inherit=True)
     p.implements(p.ITranslation)
+    p.implements(p.IResourceController, inherit=True)
 
     def update_config(self, config_) -> None:
         tk.add_template_directory(config_, "templates")
         tk.add_resource("assets", "dataviz")
+
+    # IResourceController: an uploaded CSV file is loaded into the DataStore.
+    def after_resource_create(self, context, resource) -> None:
+        from . import loader
+
+        loader.enqueue_if_needed(resource)
+
+    def after_resource_update(self, context, resource) -> None:
+        from . import loader
+
+        loader.enqueue_if_needed(resource)
+
+    def before_resource_delete(self, context, resource, resources) -> None:
+        from . import loader
+
+        loader.forget(resource["id"], commit=False)  # resource_delete commits

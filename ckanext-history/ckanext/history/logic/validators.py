@@ -107,7 +107,9 @@ def history_feed_url(value: Any) -> str:
     try:
         check_url(value)
     except OutboundError as error:
-        raise tk.Invalid(error.reason) from None
+        raise tk.Invalid(" ".join((error.reason, tk._(
+            "Give the public http or https address of the feed; an address inside your "
+            "network must first be allowed by the portal's administrators.")))) from None
     return value
 
 
