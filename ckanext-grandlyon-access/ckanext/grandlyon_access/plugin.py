@@ -57,6 +57,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     def update_config(self, config: Any) -> None:
         tk.add_template_directory(config, "templates")
+        tk.add_resource("assets", "grandlyon_access")
 
     # IFacets: the dataset search filters by access level.
 
