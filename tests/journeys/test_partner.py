@@ -18,14 +18,14 @@ import re
 import ckan.model as model
 import pytest
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.model import AccessRequest, Grant
 from playwright.sync_api import expect
 from werkzeug.datastructures import FileStorage
-
-from ckanext.grandlyon_access.model import AccessRequest, Grant
 
 PASSWORD = "partenaire-velo-2026"
 ADMIN_EMAIL = "admin.mobilites@example.org"
 MESSAGE = "Nous étudions les trajets domicile-travail pour un plan de mobilité employeur."
+SENT = "Votre demande a été transmise au producteur"
 CSV = b"origine,destination,trajets\nPart-Dieu,Gerland,812\nVaise,Confluence,455\n"
 
 
@@ -83,7 +83,7 @@ def test_partner_asks_gets_downloads_and_is_refused_after_expiry(portal_urls, ma
     access.get_by_label("Votre message").fill(MESSAGE)
     access.get_by_role("button", name="Demander l'accès").click()
     page.wait_for_load_state("networkidle")
-    expect(page.locator(".flash-messages")).to_contain_text("Votre demande a été transmise au producteur")
+    expect(page.locator(".flash-messages")).to_contain_text(SENT)
     expect(access).to_contain_text("en attente de décision")
     partner.check("request-sent", english=False)
 
@@ -146,7 +146,7 @@ def test_partner_asks_gets_downloads_and_is_refused_after_expiry(portal_urls, ma
     access.get_by_label("Votre message").fill("Nous prolongeons l'étude de trois mois.")
     access.get_by_role("button", name="Demander l'accès").click()
     page.wait_for_load_state("networkidle")
-    expect(page.locator(".flash-messages")).to_contain_text("Votre demande a été transmise au producteur")
+    expect(page.locator(".flash-messages")).to_contain_text(SENT)
     expect(access).to_contain_text("en attente de décision")
     partner.check("asked-again", english=False)
     to_admin = [m for m in mailbox if ADMIN_EMAIL in m.get("To", "")]

@@ -202,7 +202,8 @@ def test_reuser_reaches_licensed_data_and_the_api(portal_urls, journey):
     without = requests.get(api, params={"resource_id": resource["id"]}, timeout=30)
     assert without.status_code == 403
     assert "Compteur" not in without.text and "Pont Lafayette" not in without.text
-    download_url = f"{portal.url}/dataset/comptages-velo/resource/{resource['id']}/download/comptages-velo.csv"
+    download_url = (f"{portal.url}/dataset/comptages-velo/resource/{resource['id']}"
+                    "/download/comptages-velo.csv")
     assert requests.get(download_url, headers={"Authorization": token}, timeout=30).content == CSV
     refused = requests.get(download_url, timeout=30)
     assert refused.status_code == 403 and CSV not in refused.content

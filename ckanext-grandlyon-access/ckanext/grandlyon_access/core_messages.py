@@ -1,6 +1,7 @@
 """CKAN's own messages that CKAN 2.11 leaves untranslated in French and that
-the portal shows on the way to data (registering, a resource's page, the API token page). Listed here, they
-are extracted into this plugin's catalogue, which CKAN merges over its own."""
+the portal shows on the way to data (registering, a resource's page, the
+API token page). Listed here, they are extracted into this plugin's
+catalogue, which CKAN merges over its own."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-
 from ckanext.grandlyon_access import helpers
 
 FACET_FIELD = "access_level"
