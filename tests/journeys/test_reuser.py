@@ -154,14 +154,11 @@ def test_reuser_reaches_licensed_data_and_the_api(portal_urls, journey):
     page.get_by_label(re.compile("J'ai lu la version")).check()
     page.get_by_role("button", name="Signer la licence").click()
     page.wait_for_load_state("networkidle")
-    expect(page.get_by_text(re.compile("Vous avez signé la version"))).to_have_count(2)
-    j.check("licence-signed", english=False)
-
-    # Back to the dataset: downloads the file and previews the rows.
-    page.get_by_role("navigation").get_by_role("link", name="Jeux de données").first.click()
-    page.get_by_role("link", name="Comptages vélo").click()
-    page.wait_for_load_state("networkidle")
+    # Signed, back on the dataset: downloads the file and previews the rows.
+    expect(page).to_have_url(re.compile(r"/dataset/comptages-velo(#.*)?$"))
+    expect(page.locator(".flash-messages")).to_contain_text("Vous avez signé la version 1.0")
     expect(access).to_contain_text("Vous avez accès aux données")
+    j.check("dataset-signed", english=False)
     page.get_by_role("link", name=re.compile("Comptages quotidiens")).first.click()
     page.wait_for_load_state("networkidle")
     with page.expect_download() as caught:
