@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
-from ckanext.grandlyon_access import gate, inputguard, policy, resilience
+from ckanext.grandlyon_access import gate, inputguard, policy, resilience, search
 from ckanext.grandlyon_access.logic import action, surfaces
 
 
@@ -47,6 +47,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     requests: the portal's one access policy (see policy.py)."""
 
     p.implements(p.IConfigurer)
+    p.implements(p.IFacets, inherit=True)
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IPermissionLabels)
     p.implements(p.IMiddleware, inherit=True)
@@ -56,6 +57,12 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     def update_config(self, config: Any) -> None:
         tk.add_template_directory(config, "templates")
+        tk.add_resource("assets", "grandlyon_access")
+
+    # IFacets: the dataset search filters by access level.
+
+    def dataset_facets(self, facets_dict: dict[str, Any], package_type: str) -> dict[str, Any]:
+        return search.add_access_facet(facets_dict)
 
     # IPackageController: no gated origin URL leaves through a dataset dict
     # or the search index.
@@ -65,6 +72,10 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         return gate.index_without_origin_urls(pkg_dict)
+
+    def after_dataset_search(self, search_results: dict[str, Any],
+                             search_params: dict[str, Any]) -> dict[str, Any]:
+        return search.label_access_facet(search_results)
 
     # IPermissionLabels: a hidden restricted dataset is seen by its grantees
     # only; grants live in the user's labels, so a change of membership or

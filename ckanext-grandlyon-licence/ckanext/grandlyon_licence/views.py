@@ -51,6 +51,12 @@ def _error_summary(errors: dict[str, list[str]], licence: dict[str, Any]) -> dic
     return {labels.get(key, key): " ".join(messages) for key, messages in errors.items()}
 
 
+def _back_to(came_from: str | None, default: str) -> str:
+    """Where a signer goes once signed: the page of the portal they came
+    from (a dataset), else the licence."""
+    return came_from if came_from and tk.h.url_is_local(came_from) else default
+
+
 def read(id: str):
     context = _context()
     try:
@@ -84,7 +90,7 @@ def read(id: str):
                         version=signature["licence_version"]
                     )
                 )
-                return tk.redirect_to(self_url)
+                return tk.redirect_to(_back_to(form.get("came_from"), self_url))
         # Show the licence as it is now (a new version may have come).
         licence = tk.get_action("grandlyon_licence_show")(context, {"id": id})
 
@@ -105,6 +111,7 @@ def read(id: str):
             "accepted": accepted,
             "previous_signature": previous,
             "login_url": _login_url(self_url),
+            "came_from": _back_to(tk.request.values.get("came_from"), ""),
         },
     )
 

@@ -66,7 +66,7 @@ def test_anonymous_users_are_asked_to_log_in_to_sign(app):
     assert 'name="organisation"' not in page
 
 
-def test_anonymous_posts_are_sent_to_the_login_page(app, signature_count):
+def test_anonymous_posts_are_sent_to_the_login_page(app, clean_db, signature_count):
     client = app.test_client()
     page = client.get("/licence/mobilites").get_data(as_text=True)
     token = re.search(r'<meta name="_csrf_token" content="([^"]+)"', page).group(1)
@@ -104,6 +104,27 @@ def test_signing_with_the_form(browser, user, signature_count):
     assert 'name="organisation"' not in page
     english = client.get("/en/licence/mobilites").get_data(as_text=True)
     assert "You signed version 1.0 on" in english
+
+
+def test_signing_goes_back_to_the_page_the_signer_came_from(browser, user):
+    client = browser(user)
+    page = client.get("/licence/mobilites?came_from=/dataset/comptages").get_data(as_text=True)
+    assert 'name="came_from" value="/dataset/comptages"' in page
+    data = {"version": "1.0", "accept": "1", "came_from": "/dataset/comptages",
+            "_csrf_token": csrf_token(page), **MOBILITES_DETAILS}
+    res = client.post("/licence/mobilites", data=data, follow_redirects=False)
+    assert res.status_code == 302 and res.headers["Location"].endswith("/dataset/comptages")
+
+
+def test_signing_never_sends_the_signer_to_another_site(browser, other_user):
+    client = browser(other_user)
+    page = client.get("/licence/mobilites?came_from=https://evil.example.org/").get_data(
+        as_text=True)
+    assert 'name="came_from"' not in page
+    data = {"version": "1.0", "accept": "1", "came_from": "https://evil.example.org/",
+            "_csrf_token": csrf_token(page), **MOBILITES_DETAILS}
+    res = client.post("/licence/mobilites", data=data, follow_redirects=False)
+    assert res.status_code == 302 and res.headers["Location"].endswith("/licence/mobilites")
 
 
 def test_a_form_without_csrf_token_is_refused(browser, user, signature_count):
