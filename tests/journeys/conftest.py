@@ -297,7 +297,7 @@ def assert_english_version(context, url: str, step: str) -> None:
             f"{step}: {english_url(url)} answered {response and response.status}"
         assert page.locator("html").get_attribute("lang") == "en", \
             f"{step}: {english_url(url)} is not in English"
-        nav = page.locator("header").inner_text()
+        nav = page.locator("header").first.inner_text()
         assert "Jeux de données" not in nav, f"{step}: the English page's header is French"
     finally:
         page.close()
