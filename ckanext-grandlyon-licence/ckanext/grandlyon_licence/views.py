@@ -91,8 +91,9 @@ def read(id: str):
     previous = None
     if tk.current_user.is_authenticated and licence["signature_required"]:
         if not licence["signed_current_version"]:
+            # One's own signatures only (without `user`, a sysadmin gets everyone's).
             older = tk.get_action("grandlyon_licence_signature_list")(
-                context, {"licence_id": licence["id"], "limit": 1}
+                context, {"licence_id": licence["id"], "user": tk.current_user.id, "limit": 1}
             )
             previous = older[0] if older else None
     return tk.render(
