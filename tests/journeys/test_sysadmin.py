@@ -6,7 +6,9 @@ exports the signatures and the access log."""
 
 from __future__ import annotations
 
+import csv
 import http.server
+import io
 import os
 import re
 import shutil
@@ -205,3 +207,90 @@ def test_the_sysadmin_harvests_a_commune_portal(harvest_world, journey, portal, 
     expect(page.locator(".communes-harvest-advice")).to_contain_text(
         "Vérifiez que l'adresse de la source est celle du portail")
     j.check("harvest-job-failed")
+
+
+@pytest.fixture
+def licence_world(clean_db, clean_index):
+    """A licensed dataset under the Licence Mobilités, and a re-user who
+    signed version 1.0 of the licence."""
+    factories.Sysadmin(name="admin-portail", fullname="Dominique Admin",
+                       email="admin@portail.example", password=PASSWORD)
+    signer = factories.User(name="signataire", fullname="Alex Signataire",
+                            email="alex@velo.example", password=SIGNER_PASSWORD)
+    org = factories.Organization(name="metropole", title="Métropole")
+    dataset = factories.Dataset(
+        name="comptages-velos", title="Comptages vélos", owner_org=org["id"],
+        license_id="mobilites", access_level="licensed",
+        resources=[{"name": "Comptages 2026", "url": "https://origin.example.org/comptages.csv",
+                    "format": "CSV"}])
+    call_action("grandlyon_licence_sign", context={"user": signer["name"]},
+                licence_id="mobilites", organisation="Vélo Exemple",
+                intended_use="Carte des comptages")
+    token = call_action("api_token_create", context={"user": signer["name"]},
+                        user=signer["name"], name="application")["token"]
+    return {"dataset": dataset, "resource": dataset["resources"][0], "token": token}
+
+
+def test_the_sysadmin_publishes_a_licence_version_and_exports_signatures_and_access_log(
+        licence_world, registry_file, journey, portal):
+    dataset, resource = licence_world["dataset"], licence_world["resource"]
+    download = f"/dataset/comptages-velos/resource/{resource['id']}/download"
+    # The re-user's application downloaded the data (version 1.0 signed).
+    answer = requests.get(portal.url + download, allow_redirects=False, timeout=30,
+                          headers={"Authorization": licence_world["token"]})
+    assert answer.status_code in (200, 302, 303), answer.status_code
+
+    # The sysadmin publishes version 2.0 of the licence: the registry file
+    # is where the portal's licences and their versions live.
+    text = registry_file.read_text(encoding="utf-8")
+    published = re.sub(r'(- id: mobilites\n    version: )"1\.0"', r'\g<1>"2.0"', text)
+    assert published != text
+    registry_file.write_text(published, encoding="utf-8")
+
+    j = journey()
+    page = j.page
+    log_in(j, "admin-portail", PASSWORD)
+    j.goto("/licence/mobilites")
+    expect(page.locator(".grandlyon-licence-version")).to_contain_text("Version 2.0")
+    expect(page.get_by_text("Vous avez signé")).to_have_count(0)
+    j.check("licence-new-version")
+
+    # The signatory is asked to sign again before downloading.
+    s = journey("sysadmin-signatory")
+    log_in(s, "signataire", SIGNER_PASSWORD)
+    s.goto("/dataset/comptages-velos")
+    s.page.get_by_role("link", name="Comptages 2026").first.click()
+    s.page.wait_for_load_state("networkidle")
+    s.page.locator(f'a[href$="{download}"]').first.click()
+    s.page.wait_for_load_state("networkidle")
+    expect(s.page.get_by_role("heading", name="Ces données ne vous sont pas encore ouvertes")) \
+        .to_be_visible()
+    expect(s.page.get_by_text("Les données de ce jeu de données sont disponibles une fois sa "
+                              "licence signée.")).to_be_visible()
+    s.check("signatory-asked-to-sign", english=False)
+    s.page.get_by_role("link", name="Lire et signer la licence").click()
+    s.page.wait_for_load_state("networkidle")
+    expect(s.page.get_by_text(re.compile(r"Vous avez signé la version 1\.0 le .*La licence a "
+                                         r"changé depuis"))).to_be_visible()
+    s.check("signatory-licence")
+
+    # The sysadmin exports the signatures and the access log.
+    j.goto("/ckan-admin/licence-signatures")
+    expect(page.get_by_role("cell", name="Alex Signataire").or_(
+        page.get_by_role("cell", name="signataire"))).to_be_visible()
+    j.check("licence-signatures")
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Exporter en CSV").click()
+    rows = list(csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8").read())))
+    assert [(r["user_name"], r["licence_id"], r["licence_version"], r["current"],
+             r["organisation"], r["intended_use"]) for r in rows] == [
+        ("signataire", "mobilites", "1.0", "no", "Vélo Exemple", "Carte des comptages")]
+
+    j.goto("/ckan-admin/access/log")
+    j.check("access-log")
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Exporter en CSV").click()
+    rows = list(csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8").read())))
+    mine = [r for r in rows if r["user"] == "signataire"]
+    assert mine and all(r["package_id"] == dataset["id"] for r in mine), rows
+    assert resource["id"] in {r["resource_id"] for r in mine}
