@@ -33,8 +33,8 @@ HARVESTED = ["Arbres remarquables", "Budget primitif 2025", "Équipements sporti
 
 @pytest.fixture
 def registry_file(tmp_path):
-    """The live portal's licence registry: a copy of the portal's, which the
-    sysadmin edits to publish a new version."""
+    """The live portal's licence registry: a copy of the portal's (publishing
+    a version writes it)."""
     path = tmp_path / "licences.yaml"
     shutil.copy(os.path.join(REPO, "config", "licences.yaml"), path)
     return path
@@ -240,16 +240,33 @@ def test_the_sysadmin_publishes_a_licence_version_and_exports_signatures_and_acc
                           headers={"Authorization": licence_world["token"]})
     assert answer.status_code in (200, 302, 303), answer.status_code
 
-    # The sysadmin publishes version 2.0 of the licence: the registry file
-    # is where the portal's licences and their versions live.
-    text = registry_file.read_text(encoding="utf-8")
-    published = re.sub(r'(- id: mobilites\n    version: )"1\.0"', r'\g<1>"2.0"', text)
-    assert published != text
-    registry_file.write_text(published, encoding="utf-8")
-
+    # The sysadmin publishes version 2.0 of the licence (a number already
+    # current is refused, with what to do).
     j = journey()
     page = j.page
     log_in(j, "admin-portail", PASSWORD)
+    j.goto("/ckan-admin/licence-signatures")
+    expect(page.get_by_role("cell", name="Alex Signataire").or_(
+        page.get_by_role("cell", name="signataire"))).to_be_visible()
+    j.check("licence-signatures")
+    publish = page.locator("form", has=page.get_by_role("button", name="Publier la version"))
+    publish.get_by_label("Licence").select_option(label="Licence Mobilités (version 1.0)")
+    publish.get_by_label("Nouvelle version").fill("1.0")
+    publish.get_by_role("button", name="Publier la version").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".alert-error, .alert-danger").first).to_contain_text(
+        "Nouvelle version: 1.0 est déjà la version en vigueur : donnez un autre numéro à la "
+        "nouvelle version")
+    j.check("licence-version-refused")
+    publish.get_by_label("Licence").select_option(label="Licence Mobilités (version 1.0)")
+    publish.get_by_label("Nouvelle version").fill("2.0")
+    publish.get_by_role("button", name="Publier la version").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".alert-success").first).to_contain_text(
+        "La version 2.0 de Licence Mobilités est publiée : ses signataires doivent la signer "
+        "avant d'accéder de nouveau à ses données.")
+    assert 'version: "2.0"' in registry_file.read_text(encoding="utf-8")
+    j.check("licence-version-published")
     j.goto("/licence/mobilites")
     expect(page.locator(".grandlyon-licence-version")).to_contain_text("Version 2.0")
     expect(page.get_by_text("Vous avez signé")).to_have_count(0)
@@ -276,9 +293,6 @@ def test_the_sysadmin_publishes_a_licence_version_and_exports_signatures_and_acc
 
     # The sysadmin exports the signatures and the access log.
     j.goto("/ckan-admin/licence-signatures")
-    expect(page.get_by_role("cell", name="Alex Signataire").or_(
-        page.get_by_role("cell", name="signataire"))).to_be_visible()
-    j.check("licence-signatures")
     with page.expect_download() as got:
         page.get_by_role("link", name="Exporter en CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8").read())))
