@@ -1397,9 +1397,9 @@ NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
     "history feeds: the dataset's editors (package_update); tests in ckanext-history "
     "test_feed_actions.py per actor and access level": (
         "history_feed_create", "history_feed_update", "history_feed_delete"),
-    "licence signatures: the signer, sysadmins": (
+    "licence signatures: the signer, sysadmins; new licence versions: sysadmins": (
         "grandlyon_licence_sign", "grandlyon_licence_signature_list",
-        "grandlyon_licence_signature_revoke"),
+        "grandlyon_licence_signature_revoke", "grandlyon_licence_version_publish"),
 }
 
 NO_DATASET_DATA: dict[str, tuple[str, ...]] = {
@@ -1542,6 +1542,7 @@ RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
     "site administration: sysadmins": (
         "/ckan-admin/", "/ckan-admin/config", "/ckan-admin/reset_config", "/ckan-admin/trash",
         "/ckan-admin/licence-signatures", "/ckan-admin/licence-signatures/<id>/revoke",
+        "/ckan-admin/licences/version",
         "/ckan-admin/access/circles", "/ckan-admin/access/circles/<id>",
         "/ckan-admin/access/log"),
     "history feed form (POST): the dataset's editors (tests in ckanext-history "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import ckan.plugins.toolkit as tk
@@ -56,3 +57,42 @@ def communes_access_levels() -> dict[str, str]:
     """Labels of the access levels (badges of the white-label view)."""
     return {"open": tk._("Open"), "licensed": tk._("Licensed"),
             "restricted": tk._("Restricted")}
+
+
+# The messages the harvesters record (in the workers, which have no request
+# and so no language: they are stored in English), most specific first. The
+# job report shows them in the reader's language.
+HARVEST_MESSAGES = (
+    "{url}: the remote portal answered HTTP {status}",
+    "{url}: the remote portal answered an HTML page instead of JSON",
+    "{url}: the answer is not valid JSON ({error})",
+    "{url}: not an OpenDataSoft catalogue page (no total_count and results)",
+    "{url}: a catalogue entry has no dataset_id",
+    "{url}: not a CKAN package_search answer",
+    "{url}: not a udata page of datasets (no data)",
+    "{url}: a dataset has no id",
+    "{url}: the next page ({next}) is not on the same portal or was already read",
+    "{url}: more than {pages} pages; the catalogue seems to page without end",
+    "{url}: unexpected answer ({error})",
+    "Dataset {remote_id} not imported: {fields}",
+    "Dataset {remote_id} not imported: {error}",
+    "{url}: {reason}",
+)
+
+
+def _message_pattern(msgid: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", msgid)
+    regex = "".join(f"(?P<{part}>.+?)" if i % 2 else re.escape(part)
+                    for i, part in enumerate(parts))
+    return re.compile(f"^{regex}$", re.DOTALL)
+
+
+def communes_harvest_message(message: Any) -> str:
+    """A message recorded by a harvester of this extension, in the reader's
+    language (other messages as they were recorded)."""
+    text = str(message or "")
+    for msgid in HARVEST_MESSAGES:
+        match = _message_pattern(msgid).match(text)
+        if match:
+            return tk._(msgid).format(**match.groupdict())
+    return text

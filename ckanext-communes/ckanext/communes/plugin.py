@@ -6,7 +6,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 
-from ckanext.communes import views
+from ckanext.communes import harvest_pages, views
 
 
 @tk.blanket.actions
@@ -19,6 +19,7 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
     """A white-label view of the portal per commune, embeddable widgets and harvesters of commune portals."""
 
     p.implements(p.IConfigurer)
+    p.implements(p.IConfigurable)
     p.implements(p.IMiddleware, inherit=True)
     p.implements(p.ITranslation)
 
@@ -27,6 +28,12 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
     def update_config(self, config: Any) -> None:
         tk.add_template_directory(config, "templates")
         tk.add_public_directory(config, "public")
+
+    # IConfigurable: once the template path is computed, this plugin's
+    # copies of ckanext-harvest's pages go before ckanext-harvest's own.
+
+    def configure(self, config: Any) -> None:
+        harvest_pages.put_first(config)
 
     # IMiddleware: the host names of the communes, and the only cross-origin
     # answers of the portal (the widget's script and search).

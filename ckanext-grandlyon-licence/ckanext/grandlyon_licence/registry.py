@@ -23,9 +23,12 @@ File format (see config/licences.yaml)::
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
 from typing import Any
 
@@ -430,3 +433,53 @@ def localize_license_title(pkg_dict: dict[str, Any]) -> None:
     licence = get_licence(pkg_dict.get("license_id") or "")
     if licence is not None:
         pkg_dict["license_title"] = localize(licence.title)
+
+
+# --- publishing a new version ------------------------------------------------------------
+
+VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\- ]{0,49}$")
+
+
+def publish_version(licence_id: str, version: str) -> Licence:
+    """Makes `version` the current version of a licence, in the registry file
+    itself: only the text of that licence's `version` changes (comments and
+    everything else stay as written). The file so changed is checked as at
+    start-up before it replaces the old one. RegistryError with the reason
+    when the licence is unknown or the file cannot be changed."""
+    path = os.path.abspath(config.registry_path())
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise RegistryError(f"licence registry {path}: cannot be read: {e.strerror or e}") from e
+    root = yaml.compose(text)
+    entries = next((value for key, value in root.value if key.value == "licences"), None)
+    node = None
+    for entry in entries.value if entries is not None else ():
+        fields = {key.value: value for key, value in entry.value}
+        if getattr(fields.get("id"), "value", None) == licence_id and "version" in fields:
+            node = fields["version"]
+    if node is None:
+        raise RegistryError(f"licence registry {path}: no licence '{licence_id}'")
+    changed = (text[: node.start_mark.index] + json.dumps(version, ensure_ascii=False)
+               + text[node.end_mark.index:])
+    folder = os.path.dirname(path)
+    try:
+        fd, draft = tempfile.mkstemp(prefix=".licences-", suffix=".yaml", dir=folder)
+    except OSError as e:
+        raise RegistryError(
+            f"licence registry {path}: its folder cannot be written: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(changed)
+        parse(draft)
+        shutil.copymode(path, draft)
+        os.replace(draft, path)
+    except OSError as e:
+        raise RegistryError(f"licence registry {path}: cannot be written: {e.strerror or e}") from e
+    finally:
+        if os.path.exists(draft):
+            os.unlink(draft)
+    published = load(path).get(licence_id)
+    assert published is not None
+    return published

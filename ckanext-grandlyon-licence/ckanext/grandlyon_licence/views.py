@@ -97,8 +97,9 @@ def read(id: str):
     previous = None
     if tk.current_user.is_authenticated and licence["signature_required"]:
         if not licence["signed_current_version"]:
+            # One's own signatures only (without `user`, a sysadmin gets everyone's).
             older = tk.get_action("grandlyon_licence_signature_list")(
-                context, {"licence_id": licence["id"], "limit": 1}
+                context, {"licence_id": licence["id"], "user": tk.current_user.id, "limit": 1}
             )
             previous = older[0] if older else None
     return tk.render(
@@ -248,10 +249,40 @@ def admin_revoke(id: str):
     return tk.redirect_to(tk.h.url_for("grandlyon_licence.admin_signatures", **params))
 
 
+def admin_publish_version():
+    """A sysadmin publishes a new version of a licence (form of the
+    signatures page)."""
+    context = _context()
+    _require_sysadmin(context)
+    form = tk.request.form
+    try:
+        licence = tk.get_action("grandlyon_licence_version_publish")(
+            context, {"licence_id": form.get("licence_id", ""), "version": form.get("version", "")}
+        )
+    except tk.ValidationError as e:
+        labels = {"licence_id": tk._("Licence"), "version": tk._("New version")}
+        tk.h.flash_error(
+            " ".join(
+                "{}: {}".format(labels.get(k, k), " ".join(v)) for k, v in e.error_dict.items()
+            )
+        )
+    else:
+        tk.h.flash_success(
+            tk._(
+                "Version {version} of {title} is published: its signatories are asked to sign "
+                "it before reaching its data again."
+            ).format(version=licence["version"], title=licence["title"])
+        )
+    return tk.redirect_to(tk.h.url_for("grandlyon_licence.admin_signatures"))
+
+
 grandlyon_licence.add_url_rule("/licence/", view_func=index, strict_slashes=False)
 grandlyon_licence.add_url_rule("/licence/mine", view_func=mine)
 grandlyon_licence.add_url_rule("/licence/<id>", view_func=read, methods=["GET", "POST"])
 grandlyon_licence.add_url_rule("/ckan-admin/licence-signatures", view_func=admin_signatures)
 grandlyon_licence.add_url_rule(
     "/ckan-admin/licence-signatures/<id>/revoke", view_func=admin_revoke, methods=["POST"]
+)
+grandlyon_licence.add_url_rule(
+    "/ckan-admin/licences/version", view_func=admin_publish_version, methods=["POST"]
 )

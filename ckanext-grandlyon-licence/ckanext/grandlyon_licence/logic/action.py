@@ -25,6 +25,7 @@ __all__ = [
     "grandlyon_licence_sign",
     "grandlyon_licence_signature_list",
     "grandlyon_licence_signature_revoke",
+    "grandlyon_licence_version_publish",
 ]
 
 DETAIL_MAX_LENGTH = 1000
@@ -356,3 +357,43 @@ def grandlyon_licence_signature_revoke(context: Context, data_dict: DataDict) ->
     model.Session.commit()
     log.info("signature %s revoked by %s", signature.id, actor.name if actor else "(system)")
     return _signature_dicts([signature])[0]
+
+
+def grandlyon_licence_version_publish(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Publishes a new version of a licence (sysadmins): it becomes the
+    current version in the registry file, and every signature of an older
+    version stops counting, so its signatories are asked to sign again.
+
+    :param licence_id: the licence
+    :type licence_id: string
+    :param version: the new version, e.g. "2.0" (letters, digits, ".", "-",
+        "_" or spaces, at most 50), other than the current one
+    :type version: string
+    :returns: the licence, as grandlyon_licence_show
+    :rtype: dictionary
+    """
+    tk.check_access("grandlyon_licence_version_publish", context, data_dict)
+    licence_id = str(data_dict.get("licence_id") or "").strip()
+    version = str(data_dict.get("version") or "").strip()
+    licence = registry.get_licence(licence_id) if licence_id else None
+    errors: dict[str, list[str]] = {}
+    if licence is None:
+        errors["licence_id"] = [tk._("Choose a licence of the registry")]
+    if not registry.VERSION_PATTERN.match(version):
+        errors["version"] = [tk._('Write the new version with letters, digits, ".", "-" or '
+                                  '"_" (at most 50), e.g. 2.0')]
+    elif licence is not None and version == licence.version:
+        errors["version"] = [tk._("{version} is already the current version: give the new "
+                                  "version another number").format(version=version)]
+    if errors:
+        raise tk.ValidationError(errors)
+    try:
+        published = registry.publish_version(licence_id, version)
+    except registry.RegistryError as e:
+        log.error("publishing version %s of licence %s failed: %s", version, licence_id, e)
+        raise tk.ValidationError({"version": [tk._(
+            "The licence registry file could not be changed ({reason}). Ask the portal's "
+            "administrator to make it writable by the portal, or to change the version in the "
+            "file.").format(reason=e)]}) from e
+    log.info("licence %s: version %s published by %s", licence_id, version, context.get("user"))
+    return _licence_dict(published, full=True)

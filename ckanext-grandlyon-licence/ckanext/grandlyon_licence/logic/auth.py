@@ -12,6 +12,7 @@ __all__ = [
     "grandlyon_licence_sign",
     "grandlyon_licence_signature_list",
     "grandlyon_licence_signature_revoke",
+    "grandlyon_licence_version_publish",
 ]
 
 
@@ -58,3 +59,9 @@ def grandlyon_licence_signature_list(context: Context, data_dict: DataDict) -> A
 def grandlyon_licence_signature_revoke(context: Context, data_dict: DataDict) -> AuthResult:
     """Only sysadmins revoke signatures."""
     return {"success": False, "msg": tk._("Only sysadmins may revoke signatures")}
+
+
+def grandlyon_licence_version_publish(context: Context, data_dict: DataDict) -> AuthResult:
+    """Only sysadmins publish a new version of a licence."""
+    return {"success": False,
+            "msg": tk._("Only sysadmins may publish a new version of a licence")}

@@ -315,3 +315,55 @@ def test_has_current_signature_is_false_for_others_and_unknowns(app, user, other
     assert shared.has_current_signature(user.id, "odbl-1.0") is False
     assert shared.has_current_signature("no-such-user", "mobilites") is False
     assert shared.has_current_signature("", "mobilites") is False
+
+
+# --- publishing a new version ----------------------------------------------------------
+
+
+def test_a_sysadmin_publishes_a_new_version_in_the_registry_file(
+    app, user, sysadmin, registry_copy
+):
+    path = registry_copy()
+    path.write_text("# the portal's licences\n" + path.read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    sign(app, user, **MOBILITES_DETAILS)
+
+    published = api_result(app, "grandlyon_licence_version_publish", sysadmin,
+                           licence_id="mobilites", version="2.0")
+
+    assert published["id"] == "mobilites" and published["version"] == "2.0"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# the portal's licences\n")  # the rest of the file stays
+    assert api_result(app, "grandlyon_licence_show", user, id="mobilites")["version"] == "2.0"
+    assert shared.has_current_signature(user.id, "mobilites") is False
+    assert api_result(app, "grandlyon_licence_show", user, id="lo-2.0")["version"] == "2.0"
+
+
+@pytest.mark.parametrize("data,field,message", [
+    ({"licence_id": "mobilites", "version": "1.0"}, "version",
+     "1.0 is already the current version"),
+    ({"licence_id": "mobilites", "version": ""}, "version", "e.g. 2.0"),
+    ({"licence_id": "mobilites", "version": "2.0\n"}, None, None),
+    ({"licence_id": "mobilites", "version": "<b>3</b>"}, "version", "e.g. 2.0"),
+    ({"licence_id": "no-such-licence", "version": "2.0"}, "licence_id", "Choose a licence"),
+])
+def test_a_bad_new_version_is_refused_naming_the_field(app, sysadmin, registry_copy, data,
+                                                       field, message):
+    path = registry_copy()
+    before = path.read_text(encoding="utf-8")
+    res = api_call(app, "grandlyon_licence_version_publish", sysadmin, lang="en", **data)
+    if field is None:  # surrounding spaces are trimmed
+        assert res.status_code == 200
+        return
+    assert res.status_code == 409
+    assert message in res.get_json()["error"][field][0]
+    assert path.read_text(encoding="utf-8") == before
+
+
+def test_only_sysadmins_publish_a_new_version(app, user, registry_copy):
+    path = registry_copy()
+    before = path.read_text(encoding="utf-8")
+    res = api_call(app, "grandlyon_licence_version_publish", user,
+                   licence_id="mobilites", version="2.0")
+    assert res.status_code == 403
+    assert path.read_text(encoding="utf-8") == before
