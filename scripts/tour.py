@@ -22,15 +22,30 @@ OUT = os.path.join(ROOT, "docs", "tour")
 README = os.path.join(ROOT, "README.md")
 WIDTH = 960
 
-# (screenshot without its number, caption): the order of the tour.
-TOUR: list[tuple[str, str]] = []
+# (journey, step, caption): the screenshot <journey>-<nn>-<step>.png, in the
+# order of the tour.
+TOUR: list[tuple[str, str, str]] = [
+    ("reuser", "home", "A visitor lands on the portal (French by default, English one click away)"),
+    ("reuser", "search-licensed", "Searching “vélo” and filtering by access level"),
+    ("reuser", "licence-missing-detail", "Signing a licence online: a missing detail is named"),
+    ("reuser", "resource-preview", "Signed: the file downloads and the data previews"),
+    ("partner-admin", "admin-request", "An organisation admin, from the e-mail, approves a partner with an expiry"),
+    ("partner", "download-refused", "After expiry: the refusal says so and offers to ask again"),
+    ("publisher", "resource-loaded", "A publisher's CSV upload, loaded into the DataStore"),
+    ("publisher", "chart-view", "A chart view built in the portal"),
+    ("publisher", "map-view", "A map view from the table's coordinates"),
+    ("publisher", "history-grown", "A real-time feed attached: its history fills"),
+    ("webmaster", "commune-view", "A commune's white-label view, themed by its webmaster"),
+    ("webmaster", "widget-builder", "The widget builder: a snippet for the commune's own site"),
+    ("sysadmin", "harvest-job-finished", "A commune portal harvested: the job report"),
+    ("sysadmin", "licence-version-published", "A new licence version: signatories sign again"),
+]
 
 
-def find(stem: str) -> str:
-    """test-artifacts/journeys/<journey>-<nn>-<step>.png for `<journey>-<step>`."""
-    journey, _, step = stem.partition("-")
+def find(journey: str, step: str) -> str:
+    """test-artifacts/journeys/<journey>-<nn>-<step>.png."""
     pattern = re.compile(rf"^{re.escape(journey)}-\d\d-{re.escape(step)}\.png$")
-    matches = sorted(f for f in os.listdir(SHOTS) if pattern.match(f))
+    matches = sorted(f for f in os.listdir(SHOTS) if pattern.match(f)) if os.path.isdir(SHOTS) else []
     if not matches:
         sys.exit(f"tour: no screenshot {journey}-NN-{step}.png in {SHOTS}; run ./portal tour")
     return os.path.join(SHOTS, matches[0])
@@ -41,8 +56,9 @@ def main() -> None:
     for old in os.listdir(OUT):
         os.remove(os.path.join(OUT, old))
     cells = []
-    for number, (stem, caption) in enumerate(TOUR, 1):
-        image = Image.open(find(stem)).convert("RGB")
+    for number, (journey, step, caption) in enumerate(TOUR, 1):
+        stem = f"{journey}-{step}"
+        image = Image.open(find(journey, step)).convert("RGB")
         if image.width > WIDTH:
             image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.LANCZOS)
         image.save(os.path.join(OUT, f"{stem}.jpg"), "JPEG", quality=72, optimize=True)
