@@ -8,8 +8,12 @@ every plugin that has migrations (activity, harvest, the suite's) in place.
 
 from __future__ import annotations
 
+import email
 import inspect
 import os
+import socketserver
+import threading
+import time
 
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
@@ -90,3 +94,70 @@ def other_site(tmp_path_factory):
         yield folder, f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+# --- e-mail -------------------------------------------------------------------------------
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough of SMTP (RFC 5321) to accept messages."""
+
+    def handle(self):
+        self.wfile.write(b"220 catcher ESMTP\r\n")
+        data_lines: list[bytes] | None = None
+        while line := self.rfile.readline():
+            if data_lines is not None:
+                if line in (b".\r\n", b".\n"):
+                    self.server.messages.append(email.message_from_bytes(b"".join(data_lines)))
+                    data_lines = None
+                    self.wfile.write(b"250 queued\r\n")
+                else:
+                    data_lines.append(line[1:] if line.startswith(b"..") else line)
+                continue
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.wfile.write(b"250 catcher\r\n")
+            elif verb == b"DATA":
+                data_lines = []
+                self.wfile.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+class Mailbox(list):
+    """The messages the catcher received, in order."""
+
+    def wait_for(self, to: str, timeout: float = 30) -> email.message.Message:
+        """The first message sent to `to`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self:
+                if to in message.get("To", ""):
+                    return message
+            time.sleep(0.2)
+        raise AssertionError(f"no e-mail to {to}; received: {[m.get('To') for m in self]}")
+
+    @staticmethod
+    def text(message: email.message.Message) -> str:
+        """The plain-text body, decoded."""
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+        return ""
+
+
+@pytest.fixture
+def mailbox(ckan_config):
+    """An SMTP catcher on the test ini's smtp.server."""
+    host, port = ckan_config["smtp.server"].split(":")
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    server = socketserver.ThreadingTCPServer((host, int(port)), _SMTPHandler)
+    server.daemon_threads = True
+    server.messages = Mailbox()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.messages
+    finally:
+        server.shutdown()
+        server.server_close()

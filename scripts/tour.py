@@ -29,7 +29,8 @@ TOUR: list[tuple[str, str, str]] = [
     ("reuser", "search-licensed", "Searching “vélo” and filtering by access level"),
     ("reuser", "licence-missing-detail", "Signing a licence online: a missing detail is named"),
     ("reuser", "resource-preview", "Signed: the file downloads and the data previews"),
-    ("partner-admin", "admin-request", "An organisation admin, from the e-mail, approves a partner with an expiry"),
+    ("partner-admin", "admin-request",
+     "An organisation admin, from the e-mail, approves a partner with an expiry"),
     ("partner", "download-refused", "After expiry: the refusal says so and offers to ask again"),
     ("publisher", "resource-loaded", "A publisher's CSV upload, loaded into the DataStore"),
     ("publisher", "chart-view", "A chart view built in the portal"),
@@ -45,7 +46,8 @@ TOUR: list[tuple[str, str, str]] = [
 def find(journey: str, step: str) -> str:
     """test-artifacts/journeys/<journey>-<nn>-<step>.png."""
     pattern = re.compile(rf"^{re.escape(journey)}-\d\d-{re.escape(step)}\.png$")
-    matches = sorted(f for f in os.listdir(SHOTS) if pattern.match(f)) if os.path.isdir(SHOTS) else []
+    names = os.listdir(SHOTS) if os.path.isdir(SHOTS) else []
+    matches = sorted(f for f in names if pattern.match(f))
     if not matches:
         sys.exit(f"tour: no screenshot {journey}-NN-{step}.png in {SHOTS}; run ./portal tour")
     return os.path.join(SHOTS, matches[0])

@@ -4,7 +4,7 @@ A journey is a person's path through the portal in headless Chromium (Debian's
 package, driven by Playwright), through the web UI only, in French. It runs
 against a real CKAN web server started on the test ini (`portal`), with the
 workers it needs started the same way, and an SMTP catcher on the address the
-test ini gives (`mailbox`).
+test ini gives (`mailbox`, in the root conftest).
 
 Each page a journey stops at goes through `Journey.check`: no serious or
 critical axe-core violation, no horizontal scrolling at a phone's width, the
@@ -14,15 +14,12 @@ README's tour is made from them: `./portal tour`).
 
 from __future__ import annotations
 
-import email
 import json
 import os
 import re
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -89,10 +86,13 @@ def portal_settings() -> dict[str, str]:
 
 
 @pytest.fixture
-def portal(request, clean_db, clean_index, tmp_path, mailbox, portal_settings):
+def portal(request, clean_db, clean_index, tmp_path, mailbox, portal_settings, ckan_config,
+           monkeypatch):
     """A real CKAN web server on the test ini, on a free loopback port, with an
-    empty database and index. `ckan.site_url` is its own address, so links and
-    e-mails point at it. Its workers share its ini."""
+    empty database and index. `ckan.site_url` is its own address, in the
+    server and in the test process (setup made here stores URLs, and the
+    search index keeps them as indexed), so links and e-mails point at it.
+    Its workers share its ini."""
     ini = os.path.abspath(request.config.getoption("--ckan-ini"))
     if portal_settings:
         # The test ini with the settings added to [app:main] (logging sections kept).
@@ -109,6 +109,7 @@ def portal(request, clean_db, clean_index, tmp_path, mailbox, portal_settings):
         ini = str(derived)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    monkeypatch.setitem(ckan_config, "ckan.site_url", url)
     env = dict(os.environ, CKAN_SITE_URL=url)
     live = Portal(url=url, ini=ini, env=env, logs=str(tmp_path))
     live.start("web", "run", "-H", "127.0.0.1", "-p", str(port), "-t")
@@ -133,73 +134,6 @@ def portal(request, clean_db, clean_index, tmp_path, mailbox, portal_settings):
             except subprocess.TimeoutExpired:
                 process.kill()
             log.close()
-
-
-# --- e-mail -------------------------------------------------------------------------------
-class _SMTPHandler(socketserver.StreamRequestHandler):
-    """Just enough of SMTP (RFC 5321) to accept messages."""
-
-    def handle(self):
-        self.wfile.write(b"220 catcher ESMTP\r\n")
-        data_lines: list[bytes] | None = None
-        while line := self.rfile.readline():
-            if data_lines is not None:
-                if line in (b".\r\n", b".\n"):
-                    self.server.messages.append(email.message_from_bytes(b"".join(data_lines)))
-                    data_lines = None
-                    self.wfile.write(b"250 queued\r\n")
-                else:
-                    data_lines.append(line[1:] if line.startswith(b"..") else line)
-                continue
-            verb = line[:4].upper()
-            if verb in (b"EHLO", b"HELO"):
-                self.wfile.write(b"250 catcher\r\n")
-            elif verb == b"DATA":
-                data_lines = []
-                self.wfile.write(b"354 go ahead\r\n")
-            elif verb == b"QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
-class Mailbox(list):
-    """The messages the catcher received, in order."""
-
-    def wait_for(self, to: str, timeout: float = 30) -> email.message.Message:
-        """The first message sent to `to`, waiting for it to arrive."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for message in self:
-                if to in message.get("To", ""):
-                    return message
-            time.sleep(0.2)
-        raise AssertionError(f"no e-mail to {to}; received: {[m.get('To') for m in self]}")
-
-    @staticmethod
-    def text(message: email.message.Message) -> str:
-        """The plain-text body, decoded."""
-        for part in message.walk():
-            if part.get_content_type() == "text/plain":
-                return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-        return ""
-
-
-@pytest.fixture
-def mailbox(ckan_config):
-    """An SMTP catcher on the test ini's smtp.server."""
-    host, port = ckan_config["smtp.server"].split(":")
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    server = socketserver.ThreadingTCPServer((host, int(port)), _SMTPHandler)
-    server.daemon_threads = True
-    server.messages = Mailbox()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.messages
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- the person in the browser ----------------------------------------------------------
@@ -233,8 +167,8 @@ class Journey:
         page.wait_for_load_state("networkidle")
         if wait_for:
             page.wait_for_selector(wait_for)
-        assert page.locator("html").get_attribute("lang", timeout=5000) in ("fr", "fr-FR", "fr_FR"), \
-            f"{step}: the page is not in French ({page.url})"
+        lang = page.locator("html").get_attribute("lang", timeout=5000)
+        assert lang in ("fr", "fr-FR", "fr_FR"), f"{step}: the page is not in French ({page.url})"
         self.steps += 1
         shot = os.path.join(ARTIFACTS, f"{self.name}-{self.steps:02d}-{step}.png")
         page.screenshot(path=shot, full_page=False)

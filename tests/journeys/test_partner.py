@@ -16,7 +16,6 @@ import io
 import re
 
 import ckan.model as model
-import pytest
 from ckan.tests import factories, helpers
 from ckanext.grandlyon_access.model import AccessRequest, Grant
 from playwright.sync_api import expect
@@ -27,14 +26,6 @@ ADMIN_EMAIL = "admin.mobilites@example.org"
 MESSAGE = "Nous étudions les trajets domicile-travail pour un plan de mobilité employeur."
 SENT = "Votre demande a été transmise au producteur"
 CSV = b"origine,destination,trajets\nPart-Dieu,Gerland,812\nVaise,Confluence,455\n"
-
-
-@pytest.fixture
-def portal_urls(portal, ckan_config, monkeypatch):
-    """Setup made in this process names the live portal in the URLs it
-    stores (the search index keeps resource URLs as indexed)."""
-    monkeypatch.setitem(ckan_config, "ckan.site_url", portal.url)
-    return portal
 
 
 def publish() -> dict:
@@ -65,8 +56,7 @@ def log_in(j, name: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def test_partner_asks_gets_downloads_and_is_refused_after_expiry(portal_urls, mailbox, journey):
-    portal = portal_urls
+def test_partner_asks_gets_downloads_and_is_refused_after_expiry(portal, mailbox, journey):
     resource = publish()
     partner = journey()
     page = partner.page

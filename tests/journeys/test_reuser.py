@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 import requests
 from ckan.tests import factories, helpers
 from playwright.sync_api import expect
@@ -28,14 +27,6 @@ ROWS = [
 ]
 CSV = ("compteur,jour,passages\n"
        + "".join(f"{r['compteur']},{r['jour']},{r['passages']}\n" for r in ROWS)).encode()
-
-
-@pytest.fixture
-def portal_urls(portal, ckan_config, monkeypatch):
-    """Setup made in this process names the live portal in the URLs it
-    stores (the search index keeps resource URLs as indexed)."""
-    monkeypatch.setitem(ckan_config, "ckan.site_url", portal.url)
-    return portal
 
 
 def publish() -> dict:
@@ -67,8 +58,7 @@ def publish() -> dict:
     return resource
 
 
-def test_reuser_reaches_licensed_data_and_the_api(portal_urls, journey):
-    portal = portal_urls
+def test_reuser_reaches_licensed_data_and_the_api(portal, journey):
     resource = publish()
     j = journey()
     page = j.page
