@@ -110,3 +110,59 @@ def test_compact_command(cli):
     assert f"{RID}: {len(rows)} rows archived (2026-01)" in result.output
     assert store.hot_stats(RID)["rows"] == 0
     assert sum(f.rows for f in archive.month_files(RID, with_rows=True)) == len(rows)
+
+
+def _big_parquet(path, rows: int) -> str:
+    """`rows` rows of 430 stations, one a minute each, written in chunks."""
+    schema = pa.schema([("station", pa.string()), ("date", pa.timestamp("us")),
+                        ("available_bikes", pa.int64()), ("available_bike_stands", pa.int64()),
+                        ("ratio", pa.float64()), ("status", pa.string())])
+    start = datetime.datetime(2025, 1, 1)
+    with pq.ParquetWriter(path, schema) as writer:
+        for first in range(0, rows, 50_000):
+            ids = range(first, min(first + 50_000, rows))
+            writer.write_table(pa.Table.from_pydict({
+                "station": [f"S{i % 430}" for i in ids],
+                "date": [start + datetime.timedelta(minutes=i // 430) for i in ids],
+                "available_bikes": [i % 23 for i in ids],
+                "available_bike_stands": [20 - i % 20 for i in ids],
+                "ratio": [(i % 23) / 23 for i in ids],
+                "status": ["OPEN" if i % 7 else "CLOSED" for i in ids],
+            }, schema=schema))
+    return str(path)
+
+
+def _peak_rss_of_import(request, resource_id: str, path: str) -> tuple[int, str]:
+    """Runs `ckan history import` as its own process: (its peak resident
+    memory in MB, its output)."""
+    import subprocess
+    import sys
+
+    ini = os.path.abspath(request.config.getoption("--ckan-ini"))
+    ckan_bin = os.path.join(os.path.dirname(sys.executable), "ckan")
+    process = subprocess.Popen([ckan_bin, "-c", ini, "history", "import", resource_id, path,
+                                "--feature-field", "station", "--time-field", "date"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, output
+    return usage.ru_maxrss // 1024, output
+
+
+def test_import_memory_does_not_grow_with_the_file(request, tmp_path, ckan_config):
+    """20 times more rows, the same memory: the importer streams its file
+    in batches (a year of a feed is 226 M rows; its import stays far below
+    the 2 GB budget)."""
+    small, large = 20_000, 400_000
+    for rid in ("import-small", "import-large"):
+        store.ensure_schema(rid, FIELDS)
+    small_rss, small_out = _peak_rss_of_import(request, "import-small",
+                                               _big_parquet(tmp_path / "small.parquet", small))
+    large_rss, large_out = _peak_rss_of_import(request, "import-large",
+                                               _big_parquet(tmp_path / "large.parquet", large))
+    assert f"{small} rows read, {small} new" in small_out, small_out
+    assert f"{large} rows read, {large} new" in large_out, large_out
+    # Holding the large file's rows as Python objects would take hundreds of MB more.
+    assert large_rss - small_rss < 60, (small_rss, large_rss)
+    assert large_rss < 2048
