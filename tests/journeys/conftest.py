@@ -160,9 +160,11 @@ class Journey:
         self.page.wait_for_load_state("networkidle")
         return response
 
-    def check(self, step: str, *, english: bool = True, wait_for: str | None = None) -> None:
+    def check(self, step: str, *, english: bool = True, wait_for: str | None = None,
+              status: int | None = None) -> None:
         """The page the person is on: accessible, usable at a phone's width,
-        available in English, and photographed as `<journey>-<nn>-<step>.png`."""
+        available in English (answering `status` when the page is a refusal),
+        and photographed as `<journey>-<nn>-<step>.png`."""
         page = self.page
         page.wait_for_load_state("networkidle")
         if wait_for:
@@ -176,7 +178,7 @@ class Journey:
         assert_fits_a_phone(page, step, os.path.join(ARTIFACTS,
                                                      f"{self.name}-{self.steps:02d}-{step}-phone.png"))
         if english:
-            assert_english_version(self.context, page.url, step)
+            assert_english_version(self.context, page.url, step, status)
         assert not self.errors, f"{step}: JavaScript errors on {page.url}: {self.errors}"
         self.checked.append(page.url)
 
@@ -221,13 +223,14 @@ def english_url(url: str) -> str:
     return urlunsplit(parts._replace(path="/en" + path))
 
 
-def assert_english_version(context, url: str, step: str) -> None:
+def assert_english_version(context, url: str, step: str, status: int | None = None) -> None:
     """The page exists in English: same status, <html lang="en">, and the
     portal's navigation in English."""
     page = context.new_page()
     try:
         response = page.goto(english_url(url))
-        assert response is not None and response.status < 400, \
+        assert response is not None and (
+            response.status == status if status else response.status < 400), \
             f"{step}: {english_url(url)} answered {response and response.status}"
         assert page.locator("html").get_attribute("lang") == "en", \
             f"{step}: {english_url(url)} is not in English"
