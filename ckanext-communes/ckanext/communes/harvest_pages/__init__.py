@@ -1,12 +1,19 @@
-"""ckanext-harvest's pages as the portal shows them: copies of a few of its
-templates (harvest_pages/templates/), with its English words translated,
-the harvesters' messages in the reader's language and what to do when a
-job failed.
+"""ckanext-harvest's pages as the portal shows them (harvest_pages/templates/):
+its English words translated, the harvesters' messages in the reader's
+language and what to do when a job failed. No copy of its templates:
+
+- source/new.html, source/admin_base.html and source/job/read.html extend
+  ckanext-harvest's (`{% ckan_extends %}`) and replace only the block that
+  changes (the aside, the source's actions, the job report);
+- source/new_source_form.html, snippets/job_details.html and
+  snippets/job_error_summary.html are the portal's own (ckanext-harvest's
+  have no block around what changes), with the same field names.
 
 ckanext-harvest comes before this plugin in `ckan.plugins`, so its
 templates would win over this plugin's own directory; `put_first` puts
 this directory just before ckanext-harvest's, which changes nothing for
-any other template."""
+any other template (and `ckan_extends` from here finds ckanext-harvest's,
+the next directory in the search path)."""
 
 from __future__ import annotations
 
