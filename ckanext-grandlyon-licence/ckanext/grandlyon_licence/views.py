@@ -232,12 +232,7 @@ def admin_revoke(id: str):
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("Signature not found"))
     except tk.ValidationError as e:
-        labels = {"reason": tk._("Reason"), "id": tk._("Signature")}
-        tk.h.flash_error(
-            " ".join(
-                "{}: {}".format(labels.get(k, k), " ".join(v)) for k, v in e.error_dict.items()
-            )
-        )
+        _flash_errors(e, {"reason": tk._("Reason"), "id": tk._("Signature")})
     else:
         tk.h.flash_success(tk._("The signature was revoked."))
     filters = _admin_filters(form)
@@ -247,6 +242,13 @@ def admin_revoke(id: str):
     if filters["current"]:
         params["current"] = "1"
     return tk.redirect_to(tk.h.url_for("grandlyon_licence.admin_signatures", **params))
+
+
+def _flash_errors(error: tk.ValidationError, labels: dict[str, str]) -> None:
+    """A form's errors as one flash message, each after its field's label."""
+    tk.h.flash_error(" ".join(
+        "{}: {}".format(labels.get(key, key), " ".join(messages))
+        for key, messages in error.error_dict.items()))
 
 
 def admin_publish_version():
@@ -260,12 +262,7 @@ def admin_publish_version():
             context, {"licence_id": form.get("licence_id", ""), "version": form.get("version", "")}
         )
     except tk.ValidationError as e:
-        labels = {"licence_id": tk._("Licence"), "version": tk._("New version")}
-        tk.h.flash_error(
-            " ".join(
-                "{}: {}".format(labels.get(k, k), " ".join(v)) for k, v in e.error_dict.items()
-            )
-        )
+        _flash_errors(e, {"licence_id": tk._("Licence"), "version": tk._("New version")})
     else:
         tk.h.flash_success(
             tk._(
