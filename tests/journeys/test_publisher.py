@@ -84,6 +84,14 @@ def reload_until(page, predicate, what: str, timeout: float = 120) -> None:
         page.reload()
 
 
+def new_view(page, kind: str, title: str) -> None:
+    """Opens the form of a new view of this kind (its French name) and titles it."""
+    page.get_by_role("button", name=re.compile("Nouvelle vue")).click()
+    page.get_by_role("link", name=kind).click()
+    page.wait_for_load_state("networkidle")
+    view_title(page).fill(title)
+
+
 def view_title(page):
     """The title field of a view form (not the axis titles)."""
     return page.get_by_role("textbox", name=re.compile(r"^\W*Titre\s*:?$"))
@@ -160,10 +168,7 @@ def test_publisher_journey(portal, journey, organisation, feed, tmp_path):
     page.goto(resource_url + "/views")
     page.wait_for_load_state("networkidle")
     j.check("views")
-    page.get_by_role("button", name=re.compile("Nouvelle vue")).click()
-    page.get_by_role("link", name="Graphique").click()
-    page.wait_for_load_state("networkidle")
-    view_title(page).fill("Vélos par catégorie")
+    new_view(page, "Graphique", "Vélos par catégorie")
     page.get_by_label("Type de graphique").select_option(label="Barres")
     page.get_by_label("Axe horizontal (x)").select_option(value="categorie")
     page.get_by_label(re.compile("Valeurs \\(y\\)")).select_option(value="velos")
@@ -174,10 +179,7 @@ def test_publisher_journey(portal, journey, organisation, feed, tmp_path):
     page.wait_for_load_state("networkidle")
 
     # --- a map view --------------------------------------------------------------------
-    page.get_by_role("button", name=re.compile("Nouvelle vue")).click()
-    page.get_by_role("link", name="Carte").click()
-    page.wait_for_load_state("networkidle")
-    view_title(page).fill("Carte des stations")
+    new_view(page, "Carte", "Carte des stations")
     page.get_by_label("Type de source").select_option(value="table")
     page.get_by_label("Colonne de latitude").fill("lat")
     page.get_by_label("Colonne de longitude").fill("lon")

@@ -251,18 +251,19 @@ def test_the_sysadmin_publishes_a_licence_version_and_exports_signatures_and_acc
         page.get_by_role("cell", name="signataire"))).to_be_visible()
     j.check("licence-signatures")
     publish = page.locator("form", has=page.get_by_role("button", name="Publier la version"))
-    publish.get_by_label("Licence").select_option(label="Licence Mobilités (version 1.0)")
-    publish.get_by_label("Nouvelle version").fill("1.0")
-    publish.get_by_role("button", name="Publier la version").click()
-    page.wait_for_load_state("networkidle")
+
+    def publish_version(version: str) -> None:
+        publish.get_by_label("Licence").select_option(label="Licence Mobilités (version 1.0)")
+        publish.get_by_label("Nouvelle version").fill(version)
+        publish.get_by_role("button", name="Publier la version").click()
+        page.wait_for_load_state("networkidle")
+
+    publish_version("1.0")
     expect(page.locator(".alert-error, .alert-danger").first).to_contain_text(
         "Nouvelle version: 1.0 est déjà la version en vigueur : donnez un autre numéro à la "
         "nouvelle version")
     j.check("licence-version-refused")
-    publish.get_by_label("Licence").select_option(label="Licence Mobilités (version 1.0)")
-    publish.get_by_label("Nouvelle version").fill("2.0")
-    publish.get_by_role("button", name="Publier la version").click()
-    page.wait_for_load_state("networkidle")
+    publish_version("2.0")
     expect(page.locator(".alert-success").first).to_contain_text(
         "La version 2.0 de Licence Mobilités est publiée : ses signataires doivent la signer "
         "avant d'accéder de nouveau à ses données.")
