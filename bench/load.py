@@ -143,6 +143,8 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=120, help="cap per surface and side")
     parser.add_argument("--port-suite", type=int, default=5083)
     parser.add_argument("--port-stock", type=int, default=5084)
+    parser.add_argument("--only", action="append", metavar="SURFACE",
+                        help="run only this shared surface (repeatable), e.g. 'dataset page'")
     args = parser.parse_args()
 
     token = sysadmin_token(args.state)
@@ -165,6 +167,11 @@ def main() -> int:
                     f"{url}/dataset/{gated[i % len(gated)][0]}/resource/{gated[i % len(gated)][1]}/download",
                     headers={"Authorization": partner}, allow_redirects=False, timeout=60),
             }
+            if args.only:
+                unknown = set(args.only) - set(shared)
+                if unknown:
+                    parser.error(f"unknown surface {sorted(unknown)}; choose from {sorted(shared)}")
+                shared = {name: shared[name] for name in args.only}
             sides = {"stock": stock, "suite": suite}
             print(f"\n{args.clients} concurrent clients, {args.requests} requests per surface and side"
                   f" (cap {args.max_seconds:.0f} s), phases stock/suite/stock/suite\n")
@@ -193,8 +200,10 @@ def main() -> int:
                     if r["errors"]:
                         print(f"{'':<25}errors: {sorted(set(r['errors']))}")
                 worst = max(worst, percentile(results["suite"]["times"], 50) / base_p50)
-            print("\nsuite only (no stock counterpart)")
-            for surface, request in prepare_suite_only(suite, token).items():
+            suite_only = {} if args.only else prepare_suite_only(suite, token)
+            if suite_only:
+                print("\nsuite only (no stock counterpart)")
+            for surface, request in suite_only.items():
                 run_phase(suite, request, 2, 10, 30)
                 r = run_phase(suite, request, args.clients, args.requests, args.max_seconds)
                 rps = len(r["times"]) / r["wall"]
