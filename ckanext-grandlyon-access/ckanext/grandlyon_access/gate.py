@@ -43,14 +43,15 @@ def _rewrite(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     return pkg_dict
 
 
-def _restore(pkg_dict: dict[str, Any]) -> dict[str, Any]:
+def _restore(pkg_dict: dict[str, Any], package: Optional[model.Package]) -> dict[str, Any]:
     """Puts back the origin URLs that the search index does not hold
     (package_show may answer from the index's copy of the dataset)."""
+    if package is None:
+        return pkg_dict
+    origin = {resource.id: resource.url for resource in package.resources_all}
     for res in pkg_dict.get("resources") or []:
-        if res.get("id") and res.get("url_type") != "upload":
-            resource = model.Resource.get(res["id"])
-            if resource is not None:
-                res["url"] = resource.url
+        if res.get("id") in origin and res.get("url_type") != "upload":
+            res["url"] = origin[res["id"]]
     return pkg_dict
 
 
@@ -85,11 +86,11 @@ def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[
     hide_unseen_relationships(context, pkg_dict)
     if _level(pkg_dict) == "open":
         return pkg_dict
+    package = policy.package_by_ref(pkg_dict.get("id"))
     if context.get("ignore_auth"):
-        return _restore(pkg_dict)
-    package = model.Package.get(pkg_dict.get("id"))
+        return _restore(pkg_dict, package)
     if package is not None and _decision(context, package).data:
-        return _restore(pkg_dict)
+        return _restore(pkg_dict, package)
     return _rewrite(pkg_dict)
 
 

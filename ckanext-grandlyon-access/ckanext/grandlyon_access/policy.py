@@ -125,6 +125,13 @@ def _manages(user: model.User, package: model.Package) -> bool:
     if user.sysadmin:
         return True
     if package.owner_org:
+        # The user's labels (kept for the request) name every organisation
+        # they have a role in, inherited ones included: without that label
+        # they manage nothing there, and CKAN's check (three queries) is spared.
+        from ckan.lib.plugins import get_permission_labels
+
+        if f"member-{package.owner_org}" not in get_permission_labels().get_user_dataset_labels(user):
+            return False
         return cached_per_request(
             ("manages", user.id, package.owner_org),
             lambda: authz.has_user_permission_for_group_or_org(
@@ -167,11 +174,22 @@ def decide(context: dict[str, Any], package: model.Package) -> Decision:
     return Decision(level, True, False, "not_granted", REQUEST)
 
 
+def package_by_ref(ref: Optional[str]) -> Optional[model.Package]:
+    """The dataset of id or name `ref`, looked up once per reading request: a
+    dataset page asks for it in several wrapped actions, and by name each
+    lookup is two queries."""
+    if not ref:
+        return None
+    return cached_per_request(("package", ref), lambda: model.Package.get(ref))
+
+
 def package_of(data_dict: dict[str, Any]) -> Optional[model.Package]:
     """The dataset named by `id` (dataset id or name) or `resource_id`."""
     resource_id = data_dict.get("resource_id")
     if resource_id:
-        resource = model.Resource.get(resource_id)
-        return model.Package.get(resource.package_id) if resource else None
-    ref = data_dict.get("id") or data_dict.get("package_id")
-    return model.Package.get(ref) if ref else None
+        # Kept for the request: CKAN's own lookup of it that follows is then
+        # answered by the session's identity map, without a query.
+        resource = cached_per_request(("resource", resource_id),
+                                      lambda: model.Resource.get(resource_id))
+        return package_by_ref(resource.package_id) if resource else None
+    return package_by_ref(data_dict.get("id") or data_dict.get("package_id"))

@@ -96,7 +96,7 @@ class _Policy:
 
 
 def _package(ref: str | None) -> model.Package | None:
-    return model.Package.get(ref) if ref else None
+    return policy.package_by_ref(ref)
 
 
 def _package_of_resource(resource_id: str | None) -> model.Package | None:
@@ -326,9 +326,13 @@ def _dataset_missing_for(context: Context, data_dict: DataDict) -> bool:
 
 
 def _followed_dataset(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
-    if _dataset_missing_for(context, data_dict):
+    package = _package(data_dict.get("id"))
+    if package is None:
+        return next_action(context, data_dict)
+    if not _Policy(context).sees(package):
         return _as_missing(next_action, context, data_dict)
-    return next_action(context, data_dict)
+    # By id, CKAN finds the dataset already loaded instead of asking again by name.
+    return next_action(context, {**data_dict, "id": package.id})
 
 
 @tk.chained_action
