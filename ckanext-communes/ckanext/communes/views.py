@@ -228,7 +228,8 @@ def widget_js():
 # --- request hooks (registered by the plugin) -------------------------------------
 
 def _site_host() -> str:
-    return (urlparse(tk.config.get("ckan.site_url") or "").netloc or "").lower()
+    """The portal's own host name (no port): never a commune's."""
+    return (urlparse(tk.config.get("ckan.site_url") or "").hostname or "").lower()
 
 
 def host_identity() -> Optional[Any]:
@@ -236,7 +237,7 @@ def host_identity() -> Optional[Any]:
     show the commune's identity and / is the commune's white-label home."""
     if not config.host_names_enabled():
         return None
-    host = (request.host or "").lower()
+    host = urlparse("//" + (request.host or "")).hostname or ""
     if not host or host == _site_host() or request.path.startswith(("/api/", "/webassets/",
                                                                      "/base/", "/uploads/")):
         return None

@@ -139,3 +139,15 @@ def test_the_list_of_communes_reads_every_page_of_organisations(app, clean_db):
         factories.Organization(name=f"ville-{n}", title=f"Ville {n}", is_commune="true")
     listed = app.get("/api/3/action/communes_list").get_json()["result"]
     assert [c["name"] for c in listed] == [f"ville-{n}" for n in range(5)]
+
+
+def test_a_dataset_page_shows_its_organisation_in_the_sidebar(app, world):
+    """The sidebar's organisation (read without members, tags or counts):
+    its link, title and description, once."""
+    html = app.get("/dataset/b-open").get_data(as_text=True)
+    sidebar = html.split('id="organization-info"', 1)[1].split("</section>", 1)[0]
+    assert 'href="/organization/autre-org"' in sidebar
+    assert "Autre organisation" in sidebar
+    description = app.get("/api/3/action/organization_show?id=autre-org").json["result"]["description"]
+    assert description and description[:40] in sidebar
+    assert html.count('id="organization-info"') == 1
