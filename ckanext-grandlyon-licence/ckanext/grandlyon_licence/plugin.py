@@ -38,11 +38,10 @@ class GrandlyonLicencePlugin(DefaultTranslation, p.SingletonPlugin):
     # IPackageController: licence titles in the language of the request, also
     # for datasets read from the search index.
     def after_dataset_show(self, context: Any, pkg_dict: dict[str, Any]) -> None:
-        registry.localize_license_title(pkg_dict)
+        registry.localize_license_titles([pkg_dict])
 
     def after_dataset_search(
         self, search_results: dict[str, Any], search_params: Any
     ) -> dict[str, Any]:
-        for pkg_dict in search_results.get("results", []):
-            registry.localize_license_title(pkg_dict)
+        registry.localize_license_titles(search_results.get("results") or [])
         return search_results

@@ -427,12 +427,18 @@ def install() -> None:
     model.Package._license_register = PortalLicenseRegister()
 
 
-def localize_license_title(pkg_dict: dict[str, Any]) -> None:
-    """Sets a dataset's `license_title` to its licence's title in the request's
-    language (package_show may serve a copy indexed in another language)."""
-    licence = get_licence(pkg_dict.get("license_id") or "")
-    if licence is not None:
-        pkg_dict["license_title"] = localize(licence.title)
+def localize_license_titles(pkg_dicts: list[dict[str, Any]]) -> None:
+    """Sets each dataset's `license_title` to its licence's title in the
+    request's language (package_show may serve a copy indexed in another
+    language); the registry and the language are looked up once for all."""
+    registry = current()
+    if registry is None or not pkg_dicts:
+        return
+    language = current_language()
+    for pkg_dict in pkg_dicts:
+        licence = registry.get(pkg_dict.get("license_id") or "")
+        if licence is not None:
+            pkg_dict["license_title"] = localize(licence.title, language)
 
 
 # --- publishing a new version ------------------------------------------------------------
