@@ -59,3 +59,29 @@ def test_a_gated_download_is_logged_even_when_the_request_fails_later(world, app
     model.Session.rollback()
     rows = model.Session.query(AccessLog).filter(AccessLog.resource_id == res).all()
     assert [(r.user_id, r.surface) for r in rows] == [(world.outsider.id, "download")]
+
+
+def test_datasets_and_resources_are_looked_up_once_per_reading_request(world, app):
+    ds = world.datasets["restricted"]
+    res = ds["resources"][0]["id"]
+    with app.flask_app.test_request_context("/dataset/x", method="GET"):
+        by_name = policy.package_by_ref("ds-restricted")
+        assert by_name.id == ds["id"]
+        assert policy.package_by_ref("ds-restricted") is by_name
+        assert policy.package_of({"resource_id": res}).id == ds["id"]
+        assert policy.package_by_ref("no-such-dataset") is None
+        helpers.call_action("package_create", context={"user": world.sysadmin.name},
+                            name="no-such-dataset", owner_org=ds["owner_org"])
+        assert policy.package_by_ref("no-such-dataset") is None  # the same request
+    with app.flask_app.test_request_context("/api/3/action/x", method="POST"):
+        assert policy.package_by_ref("no-such-dataset").name == "no-such-dataset"
+
+
+def test_managers_are_still_found_through_their_labels(world, app):
+    """The manager check is skipped only for users with no role in the
+    owning organisation."""
+    package = model.Package.get("ds-restricted")
+    for who, manages in ((world.editor, True), (world.member, False), (world.outsider, False)):
+        with app.flask_app.test_request_context("/dataset/x", method="GET"):
+            user = model.User.get(who.name)
+            assert policy._manages(user, package) is manages, who.name
