@@ -2,8 +2,9 @@
 and maps can read it.
 
 When a resource is created with an uploaded CSV file, or its upload is
-replaced (plugin.py's IResourceController hooks call `enqueue_if_needed`), a
-background job (`ckan jobs worker`) runs `load_resource`:
+replaced (plugin.py's IResourceController hooks call `enqueue_if_needed`; a
+`package_update` carrying uploads calls `enqueue_for_dataset`), a background
+job (`ckan jobs worker`) runs `load_resource`:
 
 1. reads the file from CKAN's local storage, finds its encoding (UTF-8, UTF-8
    with a byte order mark, else Windows-1252 / Latin-1) and its separator
@@ -17,7 +18,9 @@ background job (`ckan jobs worker`) runs `load_resource`:
 
 Nothing is written to the DataStore before the whole file has been read
 without fault: a bad file (not CSV, empty, a line with too many or too few
-values) removes the previous table and records why, never a half table. The
+values) removes the previous table and records why, never a half table. A
+resource whose upload is replaced by a link loses the table made from the
+file. The
 outcome is kept in `dataviz_datastore_load` and shown to the dataset's
 editors on the resource page (`status_message`), translated when shown.
 
@@ -83,8 +86,13 @@ def is_uploaded_csv(resource: dict[str, Any]) -> bool:
 
 def enqueue_if_needed(resource: dict[str, Any]) -> bool:
     """Queues the load of an uploaded CSV file unless this upload (its
-    `last_modified`) was already queued; True when a job was queued."""
-    if not config.loader_enabled() or not is_uploaded_csv(resource):
+    `last_modified`) was already queued; True when a job was queued. A
+    resource that is no longer an uploaded CSV file (now a link, or another
+    format) loses the table loaded from its former file."""
+    if not config.loader_enabled():
+        return False
+    if not is_uploaded_csv(resource):
+        unload_if_loaded(resource["id"])
         return False
     source = str(resource.get("last_modified") or resource.get("created") or "")
     record = model.Session.get(DatavizDatastoreLoad, resource["id"])
@@ -95,6 +103,29 @@ def enqueue_if_needed(resource: dict[str, Any]) -> bool:
                    title=f"dataviz: load {resource['id']} into the DataStore",
                    rq_kwargs={"timeout": config.loader_timeout()})
     return True
+
+
+def enqueue_for_dataset(package_id: str) -> None:
+    """After a package_update, which may carry uploads (API clients, scripts):
+    each resource as stored, so that a resource the update did not touch is
+    not loaded again."""
+    package = model.Package.get(package_id)
+    for resource in package.resources if package is not None else []:
+        enqueue_if_needed({
+            "id": resource.id, "url_type": resource.url_type, "format": resource.format,
+            "url": resource.url,
+            "last_modified": resource.last_modified.isoformat() if resource.last_modified else None,
+            "created": resource.created.isoformat() if resource.created else None})
+
+
+def unload_if_loaded(resource_id: str) -> None:
+    """Drops the table this loader made for the resource, if it made one
+    (a table written through the DataStore API alone has no load record and
+    is kept)."""
+    if model.Session.get(DatavizDatastoreLoad, resource_id) is None:
+        return
+    _drop_table(_site_context(), resource_id)
+    forget(resource_id)
 
 
 def forget(resource_id: str, commit: bool = True) -> None:

@@ -55,6 +55,7 @@ class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurer, inherit=True)
     p.implements(p.ITranslation)
     p.implements(p.IResourceController, inherit=True)
+    p.implements(p.IPackageController, inherit=True)
 
     def update_config(self, config_) -> None:
         tk.add_template_directory(config_, "templates")
@@ -70,6 +71,15 @@ class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):
         from . import loader
 
         loader.enqueue_if_needed(resource)
+
+    # IPackageController: package_update may carry uploads too (CKAN calls
+    # no resource hook then). Within resource_create / resource_update
+    # (`defer_commit`), the resource hooks above do it once committed.
+    def after_dataset_update(self, context, pkg_dict) -> None:
+        from . import loader
+
+        if not context.get("defer_commit") and pkg_dict.get("id"):
+            loader.enqueue_for_dataset(pkg_dict["id"])
 
     def before_resource_delete(self, context, resource, resources) -> None:
         from . import loader

@@ -114,6 +114,54 @@ def test_a_reupload_replaces_the_table_and_other_edits_do_not_reload(upload):
     assert [r["a"] for r in rows] == [10, 20]
 
 
+def test_an_upload_inside_package_update_is_loaded_and_other_updates_do_not_reload(
+        create_with_upload, dataset):
+    """API clients may send a file within package_update (CKAN calls no
+    resource hook then)."""
+    from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+    import io
+
+    def update(**fields) -> dict:
+        return helpers.call_action("package_patch", context={"user": EDITOR}, id=dataset["id"],
+                                   **fields)
+
+    upload = FakeFileStorage(io.BytesIO(b"a;b\n1;x\n2;y\n"), "api.csv")
+    created = update(resources=[{"name": "API", "url": "api.csv", "upload": upload,
+                                 "format": "CSV"}])
+    resource_id = created["resources"][0]["id"]
+    assert loader.status(resource_id)["status"] == "pending"
+    [result] = run_jobs()
+    assert result["status"] == "loaded" and result["rows"] == 2
+    assert table(resource_id)[1] == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    # A metadata edit that sends the resources back as they are: no new load.
+    update(title="Renamed", resources=created["resources"])
+    assert jobs.get_queue().jobs == []
+    assert loader.status(resource_id)["status"] == "loaded"
+
+
+def test_an_upload_replaced_by_a_link_loses_its_table(upload, dataset):
+    resource = upload("a,b\n1,x\n")
+    run_jobs()
+    assert has_table(resource["id"])
+    helpers.call_action("resource_patch", context={"user": EDITOR}, id=resource["id"],
+                        url="https://data.example.org/other.csv", url_type="", clear_upload="true")
+    assert not has_table(resource["id"])
+    assert loader.status(resource["id"]) is None
+    assert jobs.get_queue().jobs == []
+
+
+def test_a_table_written_through_the_datastore_api_is_kept(dataset):
+    """Only tables the loader made are dropped with a former upload."""
+    resource = helpers.call_action("resource_create", context={"user": EDITOR},
+                                   package_id=dataset["id"], url="https://data.example.org/x.csv",
+                                   format="CSV")
+    helpers.call_action("datastore_create", resource_id=resource["id"], force=True,
+                        fields=[{"id": "a", "type": "int"}], records=[{"a": 1}])
+    helpers.call_action("resource_patch", context={"user": EDITOR}, id=resource["id"],
+                        description="Edited")
+    assert has_table(resource["id"])
+
+
 def test_only_uploaded_csv_files_are_loaded(upload, dataset):
     upload('{"a": 1}', "data.json", format="JSON")
     helpers.call_action("resource_create", context={"user": EDITOR}, package_id=dataset["id"],
