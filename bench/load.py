@@ -1,15 +1,18 @@
 """The load scenario: many concurrent requests on loopback, the portal (the
 suite's plugins) and stock CKAN side by side on the same datasets.
 
-    ./portal bench load [--clients 8] [--requests 400] [--max-seconds 120]
+    ./portal bench load [--clients 8] [--requests 400] [--max-seconds 120] [--rounds 4]
+                        [--only SURFACE ...]
 
 Both servers run threaded (`ckan run -t`). Shared requests, sent to both:
 anonymous searches (API and page), dataset pages, and downloads by a logged-in
 partner (on the suite a restricted dataset the partner was granted, through the
 access policy; on stock CKAN the same resource, ungated). Suite-only requests
 (history queries, widget calls) run when their plugins answer. Each surface
-runs in phases, stock then suite then stock then suite, so both see the same
-machine; each phase is bounded by a request count and a duration. Prints
+runs in phases, stock then suite, `--rounds` times, so both see the same
+machine (a fast surface's phase lasts a second or less: more rounds spread a
+passing disturbance over both sides); each phase is bounded by a request
+count and a duration. Prints
 requests per second, p50 and p95 latency and errors, and the suite/stock ratio
 on the shared requests (target: zero errors, within 15 %).
 """
@@ -141,6 +144,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--requests", type=int, default=400, help="requests per surface and side")
     parser.add_argument("--max-seconds", type=float, default=120, help="cap per surface and side")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="stock/suite alternations per surface (each side's requests and "
+                             "time cap are shared among them)")
     parser.add_argument("--port-suite", type=int, default=5083)
     parser.add_argument("--port-stock", type=int, default=5084)
     parser.add_argument("--only", action="append", metavar="SURFACE",
@@ -174,7 +180,7 @@ def main() -> int:
                 shared = {name: shared[name] for name in args.only}
             sides = {"stock": stock, "suite": suite}
             print(f"\n{args.clients} concurrent clients, {args.requests} requests per surface and side"
-                  f" (cap {args.max_seconds:.0f} s), phases stock/suite/stock/suite\n")
+                  f" (cap {args.max_seconds:.0f} s), {args.rounds} rounds of phases stock/suite\n")
             print(f"{'surface':<18}{'side':<7}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}"
                   f"{'p50 ratio':>11}{'rps ratio':>11}")
             worst = 0.0
@@ -183,10 +189,11 @@ def main() -> int:
                 for side_url in sides.values():  # warm-up
                     run_phase(side_url, request, 2, 10, 30)
                 results: dict[str, Optional[dict]] = {"stock": None, "suite": None}
-                for _ in range(2):
+                for _ in range(args.rounds):
                     for side, url in sides.items():
                         results[side] = merge(results[side], run_phase(
-                            url, request, args.clients, args.requests // 2, args.max_seconds / 2))
+                            url, request, args.clients, args.requests // args.rounds,
+                            args.max_seconds / args.rounds))
                 base = results["stock"]
                 base_p50 = percentile(base["times"], 50)
                 base_rps = len(base["times"]) / base["wall"]
