@@ -6,7 +6,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 
-from ckanext.communes import harvest_pages, views
+from ckanext.communes import harvest_pages, plurals, views
 
 
 @tk.blanket.actions
@@ -42,4 +42,5 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
         if hasattr(app, "before_request"):
             app.before_request(views.host_identity)
             app.after_request(views.cors_headers)
+            plurals.install(app)
         return app

@@ -1,0 +1,33 @@
+"""Strings of CKAN's own pages that CKAN ships without French are translated
+by this extension's catalogue (i18n_others.py)."""
+
+from __future__ import annotations
+
+from ckan.tests import factories
+
+
+def test_the_sysadmin_page_is_in_french(app, clean_db):
+    admin = factories.Sysadmin()
+    token = factories.APIToken(user=admin["name"])["token"]
+    html = app.get("/ckan-admin/", headers={"Authorization": token}).get_data(as_text=True)
+    for french in ("Administrateurs système actuels", "utilisateur administrateur système",
+                   "Retirer les droits d", ">Nommer</button>"):
+        assert french in html
+    for english in ("Current Sysadmins", "Promote user to Sysadmin"):
+        assert english not in html
+    # The same page under /en/ stays in English.
+    html = app.get("/en/ckan-admin/", headers={"Authorization": token}).get_data(as_text=True)
+    assert "Current Sysadmins" in html
+
+
+def test_french_counts_zero_in_the_singular(app):
+    """The merged catalogue counts with the page language's rule, not with
+    English's (ckanext-harvest, read last, has no French catalogue)."""
+    from ckan.common import ungettext
+
+    with app.flask_app.test_request_context("/", environ_overrides={"CKAN_LANG": "fr"}):
+        counts = [ungettext("{n} error", "{n} errors", n).format(n=n) for n in (0, 1, 2)]
+    assert counts == ["0 erreur", "1 erreur", "2 erreurs"]
+    with app.flask_app.test_request_context("/", environ_overrides={"CKAN_LANG": "en"}):
+        counts = [ungettext("{n} error", "{n} errors", n).format(n=n) for n in (0, 1, 2)]
+    assert counts == ["0 errors", "1 error", "2 errors"]
