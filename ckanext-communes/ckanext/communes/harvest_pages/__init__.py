@@ -2,12 +2,14 @@
 its English words translated, the harvesters' messages in the reader's
 language and what to do when a job failed. No copy of its templates:
 
-- source/new.html, source/admin_base.html and source/job/read.html extend
-  ckanext-harvest's (`{% ckan_extends %}`) and replace only the block that
-  changes (the aside, the source's actions, the job report);
+- source/new.html, source/admin_base.html, source/job/read.html and
+  source/job/list.html extend ckanext-harvest's (`{% ckan_extends %}`) and
+  replace only the block that changes (the aside, the source's actions, the
+  job report, the job list's counts);
 - source/new_source_form.html, snippets/job_details.html and
   snippets/job_error_summary.html are the portal's own (ckanext-harvest's
-  have no block around what changes), with the same field names.
+  have no block around what changes), with the same field names;
+  snippets/communes_job_counts.html is the counts both job pages show.
 
 ckanext-harvest comes before this plugin in `ckan.plugins`, so its
 templates would win over this plugin's own directory; `put_first` puts

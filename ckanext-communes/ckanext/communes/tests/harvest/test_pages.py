@@ -71,3 +71,8 @@ def test_the_report_of_a_job_with_a_dataset_in_error(app, make_source, remote, t
     assert "Ces jeux de données n" in body and "ont pas été importés" in body
     admin = page(app, f"/harvest/admin/{source['name']}", token)
     assert "Moissonner" in admin and "4 ajoutés" in admin
+    # The list of the source's jobs: singular and plural nouns, not "1 erreurs".
+    jobs = page(app, f"/harvest/{source['name']}/job", token)
+    assert f"/job/{job['id']}" in jobs
+    assert "1 erreur<" in jobs and "4 ajoutés" in jobs and "0 supprimé<" in jobs
+    assert "erreurs" not in jobs.split("communes-harvest-counts", 1)[1]
