@@ -251,7 +251,7 @@ def archive_select(con, files: list[MonthFile], schema: pa.Schema, params: dict,
     columns = []
     for field in schema:
         quoted = '"' + field.name.replace('"', '""') + '"'
-        duck = _duck_type(field.type)
+        duck = duck_type(field.type)
         columns.append(f"CAST({quoted} AS {duck}) AS {quoted}" if field.name in present
                        else f"CAST(NULL AS {duck}) AS {quoted}")
     return f"(SELECT {', '.join(columns)} FROM read_parquet(${name}, union_by_name = true))"
@@ -269,7 +269,8 @@ def pads_dataset(paths: list[str], fs, schema: pa.Schema):
     return pads.dataset(paths, filesystem=fs, format="parquet", schema=schema)
 
 
-def _duck_type(arrow_type: pa.DataType) -> str:
+def duck_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type of an Arrow column."""
     if pa.types.is_int64(arrow_type):
         return "BIGINT"
     if pa.types.is_float64(arrow_type):

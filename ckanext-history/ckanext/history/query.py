@@ -291,21 +291,9 @@ class Sources:
                         " AND a.time = h.time)")
             parts.append(hot)
         if not parts:
-            empty = ", ".join(f"NULL::{duck_type(target.field(c).type)} AS {quote(c)}" for c in columns)
+            empty = ", ".join(f"NULL::{archive.duck_type(target.field(c).type)} AS {quote(c)}" for c in columns)
             parts.append(f"SELECT {empty} WHERE false")
         self.sql = "(" + " UNION ALL ".join(parts) + ")"
-
-
-def duck_type(arrow_type: pa.DataType) -> str:
-    if pa.types.is_int64(arrow_type):
-        return "BIGINT"
-    if pa.types.is_float64(arrow_type):
-        return "DOUBLE"
-    if pa.types.is_boolean(arrow_type):
-        return "BOOLEAN"
-    if pa.types.is_timestamp(arrow_type):
-        return "TIMESTAMP"
-    return "VARCHAR"
 
 
 def _bucket(aggregate: str, start: datetime.datetime) -> tuple[str, str]:
