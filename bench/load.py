@@ -7,8 +7,10 @@ suite's plugins) and stock CKAN side by side on the same datasets.
 Both servers run threaded (`ckan run -t`). Shared requests, sent to both:
 anonymous searches (API and page), dataset pages, and downloads by a logged-in
 partner (on the suite a restricted dataset the partner was granted, through the
-access policy; on stock CKAN the same resource, ungated). Suite-only requests
-(history queries, widget calls) run when their plugins answer. Each surface
+access policy; on stock CKAN the same resource, ungated). Suite-only requests:
+the commune widget's search and anonymous history queries (a week of 100
+stations, imported once with `ckan history import` and compacted into the
+archive). Each surface
 runs in phases, stock then suite, `--rounds` times, so both see the same
 machine (a fast surface's phase lasts a second or less: more rounds spread a
 passing disturbance over both sides); each phase is bounded by a request
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import datetime
 import os
 import random
 import sys
@@ -55,10 +58,10 @@ def ensure_partner(url: str, token: str, state: str) -> tuple[str, list[tuple[st
     return partner_token, pairs
 
 
-def prepare_suite_only(url: str, token: str) -> dict[str, Request]:
+def prepare_suite_only(url: str, token: str, state: str) -> dict[str, Request]:
     """Requests only the suite answers: the commune widget's cross-origin
-    search (the benchmark organisation marked a commune) and, when the
-    history plugin has a feed with rows, history queries."""
+    search (the benchmark organisation marked a commune) and anonymous
+    history queries (hourly or daily averages over a week of all stations)."""
     call(url, token, "organization_patch", id="bench-org", is_commune="true")
     words = ["vélo", "parking", "arbres", "bus", "budget", "eau"]
     requests_: dict[str, Request] = {
@@ -67,32 +70,74 @@ def prepare_suite_only(url: str, token: str) -> dict[str, Request]:
             params={"commune": "bench-org", "q": words[i % len(words)], "page_size": 10},
             headers={"Origin": "https://commune.example.org"}, timeout=60),
     }
-    history = _history_resource(url, token)
-    if history:
-        resource_id, start, end = history
-        requests_["history query"] = lambda s, base, i: s.get(
-            f"{base}/api/3/action/history_query",
-            params={"resource_id": resource_id, "start": start, "end": end,
-                    "aggregate": "hour", "per_feature": "false", "limit": 200},
-            headers={"Authorization": token}, timeout=60)
+    resource_id, start, end = ensure_history(url, token, state)
+    aggregates = ["hour", "day"]
+    requests_["history query"] = lambda s, base, i: s.get(
+        f"{base}/api/3/action/history_query",
+        params={"resource_id": resource_id, "start": start, "end": end,
+                "aggregate": aggregates[i % 2], "per_feature": "false", "limit": 200},
+        timeout=60)
     return requests_
 
 
-def _history_resource(url: str, token: str):
-    """A resource of the benchmark database whose history has rows: (id, first, last)."""
+HISTORY_DATASET = "bench-history-load"
+HISTORY_STATIONS, HISTORY_DAYS, HISTORY_STEP_MINUTES = 100, 7, 5
+
+
+def ensure_history(url: str, token: str, state: str) -> tuple[str, str, str]:
+    """An open dataset of the benchmark organisation whose resource has a
+    history: a week of 100 stations every 5 minutes (201,600 rows), declared
+    as a feed that is not polled, filled once by `ckan history import` and
+    compacted into the archive. Returns (resource id, first, last)."""
+    from run import ckan
+
     try:
-        found = call(url, token, "package_search", q="*:*", rows=1000, fl="id,resources")["results"]
+        package = call(url, token, "package_show", id=HISTORY_DATASET)
     except SystemExit:
-        return None
-    for pkg in found:
-        for res in pkg.get("resources") or []:
-            answer = requests.post(f"{url}/api/3/action/history_show", json={"resource_id": res["id"]},
-                                   headers={"Authorization": token}, timeout=60)
-            if answer.ok and answer.json().get("success"):
-                coverage = answer.json()["result"]["coverage"]
-                if coverage.get("first") and coverage.get("last"):
-                    return res["id"], coverage["first"], coverage["last"]
-    return None
+        package = call(url, token, "package_create", name=HISTORY_DATASET, owner_org="bench-org",
+                       title="Disponibilités des stations — historique", license_id="lo-2.0",
+                       access_level="open",
+                       resources=[{"name": "Stations", "format": "CSV",
+                                   "url": "http://127.0.0.1/bench/stations.csv"}])
+    resource_id = package["resources"][0]["id"]
+    try:
+        shown = call(url, token, "history_show", resource_id=resource_id)
+    except SystemExit:  # no feed yet: "this resource has no history"
+        shown = {}
+    if not shown.get("feed"):
+        call(url, token, "history_feed_create", resource_id=resource_id,
+             url="http://127.0.0.1/bench/stations.csv", format="csv",
+             feature_id_field="station", time_field="time", enabled=False,
+             fields=[{"name": "available_bikes", "type": "int"},
+                     {"name": "available_bike_stands", "type": "int"}])
+    expected = HISTORY_STATIONS * HISTORY_DAYS * 24 * 60 // HISTORY_STEP_MINUTES
+    if (shown.get("coverage") or {}).get("rows", 0) < expected:
+        print(f"importing a history of {expected:,} rows", flush=True)
+        path = os.path.join(state, "bench-history-load.csv")
+        _write_history_csv(path)
+        ckan(state, "bench-suite.ini", "history", "import", resource_id, path,
+             "--feature-field", "station")
+        os.remove(path)
+        # Into the Parquet archive, as the daily compaction does with rows
+        # older than the hot retention.
+        ckan(state, "bench-suite.ini", "history", "compact")
+        shown = call(url, token, "history_show", resource_id=resource_id)
+    coverage = shown["coverage"]
+    return resource_id, coverage["first"], coverage["last"]
+
+
+def _write_history_csv(path: str) -> None:
+    rng = random.Random(11)
+    start = datetime.datetime(2026, 1, 5, tzinfo=datetime.timezone.utc)
+    steps = HISTORY_DAYS * 24 * 60 // HISTORY_STEP_MINUTES
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("station,time,available_bikes,available_bike_stands\n")
+        for station in range(HISTORY_STATIONS):
+            bikes = rng.randrange(20)
+            for step in range(steps):
+                bikes = min(20, max(0, bikes + rng.choice((-1, 0, 0, 1))))
+                moment = start + datetime.timedelta(minutes=step * HISTORY_STEP_MINUTES)
+                f.write(f"S{station:04d},{moment.isoformat()},{bikes},{20 - bikes}\n")
 
 
 def run_phase(base: str, request: Request, clients: int, count: int, max_seconds: float) -> dict:
@@ -207,7 +252,7 @@ def main() -> int:
                     if r["errors"]:
                         print(f"{'':<25}errors: {sorted(set(r['errors']))}")
                 worst = max(worst, percentile(results["suite"]["times"], 50) / base_p50)
-            suite_only = {} if args.only else prepare_suite_only(suite, token)
+            suite_only = {} if args.only else prepare_suite_only(suite, token, args.state)
             if suite_only:
                 print("\nsuite only (no stock counterpart)")
             for surface, request in suite_only.items():

@@ -69,8 +69,8 @@ def sysadmin_token(state: str) -> str:
                 "-q").strip().splitlines()[-1]
 
 
-def call(url: str, token: str, action: str, **data) -> dict:
-    res = requests.post(f"{url}/api/3/action/{action}", json=data,
+def call(base: str, token: str, action: str, **data) -> dict:
+    res = requests.post(f"{base}/api/3/action/{action}", json=data,
                         headers={"Authorization": token}, timeout=60)
     body = res.json()
     if not body.get("success"):
