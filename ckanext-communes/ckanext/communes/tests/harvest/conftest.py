@@ -15,7 +15,7 @@ import pytest
 from ckan.tests import factories
 from ckanext.harvest import queue
 
-from .replay import ReplayServer
+from .replay import Answer, ReplayServer
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
@@ -95,3 +95,16 @@ def harvested(org_id: str, include_deleted: bool = False) -> dict[str, dict]:
         shown = tk.get_action("package_show")(sysadmin_context(), {"id": package.id})
         result[shown.get("provenance_remote_id") or shown["name"]] = shown
     return result
+
+
+def source_with_a_bad_geometry(remote, make_source) -> dict:
+    """An Opendatasoft source of 5 datasets (pages of 3) whose second page
+    gives `qualite-air-capteurs` a geometry that is not GeoJSON: the portal
+    refuses that one dataset and imports the 4 others."""
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    page = json.loads((FIXTURES / "opendatasoft" / "v1" / "catalog-offset-3.json").read_text())
+    page["results"][1]["metas"]["default"]["bbox"] = {
+        "type": "Polygon", "coordinates": [[["east", "north"]]]}
+    remote.override["/api/explore/v2.1/catalog/datasets?limit=3&offset=3"] = Answer(
+        json.dumps(page).encode())
+    return make_source("opendatasoft", remote.url, {"page_size": 3})

@@ -4,11 +4,9 @@ already harvested stay as they are: a failed gather withdraws nothing."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from .conftest import FIXTURES, harvested, run_job
+from .conftest import FIXTURES, harvested, run_job, source_with_a_bad_geometry
 from .replay import Answer
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
@@ -104,12 +102,7 @@ def test_licensed_without_a_licence_to_sign_falls_back_to_restricted(remote, mak
 def test_a_dataset_the_portal_refuses_is_an_object_error(remote, make_source, commune):
     """An import that fails (here: a geometry that is not GeoJSON) is recorded
     for that dataset, with a link to its remote page; the others are imported."""
-    remote.load(FIXTURES / "opendatasoft" / "v1")
-    page = json.loads((FIXTURES / "opendatasoft" / "v1" / "catalog-offset-3.json").read_text())
-    page["results"][1]["metas"]["default"]["bbox"] = {
-        "type": "Polygon", "coordinates": [[["east", "north"]]]}
-    remote.override[PAGE_2] = Answer(json.dumps(page).encode())
-    source = make_source("opendatasoft", remote.url, {"page_size": 3})
+    source = source_with_a_bad_geometry(remote, make_source)
 
     report = run_job(source["id"])
 

@@ -5,18 +5,13 @@ of a job with a dataset in error (its remote and local links, what to do)."""
 
 from __future__ import annotations
 
-import json
-
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
 
-from .conftest import FIXTURES, run_job, sysadmin_context
-from .replay import Answer
+from .conftest import run_job, source_with_a_bad_geometry, sysadmin_context
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
-
-PAGE_2 = "/api/explore/v2.1/catalog/datasets?limit=3&offset=3"
 
 
 @pytest.fixture
@@ -55,12 +50,7 @@ def test_a_source_whose_job_waits_cannot_be_run_again(app, make_source, remote, 
 
 
 def test_the_report_of_a_job_with_a_dataset_in_error(app, make_source, remote, token):
-    remote.load(FIXTURES / "opendatasoft" / "v1")
-    catalog = json.loads((FIXTURES / "opendatasoft" / "v1" / "catalog-offset-3.json").read_text())
-    catalog["results"][1]["metas"]["default"]["bbox"] = {
-        "type": "Polygon", "coordinates": [[["east", "north"]]]}
-    remote.override[PAGE_2] = Answer(json.dumps(catalog).encode())
-    source = make_source("opendatasoft", remote.url, {"page_size": 3})
+    source = source_with_a_bad_geometry(remote, make_source)
     job = run_job(source["id"])["job"]
 
     body = page(app, f"/harvest/{source['name']}/job/{job['id']}", token)
