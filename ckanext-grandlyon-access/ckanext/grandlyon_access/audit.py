@@ -16,9 +16,7 @@ def record(context: dict[str, Any], package_id: str, resource_id: Optional[str],
     """Writes one read, committed on a connection of its own: the request's
     session (and the objects it has loaded for the rest of the request) is
     left as it was, so the read is logged even if the request fails later."""
-    user = context.get("auth_user_obj")
-    if not isinstance(user, model.User) or getattr(user, "is_anonymous", False):
-        user = model.User.get(context.get("user") or "")
+    user = policy.user_of(context)
     with model.meta.engine.begin() as connection:
         connection.execute(AccessLog.__table__.insert().values(
             at=utcnow(), user_id=user.id if user else None, package_id=package_id,

@@ -105,6 +105,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):
+            app.before_request(policy.start_request_cache)
             app.before_request(inputguard.refuse_nul)
             app.before_request(gate.check_download)
             resilience.install(app)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 import ckan.authz as authz
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.lib.plugins import get_permission_labels
 import sqlalchemy as sa
 from flask import g, has_request_context, request
 
@@ -55,15 +56,28 @@ class Decision:
 _CACHE = "grandlyon_access_cache"
 
 
+def start_request_cache() -> None:
+    """Before each web request (plugin.make_middleware): a reading request
+    (GET, HEAD) gets a cache for `cached_per_request`. Nothing else has one:
+    not a request that may write, and not the command-line jobs that run
+    inside a request context of their own (ckanext-harvest's `run-test`)."""
+    if request.method in ("GET", "HEAD"):
+        g.setdefault(_CACHE, {})
+
+
+def request_cache_active() -> bool:
+    return has_request_context() and g.get(_CACHE) is not None
+
+
 def cached_per_request(key: tuple, compute: Callable[[], Any]) -> Any:
-    """`compute()`, kept for the rest of the request on reading requests (GET,
-    HEAD): one page or download asks package_show's authorization several
-    times, each asking the user's labels (their organisations and grants).
-    A request that may write (POST) always computes afresh, so a grant it
-    creates is seen at once; outside a request nothing is kept."""
-    if not has_request_context() or request.method not in ("GET", "HEAD"):
+    """`compute()`, kept for the rest of a reading web request: one page or
+    download asks package_show's authorization several times, each asking
+    the user's labels (their organisations and grants). A request that may
+    write (POST) always computes afresh, so a grant it creates is seen at
+    once; outside a web request nothing is kept."""
+    cache = g.get(_CACHE) if has_request_context() else None
+    if cache is None:
         return compute()
-    cache = g.setdefault(_CACHE, {})
     if key not in cache:
         cache[key] = compute()
     value = cache[key]
@@ -110,7 +124,7 @@ def has_active_grant(user_id: str, package_id: str) -> bool:
     return package_id in granted_package_ids(user_id)
 
 
-def _user(context: dict[str, Any]) -> Optional[model.User]:
+def user_of(context: dict[str, Any]) -> Optional[model.User]:
     """The logged-in user of a context, from its user object or, failing
     that (CKAN passes "" or None in places), from its user name."""
     user = context.get("auth_user_obj")
@@ -125,12 +139,12 @@ def _manages(user: model.User, package: model.Package) -> bool:
     if user.sysadmin:
         return True
     if package.owner_org:
-        # The user's labels (kept for the request) name every organisation
-        # they have a role in, inherited ones included: without that label
-        # they manage nothing there, and CKAN's check (three queries) is spared.
-        from ckan.lib.plugins import get_permission_labels
-
-        if f"member-{package.owner_org}" not in get_permission_labels().get_user_dataset_labels(user):
+        # On a reading request the user's labels are kept, and they name
+        # every organisation the user has a role in, inherited ones included:
+        # without that label the user manages nothing there, and CKAN's check
+        # (three queries) is spared. Elsewhere the labels would cost more.
+        if (request_cache_active() and f"member-{package.owner_org}"
+                not in get_permission_labels().get_user_dataset_labels(user)):
             return False
         return cached_per_request(
             ("manages", user.id, package.owner_org),
@@ -140,7 +154,7 @@ def _manages(user: model.User, package: model.Package) -> bool:
 
 
 def _may_see(context: dict[str, Any], package: model.Package) -> bool:
-    user = _user(context)
+    user = user_of(context)
     ctx = {"model": model, "user": user.name if user else "",
            "auth_user_obj": user if user else model.AnonymousUser()}
     return authz.is_authorized("package_show", ctx, {"id": package.id})["success"]
@@ -157,7 +171,7 @@ def decide(context: dict[str, Any], package: model.Package) -> Decision:
     level = level_of(package)
     if not _may_see(context, package):
         return Decision(level, metadata=False, data=False, reason="hidden")
-    user = _user(context)
+    user = user_of(context)
     if user is not None and _manages(user, package):
         return Decision(level, True, True, "manager")
     if level == "open":

@@ -121,7 +121,7 @@ def grandlyon_access_show(context: Context, data_dict: DataDict) -> dict[str, An
         "licence_id": decision.licence_id,
         "request": None,
     }
-    user = model.User.get(context.get("user") or "") if decision.next_step == policy.REQUEST else None
+    user = policy.user_of(context) if decision.next_step == policy.REQUEST else None
     if user is not None:
         latest = (model.Session.query(AccessRequest)
                   .filter_by(package_id=package.id, user_id=user.id)

@@ -326,11 +326,11 @@ def _dataset_missing_for(context: Context, data_dict: DataDict) -> bool:
 
 
 def _followed_dataset(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    if _dataset_missing_for(context, data_dict):
+        return _as_missing(next_action, context, data_dict)
     package = _package(data_dict.get("id"))
     if package is None:
         return next_action(context, data_dict)
-    if not _Policy(context).sees(package):
-        return _as_missing(next_action, context, data_dict)
     # By id, CKAN finds the dataset already loaded instead of asking again by name.
     return next_action(context, {**data_dict, "id": package.id})
 
