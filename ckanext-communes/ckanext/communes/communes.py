@@ -29,17 +29,24 @@ def context(user: Optional[str] = None) -> dict[str, Any]:
     return {"model": model, "user": user, "auth_user_obj": None}
 
 
-def show(name: str, ctx: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
-    """The commune named `name` (organization_show, without its datasets),
-    or None when there is no such commune."""
+def organization(ref: str, ctx: Optional[dict[str, Any]] = None,
+                 **options: Any) -> Optional[dict[str, Any]]:
+    """An organisation as its pages show it (organization_show without its
+    datasets, members, groups, tags and followers; `options` add to that),
+    or None when the user may not see it or there is none."""
     try:
-        org = tk.get_action("organization_show")(
-            ctx or context(), {"id": name, "include_datasets": False, "include_users": False,
-                               "include_groups": False, "include_tags": False,
-                               "include_followers": False})
-    except (tk.ObjectNotFound, tk.NotAuthorized):
+        return tk.get_action("organization_show")(ctx or context(), {
+            "id": ref, "include_datasets": False, "include_users": False,
+            "include_groups": False, "include_tags": False, "include_followers": False,
+            **options})
+    except (tk.ObjectNotFound, tk.NotAuthorized, tk.ValidationError):
         return None
-    if org.get("type") != "organization" or not is_commune(org):
+
+
+def show(name: str, ctx: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
+    """The commune named `name`, or None when there is no such commune."""
+    org = organization(name, ctx)
+    if org is None or org.get("type") != "organization" or not is_commune(org):
         return None
     return org
 

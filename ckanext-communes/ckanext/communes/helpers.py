@@ -100,15 +100,9 @@ def communes_harvest_message(message: Any) -> str:
 
 def communes_sidebar_organization(org_id: str) -> dict[str, Any]:
     """The organisation a dataset page's sidebar shows (logo, title,
-    description), read once per request and without what the sidebar does not
-    show; {} when the visitor may not see it, as CKAN's get_organization."""
+    description), read once per request and without its dataset count;
+    {} when the visitor may not see it, as CKAN's get_organization."""
     cache = g.setdefault("communes_sidebar_organizations", {})
     if org_id not in cache:
-        try:
-            cache[org_id] = tk.get_action("organization_show")({}, {
-                "id": org_id, "include_datasets": False, "include_dataset_count": False,
-                "include_users": False, "include_tags": False, "include_groups": False,
-                "include_followers": False})
-        except (tk.ObjectNotFound, tk.NotAuthorized, tk.ValidationError):
-            cache[org_id] = {}
+        cache[org_id] = communes.organization(org_id, include_dataset_count=False) or {}
     return cache[org_id]

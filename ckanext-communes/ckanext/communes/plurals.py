@@ -32,18 +32,18 @@ def install(app: Any) -> None:
     with app.app_context():
         domain = babel.instance.domain_instance
     merged = domain.get_translations
-    fixed: set[int] = set()
 
     def get_translations() -> Any:
-        translations = merged()
-        if id(translations) not in fixed and isinstance(translations, support.Translations):
+        translations = merged()  # Flask-Babel keeps one per language
+        if (isinstance(translations, support.Translations)
+                and not getattr(translations, "portal_plural_set", False)):
             from flask_babel import get_locale
 
             plural = _last_real_plural(list(domain.translation_directories),
                                        list(domain.domain), get_locale())
             if plural is not None:
                 translations.plural = plural
-            fixed.add(id(translations))
+            translations.portal_plural_set = True
         return translations
 
     domain.get_translations = get_translations
