@@ -106,16 +106,26 @@ def enqueue_if_needed(resource: dict[str, Any]) -> bool:
 
 
 def enqueue_for_dataset(package_id: str) -> None:
-    """After a package_update, which may carry uploads (API clients, scripts):
-    each resource as stored, so that a resource the update did not touch is
-    not loaded again."""
+    """After a committing package_update (resource_update ends in one; API
+    clients may send files in it): each resource as stored, so that a
+    resource the update did not touch is not loaded again. One query for the
+    load records; nothing more for a dataset with no uploaded CSV file and
+    no loaded table."""
     package = model.Package.get(package_id)
-    for resource in package.resources if package is not None else []:
-        enqueue_if_needed({
-            "id": resource.id, "url_type": resource.url_type, "format": resource.format,
-            "url": resource.url,
-            "last_modified": resource.last_modified.isoformat() if resource.last_modified else None,
-            "created": resource.created.isoformat() if resource.created else None})
+    if not config.loader_enabled() or package is None or not package.resources:
+        return
+    resources = [{
+        "id": resource.id, "url_type": resource.url_type, "format": resource.format,
+        "url": resource.url,
+        "last_modified": resource.last_modified.isoformat() if resource.last_modified else None,
+        "created": resource.created.isoformat() if resource.created else None}
+        for resource in package.resources]
+    # Kept in the session's identity map for enqueue_if_needed's lookups.
+    loaded = {record.resource_id: record for record in model.Session.query(DatavizDatastoreLoad)
+              .filter(DatavizDatastoreLoad.resource_id.in_([r["id"] for r in resources]))}
+    for resource in resources:
+        if is_uploaded_csv(resource) or resource["id"] in loaded:
+            enqueue_if_needed(resource)
 
 
 def unload_if_loaded(resource_id: str) -> None:
@@ -323,7 +333,19 @@ def _convert(value: str, kind: str) -> Any:
         return None
     if kind == "numeric":
         return value.replace(",", ".")
+    if kind == "timestamp":
+        return _utc(value)
     return value
+
+
+def _utc(value: str) -> str:
+    """A timestamp for the DataStore's `timestamp` (without time zone): one
+    with an offset (`Z`, `+02:00`) is turned into UTC, which PostgreSQL would
+    otherwise drop silently; one without is kept as written."""
+    moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat()
 
 
 # --- writing the DataStore -----------------------------------------------------------
@@ -416,8 +438,8 @@ def failure_message(code: str, params: dict[str, Any]) -> tuple[str, str]:
                      "then upload the file again.")),
     }
     return reasons.get(code, (_("the DataStore refused the data"),
-                              _("try again later; if it fails again, contact the portal's "
-                                "administrators.")))
+                              _("upload the file again in a few minutes; if it fails again, "
+                                "send the file to the portal's administrators.")))
 
 
 def status_message(load: dict[str, Any]) -> str:

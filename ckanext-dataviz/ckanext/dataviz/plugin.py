@@ -30,7 +30,12 @@ def _helpers() -> dict:
 
     def dataviz_datastore_load(resource_id: str) -> dict | None:
         """The last load of the resource's CSV into the DataStore, with its
-        message in the reader's language; None when none was asked."""
+        message in the reader's language, for the dataset's editors; None
+        for anyone else, and when none was asked."""
+        try:
+            tk.check_access("resource_update", {}, {"id": resource_id})
+        except (tk.NotAuthorized, tk.ObjectNotFound):
+            return None
         load = loader.status(resource_id)
         if load is not None:
             load["message"] = loader.status_message(load)
@@ -61,20 +66,17 @@ class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):
         tk.add_template_directory(config_, "templates")
         tk.add_resource("assets", "dataviz")
 
-    # IResourceController: an uploaded CSV file is loaded into the DataStore.
+    # An uploaded CSV file is loaded into the DataStore. resource_create
+    # defers package_update's commit (`defer_commit`): its resource hook
+    # queues the load once the resource is committed. Every other change
+    # (resource_update and _patch, package_update and _patch, API clients
+    # sending files) ends in a committing package_update, after its files
+    # are written: after_dataset_update looks at all the dataset's resources.
     def after_resource_create(self, context, resource) -> None:
         from . import loader
 
         loader.enqueue_if_needed(resource)
 
-    def after_resource_update(self, context, resource) -> None:
-        from . import loader
-
-        loader.enqueue_if_needed(resource)
-
-    # IPackageController: package_update may carry uploads too (CKAN calls
-    # no resource hook then). Within resource_create / resource_update
-    # (`defer_commit`), the resource hooks above do it once committed.
     def after_dataset_update(self, context, pkg_dict) -> None:
         from . import loader
 

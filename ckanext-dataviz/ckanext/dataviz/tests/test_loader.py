@@ -194,14 +194,23 @@ def test_bad_files_fail_clearly_and_leave_no_table(upload, content, code, params
 
 @pytest.mark.ckan_config("ckanext.dataviz.loader.batch_rows", 10)
 def test_a_late_datastore_failure_leaves_no_half_table(upload):
-    # Python reads a +20:00 offset, PostgreSQL refuses it: the 15th row (in
-    # the second batch) fails after the first batch was written.
-    rows = [f"{i},2024-01-01T10:00:00+01:00\n" for i in range(25)]
-    rows[14] = "14,2024-01-01T10:00:00+20:00\n"
-    resource = upload("n,seen\n" + "".join(rows))
+    # A number Python reads and PostgreSQL's numeric cannot hold: the 15th
+    # row (in the second batch) fails after the first batch was written.
+    rows = [f"{i},{i}.5\n" for i in range(25)]
+    rows[14] = "14,1e999999\n"
+    resource = upload("n,x\n" + "".join(rows))
     [result] = run_jobs()
     assert result["status"] == "failed" and result["error"] == "datastore"
     assert not has_table(resource["id"])
+
+
+def test_timestamps_with_an_offset_are_stored_in_utc(upload):
+    """The DataStore's `timestamp` has no time zone: PostgreSQL would drop the
+    offset and store 10:00 for both."""
+    resource = upload("seen\n2024-03-01T10:00:00Z\n2024-03-01T10:00:00+02:00\n2024-03-01 10:00\n")
+    run_jobs()
+    assert [row["seen"] for row in table(resource["id"])[1]] == [
+        "2024-03-01T10:00:00", "2024-03-01T08:00:00", "2024-03-01T10:00:00"]
 
 
 def test_the_resource_page_tells_editors_in_french_and_nobody_else(app, upload, dataset):
