@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import logging
+
+import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
+
+log = logging.getLogger(__name__)
 
 
 def _actions() -> dict:
@@ -47,8 +52,14 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
         from .logic import feed_actions
 
         for resource_id in context.pop("history_deleted_resources", []):
-            if resource_id:
+            if not resource_id:
+                continue
+            try:
                 feed_actions.delete_history(resource_id)
+            except Exception:  # the resource is deleted already: never a failed delete
+                log.exception("history of deleted resource %s kept for `ckan history compact` "
+                              "to prune", resource_id)
+                model.Session.rollback()
 
     # IConfigurer: the history page and the link from the resource page.
 
