@@ -7,6 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 
 from ckanext.communes import harvest_pages, plurals, views
+from ckanext.communes.harvesters.base import source_as_shown
 
 
 @tk.blanket.actions
@@ -22,6 +23,7 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurable)
     p.implements(p.IMiddleware, inherit=True)
     p.implements(p.ITranslation)
+    p.implements(p.IPackageController, inherit=True)
 
     # IConfigurer
 
@@ -44,3 +46,12 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
             app.after_request(views.cors_headers)
             plurals.install(app)
         return app
+
+    # IPackageController: a harvest source saved with a config key that
+    # ckanext-harvest copied over its organisation is shown with it.
+
+    def after_dataset_show(self, context: Any, pkg_dict: dict[str, Any]) -> dict[str, Any]:
+        return source_as_shown(pkg_dict)
+
+    def before_dataset_view(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
+        return source_as_shown(pkg_dict)

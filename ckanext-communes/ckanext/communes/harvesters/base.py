@@ -38,13 +38,14 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import ckan.model as model
 import sqlalchemy as sa
 import ckan.plugins.toolkit as tk
+from ckan.lib.dictization import table_dictize
 from ckan.lib.munge import munge_tag, munge_title_to_name
 from ckan.plugins import IActions, implements
 from ckanext.harvest.harvesters.base import HarvesterBase
@@ -109,19 +110,108 @@ class Remote:
 
 # --- configuration ---------------------------------------------------------------
 
+# A check of one config key: (value, key) -> None, or ValueError with a
+# sentence naming the key.
+Check = Callable[[Any, str], None]
+
+# Keys once used and renamed (ckanext-harvest copies each config key over the
+# field of the source with the same name: `organization` replaced the
+# source's owner organisation and broke its pages).
+RENAMED_KEYS = {"organization": "remote_organization"}
+
+
 def parse_config(config_str: Optional[str]) -> dict:
+    """The source configuration as a dict ({} when empty or not an object);
+    a renamed key of a source saved before the renaming is read under its
+    new name."""
     if not config_str:
         return {}
     try:
         value = json.loads(config_str)
     except ValueError:
         return {}
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        return {}
+    for old, new in RENAMED_KEYS.items():
+        if old in value and new not in value:
+            value[new] = value.pop(old)
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Check:
+    def check(value: Any, key: str) -> None:
+        if value not in choices:
+            raise ValueError(tk._('"{key}" must be one of: {choices}').format(
+                key=key, choices=", ".join(choices)))
+    return check
+
+
+def check_text(value: Any, key: str) -> None:
+    if not isinstance(value, str):
+        raise ValueError(tk._('"{key}" must be a string').format(key=key))
+
+
+def check_required_text(value: Any, key: str) -> None:
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise ValueError(tk._('"{key}" must be a non-empty string').format(key=key))
+
+
+def _check_access_levels(value: Any, key: str) -> None:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and v in ACCESS_LEVELS for k, v in value.items()):
+        raise ValueError(tk._('"{key}" must map remote values onto: {levels}').format(
+            key=key, levels=", ".join(ACCESS_LEVELS)))
+
+
+def _check_page_size(value: Any, key: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+        raise ValueError(tk._('"{key}" must be a whole number from 1 to 1000').format(key=key))
+
+
+def _check_licence_id(value: Any, key: str) -> None:
+    if not isinstance(value, str) or value not in portal_licences():
+        raise ValueError(tk._('"{key}": {value} is not a licence of the portal').format(
+            key=key, value=json.dumps(value, ensure_ascii=False)[:100]))
+
+
+def _check_licences(value: Any, key: str) -> None:
+    """{"<remote licence>": "<portal licence id>" or
+    {"licence": "<portal licence id>", "access_level": "<level>"}}."""
+    if not isinstance(value, dict):
+        raise ValueError(tk._('"{key}" must map remote licences onto licences of the '
+                              'portal').format(key=key))
+    for remote, entry in value.items():
+        where = f"{key}.{remote}"
+        if isinstance(entry, str):
+            _check_licence_id(entry, where)
+        elif isinstance(entry, dict) and "licence" in entry and set(entry) <= {
+                "licence", "access_level"}:
+            _check_licence_id(entry["licence"], where)
+            if "access_level" in entry:
+                _one_of(ACCESS_LEVELS)(entry["access_level"], where + ".access_level")
+        else:
+            raise ValueError(tk._('"{key}" must be a licence id or {{"licence": ..., '
+                                  '"access_level": ...}}').format(key=where))
+
+
+# The keys every commune harvester understands -> their check. A new common
+# key goes here (with its check and a line in the README's table); a key of
+# one harvester goes in that harvester's `config_checks`.
+COMMON_KEYS: dict[str, Check] = {
+    "withdraw": _one_of(WITHDRAW),
+    "default_access_level": _one_of(ACCESS_LEVELS),
+    "access_levels": _check_access_levels,
+    "licences": _check_licences,
+    "default_licence": _check_licence_id,
+    "themes": _one_of(THEMES),
+    "page_size": _check_page_size,
+}
 
 
 def validate_common_config(config_str: Optional[str], extra: Optional[dict] = None) -> dict:
-    """Checks the keys every commune harvester understands; raises ValueError
-    with a sentence naming the key."""
+    """Checks a source configuration: a JSON object of known keys only (the
+    common ones and `extra`, key -> check), each of the right type; raises
+    ValueError with a sentence naming the key."""
     if not config_str:
         return {}
     try:
@@ -130,31 +220,28 @@ def validate_common_config(config_str: Optional[str], extra: Optional[dict] = No
         raise ValueError(tk._("The configuration is not valid JSON: {error}").format(error=error))
     if not isinstance(conf, dict):
         raise ValueError(tk._("The configuration must be a JSON object"))
-    if "withdraw" in conf and conf["withdraw"] not in WITHDRAW:
-        raise ValueError(tk._('"withdraw" must be "delete" or "keep"'))
-    if "default_access_level" in conf and conf["default_access_level"] not in ACCESS_LEVELS:
-        raise ValueError(tk._('"default_access_level" must be one of: {levels}').format(
-            levels=", ".join(ACCESS_LEVELS)))
-    for key in ("access_levels", "licences"):
-        if key in conf:
-            mapping = conf[key]
-            if not isinstance(mapping, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-                raise ValueError(tk._('"{key}" must map strings onto strings').format(key=key))
-    if "access_levels" in conf and not set(conf["access_levels"].values()) <= set(ACCESS_LEVELS):
-        raise ValueError(tk._('"access_levels" must map onto: {levels}').format(
-            levels=", ".join(ACCESS_LEVELS)))
-    if "default_licence" in conf and not isinstance(conf["default_licence"], str):
-        raise ValueError(tk._('"default_licence" must be a licence id'))
-    if "themes" in conf and conf["themes"] not in THEMES:
-        raise ValueError(tk._('"themes" must be "tags" or "groups"'))
-    if "page_size" in conf:
-        size = conf["page_size"]
-        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 1000:
-            raise ValueError(tk._('"page_size" must be a whole number from 1 to 1000'))
-    for key, check in (extra or {}).items():
-        check(conf.get(key), key)
+    checks = dict(COMMON_KEYS, **(extra or {}))
+    for key, value in conf.items():
+        if key in RENAMED_KEYS:
+            raise ValueError(tk._('"{old}" is now called "{new}": rename it in the '
+                                  'configuration').format(old=key, new=RENAMED_KEYS[key]))
+        if key not in checks:
+            raise ValueError(tk._('"{key}" is not a setting of this harvester (its settings: '
+                                  '{keys})').format(key=key[:100], keys=", ".join(sorted(checks))))
+        checks[key](value, key)
     return conf
+
+
+def source_as_shown(pkg: dict) -> dict:
+    """A harvest source dict with its owner organisation back in place when
+    ckanext-harvest put there the `organization` config key of a source
+    saved before that key was renamed (its pages failed on it)."""
+    if pkg.get("type") != "harvest" or isinstance(pkg.get("organization"), dict) \
+            or "organization" not in pkg:
+        return pkg
+    group = model.Group.get(pkg.get("owner_org")) if pkg.get("owner_org") else None
+    pkg["organization"] = table_dictize(group, {"model": model}) if group else None
+    return pkg
 
 
 # --- remote requests ------------------------------------------------------------------
@@ -222,6 +309,11 @@ def licence_registry() -> dict[str, str]:
         if any(lic["id"] == licence_id for lic in licences):
             index.setdefault(alias, licence_id)
     return index
+
+
+def portal_licences() -> set[str]:
+    """The ids of the licences of the portal's registry."""
+    return {lic["id"] for lic in tk.get_action("license_list")({"ignore_auth": True}, {})}
 
 
 def map_licence(remote: Remote, conf: dict, notes: list[str]) -> str:
@@ -372,8 +464,19 @@ class CommunesHarvester(HarvesterBase):
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         raise NotImplementedError
 
+    # Keys of this harvester's source configuration besides the common ones
+    # -> their check; `required_keys` must be present.
+    config_checks: dict[str, Check] = {}
+    required_keys: tuple[str, ...] = ()
+
+    def config_keys(self) -> list[str]:
+        return sorted(dict(COMMON_KEYS, **self.config_checks))
+
     def validate_config(self, config_str):
-        validate_common_config(config_str)
+        conf = validate_common_config(config_str, self.config_checks)
+        for key in self.required_keys:
+            if key not in conf:
+                raise ValueError(tk._('The configuration must give "{key}"').format(key=key))
         return config_str
 
     # gather ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ available, but it reaches remote hosts without the portal's outbound guard
 and validates datasets with CKAN's default schema, dropping this portal's
 fields). The source URL is the remote CKAN's address; extra configuration:
 
-    {"organization": "<remote organisation name>",  # only its datasets
+    {"remote_organization": "<remote organisation name>",  # only its datasets
      "fq": "<extra Solr filter>",                    # e.g. "tags:mobilite"
      "page_size": 100}
 
@@ -26,8 +26,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (ACCESS_LEVELS, CommunesHarvester, Remote, RemoteError, get_json,
-                   validate_common_config)
+from .base import (ACCESS_LEVELS, CommunesHarvester, Remote, RemoteError, check_text,
+                   get_json)
 
 
 def _spatial(pkg: dict):
@@ -56,19 +56,13 @@ class CommunesCKANHarvester(CommunesHarvester):
             "form_config_interface": "Text",
         }
 
-    def validate_config(self, config_str):
-        def text(value, key):
-            if value is not None and not isinstance(value, str):
-                raise ValueError(tk._('"{key}" must be a string').format(key=key))
-
-        validate_common_config(config_str, {"organization": text, "fq": text})
-        return config_str
+    config_checks = {"remote_organization": check_text, "fq": check_text}
 
     def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
         rows = int(conf.get("page_size") or 100)
         filters = []
-        if conf.get("organization"):
-            filters.append(f'organization:"{conf["organization"]}"')
+        if conf.get("remote_organization"):
+            filters.append(f'organization:"{conf["remote_organization"]}"')
         if conf.get("fq"):
             filters.append(conf["fq"])
         start = 0

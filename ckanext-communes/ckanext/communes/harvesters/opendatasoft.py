@@ -19,7 +19,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import CommunesHarvester, Remote, RemoteError, get_json, html_to_text
+from .base import (CommunesHarvester, Remote, RemoteError, check_text, get_json, html_to_text,
+                   validate_common_config)
 
 API = "/api/explore/v2.1"
 
@@ -55,14 +56,10 @@ class OpenDataSoftHarvester(CommunesHarvester):
             "form_config_interface": "Text",
         }
 
+    config_checks = {"where": check_text}
+
     def validate_config(self, config_str):
-        def where(value, key):
-            if value is not None and not isinstance(value, str):
-                raise ValueError(tk._('"where" must be an ODSQL expression (a string)'))
-
-        from .base import validate_common_config
-
-        conf = validate_common_config(config_str, {"where": where})
+        conf = validate_common_config(config_str, self.config_checks)
         if conf.get("page_size", 100) > 100:
             raise ValueError(tk._('"page_size" must be at most 100 for OpenDataSoft'))
         return config_str

@@ -2,7 +2,8 @@
 
 The source URL is the portal's address (https://www.data.gouv.fr); the source
 configuration names the commune's organisation on that portal
-(`"organization": "<id or slug>"`). Its datasets are read from
+(`"remote_organization": "<id or slug>"`; not `organization`, the name of the
+source's own organisation field). Its datasets are read from
 /api/1/organizations/<organization>/datasets/, following `next_page`
 (on the same site only).
 
@@ -21,8 +22,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (CommunesHarvester, Remote, RemoteError, get_json, same_site,
-                   validate_common_config)
+from .base import (CommunesHarvester, Remote, RemoteError, check_required_text, get_json,
+                   same_site)
 
 FREQUENCIES = {
     "continuous": "continuous", "punctual": "irregular", "irregular": "irregular",
@@ -55,22 +56,13 @@ class UdataHarvester(CommunesHarvester):
             "form_config_interface": "Text",
         }
 
-    def validate_config(self, config_str):
-        def organization(value, key):
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(tk._('"organization" must name the organisation on the udata '
-                                      'portal (its id or slug)'))
-
-        if not config_str:
-            raise ValueError(tk._('The configuration must name the organisation on the udata '
-                                  'portal: {"organization": "<id or slug>"}'))
-        validate_common_config(config_str, {"organization": organization})
-        return config_str
+    config_checks = {"remote_organization": check_required_text}
+    required_keys = ("remote_organization",)
 
     def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
-        organization = str(conf.get("organization") or "").strip()
+        organization = str(conf.get("remote_organization") or "").strip()
         if not organization:
-            raise RemoteError(tk._('The source configuration names no "organization"'))
+            raise RemoteError(tk._('The source configuration names no "remote_organization"'))
         base = site_base(source_url)
         params = {"page": 1, "page_size": int(conf.get("page_size") or 50)}
         url = (f"{base}/api/1/organizations/{quote(organization, safe='')}/datasets/?"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", 
 def test_ckan_portal_is_harvested_with_the_portal_fields(remote, make_source, commune):
     remote.load(FIXTURES / "ckan" / "v1")
     source = make_source("communes_ckan", remote.url, {
-        "organization": "ville-d-exemple", "page_size": 2, "default_access_level": "open"})
+        "remote_organization": "ville-d-exemple", "page_size": 2, "default_access_level": "open"})
 
     report = run_job(source["id"])
 

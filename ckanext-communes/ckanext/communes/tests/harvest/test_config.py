@@ -18,7 +18,7 @@ pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", 
     ("opendatasoft", '{"licences": ["lo-2.0"]}', "licences"),
     ("opendatasoft", '{"themes": "categories"}', "themes"),
     ("opendatasoft", "{not json", "JSON"),
-    ("udata", '{"organization": ""}', "organization"),
+    ("udata", '{"remote_organization": ""}', "remote_organization"),
     ("communes_ckan", '{"access_levels": {"open": "public"}}', "access_levels"),
 ])
 def test_a_bad_configuration_is_a_409_naming_the_key(app, commune, source_type, config, key):

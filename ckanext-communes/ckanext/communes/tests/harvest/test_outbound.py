@@ -25,7 +25,7 @@ def saved_while_allowed(make_source, ckan_config, monkeypatch):
 def test_a_source_on_loopback_is_refused_by_default(remote, saved_while_allowed, commune,
                                                     source_type):
     remote.load(FIXTURES / "opendatasoft" / "v1")
-    source = saved_while_allowed(source_type, remote.url, {"organization": "x"}
+    source = saved_while_allowed(source_type, remote.url, {"remote_organization": "x"}
                                  if source_type == "udata" else {})
 
     report = run_job(source["id"])
@@ -66,7 +66,7 @@ def test_saving_a_source_on_a_refused_address_is_a_409_on_url(app, commune, sour
     token = factories.APIToken(user=factories.Sysadmin()["name"])["token"]
     source = {"name": "metadata-service", "title": "Cloud metadata", "source_type": source_type,
               "url": refused, "owner_org": commune["id"],
-              "config": '{"organization": "x"}'}
+              "config": '{"remote_organization": "x"}'}
     res = app.post("/api/3/action/harvest_source_create", headers={"Authorization": token},
                    json=source)
     assert res.status_code == 409

@@ -11,7 +11,7 @@ from .conftest import FIXTURES, harvested, run_job
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
-CONFIG = {"organization": "ville-d-exemple", "page_size": 2,
+CONFIG = {"remote_organization": "ville-d-exemple", "page_size": 2,
           "licences": {"other-at": "mobilites"}}
 
 
@@ -60,7 +60,7 @@ def test_harvest_follows_next_page_and_maps_the_datasets(udata, remote, commune)
 def test_open_with_account_without_a_licence_to_sign_is_restricted(remote, make_source,
                                                                     commune):
     remote.load(FIXTURES / "udata" / "v1")
-    source = make_source("udata", remote.url, {"organization": "ville-d-exemple",
+    source = make_source("udata", remote.url, {"remote_organization": "ville-d-exemple",
                                                "page_size": 2, "default_licence": "lo-2.0"})
     run_job(source["id"])
 
