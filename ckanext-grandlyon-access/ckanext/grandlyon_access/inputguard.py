@@ -4,15 +4,32 @@ PostgreSQL cannot store a NUL character in text: CKAN passes such strings on
 and the database answers with an error, which the API turns into a 500. Any
 request carrying a NUL in its query string, form or JSON body is answered 400
 here, naming the parameter, so nothing reaches the database.
+
+Where to go next (`came_from`, `next`): CKAN's `url_is_local` lets through
+`/\\evil.example`, which browsers follow to another site (they read `\\` as
+`/`, and drop tabs and line breaks). Such a value is removed from the query
+string and the form before any view reads it, so the login, logout and the
+licence pages go to their default page instead (`drop_foreign_targets`).
+
+CKAN's activity pages answer 500 for ids that do not belong together (an
+activity of another dataset, of a group, or none at all):
+`refuse_mismatched_activity` answers them 404 first.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 from flask import Response, request
+from werkzeug.datastructures import ImmutableMultiDict
+
+# Parameters naming a page of the portal to go to next.
+REDIRECT_PARAMETERS = ("came_from", "next")
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -27,7 +44,7 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, path)
 
 
-def _offending() -> Optional[str]:
+def _offending() -> str | None:
     for key, value in request.args.items(multi=True):
         if "\x00" in key or "\x00" in value:
             return key
@@ -44,7 +61,7 @@ def _offending() -> Optional[str]:
     return None
 
 
-def refuse_nul() -> Optional[Response]:
+def refuse_nul() -> Response | None:
     name = _offending()
     if name is None:
         return None
@@ -54,3 +71,84 @@ def refuse_nul() -> Optional[Response]:
         body = {"success": False, "error": {"__type": "Validation Error", name: [message]}}
         return Response(json.dumps(body), status=400, content_type="application/json;charset=utf-8")
     return Response(message, status=400, content_type="text/plain; charset=utf-8")
+
+
+# --- where to go next ------------------------------------------------------------
+
+def is_same_site(target: str) -> bool:
+    """True for a path of this portal (`/dataset/x?y=1`) or an absolute URL
+    on the portal's own scheme and host; False for anything a browser could
+    take to another site: `//host`, `/\\host`, a backslash anywhere, control
+    characters or spaces (browsers drop tabs and line breaks), other schemes."""
+    if not target or not target.isprintable() or "\\" in target or " " in target:
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        site = urlsplit(tk.config.get("ckan.site_url") or "")
+        return (parts.scheme, parts.netloc) == (site.scheme, site.netloc) \
+            and parts.path.startswith("/") and not parts.path.startswith("//")
+    return target.startswith("/") and not target.startswith("//")
+
+
+def drop_foreign_targets() -> None:
+    """Removes `came_from` and `next` values that lead off the portal from
+    the request's query string and form, so no view redirects there."""
+    query = parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True)
+    if any(k in REDIRECT_PARAMETERS and not is_same_site(v) for k, v in query):
+        kept = [(k, v) for k, v in query if k not in REDIRECT_PARAMETERS or is_same_site(v)]
+        request.environ["QUERY_STRING"] = urlencode(kept)
+        request.query_string = request.environ["QUERY_STRING"].encode("latin-1")
+        for cached in ("args", "values", "full_path", "url"):
+            request.__dict__.pop(cached, None)
+    if request.method == "POST" and not request.is_json and any(
+            k in REDIRECT_PARAMETERS and not is_same_site(v)
+            for k, v in request.form.items(multi=True)):
+        request.__dict__["form"] = ImmutableMultiDict(
+            [(k, v) for k, v in request.form.items(multi=True)
+             if k not in REDIRECT_PARAMETERS or is_same_site(v)])
+        request.__dict__.pop("values", None)
+
+
+# --- activity pages whose ids do not belong together --------------------------------
+
+def _activity(activity_id: str | None) -> Any | None:
+    if not _usable_id(activity_id):
+        return None
+    try:
+        from ckanext.activity.model import Activity
+    except ImportError:  # the activity plugin is not installed
+        return None
+    activity = model.Session.get(Activity, activity_id)
+    data = getattr(activity, "data", None)
+    if activity is None or not isinstance(data, dict) or not isinstance(data.get("package"), dict):
+        return None
+    return activity
+
+
+def _usable_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 100 and "\x00" not in value
+
+
+def _package_id(id_or_name: str) -> str | None:
+    package = model.Package.get(id_or_name) if _usable_id(id_or_name) else None
+    return package.id if package is not None else None
+
+
+def refuse_mismatched_activity() -> None:
+    """404 for an activity page whose dataset, resource and activity ids do
+    not belong together (CKAN answers 500 for them)."""
+    endpoint = request.endpoint or ""
+    if endpoint == "activity.resource_history":
+        args = request.view_args or {}
+        activity = _activity(args.get("activity_id"))
+        if activity is None or activity.object_id != _package_id(args.get("id") or ""):
+            tk.abort(404, tk._("Activity not found"))
+    elif endpoint == "activity.package_changes_multiple":
+        new, old = (_activity(request.args.get(k)) for k in ("new_id", "old_id"))
+        if new is None or old is None or new.object_id != old.object_id:
+            tk.abort(404, tk._("Activity not found"))
+        if new.timestamp <= old.timestamp:
+            # CKAN then shows the change that led to `current_new_id`.
+            current = _activity(request.args.get("current_new_id"))
+            if current is None or current.object_id != new.object_id:
+                tk.abort(404, tk._("Activity not found"))

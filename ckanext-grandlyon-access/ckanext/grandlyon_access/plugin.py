@@ -107,6 +107,8 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
         if hasattr(app, "before_request"):
             app.before_request(policy.start_request_cache)
             app.before_request(inputguard.refuse_nul)
+            app.before_request(inputguard.drop_foreign_targets)
+            app.before_request(inputguard.refuse_mismatched_activity)
             app.before_request(gate.check_download)
             resilience.install(app)
         return app

@@ -54,7 +54,15 @@ def _error_summary(errors: dict[str, list[str]], licence: dict[str, Any]) -> dic
 def _back_to(came_from: str | None, default: str) -> str:
     """Where a signer goes once signed: the page of the portal they came
     from (a dataset), else the licence."""
-    return came_from if came_from and tk.h.url_is_local(came_from) else default
+    return came_from if _is_portal_path(came_from) else default
+
+
+def _is_portal_path(target: str | None) -> bool:
+    """A path of this portal. CKAN's `url_is_local` accepts `/\\evil.example`,
+    which browsers follow to another site: no backslash, control character
+    or space, and one leading slash only."""
+    return bool(target) and target.startswith("/") and not target.startswith("//") \
+        and target.isprintable() and "\\" not in target and " " not in target
 
 
 def read(id: str):
