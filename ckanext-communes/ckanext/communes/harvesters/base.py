@@ -401,6 +401,28 @@ def iso_date(value: str) -> str:
     return value
 
 
+def match_resources(resources: list[dict], previous: list[dict]) -> None:
+    """Gives each resource of a re-harvested dataset the id of the resource
+    it was: the one with the same remote id (`remote_id`, udata's stable
+    resource id), else the same URL; each previous resource once."""
+    by_remote = {r["remote_id"]: r for r in previous if r.get("remote_id")}
+    by_url: dict[str, dict] = {}
+    for resource in previous:
+        by_url.setdefault(resource.get("url") or "", resource)
+    used: set[str] = set()
+    for resource in resources:
+        remote_id = resource.get("remote_id")
+        match = by_remote.get(remote_id) if remote_id else None
+        if match is None:
+            match = by_url.get(resource.get("url") or "")
+            if match is not None and remote_id and match.get("remote_id") not in (None, "",
+                                                                                  remote_id):
+                match = None
+        if match is not None and match["id"] not in used:
+            resource["id"] = match["id"]
+            used.add(match["id"])
+
+
 # --- the harvester ---------------------------------------------------------------------
 
 def _extra(obj: HarvestObject, key: str) -> Optional[str]:
@@ -675,24 +697,34 @@ class CommunesHarvester(HarvesterBase):
         if existing is not None:
             pkg.update(id=existing.id, name=existing.name, state="active")
             shown = tk.get_action("package_show")(self._context(), {"id": existing.id})
-            by_url = {r.get("url"): r for r in shown.get("resources", [])}
-            for resource in pkg["resources"]:
-                if resource["url"] in by_url:
-                    resource["id"] = by_url[resource["url"]]["id"]
+            match_resources(pkg["resources"], shown.get("resources", []))
+            self._link_before_indexing(harvest_object, existing.id)
             result = tk.get_action("package_update")(context, pkg)
         else:
             pkg["id"] = str(uuid.uuid4())
             pkg["name"] = self._gen_new_name(remote_name or pkg["title"])
-            harvest_object.package_id = pkg["id"]
-            harvest_object.current = True
-            harvest_object.add()
-            # The dataset is indexed with its harvest object (ckanext-harvest's
-            # index hook): link them before the dataset exists.
             model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
-            model.Session.flush()
+            self._link_before_indexing(harvest_object, pkg["id"])
             result = tk.get_action("package_create")(context, pkg)
         self._set_current(harvest_object, result["id"])
         return True
+
+    @staticmethod
+    def _link_before_indexing(harvest_object, package_id: str) -> None:
+        """Makes `harvest_object` the dataset's current object before the
+        dataset is written: ckanext-harvest's index hook gives the indexed
+        dataset the source of its *current* object, and a dataset restored
+        after a withdrawal had none (it was indexed without its source).
+        Flushed, not committed: a failed import rolls it back."""
+        model.Session.query(HarvestObject).filter(
+            HarvestObject.harvest_source_id == harvest_object.source.id,
+            HarvestObject.guid == harvest_object.guid,
+            HarvestObject.id != harvest_object.id).update({"current": False},
+                                                          synchronize_session=False)
+        harvest_object.package_id = package_id
+        harvest_object.current = True
+        harvest_object.add()
+        model.Session.flush()
 
     @classmethod
     def _gen_new_name(cls, title, existing_name=None, append_type=None):

@@ -105,7 +105,10 @@ class UdataHarvester(CommunesHarvester):
             resources.append({"name": resource.get("title") or resource.get("id") or "",
                               "description": resource.get("description") or "",
                               "url": resource["url"],
-                              "format": (resource.get("format") or "").upper()})
+                              "format": (resource.get("format") or "").upper(),
+                              # udata's stable id: the resource keeps its id
+                              # here when its URL changes.
+                              "remote_id": str(resource.get("id") or "")})
         organization = record.get("organization") or {}
         license_value = record.get("license") or ""
         if isinstance(license_value, dict):
