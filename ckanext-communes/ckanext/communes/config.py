@@ -51,3 +51,24 @@ def harvest_max_bytes() -> int:
 def harvest_max_pages() -> int:
     """Most pages of a remote catalogue read in one job."""
     return tk.config["ckanext.communes.harvest.max_pages"]
+
+
+def harvest_deadline() -> int:
+    """Seconds one remote request may take in all, however slowly it answers."""
+    return tk.config["ckanext.communes.harvest.deadline"]
+
+
+def harvest_retries() -> int:
+    """How many times a request answered 429 or 503 is tried again."""
+    return tk.config["ckanext.communes.harvest.retries"]
+
+
+def harvest_max_wait() -> int:
+    """Longest wait, in seconds, before trying a rate-limited request again."""
+    return tk.config["ckanext.communes.harvest.max_wait"]
+
+
+def harvest_max_withdraw() -> str:
+    """How many datasets one harvest job may withdraw, by default: a number
+    or a percentage of the source's datasets ("20%")."""
+    return tk.config["ckanext.communes.harvest.max_withdraw"]

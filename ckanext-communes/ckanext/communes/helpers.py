@@ -90,12 +90,9 @@ def _message_pattern(msgid: str) -> re.Pattern[str]:
 def communes_harvest_message(message: Any) -> str:
     """A message recorded by a harvester of this extension, in the reader's
     language (other messages as they were recorded)."""
-    text = str(message or "")
-    for msgid in HARVEST_MESSAGES:
-        match = _message_pattern(msgid).match(text)
-        if match:
-            return tk._(msgid).format(**match.groupdict())
-    return text
+    from ckanext.communes.harvesters.base import message_in_language
+
+    return message_in_language(str(message or ""), HARVEST_MESSAGES)
 
 
 def communes_sidebar_organization(org_id: str) -> dict[str, Any]:

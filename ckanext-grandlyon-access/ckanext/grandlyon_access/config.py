@@ -21,3 +21,8 @@ def outbound_allow() -> list[str]:
 def outbound_max_bytes() -> int:
     """Largest remote body read, in bytes."""
     return tk.config["ckanext.grandlyon_access.outbound.max_bytes"]
+
+
+def outbound_deadline() -> int:
+    """Seconds a remote request may take in all."""
+    return tk.config["ckanext.grandlyon_access.outbound.deadline"]

@@ -9,8 +9,11 @@ map layers): one guard against server-side request forgery.
 Only http and https are fetched. A host that resolves to a private, loopback,
 link-local, reserved or multicast address is refused unless it (or its
 network) is in `ckanext.grandlyon_access.outbound.allow`. Redirects are
-followed by hand, each hop checked again. The body is read up to
-`ckanext.grandlyon_access.outbound.max_bytes` (or `max_bytes`).
+followed by hand, each hop checked again; a refused hop names where the
+redirect led (`OutboundError.address`). The body is read up to
+`ckanext.grandlyon_access.outbound.max_bytes` (or `max_bytes`), counted once
+decompressed; `timeout` bounds each wait for data and `deadline` the whole
+request, however slowly the answer drips in.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import socket
+import time
 from typing import Any, Optional
 from urllib.parse import urljoin, urlsplit
 
 import ckan.plugins.toolkit as tk
 import requests
+import urllib3.exceptions
 
 from . import config
 
@@ -33,13 +38,15 @@ MAX_REDIRECTS = 5
 class OutboundError(Exception):
     """A remote fetch refused or failed; `reason` is a short translated
     sentence for the user, `kind` one of refused, timeout, unreachable,
-    too_large, http."""
+    too_large, http; `address` the address a refused redirect led to."""
 
-    def __init__(self, reason: str, kind: str = "refused", status: Optional[int] = None):
+    def __init__(self, reason: str, kind: str = "refused", status: Optional[int] = None,
+                 address: Optional[str] = None):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.status = status
+        self.address = address
 
 
 @dataclasses.dataclass
@@ -106,6 +113,38 @@ def check_url(url: str) -> None:
         )
 
 
+def _check_hop(url: str, hop: int) -> None:
+    """check_url; a refused redirect says where it led."""
+    try:
+        check_url(url)
+    except OutboundError as error:
+        if hop == 0:
+            raise
+        address = url[:300]
+        raise OutboundError(tk._("The remote server redirected to {address}: {reason}").format(
+            address=address, reason=error.reason), kind=error.kind, address=address)
+
+
+def _read_body(answer: requests.Response, limit: int, deadline_at: float) -> bytes:
+    """The (decompressed) body, refused over `limit` bytes or past `deadline_at`."""
+    body = bytearray()
+    try:
+        while True:
+            if time.monotonic() > deadline_at:
+                raise OutboundError(tk._("The remote server sent its answer too slowly."),
+                                    kind="timeout")
+            chunk = answer.raw.read1(65536, decode_content=True)
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > limit:
+                raise OutboundError(tk._("The remote answer is too large."), kind="too_large")
+    except urllib3.exceptions.DecodeError:
+        raise OutboundError(tk._("The remote answer could not be decompressed."), kind="http")
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
+        raise OutboundError(tk._("The remote server stopped answering."), kind="timeout")
+
+
 def fetch(
     url: str,
     *,
@@ -113,15 +152,23 @@ def fetch(
     headers: Optional[dict] = None,
     max_bytes: Optional[int] = None,
     method: str = "GET",
+    deadline: Optional[float] = None,
 ) -> OutboundResponse:
     """Fetches `url` after `check_url` (and again at each redirect); the body is
-    read up to `max_bytes`. HTTP error statuses are returned, not raised."""
+    read up to `max_bytes`, for at most `deadline` seconds in all (default
+    ckanext.grandlyon_access.outbound.deadline). HTTP error statuses are
+    returned, not raised."""
     limit = max_bytes or config.outbound_max_bytes()
+    deadline_at = time.monotonic() + (deadline or config.outbound_deadline())
     session = requests.Session()
-    for _hop in range(MAX_REDIRECTS + 1):
-        check_url(url)
+    for hop in range(MAX_REDIRECTS + 1):
+        _check_hop(url, hop)
+        remaining = deadline_at - time.monotonic()
+        if remaining <= 0:
+            raise OutboundError(tk._("The remote server did not answer in time."), kind="timeout")
         try:
-            answer = session.request(method, url, headers=headers or {}, timeout=timeout,
+            answer = session.request(method, url, headers=headers or {},
+                                     timeout=min(timeout, remaining),
                                      stream=True, allow_redirects=False)
         except requests.Timeout:
             raise OutboundError(tk._("The remote server did not answer in time."), kind="timeout")
@@ -134,14 +181,7 @@ def fetch(
             declared = answer.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise OutboundError(tk._("The remote answer is too large."), kind="too_large")
-            body = bytearray()
-            try:
-                for chunk in answer.iter_content(65536):
-                    body += chunk
-                    if len(body) > limit:
-                        raise OutboundError(tk._("The remote answer is too large."), kind="too_large")
-            except requests.RequestException:
-                raise OutboundError(tk._("The remote server stopped answering."), kind="timeout")
+            body = _read_body(answer, limit, deadline_at)
             return OutboundResponse(url=answer.url, status=answer.status_code,
-                                    headers=answer.headers, content=bytes(body))
+                                    headers=answer.headers, content=body)
     raise OutboundError(tk._("The remote server redirected too many times."), kind="http")

@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import email.utils
 import hashlib
 import html
 import json
 import logging
+import math
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
@@ -79,7 +82,16 @@ LICENCE_ALIASES = {
 
 class RemoteError(Exception):
     """The remote portal answered badly; the message says how, for the
-    harvest source's report."""
+    harvest source's report, and `advice` what the sysadmin can do."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message)
+        self.advice = advice
+
+
+class IncompleteListing(RemoteError):
+    """The remote catalogue was read but cannot be verified complete (pages
+    repeated, overlapping or changing while read)."""
 
 
 @dataclasses.dataclass
@@ -246,36 +258,319 @@ def source_as_shown(pkg: dict) -> dict:
 
 # --- remote requests ------------------------------------------------------------------
 
-def get_json(url: str) -> Any:
-    """GETs `url` through the outbound guard and decodes its JSON; RemoteError
-    (with the reason) for a refused address, a timeout, an HTTP error, an
-    answer too large, HTML or malformed JSON."""
+# Statuses after which a request is tried again, after the wait the remote
+# portal asks for (or a short backoff).
+RETRY_STATUSES = (429, 503)
+
+
+def failure_advice(kind: str, **values: str) -> str:
+    """What the sysadmin can do after a failure of this kind."""
+    advice = {
+        "timeout": tk._("The remote portal is slow or overloaded: run the job again later. If "
+                        "it is always slow, a sysadmin can raise "
+                        "ckanext.communes.harvest.timeout or ckanext.communes.harvest.deadline, "
+                        "or lower \"page_size\" in the source configuration."),
+        "unreachable": tk._("Check the source URL and that the remote portal is up, then run "
+                            "the job again."),
+        "too_large": tk._("Lower \"page_size\" in the source configuration, or a sysadmin can "
+                          "raise ckanext.communes.harvest.max_bytes."),
+        "refused": tk._("Correct the source URL; a sysadmin can allow a trusted private "
+                        "address in ckanext.grandlyon_access.outbound.allow."),
+        "redirect": tk._("The remote portal sent the harvester to {address}, which the portal "
+                         "does not fetch from. If the portal moved there, correct the source "
+                         "URL; a sysadmin can allow a trusted address in "
+                         "ckanext.grandlyon_access.outbound.allow."),
+        "rate_limited": tk._("The remote portal limits the number of requests: run the job "
+                             "later or less often, or raise \"page_size\" so that fewer "
+                             "requests are needed; a sysadmin can raise "
+                             "ckanext.communes.harvest.max_wait or "
+                             "ckanext.communes.harvest.retries."),
+        "server_error": tk._("The remote portal has an internal error: run the job again "
+                             "later; if it persists, tell the remote portal's administrator."),
+        "client_error": tk._("The remote portal refuses or does not know this address: check "
+                             "the source URL and its configuration (organisation, filter)."),
+        "html": tk._("The address answers web pages, not the portal's API: check that the "
+                     "source URL is the portal's home address, or the remote portal may be "
+                     "under maintenance: run the job again later."),
+        "broken": tk._("The remote portal sent a broken answer: run the job again later; if "
+                       "it persists, tell the remote portal's administrator."),
+        "shape": tk._("Check that the source type (OpenDataSoft, udata or CKAN) and URL match "
+                      "the remote portal."),
+        "listing": tk._("The remote portal does not page its catalogue reliably, or the "
+                        "catalogue changed while it was read: run the job again later; if it "
+                        "keeps failing, tell the remote portal's administrator. Nothing is "
+                        "withdrawn until a complete listing is read."),
+    }[kind]
+    return advice.format(**values) if values else advice
+
+
+def outbound_failure(url: str, error: Any) -> RemoteError:
+    """The RemoteError of a request the outbound guard refused or that failed;
+    a refused redirect names where the redirect led."""
+    address = getattr(error, "address", None)
+    if address:
+        return RemoteError(tk._("{url}: {reason}").format(url=url, reason=error.reason),
+                           failure_advice("redirect", address=address))
+    kind = error.kind if error.kind in ("timeout", "unreachable", "too_large") else "refused"
+    return RemoteError(tk._("{url}: {reason}").format(url=url, reason=error.reason),
+                       failure_advice(kind))
+
+
+def retry_delay(headers: Any, now: Optional[float] = None) -> Optional[float]:
+    """Seconds the remote portal asks to wait before the next request:
+    `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset` or
+    `RateLimit-Reset` (seconds, or a Unix time as OpenDataSoft and others
+    send); None when it says nothing usable."""
+    now = time.time() if now is None else now
+    value = (headers.get("Retry-After") or "").strip()
+    if value:
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, when.timestamp() - now)
+    for name in ("X-RateLimit-Reset", "RateLimit-Reset", "X-Ratelimit-Reset"):
+        try:
+            reset = float((headers.get(name) or "").strip())
+        except ValueError:
+            continue
+        if not math.isfinite(reset) or reset < 0:
+            continue
+        return max(0.0, reset - now) if reset > 1e9 else reset
+    return None
+
+
+def _fetch_json_answer(url: str) -> Any:
+    """The outbound guard's answer for `url`, tried again (at most
+    ckanext.communes.harvest.retries times) after a 429 or 503, waiting what
+    the remote portal asks for, up to ckanext.communes.harvest.max_wait."""
     from ckanext.grandlyon_access.outbound import OutboundError, fetch
 
-    try:
-        answer = fetch(url, timeout=communes_config.harvest_timeout(),
-                       headers={"Accept": "application/json"},
-                       max_bytes=communes_config.harvest_max_bytes())
-    except OutboundError as error:
-        raise RemoteError(tk._("{url}: {reason}").format(url=url, reason=error.reason))
+    retries, max_wait = communes_config.harvest_retries(), communes_config.harvest_max_wait()
+    for attempt in range(retries + 1):
+        try:
+            answer = fetch(url, timeout=communes_config.harvest_timeout(),
+                           headers={"Accept": "application/json"},
+                           max_bytes=communes_config.harvest_max_bytes(),
+                           deadline=communes_config.harvest_deadline())
+        except OutboundError as error:
+            raise outbound_failure(url, error)
+        if answer.status not in RETRY_STATUSES:
+            return answer
+        wait = retry_delay(answer.headers)
+        if wait is not None and wait > max_wait:
+            raise RemoteError(tk._("{url}: the remote portal answered HTTP {status} and asks "
+                                   "to wait {wait} seconds, more than the {max_wait} seconds "
+                                   "the harvester waits").format(
+                url=url, status=answer.status, wait=int(math.ceil(wait)), max_wait=max_wait),
+                failure_advice("rate_limited"))
+        if attempt < retries:
+            time.sleep(min(max_wait, 2 ** attempt) if wait is None else wait)
+    raise RemoteError(tk._("{url}: the remote portal still answered HTTP {status} after "
+                           "{retries} retries").format(url=url, status=answer.status,
+                                                       retries=retries),
+                      failure_advice("rate_limited" if answer.status == 429 else "server_error"))
+
+
+def get_json(url: str) -> Any:
+    """GETs `url` through the outbound guard and decodes its JSON; RemoteError
+    (with the reason and advice) for a refused address or redirect, a
+    timeout, a rate limit still in force after the retries, an HTTP error,
+    an answer too large, HTML, bytes that are not UTF-8 or malformed JSON."""
+    answer = _fetch_json_answer(url)
     if answer.status != 200:
         raise RemoteError(tk._("{url}: the remote portal answered HTTP {status}").format(
-            url=url, status=answer.status))
+            url=url, status=answer.status),
+            failure_advice("server_error" if answer.status >= 500 else "client_error"))
     text = answer.content.lstrip()[:200].lower()
     kind = (answer.headers.get("Content-Type") or "").lower()
     if "html" in kind or text.startswith(b"<!doctype") or text.startswith(b"<html"):
         raise RemoteError(tk._("{url}: the remote portal answered an HTML page instead of "
-                               "JSON").format(url=url))
+                               "JSON").format(url=url), failure_advice("html"))
     try:
-        return json.loads(answer.content)
+        content = answer.content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RemoteError(tk._("{url}: the answer is not valid UTF-8 (byte {position})").format(
+            url=url, position=error.start), failure_advice("broken"))
+    try:
+        return json.loads(content)
     except ValueError as error:
         raise RemoteError(tk._("{url}: the answer is not valid JSON ({error})").format(
-            url=url, error=error))
+            url=url, error=error), failure_advice("broken"))
 
 
 def same_site(url: str, base: str) -> bool:
     a, b = urlsplit(url), urlsplit(base)
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+# --- verified listings and withdrawals ------------------------------------------------------
+
+class Listing:
+    """The ids a harvester's `remote_records` listed, checked page by page:
+    each page must add ids not seen before (a portal that ignores the offset
+    repeats its first page), the total the portal announces must stay the
+    same while paging, and at the end the unique ids must be as many as that
+    total. A harvester calls `page()` for every page, before filtering
+    anything out, and the gather calls `complete()`."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.total: Optional[int] = None
+
+    def page(self, url: str, ids: list[str], total: Optional[int]) -> None:
+        if total is not None:
+            if self.total is None:
+                self.total = total
+            elif total != self.total:
+                raise IncompleteListing(tk._(
+                    "{url}: the remote catalogue counted {before} datasets, then {after} while "
+                    "it was read page by page").format(url=url, before=self.total, after=total),
+                    failure_advice("listing"))
+        if ids and not set(ids) - self.ids:
+            raise IncompleteListing(tk._(
+                "{url}: this page lists only datasets already listed by the previous pages "
+                "(the remote portal seems to ignore the page asked)").format(url=url),
+                failure_advice("listing"))
+        self.ids.update(ids)
+
+    def complete(self, url: str) -> None:
+        if self.total is not None and len(self.ids) != self.total:
+            raise IncompleteListing(tk._(
+                "{url}: the remote catalogue counts {total} datasets but its pages listed "
+                "{count} different ones (pages repeated, reordered or changed while they "
+                "were read)").format(url=url, total=self.total, count=len(self.ids)),
+                failure_advice("listing"))
+
+
+def check_max_withdraw(value: Any, key: str) -> None:
+    """`max_withdraw`: a number of datasets (0 or more) or a percentage of the
+    source's datasets ("20%")."""
+    if _max_withdraw(value) is None:
+        raise ValueError(tk._('"{key}" must be a number of datasets (such as 3) or a '
+                              'percentage of the source\'s datasets (such as "20%")').format(
+            key=key))
+
+
+# A common key of the source configuration (see COMMON_KEYS).
+COMMON_KEYS["max_withdraw"] = check_max_withdraw
+
+
+def _max_withdraw(value: Any) -> Optional[tuple[str, float]]:
+    """("count", n) or ("percent", p) from a max_withdraw value; None when invalid."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return "count", float(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,3}(\.\d+)?\s*%\s*", value):
+        percent = float(value.strip().rstrip("%"))
+        if percent <= 100:
+            return "percent", percent
+    return None
+
+
+def withdrawal_limit(conf: dict, harvested: int) -> tuple[int, str]:
+    """How many of the `harvested` datasets of a source one job may withdraw,
+    and the setting that says so (the source's "max_withdraw", else
+    ckanext.communes.harvest.max_withdraw); a percentage is rounded up."""
+    setting = conf.get("max_withdraw", communes_config.harvest_max_withdraw())
+    parsed = _max_withdraw(setting) or ("percent", 20.0)
+    if parsed[0] == "count":
+        return int(parsed[1]), str(setting)
+    return int(math.ceil(harvested * parsed[1] / 100 - 1e-9)), str(setting)
+
+
+def withdrawal_refusal(conf: dict, harvested: int, listed: int, gone: int) -> Optional[str]:
+    """Why the `gone` datasets must not be withdrawn (lines for the job
+    report: what happened, what was kept, what to do), or None. An empty
+    listing withdraws only when the source's "max_withdraw" explicitly
+    allows withdrawing every dataset."""
+    if not gone:
+        return None
+    limit, setting = withdrawal_limit(conf, harvested)
+    if listed == 0 and not ("max_withdraw" in conf and limit >= harvested):
+        return "\n".join((
+            tk._("The remote catalogue lists no dataset, while {harvested} were harvested from "
+                 "this source.").format(harvested=harvested),
+            tk._("Nothing was withdrawn: the datasets already harvested are kept as they are."),
+            tk._("If the remote portal really emptied its catalogue, set \"max_withdraw\": "
+                 "\"100%\" in the source configuration and run the job again.")))
+    if gone > limit:
+        return "\n".join((
+            tk._("The remote catalogue no longer lists {gone} of the {harvested} datasets "
+                 "harvested from this source, more than one job may withdraw "
+                 "(\"max_withdraw\": {setting}).").format(
+                gone=gone, harvested=harvested, setting=json.dumps(setting)),
+            tk._("Nothing was withdrawn; the {listed} datasets listed were imported or "
+                 "updated.").format(listed=listed),
+            tk._("If the remote portal really removed them, raise \"max_withdraw\" in the "
+                 "source configuration (a number of datasets, or a percentage such as "
+                 "\"100%\") and run the job again.")))
+    return None
+
+
+def unverified_message(error: RemoteError, harvested: int) -> str:
+    """The job report's lines for a gather that read no verified listing:
+    what happened, what was kept, what to do."""
+    if not harvested:
+        kept = tk._("Nothing was imported.")
+    elif harvested == 1:
+        kept = tk._("Nothing was imported or withdrawn: the dataset already harvested from "
+                    "this source is kept as it is.")
+    else:
+        kept = tk._("Nothing was imported or withdrawn: the {count} datasets already harvested "
+                    "from this source are kept as they are.").format(count=harvested)
+    return "\n".join(part for part in (str(error), kept, error.advice) if part)
+
+
+# The messages the gather records (in English: the workers have no
+# language), with their placeholders, most specific first: the job report
+# shows each line in the reader's language (`message_in_language`).
+GATHER_MESSAGES = (
+    "{url}: the remote catalogue counted {before} datasets, then {after} while it was read "
+    "page by page",
+    "{url}: this page lists only datasets already listed by the previous pages (the remote "
+    "portal seems to ignore the page asked)",
+    "{url}: the remote catalogue counts {total} datasets but its pages listed {count} "
+    "different ones (pages repeated, reordered or changed while they were read)",
+    "The remote catalogue lists no dataset, while {harvested} were harvested from this source.",
+    "The remote catalogue no longer lists {gone} of the {harvested} datasets harvested from "
+    "this source, more than one job may withdraw (\"max_withdraw\": {setting}).",
+    "Nothing was withdrawn; the {listed} datasets listed were imported or updated.",
+    "Nothing was imported or withdrawn: the {count} datasets already harvested from this "
+    "source are kept as they are.",
+    "{url}: the remote portal answered HTTP {status} and asks to wait {wait} seconds, more "
+    "than the {max_wait} seconds the harvester waits",
+    "{url}: the remote portal still answered HTTP {status} after {retries} retries",
+    "{url}: the answer is not valid UTF-8 (byte {position})",
+    "{url}: not a udata page of datasets (no data and total)",
+    "The remote portal sent the harvester to {address}, which the portal does not fetch from. "
+    "If the portal moved there, correct the source URL; a sysadmin can allow a trusted "
+    "address in ckanext.grandlyon_access.outbound.allow.",
+    "The remote server redirected to {address}: {reason}",
+)
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", msgid)
+    return re.compile("^" + "".join(f"(?P<{part}>.+?)" if i % 2 else re.escape(part)
+                                     for i, part in enumerate(parts)) + "$", re.DOTALL)
+
+
+def message_in_language(text: str, more: tuple[str, ...] = ()) -> str:
+    """A message recorded by a harvester (in English), line by line in the
+    current language: a line matching a message with placeholders (ours,
+    then `more`) is translated with its values translated too."""
+    def line_in_language(line: str, depth: int = 0) -> str:
+        for msgid in GATHER_MESSAGES + tuple(more):
+            match = _pattern(msgid).match(line) if "{" in msgid else None
+            if match:
+                values = {key: line_in_language(value, depth + 1) if depth < 2 else value
+                          for key, value in match.groupdict().items()}
+                return tk._(msgid).format(**values)
+        return tk._(line) if line else line
+    return "\n".join(line_in_language(line) for line in str(text or "").split("\n"))
 
 
 # --- mapping helpers ----------------------------------------------------------------------
@@ -480,7 +775,11 @@ class CommunesHarvester(HarvesterBase):
     def info(self) -> dict:  # pragma: no cover - subclasses
         raise NotImplementedError
 
-    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+    def remote_records(self, source_url: str, conf: dict,
+                       listing: Listing) -> Iterator[tuple[str, dict]]:
+        """The remote catalogue as (remote id, record) pairs, page by page;
+        each page's ids (all of them, before any is filtered out) and the
+        total the portal announces go to `listing.page`."""
         raise NotImplementedError
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
@@ -503,33 +802,31 @@ class CommunesHarvester(HarvesterBase):
 
     # gather ---------------------------------------------------------------------------
     def gather_stage(self, harvest_job):
-        from ckanext.grandlyon_access.outbound import OutboundError, check_url
-
+        """Lists the whole remote catalogue, verified complete (`Listing`),
+        then creates the harvest objects: new, changed or unchanged datasets,
+        and withdrawals. An unverified listing creates nothing; a verified
+        listing that would withdraw more than "max_withdraw" allows updates
+        what it lists and withdraws nothing. Both are gather errors (the job
+        fails) saying what happened, what was kept and what to do."""
         source = harvest_job.source
         conf = parse_config(source.config)
         source_url = source.url.strip().rstrip("/")
-        try:
-            check_url(source_url)
-            records: dict[str, dict] = {}
-            for remote_id, record in self.remote_records(source_url, conf):
-                records.setdefault(str(remote_id), record)
-        except OutboundError as error:
-            self._save_gather_error(tk._("{url}: {reason}").format(
-                url=source_url, reason=error.reason), harvest_job)
-            return None
-        except RemoteError as error:
-            self._save_gather_error(str(error), harvest_job)
-            return None
-        except Exception as error:  # a remote answer of an unexpected shape
-            log.exception("gather of %s failed", source_url)
-            self._save_gather_error(tk._("{url}: unexpected answer ({error})").format(
-                url=source_url, error=error), harvest_job)
-            return None
-
         current = {obj.guid: obj for obj in model.Session.query(HarvestObject)
                    .filter(HarvestObject.harvest_source_id == source.id)
                    .filter(HarvestObject.current == True)  # noqa: E712
                    .filter(HarvestObject.package_id != None)}  # noqa: E711
+        try:
+            records = self._verified_listing(source_url, conf)
+        except RemoteError as error:
+            self._save_gather_error(unverified_message(error, len(current)), harvest_job)
+            return None
+        except Exception as error:  # a remote answer of an unexpected shape
+            log.exception("gather of %s failed", source_url)
+            self._save_gather_error(unverified_message(RemoteError(
+                tk._("{url}: unexpected answer ({error})").format(url=source_url, error=error),
+                failure_advice("shape")), len(current)), harvest_job)
+            return None
+
         known = self._known_packages(source.id)
         ids = []
         for remote_id, record in records.items():
@@ -547,11 +844,31 @@ class CommunesHarvester(HarvesterBase):
                 status = "change"
             ids.append(self._object(harvest_job, remote_id, content, package_id,
                                     status=status, hash=digest))
-        for remote_id, previous in current.items():
-            if remote_id not in records:
-                ids.append(self._object(harvest_job, remote_id, None, previous.package_id,
-                                        status="delete"))
+        gone = [remote_id for remote_id in current if remote_id not in records]
+        refusal = withdrawal_refusal(conf, len(current), len(records), len(gone))
+        if refusal:
+            self._save_gather_error(refusal, harvest_job)
+            gone = []
+        for remote_id in gone:
+            ids.append(self._object(harvest_job, remote_id, None, current[remote_id].package_id,
+                                    status="delete"))
         return ids
+
+    def _verified_listing(self, source_url: str, conf: dict) -> dict[str, dict]:
+        """Remote id -> record of the whole remote catalogue; RemoteError
+        (IncompleteListing) when it cannot be read or verified complete."""
+        from ckanext.grandlyon_access.outbound import OutboundError, check_url
+
+        try:
+            check_url(source_url)
+        except OutboundError as error:
+            raise outbound_failure(source_url, error)
+        listing = Listing()
+        records: dict[str, dict] = {}
+        for remote_id, record in self.remote_records(source_url, conf, listing):
+            records.setdefault(str(remote_id), record)
+        listing.complete(source_url)
+        return records
 
     def _object(self, job, guid: str, content: Optional[str], package_id: Optional[str],
                 **extras: str) -> str:

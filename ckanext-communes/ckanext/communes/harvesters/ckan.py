@@ -28,6 +28,7 @@ from ckanext.communes import config as communes_config
 
 from .base import (ACCESS_LEVELS, CommunesHarvester, Remote, RemoteError, check_text,
                    get_json)
+from .base import Listing, failure_advice
 
 
 def _spatial(pkg: dict):
@@ -58,7 +59,10 @@ class CommunesCKANHarvester(CommunesHarvester):
 
     config_checks = {"remote_organization": check_text, "fq": check_text}
 
-    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+    def remote_records(self, source_url: str, conf: dict,
+                       listing: Listing) -> Iterator[tuple[str, dict]]:
+        """package_search sorted on id, each page checked by `listing`
+        against `count`."""
         rows = int(conf.get("page_size") or 100)
         filters = []
         if conf.get("remote_organization"):
@@ -75,10 +79,15 @@ class CommunesCKANHarvester(CommunesHarvester):
             result = answer.get("result") if isinstance(answer, dict) else None
             if not isinstance(result, dict) or not isinstance(result.get("results"), list) \
                     or not isinstance(result.get("count"), int):
-                raise RemoteError(tk._("{url}: not a CKAN package_search answer").format(url=url))
+                raise RemoteError(tk._("{url}: not a CKAN package_search answer").format(url=url),
+                                  failure_advice("shape"))
             for pkg in result["results"]:
-                if not isinstance(pkg, dict) or not pkg.get("id"):
-                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url))
+                if not isinstance(pkg, dict) or not isinstance(pkg.get("id"), str) \
+                        or not pkg["id"]:
+                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url),
+                                      failure_advice("broken"))
+            listing.page(url, [pkg["id"] for pkg in result["results"]], result["count"])
+            for pkg in result["results"]:
                 if pkg.get("type", "dataset") != "dataset" or pkg.get("private"):
                     continue
                 yield pkg["id"], pkg

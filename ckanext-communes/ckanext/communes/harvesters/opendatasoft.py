@@ -21,6 +21,7 @@ from ckanext.communes import config as communes_config
 
 from .base import (CommunesHarvester, Remote, RemoteError, check_text, get_json, html_to_text,
                    validate_common_config)
+from .base import Listing, failure_advice
 
 API = "/api/explore/v2.1"
 
@@ -64,12 +65,15 @@ class OpenDataSoftHarvester(CommunesHarvester):
             raise ValueError(tk._('"page_size" must be at most 100 for OpenDataSoft'))
         return config_str
 
-    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+    def remote_records(self, source_url: str, conf: dict,
+                       listing: Listing) -> Iterator[tuple[str, dict]]:
+        """The catalogue in a stable order (`order_by=dataset_id`), each page
+        checked by `listing` against `total_count`."""
         base = portal_base(source_url)
         limit = int(conf.get("page_size") or 100)
         offset = 0
         for _page in range(communes_config.harvest_max_pages()):
-            params = {"limit": limit, "offset": offset}
+            params = {"limit": limit, "offset": offset, "order_by": "dataset_id"}
             if conf.get("where"):
                 params["where"] = conf["where"]
             url = f"{base}{API}/catalog/datasets?{urlencode(params)}"
@@ -77,11 +81,15 @@ class OpenDataSoftHarvester(CommunesHarvester):
             if not isinstance(page, dict) or not isinstance(page.get("results"), list) \
                     or not isinstance(page.get("total_count"), int):
                 raise RemoteError(tk._("{url}: not an OpenDataSoft catalogue page (no "
-                                       "total_count and results)").format(url=url))
+                                       "total_count and results)").format(url=url),
+                                  failure_advice("shape"))
             for record in page["results"]:
-                if not isinstance(record, dict) or not record.get("dataset_id"):
+                if not isinstance(record, dict) or not isinstance(record.get("dataset_id"), str) \
+                        or not record["dataset_id"]:
                     raise RemoteError(tk._("{url}: a catalogue entry has no dataset_id").format(
-                        url=url))
+                        url=url), failure_advice("broken"))
+            listing.page(url, [r["dataset_id"] for r in page["results"]], page["total_count"])
+            for record in page["results"]:
                 yield record["dataset_id"], record
             offset += limit
             if not page["results"] or offset >= page["total_count"]:

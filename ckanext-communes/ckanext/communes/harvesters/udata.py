@@ -24,6 +24,7 @@ from ckanext.communes import config as communes_config
 
 from .base import (CommunesHarvester, Remote, RemoteError, check_required_text, get_json,
                    same_site)
+from .base import Listing, failure_advice
 
 FREQUENCIES = {
     "continuous": "continuous", "punctual": "irregular", "irregular": "irregular",
@@ -59,7 +60,10 @@ class UdataHarvester(CommunesHarvester):
     config_checks = {"remote_organization": check_required_text}
     required_keys = ("remote_organization",)
 
-    def remote_records(self, source_url: str, conf: dict) -> Iterator[tuple[str, dict]]:
+    def remote_records(self, source_url: str, conf: dict,
+                       listing: Listing) -> Iterator[tuple[str, dict]]:
+        """The organisation's datasets following `next_page`, each page
+        checked by `listing` against `total`."""
         organization = str(conf.get("remote_organization") or "").strip()
         if not organization:
             raise RemoteError(tk._('The source configuration names no "remote_organization"'))
@@ -71,12 +75,17 @@ class UdataHarvester(CommunesHarvester):
         for _page in range(communes_config.harvest_max_pages()):
             seen_urls.add(url)
             page = get_json(url)
-            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-                raise RemoteError(tk._("{url}: not a udata page of datasets (no data)").format(
-                    url=url))
+            if not isinstance(page, dict) or not isinstance(page.get("data"), list) \
+                    or not isinstance(page.get("total"), int):
+                raise RemoteError(tk._("{url}: not a udata page of datasets (no data and "
+                                       "total)").format(url=url), failure_advice("shape"))
             for record in page["data"]:
-                if not isinstance(record, dict) or not record.get("id"):
-                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url))
+                if not isinstance(record, dict) or not isinstance(record.get("id"), str) \
+                        or not record["id"]:
+                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url),
+                                      failure_advice("broken"))
+            listing.page(url, [record["id"] for record in page["data"]], page["total"])
+            for record in page["data"]:
                 if record.get("private") or record.get("deleted") or record.get("archived"):
                     continue
                 yield record["id"], record

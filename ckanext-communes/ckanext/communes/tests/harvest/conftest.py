@@ -105,6 +105,6 @@ def source_with_a_bad_geometry(remote, make_source) -> dict:
     page = json.loads((FIXTURES / "opendatasoft" / "v1" / "catalog-offset-3.json").read_text())
     page["results"][1]["metas"]["default"]["bbox"] = {
         "type": "Polygon", "coordinates": [[["east", "north"]]]}
-    remote.override["/api/explore/v2.1/catalog/datasets?limit=3&offset=3"] = Answer(
-        json.dumps(page).encode())
+    remote.override["/api/explore/v2.1/catalog/datasets?limit=3&offset=3&order_by=dataset_id"] = \
+        Answer(json.dumps(page).encode())
     return make_source("opendatasoft", remote.url, {"page_size": 3})

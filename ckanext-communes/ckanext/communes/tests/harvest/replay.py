@@ -4,7 +4,10 @@ A recording is a folder holding `routes.json` ({"<path>?<query>": file or
 {"file", "status", "content_type"}}) and the answer files. Queries are
 matched with their parameters sorted; `{{BASE}}` in a file becomes the
 server's own address (next-page links, attachment URLs). `override` makes a
-route answer differently (an error, a slow answer) for failure tests.
+route answer differently (an error, a slow answer) for failure tests;
+`dynamic` (a function of the request target answering an `Answer` or None)
+answers before the routes, for peers that change as they are read
+(peers.py).
 
     with ReplayServer() as server:
         server.load(FIXTURES / "opendatasoft" / "v1")
@@ -21,7 +24,7 @@ import pathlib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
@@ -31,6 +34,9 @@ class Answer:
     status: int = 200
     content_type: str = "application/json; charset=utf-8"
     delay: float = 0.0
+    headers: dict = dataclasses.field(default_factory=dict)
+    # Seconds between two bytes of the body (a slowly dripping answer).
+    drip: float = 0.0
 
 
 def route_key(target: str) -> str:
@@ -45,6 +51,7 @@ class ReplayServer:
         self.routes: dict[str, Answer] = {}
         self.override: dict[str, Answer] = {}
         self.requests: list[str] = []
+        self.dynamic: Optional[Callable[[str], Optional[Answer]]] = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,7 +59,7 @@ class ReplayServer:
                 key = route_key(self.path)
                 server.requests.append(key)
                 answer = server.override.get(key) or server.override.get("*") \
-                    or server.routes.get(key)
+                    or (server.dynamic and server.dynamic(self.path)) or server.routes.get(key)
                 if answer is None:
                     answer = Answer(json.dumps({"error": "not found", "path": key}).encode(), 404)
                 if answer.delay:
@@ -62,8 +69,15 @@ class ReplayServer:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", answer.content_type)
                     self.send_header("Content-Length", str(len(body)))
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(body)
+                    if not answer.drip:
+                        self.wfile.write(body)
+                    for index in range(len(body) if answer.drip else 0):
+                        self.wfile.write(body[index:index + 1])
+                        self.wfile.flush()
+                        time.sleep(answer.drip)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -11,8 +11,8 @@ from .replay import Answer
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
-PAGE_2 = "/api/explore/v2.1/catalog/datasets?limit=3&offset=3"
-PAGE_1 = "/api/explore/v2.1/catalog/datasets?limit=3&offset=0"
+PAGE_2 = "/api/explore/v2.1/catalog/datasets?limit=3&offset=3&order_by=dataset_id"
+PAGE_1 = "/api/explore/v2.1/catalog/datasets?limit=3&offset=0&order_by=dataset_id"
 
 FAILURES = [
     pytest.param(Answer(b'{"error": "Internal Server Error"}', 500), "HTTP 500", id="http-500"),

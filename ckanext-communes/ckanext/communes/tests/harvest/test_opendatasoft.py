@@ -29,8 +29,9 @@ def test_first_harvest_reads_both_pages_and_creates_every_dataset(ods, remote, c
     assert report["status"] == "Finished"
     assert report["gather_errors"] == [] and report["object_errors"] == []
     assert report["stats"]["added"] == 5
-    assert "/api/explore/v2.1/catalog/datasets?limit=3&offset=0" in remote.requests
-    assert "/api/explore/v2.1/catalog/datasets?limit=3&offset=3" in remote.requests
+    catalogue = "/api/explore/v2.1/catalog/datasets?limit=3&order_by=dataset_id"
+    assert catalogue.replace("&", "&offset=0&", 1) in remote.requests
+    assert catalogue.replace("&", "&offset=3&", 1) in remote.requests
     datasets = harvested(commune["id"])
     assert sorted(datasets) == ["arbres-remarquables", "budget-primitif-2025",
                                 "equipements-sportifs", "qualite-air-capteurs",
