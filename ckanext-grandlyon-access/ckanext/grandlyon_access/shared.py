@@ -1,27 +1,118 @@
-"""What other extensions may use of the access plugin (besides its actions
-and the auth function `grandlyon_access_data_read`).
+"""What other extensions may use of the access distribution: the one
+contract between the suite's extensions, imported at module top.
 
-    try:
-        from ckanext.grandlyon_access.shared import record_data_read
-    except ImportError:  # the access plugin is not installed
-        def record_data_read(context, resource_id, surface): pass
+Every extension that serves data (history, dataviz, communes) asks the same
+question through `check_data_read`, writes gated reads with
+`record_data_read`, fetches what the world gives through `fetch`, and knows
+the levels from `ACCESS_LEVELS`. The access *plugin* may be off (the
+distribution is installed, the plugin not named in `ckan.plugins`): then
+`check_data_read` falls back, once and here only, to `package_show`.
 
-    tk.check_access("grandlyon_access_data_read", context, {"resource_id": rid})
+    from ckanext.grandlyon_access import shared as access
+
+    resource = access.check_data_read(context, resource_id)   # 404 / 403 else
     ...serve the data...
-    record_data_read(context, rid, "history")   # audit log, gated datasets only
+    access.record_data_read(context, resource.id, "history")  # gated datasets only
+
+    answer = access.fetch(url, timeout=10, max_bytes=10_000_000)  # outbound guard
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
+import ckan.model as model
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+from ckan.types import Context
 from ckanext.grandlyon_access import audit
+from ckanext.grandlyon_access.outbound import OutboundError, OutboundResponse, check_url, fetch
+from ckanext.grandlyon_access.policy import GATED_LEVELS, LEVELS
 
-__all__ = ["record_data_read"]
+__all__ = [
+    "ACCESS_LEVELS",
+    "GATED_LEVELS",
+    "OutboundError",
+    "OutboundResponse",
+    "access_plugin_loaded",
+    "access_status",
+    "auth_context",
+    "check_data_read",
+    "check_url",
+    "fetch",
+    "record_data_read",
+]
+
+ACCESS_LEVELS = LEVELS
+PLUGIN = "grandlyon_access"
 
 
-def record_data_read(context: dict[str, Any], resource_id: Optional[str], surface: str) -> None:
+def access_plugin_loaded() -> bool:
+    """True when the access plugin is named in `ckan.plugins` (the one way
+    the suite asks)."""
+    return p.plugin_loaded(PLUGIN)
+
+
+def auth_context(context: Context) -> Context:
+    """A context for an auth check: the same user, nothing else that an
+    action left in it (CKAN caches objects such as `package` in contexts)."""
+    fresh: Context = {"model": model, "user": context.get("user") or ""}
+    if context.get("auth_user_obj") is not None:
+        fresh["auth_user_obj"] = context["auth_user_obj"]
+    if context.get("ignore_auth"):
+        fresh["ignore_auth"] = True
+    return fresh
+
+
+def _active_resource(resource_id: str | None) -> model.Resource | None:
+    resource = model.Resource.get(resource_id) if isinstance(resource_id, str) \
+        and resource_id and "\x00" not in resource_id else None
+    if resource is None or resource.state != "active":
+        return None
+    package = model.Package.get(resource.package_id)
+    return resource if package is not None and package.state == "active" else None
+
+
+def _allowed(auth: str, context: Context, data_dict: dict[str, Any]) -> bool:
+    try:
+        tk.check_access(auth, auth_context(context), data_dict)
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return False
+    return True
+
+
+def check_data_read(context: Context, resource_id: str | None) -> model.Resource:
+    """The one access policy on a resource's data. Returns the resource;
+    raises ObjectNotFound when it is missing or its dataset is hidden from
+    the user (denied looks like missing), NotAuthorized when the dataset is
+    visible but its data is gated (the user can log in, sign or ask)."""
+    resource = _active_resource(resource_id)
+    if resource is None:
+        raise tk.ObjectNotFound(tk._("Resource not found"))
+    if access_plugin_loaded():
+        if _allowed("grandlyon_access_data_read", context, {"resource_id": resource.id}):
+            return resource
+        if _allowed("package_show", context, {"id": resource.package_id}):
+            raise tk.NotAuthorized(tk._("You do not have access to the data of this dataset"))
+    elif _allowed("package_show", context, {"id": resource.package_id}):
+        return resource
+    raise tk.ObjectNotFound(tk._("Resource not found"))
+
+
+def record_data_read(context: Context, resource_id: str | None, surface: str) -> None:
     """Writes a read of a resource's data to the access log when its dataset
     is not open (the log of who read licensed and restricted data). `surface`
-    names where the data left (e.g. "history", "chart", "map")."""
-    audit.record_if_gated(context, resource_id, surface)
+    names where the data left (e.g. "history", "chart", "map"). Nothing is
+    written while the access plugin is off."""
+    if access_plugin_loaded():
+        audit.record_if_gated(context, resource_id, surface)
+
+
+def access_status(context: Context, package_id: str) -> dict[str, Any]:
+    """What the user may do with a dataset's data, and the next step without
+    it: `grandlyon_access_show`'s answer (`data`, `next_step` login | sign |
+    request, `licence_id`, `request`), or a plain answer while the access
+    plugin is off (data for whoever sees the dataset)."""
+    if access_plugin_loaded():
+        return tk.get_action("grandlyon_access_show")(auth_context(context), {"id": package_id})
+    return {"data": True, "next_step": None, "licence_id": None, "request": None}

@@ -10,7 +10,8 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 
-from ckanext.dataviz.chart import access, query, spec
+from ckanext.dataviz.chart import query, spec
+from ckanext.grandlyon_access import shared as access
 
 
 def _config_of(data_dict: DataDict) -> tuple[str, dict[str, Any]]:
@@ -20,7 +21,7 @@ def _config_of(data_dict: DataDict) -> tuple[str, dict[str, Any]]:
     if view_id:
         view = model.ResourceView.get(str(view_id))
         if view is None:
-            raise access.not_found()
+            raise tk.ObjectNotFound(tk._("Resource not found"))
         return view.resource_id, dict(view.config or {})
     resource_id = data_dict.get("resource_id")
     if not resource_id:
@@ -61,7 +62,7 @@ def dataviz_chart_data(context: Context, data_dict: DataDict) -> dict[str, Any]:
     if errors:
         raise tk.ValidationError(errors)
     answer = query.run(resource_id, chart, fields)
-    access.record_read(context, resource_id, "chart")
+    access.record_data_read(context, resource_id, "chart")
     return answer
 
 

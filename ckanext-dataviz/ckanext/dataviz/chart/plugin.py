@@ -13,7 +13,8 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import missing
 
-from ckanext.dataviz.chart import access, query, spec
+from ckanext.dataviz.chart import query, spec
+from ckanext.grandlyon_access import shared as access
 
 
 def _context() -> dict[str, Any]:

@@ -20,11 +20,11 @@ from typing import Any, Optional
 
 import ckan.authz as authz
 import ckan.model as model
-import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
 
-from ckanext.dataviz.chart import access as chart_access
+from ckanext.grandlyon_access import shared as access
+
 from ckanext.dataviz.maps import layers as map_layers
 from ckanext.dataviz.maps import schema
 from ckanext.dataviz.model import DatavizMap, utcnow
@@ -89,10 +89,6 @@ def _get_map(context: Context, ref: Any) -> DatavizMap:
 
 # --- the policy for one resource -----------------------------------------------------
 
-def _access_plugin() -> bool:
-    return p.plugin_loaded("grandlyon_access")
-
-
 def resource_package(resource_id: str) -> Optional[model.Package]:
     resource = model.Resource.get(resource_id) if resource_id else None
     if resource is None or resource.state != "active":
@@ -114,9 +110,7 @@ def layer_access(context: Context, resource_id: str) -> dict[str, Any]:
     package = resource_package(resource_id)
     if not sees_dataset(context, package):
         return {"seen": False, "data": False}
-    if not _access_plugin():
-        return {"seen": True, "data": True, "package": package}
-    status = tk.get_action("grandlyon_access_show")(_auth_context(context), {"id": package.id})
+    status = access.access_status(_auth_context(context), package.id)
     return {"seen": True, "data": bool(status["data"]), "next_step": status.get("next_step"),
             "licence_id": status.get("licence_id"), "package": package}
 
@@ -125,7 +119,7 @@ def check_data_read(context: Context, resource_id: str) -> None:
     """The access policy for a resource's data (one check for charts and
     maps): NotFound when the dataset is missing or hidden from the user,
     NotAuthorized when its data is gated."""
-    chart_access.check_data_read(_auth_context(context), resource_id)
+    access.check_data_read(_auth_context(context), resource_id)
 
 
 # --- layer data ------------------------------------------------------------------------
@@ -162,7 +156,7 @@ def dataviz_map_layer_data(context: Context, data_dict: DataDict) -> dict[str, A
     except map_layers.LayerError as error:
         raise tk.ValidationError({error.field: [error.message]})
     collection["resource_id"] = resource_id
-    chart_access.record_read(context, resource_id, "map")
+    access.record_data_read(context, resource_id, "map")
     return collection
 
 

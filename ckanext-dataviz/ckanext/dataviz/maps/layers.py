@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import ckan.plugins.toolkit as tk
 
 from ckanext.dataviz import config
+from ckanext.grandlyon_access import shared as access
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                   "MultiPolygon", "GeometryCollection")
@@ -85,12 +86,10 @@ def load(resource: dict[str, Any], source: dict[str, Any], context: dict[str, An
 # --- reading the resource ----------------------------------------------------------
 
 def _fetch(url: str) -> bytes:
-    from ckanext.grandlyon_access.outbound import OutboundError, fetch
-
     try:
-        answer = fetch(url, max_bytes=config.map_max_bytes(),
+        answer = access.fetch(url, max_bytes=config.map_max_bytes(),
                        headers={"Accept": "application/geo+json, application/json, */*"})
-    except OutboundError as error:
+    except access.OutboundError as error:
         raise LayerError("url", tk._("The layer's source could not be read: {}").format(error.reason))
     if answer.status >= 400:
         raise LayerError("url", tk._("The layer's source answered with the error {}.").format(answer.status))
