@@ -831,7 +831,7 @@ class CommunesHarvester(HarvesterBase):
         ids = []
         for remote_id, record in records.items():
             content = json.dumps(record, sort_keys=True, ensure_ascii=False)
-            digest = hashlib.sha256((content + (source.config or "")).encode()).hexdigest()
+            digest = self._digest(record, source_url, conf, source.config or "")
             previous = current.get(remote_id)
             package_id = previous.package_id if previous else known.get(remote_id)
             package = model.Package.get(package_id) if package_id else None
@@ -853,6 +853,18 @@ class CommunesHarvester(HarvesterBase):
             ids.append(self._object(harvest_job, remote_id, None, current[remote_id].package_id,
                                     status="delete"))
         return ids
+
+    def _digest(self, record: dict, source_url: str, conf: dict, config_str: str) -> str:
+        """The "unchanged" check's hash: what the mapping uses of a record (its
+        description, `describe`) and the source's configuration. Counters and
+        processing dates a portal changes at every request (udata's metrics,
+        ODS's records count) are not described, so they rewrite nothing."""
+        try:
+            described: Any = dataclasses.asdict(self.describe(record, source_url, conf))
+        except Exception:  # noqa: BLE001 - the import of this record reports it
+            described = record
+        content = json.dumps(described, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256((content + config_str).encode()).hexdigest()
 
     def _verified_listing(self, source_url: str, conf: dict) -> dict[str, dict]:
         """Remote id -> record of the whole remote catalogue; RemoteError

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import threading
+import time
 
 import pytest
 
 from ckanext.grandlyon_access.outbound import OutboundError, check_url, fetch
 
 
+BOMB = gzip.compress(b" " * 50_000_000, 9)  # 50 kB on the wire, 50 MB decompressed
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
+        if self.path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for _ in range(100):  # one byte every 0.2 s: 20 s in all
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if self.path == "/bomb":
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(BOMB)))
+            self.end_headers()
+            self.wfile.write(BOMB)
+            return
         if self.path == "/big":
             body = b"x" * 5000
         elif self.path.startswith("/redirect"):
@@ -73,4 +97,38 @@ def test_body_over_the_cap_is_refused_while_streaming(server):
     assert len(fetch(server + "/big", max_bytes=6000).content) == 5000
     with pytest.raises(OutboundError) as error:
         fetch(server + "/big", max_bytes=4000)
+    assert error.value.kind == "too_large"
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+def test_a_refused_redirect_names_where_it_led(server):
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/redirect?to=http://10.0.0.1/admin")
+    assert error.value.address == "http://10.0.0.1/admin"
+    assert "http://10.0.0.1/admin" in error.value.reason
+    assert server not in error.value.reason
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+def test_a_dripping_answer_stops_at_the_deadline(server):
+    """Each byte comes in well within the timeout; the deadline bounds the whole."""
+    started = time.monotonic()
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/drip", timeout=5, deadline=1)
+    assert error.value.kind == "timeout"
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.deadline", "1")
+def test_the_deadline_comes_from_the_configuration(server):
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/drip", timeout=5)
+    assert error.value.kind == "timeout"
+
+
+@pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
+def test_a_compressed_answer_is_capped_once_decompressed(server):
+    with pytest.raises(OutboundError) as error:
+        fetch(server + "/bomb", max_bytes=1_000_000)
     assert error.value.kind == "too_large"

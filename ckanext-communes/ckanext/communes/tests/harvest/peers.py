@@ -10,8 +10,8 @@ Paging follows each API: ODS `limit`/`offset` with `total_count` (sorted on
 `next_page`, CKAN `rows`/`start` with `count`. Modes (`MODES`):
 
 - ignore_offset: every page is the first page again;
-- reorder: each request lists the catalogue in another order, so that pages
-  overlap and miss datasets (no stable order);
+- reorder: every other request lists the catalogue shifted by one, so
+  that pages overlap and miss a dataset (no stable order);
 - insert_while_paged / remove_while_paged: a dataset is added (removed) once
   the first page was read;
 - duplicates: the second page repeats the last dataset of the first and
@@ -19,8 +19,8 @@ Paging follows each API: ODS `limit`/`offset` with `total_count` (sorted on
 - repeat_page: the second page answers the first page's datasets;
 - shrunk: the catalogue lists only its first 2 datasets, consistently;
 - empty: the catalogue is empty, consistently;
-- rate_limited: the first `limited` catalogue requests answer 429 with
-  Retry-After and X-RateLimit-Reset headers;
+- rate_limited: the next `limited` catalogue requests answer 429 with
+  Retry-After (`retry_after`) and X-RateLimit-Reset headers;
 - redirect_private: the second page redirects to `redirect_to` (a private
   address);
 - slow_drip: the second page drips its body, a byte every 0.2 s;
@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import random
 from typing import Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -137,8 +136,8 @@ class Peer:
             keys = keys[:2]
         elif self.mode == "empty":
             keys = []
-        elif self.mode == "reorder":
-            random.Random(self.catalogue_requests).shuffle(keys)
+        elif self.mode == "reorder" and self.catalogue_requests % 2 == 0:
+            keys = keys[1:] + keys[:1]
         elif self.mode == "insert_while_paged" and first_page_read:
             keys.insert(0, self.keys[0][:-2] + "99")
         elif self.mode == "remove_while_paged" and first_page_read:
@@ -194,7 +193,8 @@ class Peer:
         self.views += 1
         query = parse_qs(parts.query)
         start, size = self.window(query)
-        if self.mode == "rate_limited" and self.catalogue_requests <= self.limited:
+        if self.mode == "rate_limited" and self.limited > 0:
+            self.limited -= 1
             return Answer(b'{"error_code": "TooManyRequests", "message": "Too many requests"}',
                           429, headers={"Retry-After": self.retry_after,
                                         "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0",
