@@ -10,6 +10,8 @@ from flask import g
 from markupsafe import Markup
 
 from ckanext.communes import communes
+from ckanext.communes.harvesters.base import MAPPING_NOTES, iso_date, job_notes
+from ckanext.communes.harvesters.base import GATHER_MESSAGES, message_in_language
 
 DEFAULT_PRIMARY = "#1f4e79"
 DEFAULT_SECONDARY = "#f2f2f2"
@@ -82,17 +84,59 @@ HARVEST_MESSAGES = (
 
 def _message_pattern(msgid: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", msgid)
-    regex = "".join(f"(?P<{part}>.+?)" if i % 2 else re.escape(part)
+    regex = "".join(f"(?P<{part}>.*?)" if i % 2 else re.escape(part)
                     for i, part in enumerate(parts))
     return re.compile(f"^{regex}$", re.DOTALL)
 
 
-def communes_harvest_message(message: Any) -> str:
-    """A message recorded by a harvester of this extension, in the reader's
-    language (other messages as they were recorded)."""
-    from ckanext.communes.harvesters.base import message_in_language
+# Notes a harvester writes on a dataset besides the mapping's.
+DATASET_NOTES = ("Withdrawn from the remote portal on {date}",)
 
-    return message_in_language(str(message or ""), HARVEST_MESSAGES)
+
+def _value_in_language(value: str) -> str:
+    """A value of a message: an ISO date as the portal shows dates; a
+    recorded sentence (a refusal's reason) in the reader's language."""
+    if iso_date(value) and len(value) >= 10:
+        return communes_harvest_datetime(value)
+    return message_in_language(value)
+
+
+def communes_harvest_message(message: Any) -> str:
+    """A message recorded by a harvester of this extension (stored in
+    English), line by line in the reader's language, its dates formatted;
+    other lines as they were recorded."""
+    lines = []
+    for line in str(message or "").split("\n"):
+        for msgid in GATHER_MESSAGES + MAPPING_NOTES + DATASET_NOTES + HARVEST_MESSAGES:
+            match = _message_pattern(msgid).match(line)
+            if match:
+                values = {k: _value_in_language(v) for k, v in match.groupdict().items()}
+                line = tk._(msgid).format(**values)
+                break
+        else:
+            line = message_in_language(line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def communes_harvest_job_notes(job_id: str) -> list[dict[str, str]]:
+    """The mapping notes of a job's datasets (they were imported), each in
+    the reader's language, for the job report."""
+    return [{"guid": guid, "message": communes_harvest_message(note)}
+            for guid, note in job_notes(job_id)]
+
+
+def communes_harvest_datetime(value: Any) -> str:
+    """A remote or harvest date (ISO 8601 text) as the portal shows dates, in
+    the reader's language and the portal's time zone; other text as is."""
+    text = str(value or "")
+    if not iso_date(text):
+        return text
+    with_hours = "T" in text or " " in text.strip()
+    try:
+        return tk.h.render_datetime(text.replace("Z", "+00:00"), with_hours=with_hours)
+    except (ValueError, TypeError):
+        return text
 
 
 def communes_sidebar_organization(org_id: str) -> dict[str, Any]:

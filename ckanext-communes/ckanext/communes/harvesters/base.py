@@ -40,6 +40,7 @@ import logging
 import math
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
@@ -61,7 +62,31 @@ log = logging.getLogger(__name__)
 ACCESS_LEVELS = ("open", "licensed", "restricted")
 WITHDRAW = ("delete", "keep")
 THEMES = ("tags", "groups")
-FREQUENCIES = ("continuous", "daily", "weekly", "monthly", "annual", "irregular")
+FREQUENCIES = ("continuous", "daily", "weekly", "monthly", "quarterly", "semiannual", "annual",
+               "irregular")
+# Remote update frequencies (udata codes, EU frequency vocabulary names or
+# URIs, DCAT labels in French or English; normalised: lower case, letters
+# only) -> the portal's; each onto the nearest frequency that is not more
+# frequent than the remote one.
+FREQUENCY_ALIASES = {
+    "continuous": "continuous", "cont": "continuous", "updatecont": "continuous",
+    "encontinu": "continuous", "tempsreel": "continuous", "realtime": "continuous",
+    "hourly": "continuous", "bihourly": "continuous", "trihourly": "continuous",
+    "fourtimesaday": "daily", "threetimesaday": "daily", "semidaily": "daily",
+    "twiceaday": "daily", "daily": "daily", "quotidienne": "daily", "quotidien": "daily",
+    "fourtimesaweek": "weekly", "threetimesaweek": "weekly", "semiweekly": "weekly",
+    "weekly": "weekly", "hebdomadaire": "weekly",
+    "biweekly": "monthly", "threetimesamonth": "monthly", "semimonthly": "monthly",
+    "monthly": "monthly", "mensuelle": "monthly", "mensuel": "monthly",
+    "bimonthly": "quarterly", "quarterly": "quarterly", "trimestrielle": "quarterly",
+    "trimestriel": "quarterly", "threetimesayear": "quarterly",
+    "semiannual": "semiannual", "annual2": "semiannual", "semestrielle": "semiannual",
+    "semestriel": "semiannual", "biannual": "semiannual",
+    "annual": "annual", "annuelle": "annual", "annuel": "annual", "yearly": "annual",
+    "biennial": "irregular", "triennial": "irregular", "quinquennial": "irregular",
+    "punctual": "irregular", "irregular": "irregular", "irreg": "irregular",
+    "irreguliere": "irregular", "ponctuelle": "irregular",
+}
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                   "MultiPolygon", "GeometryCollection")
 
@@ -107,6 +132,7 @@ class Remote:
     themes: list[str] = dataclasses.field(default_factory=list)
     licence: str = ""
     licence_url: str = ""
+    licence_title: str = ""  # as the remote portal names it (shown on the page)
     access: str = ""
     modified: str = ""
     issued: str = ""
@@ -115,6 +141,7 @@ class Remote:
     temporal_end: str = ""
     spatial: Optional[dict] = None
     spatial_text: str = ""
+    zones: list[str] = dataclasses.field(default_factory=list)  # ids or names
     publisher: str = ""
     remote_url: str = ""
     resources: list[dict] = dataclasses.field(default_factory=list)
@@ -180,30 +207,38 @@ def _check_page_size(value: Any, key: str) -> None:
         raise ValueError(tk._('"{key}" must be a whole number from 1 to 1000').format(key=key))
 
 
+def check_text_map(value: Any, key: str) -> None:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(tk._('"{key}" must map strings onto strings').format(key=key))
+
+
 def _check_licence_id(value: Any, key: str) -> None:
     if not isinstance(value, str) or value not in portal_licences():
         raise ValueError(tk._('"{key}": {value} is not a licence of the portal').format(
             key=key, value=json.dumps(value, ensure_ascii=False)[:100]))
 
 
+def _check_licence_entry(entry: Any, key: str) -> None:
+    """A licence id of the portal, or {"licence": <id>, "access_level": <level>}."""
+    if isinstance(entry, str):
+        _check_licence_id(entry, key)
+    elif isinstance(entry, dict) and "licence" in entry and set(entry) <= {
+            "licence", "access_level"}:
+        _check_licence_id(entry["licence"], key)
+        if "access_level" in entry:
+            _one_of(ACCESS_LEVELS)(entry["access_level"], key + ".access_level")
+    else:
+        raise ValueError(tk._('"{key}" must be a licence id or {{"licence": ..., '
+                              '"access_level": ...}}').format(key=key))
+
+
 def _check_licences(value: Any, key: str) -> None:
-    """{"<remote licence>": "<portal licence id>" or
-    {"licence": "<portal licence id>", "access_level": "<level>"}}."""
+    """{"<remote licence>": <licence entry>}."""
     if not isinstance(value, dict):
         raise ValueError(tk._('"{key}" must map remote licences onto licences of the '
                               'portal').format(key=key))
     for remote, entry in value.items():
-        where = f"{key}.{remote}"
-        if isinstance(entry, str):
-            _check_licence_id(entry, where)
-        elif isinstance(entry, dict) and "licence" in entry and set(entry) <= {
-                "licence", "access_level"}:
-            _check_licence_id(entry["licence"], where)
-            if "access_level" in entry:
-                _one_of(ACCESS_LEVELS)(entry["access_level"], where + ".access_level")
-        else:
-            raise ValueError(tk._('"{key}" must be a licence id or {{"licence": ..., '
-                                  '"access_level": ...}}').format(key=where))
+        _check_licence_entry(entry, f"{key}.{remote}")
 
 
 # The keys every commune harvester understands -> their check. A new common
@@ -214,7 +249,7 @@ COMMON_KEYS: dict[str, Check] = {
     "default_access_level": _one_of(ACCESS_LEVELS),
     "access_levels": _check_access_levels,
     "licences": _check_licences,
-    "default_licence": _check_licence_id,
+    "default_licence": _check_licence_entry,
     "themes": _one_of(THEMES),
     "page_size": _check_page_size,
 }
@@ -611,22 +646,91 @@ def portal_licences() -> set[str]:
     return {lic["id"] for lic in tk.get_action("license_list")({"ignore_auth": True}, {})}
 
 
-def map_licence(remote: Remote, conf: dict, notes: list[str]) -> str:
-    explicit = conf.get("licences") or {}
-    for candidate in (remote.licence, remote.licence_url):
-        if candidate and candidate in explicit:
-            return explicit[candidate]
+# The notes the mapping writes on a dataset (`provenance_notes`, one a line)
+# and in the job report: stored in English (the workers have no language)
+# and shown in the reader's language (helpers.communes_harvest_message).
+NOTE_UNKNOWN_LICENCE = "Remote licence not in the portal's registry: {licence}"
+NOTE_UNKNOWN_LICENCE_RESTRICTED = (
+    "Remote licence not in the portal's registry: {licence}; the data is restricted until "
+    "the licence is mapped (\"licences\" in the source configuration)")
+NOTE_NO_LICENCE = "The remote portal names no licence"
+NOTE_NOT_TO_SIGN = ("The remote portal asks for an account; the licence {licence} is not one "
+                    "to sign, so the data is restricted")
+JOB_UNKNOWN_LICENCE = ("Remote licence unknown to the portal: {licence}. The dataset was "
+                       "imported with the licence \"{licence_id}\" and the access level "
+                       "\"{level}\"; map this licence in \"licences\" in the source "
+                       "configuration.")
+# The harvest object extra holding a note of the mapping for the job report.
+NOTE_EXTRA = "mapping_note"
+JOB_UNKNOWN_LICENCE_NONE = ("Remote licence unknown to the portal: {licence}. The dataset was "
+                            "imported without a licence and with the access level \"{level}\"; "
+                            "map this licence in \"licences\" in the source configuration.")
+MAPPING_NOTES = (JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED, NOTE_UNKNOWN_LICENCE,
+                 NOTE_NO_LICENCE, NOTE_NOT_TO_SIGN)
+
+
+@dataclasses.dataclass
+class LicenceChoice:
+    """What the mapping chose for a remote licence."""
+
+    licence_id: str               # "" for no licence of the portal
+    access_level: Optional[str]   # the least open level it allows, None: no opinion
+    known: bool                   # False: the remote licence matched nothing
+
+
+def licence_entry(entry: Any) -> tuple[str, Optional[str]]:
+    """(licence id, access level or None) of a "licences" table entry or of
+    "default_licence": a licence id or {"licence": ..., "access_level": ...}."""
+    if isinstance(entry, dict):
+        return str(entry.get("licence") or ""), entry.get("access_level")
+    return str(entry or ""), None
+
+
+def map_licence(remote: Remote, conf: dict, notes: list[str]) -> LicenceChoice:
+    """The remote licence through the source's table ("licences", matched as
+    written or normalised), then the portal's registry (ids, titles, URLs,
+    common spellings); else the source's "default_licence", else the
+    portal's default when it is a licence of the registry, else none. An
+    unknown licence restricts the data unless the default entry gives an
+    access level."""
+    candidates = [c for c in (remote.licence, remote.licence_title, remote.licence_url) if c]
+    table = conf.get("licences") or {}
+    normalised_table = {_normalise(key): entry for key, entry in table.items()}
+    for candidate in candidates:
+        entry = table.get(candidate, normalised_table.get(_normalise(candidate)))
+        if entry is not None:
+            licence_id, level = licence_entry(entry)
+            return LicenceChoice(licence_id, level, True)
     index = licence_registry()
-    for candidate in (remote.licence, remote.licence_url):
-        if candidate and _normalise(candidate) in index:
-            return index[_normalise(candidate)]
-    default = conf.get("default_licence") or communes_config.harvest_default_licence()
-    if remote.licence or remote.licence_url:
-        notes.append(tk._("Remote licence not in the portal's registry: {licence}").format(
-            licence=remote.licence or remote.licence_url))
+    for candidate in candidates:
+        if _normalise(candidate) in index:
+            return LicenceChoice(index[_normalise(candidate)], None, True)
+    if "default_licence" in conf:
+        licence_id, level = licence_entry(conf["default_licence"])
     else:
-        notes.append(tk._("The remote portal names no licence"))
-    return default
+        licence_id, level = communes_config.harvest_default_licence(), None
+        if licence_id not in portal_licences():
+            licence_id = ""
+    if not candidates:
+        notes.append(NOTE_NO_LICENCE)
+        return LicenceChoice(licence_id, level, True)
+    named = remote.licence_title or remote.licence or remote.licence_url
+    if level is None:
+        level = "restricted"
+        notes.append(NOTE_UNKNOWN_LICENCE_RESTRICTED.format(licence=named))
+    else:
+        notes.append(NOTE_UNKNOWN_LICENCE.format(licence=named))
+    return LicenceChoice(licence_id, level, False)
+
+
+def job_notes(job_id: str) -> list[tuple[str, str]]:
+    """(remote id, note) of the mapping notes of a job's datasets."""
+    rows = (model.Session.query(HarvestObject.guid, HarvestObjectExtra.value)
+            .join(HarvestObjectExtra, HarvestObjectExtra.harvest_object_id == HarvestObject.id)
+            .filter(HarvestObject.harvest_job_id == job_id,
+                    HarvestObjectExtra.key == NOTE_EXTRA)
+            .order_by(HarvestObject.guid))
+    return [(guid, value) for guid, value in rows]
 
 
 def licence_needs_signature(licence_id: str) -> bool:
@@ -638,25 +742,83 @@ def licence_needs_signature(licence_id: str) -> bool:
 
 
 def map_access(remote: Remote, conf: dict, builtin: dict[str, Optional[str]],
-               licence_id: str, notes: list[str]) -> str:
+               licence: LicenceChoice, notes: list[str]) -> str:
+    """The remote access (through `builtin` and the source's "access_levels")
+    or the source's default, made no more open than the licence mapping
+    allows; `licensed` needs a licence to sign, else it is `restricted`."""
     default = conf.get("default_access_level") or "open"
     mapping = dict(builtin, **(conf.get("access_levels") or {}))
     level = mapping.get(remote.access) if remote.access else None
     level = level or default
-    if level == "licensed" and not licence_needs_signature(licence_id):
-        notes.append(tk._("The remote portal asks for an account; the licence {licence} is "
-                          "not one to sign, so the data is restricted").format(licence=licence_id))
+    if licence.access_level in ACCESS_LEVELS and \
+            ACCESS_LEVELS.index(licence.access_level) > ACCESS_LEVELS.index(level):
+        level = licence.access_level
+    if level == "licensed" and not licence_needs_signature(licence.licence_id):
+        notes.append(NOTE_NOT_TO_SIGN.format(licence=licence.licence_id))
         level = "restricted"
     return level
 
 
+# A tag as CKAN 2.11 accepts it: letters (any script), digits, spaces, - _ .
+_TAG_FORBIDDEN = re.compile(r"[^\w \-.]+", re.UNICODE)
+
+
 def clean_tags(values: list[str]) -> list[str]:
+    """The remote keywords as written (case and accents kept), characters a
+    tag may not hold replaced by spaces; the first of two that differ only
+    in case is kept."""
     tags: list[str] = []
+    seen: set[str] = set()
     for value in values:
-        tag = munge_tag(value or "")[:100]
-        if len(tag) >= 2 and tag not in tags:
+        tag = re.sub(r"\s+", " ", _TAG_FORBIDDEN.sub(" ", str(value or ""))).strip(" -_.")[:100]
+        if len(tag) >= 2 and tag.casefold() not in seen:
+            seen.add(tag.casefold())
             tags.append(tag)
     return tags
+
+
+def map_frequency(value: str) -> str:
+    """A remote update frequency -> one of FREQUENCIES ("" when unknown)."""
+    text = str(value or "").strip()
+    if text in FREQUENCIES:
+        return text
+    tail = text.rstrip("/").rsplit("/", 1)[-1]
+    key = re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", tail.lower())
+                 .encode("ascii", "ignore").decode())
+    return FREQUENCY_ALIASES.get(key, "")
+
+
+def zone_names(zones: list[str], conf: dict) -> list[str]:
+    """Readable names of udata spatial zones (`fr:commune:69123`): the
+    source's "zone_names" table, else the portal's commune with that INSEE
+    code, else the zone's level and code ("commune 69123"); a name stays."""
+    table = conf.get("zone_names") or {}
+    names: list[str] = []
+    for zone in zones:
+        zone = str(zone or "").strip()
+        if not zone:
+            continue
+        name = table.get(zone)
+        parts = zone.split(":")
+        if name is None and len(parts) >= 3 and parts[-2] == "commune":
+            name = commune_title(parts[-1])
+        if name is None and len(parts) >= 2 and all(parts):
+            name = f"{parts[-2].replace('-', ' ')} {parts[-1]}"
+        name = name or zone
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def commune_title(insee_code: str) -> Optional[str]:
+    """The title of the portal's organisation with this INSEE code."""
+    row = (model.Session.query(model.Group.title)
+           .join(model.GroupExtra, model.GroupExtra.group_id == model.Group.id)
+           .filter(model.GroupExtra.key == "insee_code", model.GroupExtra.value == insee_code,
+                   model.GroupExtra.state == "active", model.Group.state == "active",
+                   model.Group.is_organization == True)  # noqa: E712
+           .first())
+    return row[0] if row else None
 
 
 def local_groups() -> dict[str, str]:
@@ -669,31 +831,66 @@ def local_groups() -> dict[str, str]:
     return index
 
 
-def geometry(value: Any) -> Optional[dict]:
-    """A GeoJSON geometry from a geometry, a Feature or a bbox list."""
+def _bbox_polygon(value: Any) -> Optional[dict]:
     if isinstance(value, list) and len(value) == 4 and all(
-            isinstance(v, (int, float)) for v in value):
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         minx, miny, maxx, maxy = value
         return {"type": "Polygon", "coordinates": [[[minx, miny], [maxx, miny], [maxx, maxy],
                                                     [minx, maxy], [minx, miny]]]}
-    if not isinstance(value, dict):
-        return None
-    if value.get("type") == "Feature":
-        return geometry(value.get("geometry"))
-    if value.get("type") in GEOMETRY_TYPES and (value.get("coordinates") or value.get("geometries")):
-        return value
     return None
+
+
+def geometry(value: Any, depth: int = 0) -> Optional[dict]:
+    """A GeoJSON geometry from a geometry, a Feature, a FeatureCollection
+    (its first geometry), an object with only a `bbox`, a bbox list, or any
+    of them as JSON text."""
+    if depth > 3:
+        return None
+    if isinstance(value, str) and value.strip().startswith(("{", "[")):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    polygon = _bbox_polygon(value)
+    if polygon or not isinstance(value, dict):
+        return polygon
+    kind = value.get("type")
+    if kind == "Feature":
+        return geometry(value.get("geometry"), depth + 1) or _bbox_polygon(value.get("bbox"))
+    if kind == "FeatureCollection":
+        for feature in value.get("features") or []:
+            found = geometry(feature, depth + 1)
+            if found:
+                return found
+        return _bbox_polygon(value.get("bbox"))
+    if kind in GEOMETRY_TYPES and (value.get("coordinates") or value.get("geometries")):
+        return value
+    if "geometry" in value:
+        return geometry(value["geometry"], depth + 1)
+    return _bbox_polygon(value.get("bbox"))
 
 
 def iso_date(value: str) -> str:
     """An ISO 8601 date-time from the remote (kept as given when valid)."""
-    if not value:
+    if not value or not isinstance(value, str):
         return ""
     try:
         datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return ""
     return value
+
+
+def latest_date(*values: str) -> str:
+    """The latest of several ISO dates (as given), "" when none is valid."""
+    dated = []
+    for value in values:
+        if iso_date(value):
+            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=datetime.timezone.utc)
+            dated.append((moment, value))
+    return max(dated)[1] if dated else ""
 
 
 def match_resources(resources: list[dict], previous: list[dict]) -> None:
@@ -972,8 +1169,8 @@ class CommunesHarvester(HarvesterBase):
         record = json.loads(harvest_object.content)
         remote = self.describe(record, source_url, conf)
         notes: list[str] = []
-        licence_id = map_licence(remote, conf, notes)
-        level = map_access(remote, conf, self.access_builtin, licence_id, notes)
+        licence = map_licence(remote, conf, notes)
+        level = map_access(remote, conf, self.access_builtin, licence, notes)
         tags = list(remote.keywords)
         groups = []
         if conf.get("themes") == "groups" and remote.themes:
@@ -987,31 +1184,38 @@ class CommunesHarvester(HarvesterBase):
         else:
             tags += remote.themes
         source_dataset = tk.get_action("package_show")(self._context(), {"id": source.id})
-        frequency = remote.frequency if remote.frequency in FREQUENCIES else ""
+        territory = ", ".join(part for part in [remote.spatial_text] + zone_names(
+            remote.zones, conf) if part)
         pkg: dict[str, Any] = {
             "title": remote.title or remote.remote_id,
             "notes": remote.notes,
             "owner_org": source_dataset.get("owner_org"),
-            "license_id": licence_id,
+            "license_id": licence.licence_id,
             "access_level": level,
             "tags": [{"name": t} for t in clean_tags(tags)],
             "groups": groups,
             "url": remote.remote_url,
             "author": remote.publisher,
-            "frequency": frequency,
+            "frequency": map_frequency(remote.frequency),
             "temporal_start": iso_date(remote.temporal_start),
             "temporal_end": iso_date(remote.temporal_end),
-            "spatial_text": remote.spatial_text,
+            "spatial_text": territory,
             "provenance_source": source.title or source_url,
             "provenance_source_url": source_url,
             "provenance_remote_id": remote.remote_id,
             "provenance_remote_url": remote.remote_url,
             "provenance_remote_modified": iso_date(remote.modified),
+            "provenance_remote_licence": remote.licence_title or remote.licence
+            or remote.licence_url,
             "provenance_harvested": datetime.datetime.utcnow().replace(microsecond=0).isoformat(),
             "provenance_notes": "\n".join(notes),
             "provenance_withdrawn": "",
             "resources": [dict(r) for r in remote.resources if r.get("url")],
             "_name_hint": remote.name_hint,
+            "_job_notes": [] if licence.known else [
+                (JOB_UNKNOWN_LICENCE if licence.licence_id else JOB_UNKNOWN_LICENCE_NONE).format(
+                    licence=remote.licence_title or remote.licence or remote.licence_url,
+                    licence_id=licence.licence_id, level=level)],
         }
         spatial = geometry(remote.spatial)
         if spatial:
@@ -1021,6 +1225,7 @@ class CommunesHarvester(HarvesterBase):
     def _import(self, harvest_object, conf: dict, status: Optional[str]) -> bool:
         pkg = self.package_dict(harvest_object, conf)
         remote_name = pkg.pop("_name_hint", None)
+        job_notes = pkg.pop("_job_notes", [])
         existing = model.Package.get(harvest_object.package_id) if harvest_object.package_id else None
         context = self._context()
         if existing is not None:
@@ -1035,6 +1240,10 @@ class CommunesHarvester(HarvesterBase):
             model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
             self._link_before_indexing(harvest_object, pkg["id"])
             result = tk.get_action("package_create")(context, pkg)
+        for note in job_notes:
+            # Shown by the job report as a note (an object error would count
+            # the imported dataset as errored).
+            harvest_object.extras.append(HarvestObjectExtra(key=NOTE_EXTRA, value=note))
         self._set_current(harvest_object, result["id"])
         return True
 

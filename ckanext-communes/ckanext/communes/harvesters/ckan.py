@@ -117,6 +117,7 @@ class CommunesCKANHarvester(CommunesHarvester):
                     if isinstance(g, dict) and (g.get("title") or g.get("name"))],
             licence=record.get("license_id") or record.get("license_title") or "",
             licence_url=record.get("license_url") or "",
+            licence_title=record.get("license_title") or "",
             access=record.get("access_level") or "",
             modified=record.get("metadata_modified") or "",
             frequency=record.get("frequency") or "",

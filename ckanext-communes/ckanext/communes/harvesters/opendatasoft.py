@@ -43,6 +43,12 @@ def _as_list(value) -> list[str]:
     return [str(v) for v in value if v]
 
 
+def _bbox_of(reference):
+    """A bbox given inside `geographic_reference` (an object), if any."""
+    return reference.get("bbox") or reference.get("geometry") if isinstance(reference, dict) \
+        else None
+
+
 class OpenDataSoftHarvester(CommunesHarvester):
     # ODS "visibility": a restricted dataset is reserved to the remote
     # portal's authorised users; "domain" says nothing about access.
@@ -102,6 +108,7 @@ class OpenDataSoftHarvester(CommunesHarvester):
         base = portal_base(source_url)
         dataset_id = record["dataset_id"]
         meta = (record.get("metas") or {}).get("default") or {}
+        dcat = (record.get("metas") or {}).get("dcat") or {}
         quoted = quote(dataset_id, safe="")
         api = f"{base}{API}/catalog/datasets/{quoted}"
         resources = []
@@ -130,10 +137,13 @@ class OpenDataSoftHarvester(CommunesHarvester):
             themes=_as_list(meta.get("theme")),
             licence=meta.get("license") or "",
             licence_url=meta.get("license_url") or "",
+            licence_title=meta.get("license") or "",
             access=record.get("visibility") or "",
             modified=meta.get("modified") or meta.get("metadata_processed") or "",
             issued=meta.get("data_processed") or "",
-            spatial=meta.get("bbox") or meta.get("geographic_area"),
+            frequency=str(dcat.get("accrualperiodicity") or ""),
+            spatial=meta.get("bbox") or meta.get("geographic_area") or _bbox_of(
+                meta.get("geographic_reference")),
             spatial_text=", ".join(territory),
             publisher=meta.get("publisher") or "",
             remote_url=f"{base}/explore/dataset/{quoted}/",

@@ -22,20 +22,9 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (CommunesHarvester, Remote, RemoteError, check_required_text, get_json,
-                   same_site)
+from .base import (CommunesHarvester, Remote, RemoteError, check_required_text,
+                   check_text_map, get_json, latest_date, same_site)
 from .base import Listing, failure_advice
-
-FREQUENCIES = {
-    "continuous": "continuous", "punctual": "irregular", "irregular": "irregular",
-    "hourly": "continuous", "fourTimesADay": "daily", "threeTimesADay": "daily",
-    "semidaily": "daily", "daily": "daily", "fourTimesAWeek": "weekly",
-    "threeTimesAWeek": "weekly", "semiweekly": "weekly", "weekly": "weekly",
-    "biweekly": "weekly", "threeTimesAMonth": "monthly", "semimonthly": "monthly",
-    "monthly": "monthly", "bimonthly": "monthly", "quarterly": "monthly",
-    "threeTimesAYear": "monthly", "semiannual": "annual", "annual": "annual",
-    "biennial": "annual", "triennial": "annual", "quinquennial": "annual",
-}
 
 
 def site_base(source_url: str) -> str:
@@ -57,7 +46,7 @@ class UdataHarvester(CommunesHarvester):
             "form_config_interface": "Text",
         }
 
-    config_checks = {"remote_organization": check_required_text}
+    config_checks = {"remote_organization": check_required_text, "zone_names": check_text_map}
     required_keys = ("remote_organization",)
 
     def remote_records(self, source_url: str, conf: dict,
@@ -105,8 +94,8 @@ class UdataHarvester(CommunesHarvester):
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         temporal = record.get("temporal_coverage") or {}
         spatial = record.get("spatial") or {}
-        zones = [z.get("name") or z.get("code") or z.get("id") if isinstance(z, dict) else str(z)
-                 for z in spatial.get("zones") or []]
+        zones = [z.get("name") or z.get("id") or z.get("code") if isinstance(z, dict) else str(z)
+                 for z in (spatial.get("zones") if isinstance(spatial, dict) else None) or []]
         resources = []
         for resource in record.get("resources") or []:
             if not isinstance(resource, dict) or not resource.get("url"):
@@ -130,13 +119,15 @@ class UdataHarvester(CommunesHarvester):
             keywords=[t for t in record.get("tags") or [] if isinstance(t, str)],
             licence=license_value,
             access=record.get("access_type") or "",
-            modified=record.get("last_update") or record.get("last_modified") or "",
+            # last_modified moves with the metadata, last_update with the data.
+            modified=latest_date(record.get("last_modified") or "",
+                                 record.get("last_update") or ""),
             issued=record.get("created_at") or "",
-            frequency=FREQUENCIES.get(record.get("frequency") or "", ""),
+            frequency=str(record.get("frequency") or ""),
             temporal_start=(temporal.get("start") or "") if isinstance(temporal, dict) else "",
             temporal_end=(temporal.get("end") or "") if isinstance(temporal, dict) else "",
             spatial=spatial.get("geom") if isinstance(spatial, dict) else None,
-            spatial_text=", ".join(z for z in zones if z),
+            zones=[str(z) for z in zones if z],
             publisher=organization.get("name") or "" if isinstance(organization, dict) else "",
             remote_url=record.get("page") or "",
             resources=resources,

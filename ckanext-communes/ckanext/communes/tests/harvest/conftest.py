@@ -15,6 +15,8 @@ import pytest
 from ckan.tests import factories
 from ckanext.harvest import queue
 
+from ckanext.communes.harvesters.base import job_notes
+
 from .replay import Answer, ReplayServer
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -82,6 +84,8 @@ def run_job(source_id: str, once_queued: Callable[[], None] | None = None) -> di
             "gather_errors": [e["message"] for e in report["gather_errors"]],
             "object_errors": [f'{o["guid"]}: {e["message"]}'
                               for o in report["object_errors"].values() for e in o["errors"]],
+            # Notes of the mapping (an unknown licence): the dataset was imported.
+            "notes": [f"{guid}: {note}" for guid, note in job_notes(job["id"])],
             "original_urls": [o.get("original_url") for o in report["object_errors"].values()]}
 
 

@@ -27,7 +27,7 @@ def test_ckan_portal_is_harvested_with_the_portal_fields(remote, make_source, co
     assert lanes["owner_org"] == commune["id"]
     assert lanes["license_id"] == "lo-2.0"
     assert lanes["access_level"] == "open"
-    assert sorted(t["name"] for t in lanes["tags"]) == ["mobilite", "velo"]
+    assert sorted(t["name"] for t in lanes["tags"]) == ["mobilité", "vélo"]  # as written
     assert json.loads(lanes["spatial"])["type"] == "Polygon"
     assert lanes["provenance_remote_url"] == f"{remote.url}/dataset/pistes-cyclables"
     assert lanes["resources"][0]["format"] == "GeoJSON"
@@ -35,7 +35,12 @@ def test_ckan_portal_is_harvested_with_the_portal_fields(remote, make_source, co
     assert (menus["license_id"], menus["access_level"]) == ("odbl-1.0", "open")
     water = datasets["7c1e0a52-1b2c-4d3e-8f90-000000000003"]
     assert water["access_level"] == "restricted"  # the remote portal's own level
-    assert water["license_id"] == "notspecified" and "other-closed" in water["provenance_notes"]
+    assert water["license_id"] == "" and "Other (Not Open)" in water["provenance_notes"]
+    assert water["provenance_remote_licence"] == "Other (Not Open)"
+    assert report["notes"] == [f"{water['provenance_remote_id']}: Remote licence unknown to the "
+                               'portal: Other (Not Open). The dataset was imported without a '
+                               'licence and with the access level "restricted"; map this '
+                               'licence in "licences" in the source configuration.']
 
     # Nothing changed remotely: nothing rewritten.
     assert run_job(source["id"])["stats"]["not modified"] == 3

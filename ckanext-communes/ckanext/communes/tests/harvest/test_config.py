@@ -47,7 +47,7 @@ def test_themes_can_become_groups(remote, make_source, commune):
     # A theme without a group of the portal stays a tag.
     budget = datasets["budget-primitif-2025"]
     assert budget["groups"] == []
-    assert "administration-gouvernement-finances-publiques-citoyennete" in {
+    assert "Administration Gouvernement Finances publiques Citoyenneté" in {
         t["name"] for t in budget["tags"]}
 
 

@@ -71,3 +71,118 @@ def test_udata_resources_keep_their_id_when_their_url_changes(udata, remote, com
     assert after[0]["remote_id"] == "0d3c2b1a-0000-4000-8000-000000000010"
     # The new resource at the old address is a new resource.
     assert after[1]["id"] != before[0]["id"] and after[1]["name"] == "Annexe"
+
+
+def ods_catalogue(change) -> bytes:
+    """The v1 OpenDataSoft catalogue on one page, each record passed through
+    `change(dataset_id, record)`."""
+    results = []
+    for name in ("catalog-offset-0.json", "catalog-offset-3.json"):
+        results += json.loads((FIXTURES / "opendatasoft" / "v1" / name).read_text())["results"]
+    for record in results:
+        change(record["dataset_id"], record)
+    return json.dumps({"total_count": len(results), "results": results}).encode()
+
+
+def test_licences_map_through_the_source_table_with_their_access_level(remote, make_source,
+                                                                       commune):
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    source = make_source("opendatasoft", remote.url, {"page_size": 3, "licences": {
+        "CC BY-SA 4.0 International": {"licence": "mobilites", "access_level": "licensed"},
+        "open database license (odbl)": {"licence": "odbl-1.0", "access_level": "restricted"}}})
+
+    report = run_job(source["id"])
+
+    assert report["object_errors"] == [] and report["notes"] == []
+    datasets = harvested(commune["id"])
+    sports = datasets["equipements-sportifs"]
+    assert (sports["license_id"], sports["access_level"]) == ("mobilites", "licensed")
+    assert sports["provenance_remote_licence"] == "CC BY-SA 4.0 International"
+    # Matched whatever the case; the table's level wins over "open".
+    budget = datasets["budget-primitif-2025"]
+    assert (budget["license_id"], budget["access_level"]) == ("odbl-1.0", "restricted")
+    # The table never opens what the remote portal restricts.
+    assert datasets["stationnement-residents"]["access_level"] == "restricted"
+
+
+def test_an_unknown_licence_is_restricted_and_reported_unless_the_default_says(
+        remote, make_source, commune):
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    source = make_source("opendatasoft", remote.url, {"page_size": 3})
+    report = run_job(source["id"])
+    sports = harvested(commune["id"])["equipements-sportifs"]
+    assert (sports["license_id"], sports["access_level"]) == ("", "restricted")
+    assert [n.split(":")[0] for n in report["notes"]] == ["equipements-sportifs"]
+    assert "CC BY-SA 4.0 International" in report["notes"][0]
+
+    tk.get_action("harvest_source_patch")(sysadmin_context(), {
+        "id": source["id"], "config": json.dumps({
+            "page_size": 3, "default_licence": {"licence": "lo-2.0", "access_level": "open"}})})
+    report = run_job(source["id"])
+    sports = harvested(commune["id"])["equipements-sportifs"]
+    assert (sports["license_id"], sports["access_level"]) == ("lo-2.0", "open")
+    assert "CC BY-SA 4.0 International" in sports["provenance_notes"]
+    assert "restricted" not in sports["provenance_notes"]
+    assert "imported with the licence \"lo-2.0\" and the access level \"open\"" in \
+        report["notes"][0]
+
+
+def test_ods_coverage_frequency_and_keywords(remote, make_source, commune):
+    def change(dataset_id, record):
+        meta = record["metas"]["default"]
+        if dataset_id == "arbres-remarquables":
+            record["metas"]["dcat"] = {"accrualperiodicity": "http://publications.europa.eu/"
+                                       "resource/authority/frequency/QUARTERLY"}
+            meta["keyword"] = ["Arbres", "Patrimoine naturel", "ARBRES", "x", "vélo/piéton"]
+        if dataset_id == "budget-primitif-2025":
+            record["metas"]["dcat"] = {"accrualperiodicity": "Semestrielle"}
+            meta["bbox"] = {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.87, 45.76]}}]}
+        if dataset_id == "stationnement-residents":
+            meta["geographic_reference"] = {"bbox": [4.8, 45.7, 4.9, 45.8]}
+
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    remote.override["*"] = Answer(ods_catalogue(change))
+    source = make_source("opendatasoft", remote.url, {"page_size": 10})
+
+    report = run_job(source["id"])
+
+    assert report["gather_errors"] == [] and report["object_errors"] == []
+    datasets = harvested(commune["id"])
+    trees = datasets["arbres-remarquables"]
+    assert trees["frequency"] == "quarterly"
+    assert [t["name"] for t in trees["tags"] if t["name"] != "Environnement"] == [
+        "Arbres", "Patrimoine naturel", "vélo piéton"]
+    budget = datasets["budget-primitif-2025"]
+    assert budget["frequency"] == "semiannual"
+    assert json.loads(budget["spatial"]) == {"type": "Point", "coordinates": [4.87, 45.76]}
+    parking = json.loads(datasets["stationnement-residents"]["spatial"])
+    assert parking["type"] == "Polygon" and parking["coordinates"][0][2] == [4.9, 45.8]
+
+
+def test_udata_zone_names_frequency_and_metadata_dates(udata, remote, commune):
+    tk.get_action("organization_patch")(sysadmin_context(), {
+        "id": commune["id"], "is_commune": "true", "insee_code": "99999"})
+    page = json.loads((FIXTURES / "udata" / "v1" / "datasets-page-1.json").read_text())
+    page["data"][1]["frequency"] = "quarterly"
+    page["data"][1]["spatial"] = {"zones": ["fr:departement:99", "fr:commune:99999"]}
+    key = "/api/1/organizations/ville-d-exemple/datasets/?page=1&page_size=2"
+    remote.override[key] = Answer(json.dumps(page).encode())
+
+    run_job(udata["id"])
+
+    datasets = harvested(commune["id"])
+    minutes = datasets["65f0c1d2e3a4b5c6d7e8f901"]
+    assert minutes["spatial_text"] == "Ville d'Exemple"
+    energy = datasets["65f0c1d2e3a4b5c6d7e8f902"]
+    assert energy["frequency"] == "quarterly"
+    assert energy["spatial_text"] == "departement 99, Ville d'Exemple"
+
+    # A change of the metadata only (udata's last_modified) moves the remote
+    # modification date; last_update (the data) stays.
+    page["data"][0]["title"] = "Délibérations (titre revu)"
+    page["data"][0]["last_modified"] = "2025-04-01T09:00:00.000000+00:00"
+    remote.override[key] = Answer(json.dumps(page).encode())
+    run_job(udata["id"])
+    minutes = harvested(commune["id"])["65f0c1d2e3a4b5c6d7e8f901"]
+    assert minutes["provenance_remote_modified"] == "2025-04-01T09:00:00.000000+00:00"

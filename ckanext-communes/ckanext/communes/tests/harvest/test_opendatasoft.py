@@ -49,8 +49,9 @@ def test_metadata_is_mapped_onto_the_portal(ods, remote, commune):
     assert "arbres remarquables" in trees["notes"] and "<b>" not in trees["notes"]
     assert trees["license_id"] == "lo-2.0"
     assert trees["access_level"] == "open"
-    assert sorted(t["name"] for t in trees["tags"]) == ["arbres", "environnement",
-                                                        "patrimoine-naturel"]
+    # Keywords and themes as the remote portal writes them.
+    assert sorted(t["name"] for t in trees["tags"]) == ["Environnement", "arbres",
+                                                        "patrimoine naturel"]
     assert trees["spatial_text"] == "Ville d'Exemple"
     assert json.loads(trees["spatial"])["type"] == "Polygon"
     assert trees["provenance_remote_modified"] == "2025-03-01T10:00:00+00:00"
@@ -70,9 +71,12 @@ def test_metadata_is_mapped_onto_the_portal(ods, remote, commune):
     assert {r["format"] for r in budget["resources"]} == {"CSV", "JSON"}  # not geographic
     assert "spatial" not in budget or not budget["spatial"]
 
-    # A licence the registry does not hold: the default, and a note.
+    # A licence the registry does not hold: no licence of the portal (its
+    # default, notspecified, is not in the registry), restricted data, its
+    # remote title kept, and a note.
     sports = datasets["equipements-sportifs"]
-    assert sports["license_id"] == "notspecified"
+    assert (sports["license_id"], sports["access_level"]) == ("", "restricted")
+    assert sports["provenance_remote_licence"] == "CC BY-SA 4.0 International"
     assert "CC BY-SA 4.0 International" in sports["provenance_notes"]
 
     # An ODS dataset reserved to the remote portal's users is restricted here.
@@ -138,7 +142,7 @@ def test_keep_leaves_a_removed_dataset_with_a_note(remote, make_source, commune)
 def test_provenance_is_shown_on_the_dataset_page(ods, remote, commune, app):
     run_job(ods["id"])
 
-    page = app.get("/dataset/equipements-sportifs")
+    page = app.get("/dataset/equipements-sportifs", headers={"Accept-Language": "fr"})
 
     assert page.status_code == 200
     html = unescape(page.get_data(as_text=True))
@@ -147,8 +151,13 @@ def test_provenance_is_shown_on_the_dataset_page(ods, remote, commune, app):
         assert label in html, label
     assert "Portail de la Ville d'Exemple" in html
     assert f"{remote.url}/explore/dataset/equipements-sportifs/" in html
-    assert "2024-11-20T14:00:00+00:00" in html
+    # Dates as the portal shows them, notes in the reader's language, the
+    # remote licence's title, no "Licence notspecified".
+    assert "novembre 20, 2024" in html and "2024-11-20T14:00:00+00:00" not in html
+    assert "Licence sur le portail d'origine" in html
     assert "CC BY-SA 4.0 International" in html
+    assert "Licence distante absente du registre du portail" in html
+    assert "Remote licence" not in html and "notspecified" not in html
 
 
 def test_harvested_coverage_is_found_by_spatial_search(ods, commune):

@@ -59,6 +59,10 @@ def test_the_report_of_a_job_with_a_dataset_in_error(app, make_source, remote, t
     assert f'href="{remote.url}/explore/dataset/qualite-air-capteurs/"' in body
     assert "Contenu distant" in body and "Contenu local" in body
     assert "Ces jeux de données n" in body and "ont pas été importés" in body
+    # An unknown licence is a note of the job, in French: not an error.
+    assert "Importés avec des remarques" in body
+    assert "Licence distante inconnue du portail : CC BY-SA 4.0 International" in body
+    assert "importé sans licence" in body
     admin = page(app, f"/harvest/admin/{source['name']}", token)
     assert "Moissonner" in admin and "4 ajoutés" in admin
     # The list of the source's jobs: singular and plural nouns, not "1 erreurs".

@@ -39,7 +39,8 @@ def test_harvest_follows_next_page_and_maps_the_datasets(udata, remote, commune)
     assert minutes["frequency"] == "monthly"
     assert (minutes["temporal_start"], minutes["temporal_end"]) == ("2020-01-01", "2025-02-28")
     assert json.loads(minutes["spatial"])["type"] == "MultiPolygon"
-    assert minutes["spatial_text"] == "fr:commune:99999"
+    # No commune of the portal has that INSEE code: the zone's level and code.
+    assert minutes["spatial_text"] == "commune 99999"
     assert sorted(t["name"] for t in minutes["tags"]) == ["citoyennete", "conseil-municipal",
                                                          "deliberations"]
     assert minutes["provenance_remote_url"] == \
