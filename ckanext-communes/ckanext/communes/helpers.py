@@ -10,7 +10,7 @@ from flask import g
 from markupsafe import Markup
 
 from ckanext.communes import communes
-from ckanext.communes.harvesters.base import MAPPING_NOTES, iso_date, job_notes
+from ckanext.communes.harvesters.base import MAPPING_NOTES, NOTE_WITHDRAWN, iso_date, job_notes
 from ckanext.communes.harvesters.base import GATHER_MESSAGES, message_in_language
 
 DEFAULT_PRIMARY = "#1f4e79"
@@ -90,7 +90,7 @@ def _message_pattern(msgid: str) -> re.Pattern[str]:
 
 
 # Notes a harvester writes on a dataset besides the mapping's.
-DATASET_NOTES = ("Withdrawn from the remote portal on {date}",)
+DATASET_NOTES = (NOTE_WITHDRAWN,)
 
 
 def _value_in_language(value: str) -> str:

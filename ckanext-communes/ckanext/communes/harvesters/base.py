@@ -654,6 +654,7 @@ NOTE_UNKNOWN_LICENCE_RESTRICTED = (
     "Remote licence not in the portal's registry: {licence}; the data is restricted until "
     "the licence is mapped (\"licences\" in the source configuration)")
 NOTE_NO_LICENCE = "The remote portal names no licence"
+NOTE_WITHDRAWN = "Withdrawn from the remote portal on {date}"
 NOTE_NOT_TO_SIGN = ("The remote portal asks for an account; the licence {licence} is not one "
                     "to sign, so the data is restricted")
 JOB_UNKNOWN_LICENCE = ("Remote licence unknown to the portal: {licence}. The dataset was "
@@ -1145,8 +1146,8 @@ class CommunesHarvester(HarvesterBase):
             if conf.get("withdraw", "delete") == "delete":
                 tk.get_action("package_delete")(self._context(), {"id": package.id})
             else:
-                note = tk._("Withdrawn from the remote portal on {date}").format(
-                    date=datetime.date.today().isoformat())
+                # Stored in English, shown in the reader's language.
+                note = NOTE_WITHDRAWN.format(date=datetime.date.today().isoformat())
                 tk.get_action("package_patch")(self._context(), {
                     "id": package.id, "provenance_withdrawn": note})
         self._set_current(harvest_object, None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 
 import ckan.plugins.toolkit as tk
 import pytest
@@ -186,3 +187,37 @@ def test_udata_zone_names_frequency_and_metadata_dates(udata, remote, commune):
     run_job(udata["id"])
     minutes = harvested(commune["id"])["65f0c1d2e3a4b5c6d7e8f901"]
     assert minutes["provenance_remote_modified"] == "2025-04-01T09:00:00.000000+00:00"
+
+
+def test_harvest_notes_and_dates_in_the_readers_language(app, remote, make_source, commune):
+    remote.load(FIXTURES / "udata" / "v1")
+    source = make_source("udata", remote.url, {"remote_organization": "ville-d-exemple",
+                                                "page_size": 2, "withdraw": "keep",
+                                                "default_licence": "lo-2.0"})
+    run_job(source["id"])
+    remote.load(FIXTURES / "udata" / "v2")
+    run_job(source["id"])
+    kept = harvested(commune["id"])["65f0c1d2e3a4b5c6d7e8f903"]
+    assert kept["provenance_withdrawn"].startswith("Withdrawn from the remote portal on ")
+    energy = harvested(commune["id"])["65f0c1d2e3a4b5c6d7e8f902"]
+    token = factories.APIToken(user=factories.Sysadmin()["name"])["token"]
+
+    def page(name, lang):
+        res = app.get(f"/{lang}/dataset/{name}" if lang == "en" else f"/dataset/{name}",
+                      headers={"Authorization": token})
+        assert res.status_code == 200
+        return unescape(res.get_data(as_text=True))
+
+    french = page(kept["name"], "fr")
+    assert "Retiré du portail distant le" in french and "Withdrawn from" not in french
+    assert kept["provenance_withdrawn"][-10:] not in french  # the date, formatted
+    english = page(kept["name"], "en")
+    assert "Withdrawn from the remote portal on" in english
+    french = page(energy["name"], "fr")
+    assert "Licence distante absente du registre du portail : other-at" in french
+    assert "Remote licence" not in french
+    modified = energy["provenance_remote_modified"]
+    month = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+             "septembre", "octobre", "novembre", "décembre")[int(modified[5:7]) - 1]
+    assert f"{month} {int(modified[8:10])}, {modified[:4]}" in french and modified not in french
+    assert "Remote licence not in the portal's registry: other-at" in page(energy["name"], "en")
