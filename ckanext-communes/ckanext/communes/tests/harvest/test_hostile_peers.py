@@ -196,6 +196,18 @@ def test_a_429_asking_to_wait_too_long_is_reported_with_its_advice(harvested_onc
     assert peer.catalogue_requests == 3  # the first job's 2, then no retry
 
 
+@pytest.mark.parametrize("kind", ["opendatasoft"], indirect=True)
+@pytest.mark.ckan_config("ckanext.communes.harvest.retries", "2")
+def test_a_429_that_lasts_is_reported_after_the_retries(harvested_once, peer, commune):
+    peer.mode, peer.limited, peer.retry_after = "rate_limited", 99, "0"
+
+    message = failed_job(harvested_once, commune)
+
+    assert "still answered HTTP 429 after 2 retries" in message
+    assert "limits the number of requests" in message
+    assert peer.catalogue_requests == 2 + 3
+
+
 def test_retry_delay_reads_seconds_dates_and_reset_headers():
     now = 1_800_000_000.0
     assert retry_delay({"Retry-After": "7"}, now) == 7
