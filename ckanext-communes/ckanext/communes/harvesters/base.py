@@ -392,7 +392,7 @@ def _fetch_json_answer(url: str) -> Any:
                            max_bytes=communes_config.harvest_max_bytes(),
                            deadline=communes_config.harvest_deadline())
         except OutboundError as error:
-            raise outbound_failure(url, error)
+            raise outbound_failure(url, error) from error
         if answer.status not in RETRY_STATUSES:
             return answer
         wait = retry_delay(answer.headers)
@@ -429,12 +429,12 @@ def get_json(url: str) -> Any:
         content = answer.content.decode("utf-8")
     except UnicodeDecodeError as error:
         raise RemoteError(tk._("{url}: the answer is not valid UTF-8 (byte {position})").format(
-            url=url, position=error.start), failure_advice("broken"))
+            url=url, position=error.start), failure_advice("broken")) from error
     try:
         return json.loads(content)
     except ValueError as error:
         raise RemoteError(tk._("{url}: the answer is not valid JSON ({error})").format(
-            url=url, error=error), failure_advice("broken"))
+            url=url, error=error), failure_advice("broken")) from error
 
 
 def same_site(url: str, base: str) -> bool:
@@ -1072,7 +1072,7 @@ class CommunesHarvester(HarvesterBase):
         try:
             check_url(source_url)
         except OutboundError as error:
-            raise outbound_failure(source_url, error)
+            raise outbound_failure(source_url, error) from error
         listing = Listing()
         records: dict[str, dict] = {}
         for remote_id, record in self.remote_records(source_url, conf, listing):

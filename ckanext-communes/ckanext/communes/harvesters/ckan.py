@@ -26,9 +26,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (ACCESS_LEVELS, CommunesHarvester, Remote, RemoteError, check_text,
-                   get_json)
-from .base import Listing, failure_advice
+from .base import (ACCESS_LEVELS, CommunesHarvester, Listing, Remote, RemoteError, check_text,
+                   failure_advice, get_json)
 
 
 def _spatial(pkg: dict):

@@ -19,9 +19,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (CommunesHarvester, Remote, RemoteError, check_text, get_json, html_to_text,
-                   validate_common_config)
-from .base import Listing, failure_advice
+from .base import (CommunesHarvester, Listing, Remote, RemoteError, check_text, failure_advice,
+                   get_json, html_to_text, validate_common_config)
 
 API = "/api/explore/v2.1"
 

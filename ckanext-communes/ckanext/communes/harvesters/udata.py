@@ -22,9 +22,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (CommunesHarvester, Remote, RemoteError, check_required_text,
-                   check_text_map, get_json, latest_date, same_site)
-from .base import Listing, failure_advice
+from .base import (CommunesHarvester, Listing, Remote, RemoteError, check_required_text,
+                   check_text_map, failure_advice, get_json, latest_date, same_site)
 
 
 def site_base(source_url: str) -> str:

@@ -8,9 +8,7 @@ import threading
 import time
 
 import pytest
-
 from ckanext.grandlyon_access.outbound import OutboundError, check_url, fetch
-
 
 BOMB = gzip.compress(b" " * 50_000_000, 9)  # 50 kB on the wire, 50 MB decompressed
 

@@ -65,7 +65,8 @@ def ods_record(key: str, number: int, views: int) -> dict:
             "title": f"Jeu de données {number}", "description": f"<p>Jeu {number}</p>",
             "keyword": ["exemple"], "license": "Licence Ouverte v2.0 (Etalab)",
             "modified": "2025-01-02T10:00:00+00:00", "publisher": "Ville d'Exemple",
-            "records_count": 100 + views, "metadata_processed": f"2025-06-01T10:{views % 60:02d}:00+00:00",
+            "records_count": 100 + views,
+            "metadata_processed": f"2025-06-01T10:{views % 60:02d}:00+00:00",
             "data_processed": "2025-01-02T10:00:00+00:00"}},
     }
 

@@ -14,7 +14,6 @@ import json
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
-
 from ckanext.communes.harvesters.base import retry_delay
 from ckanext.communes.helpers import communes_harvest_message
 
