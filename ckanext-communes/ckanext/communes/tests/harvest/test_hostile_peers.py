@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import json
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
@@ -52,9 +53,12 @@ def harvested_once(peer, kind, make_source, commune):
 
 
 def assert_nothing_changed(before: dict, org_id: str) -> None:
-    """Every dataset still there, active and not rewritten; no other one."""
+    """Every dataset still there, active and not rewritten; no other one (no
+    duplicate of a remote dataset either)."""
     after = harvested(org_id, include_deleted=True)
     assert sorted(after) == sorted(before)
+    assert model.Session.query(model.Package).filter_by(
+        owner_org=org_id, type="dataset").count() == len(before)
     for key, dataset in before.items():
         assert after[key]["state"] == "active", key
         assert after[key]["metadata_modified"] == dataset["metadata_modified"], key
