@@ -95,7 +95,8 @@ class CommunesCKANHarvester(CommunesHarvester):
                 return
         raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
                                "without end").format(url=source_url,
-                                                     pages=communes_config.harvest_max_pages()))
+                                                     pages=communes_config.harvest_max_pages()),
+                          failure_advice("listing"))
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         name = record.get("name") or record["id"]

@@ -84,11 +84,13 @@ class UdataHarvester(CommunesHarvester):
                     or following in seen_urls:
                 raise RemoteError(tk._("{url}: the next page ({next}) is not on the same "
                                        "portal or was already read").format(url=url,
-                                                                            next=following))
+                                                                            next=following),
+                                  failure_advice("listing"))
             url = following
         raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
                                "without end").format(url=source_url,
-                                                     pages=communes_config.harvest_max_pages()))
+                                                     pages=communes_config.harvest_max_pages()),
+                          failure_advice("listing"))
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         temporal = record.get("temporal_coverage") or {}
