@@ -13,8 +13,8 @@ says what the actor gets from the policy (see ACCESS) and asserts it:
 A completeness check walks every registered action and every URL rule and
 fails when one is not classified below (COVERED, NEEDS_RIGHTS, NO_DATASET_DATA).
 
-Every row must pass: a leak found later is closed in logic/surfaces.py (or
-gate.py), not marked as expected.
+Every row must pass: a leak found later is closed in logic/surfaces.py,
+logic/datastore.py or gate.py, not marked as expected.
 
 The world is built once for the module (a few seconds of indexing per world
 would make hundreds of rows take minutes); rows only read, except the follow

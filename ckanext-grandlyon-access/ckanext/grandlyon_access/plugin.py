@@ -8,13 +8,13 @@ from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, inputguard, policy, resilience, search
-from ckanext.grandlyon_access.logic import action, surfaces
+from ckanext.grandlyon_access.logic import action, auth, datastore, surfaces
 
 
-# Chained actions of surfaces that exist only with another plugin (or option):
-# chaining an action nobody defines stops CKAN at start-up.
+# Chained actions of surfaces that exist only with another plugin: chaining
+# an action nobody defines stops CKAN at start-up. (The DataStore's are in
+# logic/datastore.py, with their auth functions.)
 _CHAINS_NEEDING = {
-    "datastore": ("datastore_search", "datastore_info", "datastore_search_sql"),
     "harvest": ("harvest_object_show", "harvest_object_list"),
     "activity": ("package_activity_list", "organization_activity_list", "group_activity_list",
                  "user_activity_list", "recently_changed_packages_activity_list",
@@ -23,21 +23,33 @@ _CHAINS_NEEDING = {
 }
 
 
+def _datastore_wrapped(table: dict[str, Any]) -> dict[str, Any]:
+    return datastore.wrapped("datastore" in tk.aslist(tk.config.get("ckan.plugins")),
+                             tk.asbool(tk.config.get("ckan.datastore.sqlsearch.enabled")), table)
+
+
 def _actions() -> dict[str, Any]:
-    """The plugin's actions (logic/action.py) and the chained actions that
-    gate CKAN's own surfaces (logic/surfaces.py), less the chains of
-    surfaces this configuration does not have."""
-    found = {**dict(get_local_functions(action)), **dict(get_local_functions(surfaces))}
+    """The plugin's actions (logic/action.py), the chained actions that gate
+    CKAN's own surfaces (logic/surfaces.py) less those of plugins this
+    configuration does not load, and the DataStore's (logic/datastore.py)."""
     loaded = set(tk.aslist(tk.config.get("ckan.plugins")))
     absent = {name for plugin, names in _CHAINS_NEEDING.items() if plugin not in loaded
               for name in names}
-    if not tk.asbool(tk.config.get("ckan.datastore.sqlsearch.enabled")):
-        absent.add("datastore_search_sql")
-    return {name: fn for name, fn in found.items() if name not in absent}
+    surface_chains = {name: getattr(surfaces, name) for name in surfaces.__all__
+                      if name not in absent}
+    return {**dict(get_local_functions(action)), **surface_chains,
+            **_datastore_wrapped(datastore.ACTIONS)}
+
+
+def _auth_functions() -> dict[str, Any]:
+    """The plugin's auth functions (logic/auth.py) and the DataStore's
+    chained ones (logic/datastore.py)."""
+    return {**{name: getattr(auth, name) for name in auth.__all__},
+            **_datastore_wrapped(datastore.AUTH_FUNCTIONS)}
 
 
 @tk.blanket.actions(_actions)
-@tk.blanket.auth_functions
+@tk.blanket.auth_functions(_auth_functions)
 @tk.blanket.validators
 @tk.blanket.helpers
 @tk.blanket.blueprints

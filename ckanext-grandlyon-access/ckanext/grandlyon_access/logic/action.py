@@ -14,7 +14,7 @@ from ckan.types import Context, DataDict
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ckanext.grandlyon_access import audit, policy
+from ckanext.grandlyon_access import policy
 from ckanext.grandlyon_access.logic import schema
 from ckanext.grandlyon_access.model import (
     AccessLog,
@@ -74,27 +74,6 @@ def _commit() -> None:
 
 
 # --- the policy --------------------------------------------------------------------
-
-@tk.chained_action
-@tk.side_effect_free
-def package_show(next_action, context: Context, data_dict: DataDict) -> dict[str, Any]:
-    """Denied looks like missing: a dataset the user may not see answers the
-    same 404 as one that does not exist."""
-    try:
-        return next_action(context, data_dict)
-    except tk.NotAuthorized:
-        raise tk.ObjectNotFound()
-
-
-@tk.chained_action
-@tk.side_effect_free
-def resource_show(next_action, context: Context, data_dict: DataDict) -> dict[str, Any]:
-    """As package_show: a resource of a dataset the user may not see is missing."""
-    try:
-        return next_action(context, data_dict)
-    except tk.NotAuthorized:
-        raise tk.ObjectNotFound()
-
 
 @tk.side_effect_free
 @validate(schema.show)
@@ -421,23 +400,6 @@ def grandlyon_access_request_decide(context: Context, data_dict: DataDict) -> di
 
 
 # --- audit log -----------------------------------------------------------------------------
-
-@tk.chained_action
-@tk.side_effect_free
-def datastore_search(next_action, context: Context, data_dict: DataDict) -> dict[str, Any]:
-    """Records the reads of gated DataStore tables in the audit log. The
-    list of every DataStore table (`_table_metadata`, which CKAN serves with
-    no check at all) names the tables of hidden datasets: sysadmins only,
-    anyone else is told it does not exist."""
-    if data_dict.get("resource_id") == "_table_metadata":
-        try:
-            tk.check_access("datastore_search", context, data_dict)  # passes for sysadmins only
-        except (tk.NotAuthorized, tk.ObjectNotFound):
-            raise tk.ObjectNotFound(tk._('Resource "{0}" was not found.').format("_table_metadata"))
-    result = next_action(context, data_dict)
-    audit.record_if_gated(context, resource_id=result.get("resource_id"), surface="datastore")
-    return result
-
 
 @tk.side_effect_free
 @validate(schema.log_list)

@@ -1,8 +1,8 @@
 """Auth functions of the access plugin.
 
-`grandlyon_access_data_read` is the one policy decision (see policy.py);
-the DataStore's read auth functions are chained to it, so that no row of a
-gated dataset leaves through the DataStore API, its SQL endpoint or dumps.
+`grandlyon_access_data_read` is the one policy decision (see policy.py).
+The DataStore's read auth functions are chained to it in logic/datastore.py,
+beside the DataStore actions they guard.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ckan.types import AuthResult, Context, DataDict
 from ckanext.grandlyon_access import policy
 
 __all__ = [
-    "grandlyon_access_data_read", "datastore_search", "datastore_info", "datastore_search_sql",
+    "grandlyon_access_data_read",
     "grandlyon_access_show",
     "grandlyon_access_circle_create", "grandlyon_access_circle_update",
     "grandlyon_access_circle_delete", "grandlyon_access_circle_list",
@@ -41,55 +41,6 @@ def grandlyon_access_data_read(context: Context, data_dict: DataDict) -> AuthRes
     if decision.data:
         return {"success": True}
     return _deny(tk._("You do not have access to the data of this dataset"))
-
-
-def _data_read_of_resource(context: Context, resource_id: str) -> AuthResult:
-    """The policy for a resource's data; a resource of a dataset the user may
-    not see is missing (404), not forbidden."""
-    package = policy.package_of({"resource_id": resource_id})
-    if package is None:
-        raise tk.ObjectNotFound()
-    decision = policy.decide(context.copy(), package)
-    if not decision.metadata:
-        raise tk.ObjectNotFound()
-    if decision.data:
-        return {"success": True}
-    return _deny(tk._("You do not have access to the data of this dataset"))
-
-
-def _datastore_read(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    resource_id = data_dict.get("resource_id") or data_dict.get("id") or ""
-    if policy.package_of({"resource_id": resource_id}) is not None:
-        decision = _data_read_of_resource(context, resource_id)
-        if not decision["success"]:
-            return decision
-    return next_auth(context, data_dict)
-
-
-@tk.chained_auth_function
-@tk.auth_allow_anonymous_access
-def datastore_search(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    return _datastore_read(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
-@tk.auth_allow_anonymous_access
-def datastore_info(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    return _datastore_read(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
-@tk.auth_allow_anonymous_access
-def datastore_search_sql(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    table_names = context.get("table_names") or []
-    # The catalogue of DataStore tables names every resource: sysadmins only.
-    if any(name.startswith("_") for name in table_names):
-        return _deny(tk._("Not authorized to read the DataStore catalogue"))
-    for name in table_names:
-        decision = _data_read_of_resource(context, name)
-        if not decision["success"]:
-            return decision
-    return next_auth(context, data_dict)
 
 
 @tk.auth_allow_anonymous_access

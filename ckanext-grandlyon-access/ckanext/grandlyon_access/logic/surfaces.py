@@ -14,16 +14,12 @@ What they enforce (tests/test_access_matrix.py holds one row per surface):
 Datasets can only be hidden from a user by CKAN's `private` flag or by the
 policy's `access_hidden`: lists ask the policy about those datasets only.
 
-Two actions of logic/action.py (`datastore_search`; the plugin registers
-this module after it, so a name here replaces one there) are wrapped rather
-than chained twice: `datastore_search` here runs action.py's
-`datastore_search` as its next step.
+The DataStore's actions and auth functions are wrapped in
+logic/datastore.py, each with its auth function beside it.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -34,11 +30,10 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan.types import Context, DataDict
 from ckanext.grandlyon_access import gate, policy
-from ckanext.grandlyon_access.logic import action as access_actions
 from flask import has_request_context
 
 __all__ = [
-    "package_list", "resource_search", "member_list", "organization_show", "group_show",
+    "package_show", "resource_show", "package_list", "resource_search", "member_list", "organization_show", "group_show",
     "package_relationships_list", "tag_show", "tag_list", "tag_search",
     "tag_autocomplete", "resource_view_show", "resource_view_list",
     "follow_dataset", "unfollow_dataset", "am_following_dataset", "dataset_follower_count",
@@ -46,7 +41,6 @@ __all__ = [
     "package_activity_list", "organization_activity_list", "group_activity_list",
     "user_activity_list", "recently_changed_packages_activity_list", "dashboard_activity_list",
     "activity_show", "activity_data_show", "activity_diff",
-    "datastore_search", "datastore_info", "datastore_search_sql",
     "harvest_object_show", "harvest_object_list",
 ]
 
@@ -67,7 +61,7 @@ def _viewer(context: Context) -> dict[str, Any]:
     return {"model": model, "user": name, "auth_user_obj": user}
 
 
-class _Policy:
+class Asker:
     """The policy's decisions for one user, asked once per dataset."""
 
     def __init__(self, context: Context) -> None:
@@ -99,7 +93,7 @@ def _package(ref: str | None) -> model.Package | None:
     return policy.package_by_ref(ref)
 
 
-def _package_of_resource(resource_id: str | None) -> model.Package | None:
+def package_of_resource(resource_id: str | None) -> model.Package | None:
     return policy.package_of({"resource_id": resource_id}) if resource_id else None
 
 
@@ -126,6 +120,30 @@ def _gate_resource(package: model.Package, res_dict: dict[str, Any]) -> dict[str
     return res_dict
 
 
+# --- one dataset, one resource ----------------------------------------------------------
+
+@tk.chained_action
+@tk.side_effect_free
+def package_show(next_action: ActionFunc, context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Denied looks like missing: a dataset the user may not see answers the
+    same 404 as one that does not exist."""
+    try:
+        return next_action(context, data_dict)
+    except tk.NotAuthorized:
+        raise tk.ObjectNotFound()
+
+
+@tk.chained_action
+@tk.side_effect_free
+def resource_show(next_action: ActionFunc, context: Context,
+                  data_dict: DataDict) -> dict[str, Any]:
+    """As package_show: a resource of a dataset the user may not see is missing."""
+    try:
+        return next_action(context, data_dict)
+    except tk.NotAuthorized:
+        raise tk.ObjectNotFound()
+
+
 # --- lists of datasets -------------------------------------------------------------
 
 @tk.chained_action
@@ -133,7 +151,7 @@ def _gate_resource(package: model.Package, res_dict: dict[str, Any]) -> dict[str
 def package_list(next_action: ActionFunc, context: Context, data_dict: DataDict) -> list[str]:
     """Names (or ids, API v2) of the datasets the user may see."""
     names = next_action(context, data_dict)
-    unseen = _Policy(context).unseen_ids()
+    unseen = Asker(context).unseen_ids()
     if not unseen:
         return names
     hidden_refs = {ref for package in model.Session.query(model.Package)
@@ -154,7 +172,7 @@ def resource_search(next_action: ActionFunc, context: Context,
     queries = data_dict.get("query") or []
     fields = {pair.split(":", 1)[0] for pair in
               ([queries] if isinstance(queries, str) else queries) if ":" in pair}
-    asker = _Policy(context)
+    asker = Asker(context)
     kept = []
     for res in result["results"]:
         package_id = res["package_id"] if isinstance(res, dict) else res.package_id
@@ -180,7 +198,7 @@ def member_list(next_action: ActionFunc, context: Context, data_dict: DataDict) 
     members = next_action(context, data_dict)
     if data_dict.get("object_type") not in (None, "", "package"):
         return members
-    unseen = _Policy(context).unseen_ids()
+    unseen = Asker(context).unseen_ids()
     return [m for m in members if not (m[1] == "package" and m[0] in unseen)]
 
 
@@ -217,7 +235,7 @@ def package_relationships_list(next_action: ActionFunc, context: Context,
                                data_dict: DataDict) -> list:
     """A dataset the user may not see (`id` or `id2`) is missing; the
     relationships name only datasets the user may see."""
-    asker = _Policy(context)
+    asker = Asker(context)
     for key in ("id", "id2"):
         package = _package(data_dict.get(key))
         if package is not None and not asker.sees(package):
@@ -231,7 +249,7 @@ def package_relationships_list(next_action: ActionFunc, context: Context,
 
 def _tags_of_unseen_only(context: Context) -> set[str]:
     """Names of the tags carried only by datasets the user may not see."""
-    unseen = _Policy(context).unseen_ids()
+    unseen = Asker(context).unseen_ids()
     if not unseen:
         return set()
     candidates = sa.select(model.PackageTag.tag_id).where(
@@ -262,7 +280,7 @@ def tag_show(next_action: ActionFunc, context: Context, data_dict: DataDict) -> 
         return _as_missing(next_action, context, data_dict)
     result = next_action(context, data_dict)
     if result.get("packages"):
-        unseen = _Policy(context).unseen_ids()
+        unseen = Asker(context).unseen_ids()
         result["packages"] = [p for p in result["packages"] if p.get("id") not in unseen]
     return result
 
@@ -303,7 +321,7 @@ def resource_view_show(next_action: ActionFunc, context: Context,
                        data_dict: DataDict) -> dict[str, Any]:
     """A view of a resource of a dataset the user may not see is missing."""
     view = model.ResourceView.get(data_dict.get("id") or "")
-    if view is not None and not _Policy(context).sees(_package_of_resource(view.resource_id)):
+    if view is not None and not Asker(context).sees(package_of_resource(view.resource_id)):
         return _as_missing(next_action, context, data_dict)
     return next_action(context, data_dict)
 
@@ -312,8 +330,8 @@ def resource_view_show(next_action: ActionFunc, context: Context,
 @tk.side_effect_free
 def resource_view_list(next_action: ActionFunc, context: Context, data_dict: DataDict) -> list:
     """The views of a resource of a dataset the user may not see are missing."""
-    package = _package_of_resource(data_dict.get("id"))
-    if package is not None and not _Policy(context).sees(package):
+    package = package_of_resource(data_dict.get("id"))
+    if package is not None and not Asker(context).sees(package):
         return _as_missing(next_action, context, data_dict)
     return next_action(context, data_dict)
 
@@ -322,7 +340,7 @@ def resource_view_list(next_action: ActionFunc, context: Context, data_dict: Dat
 
 def _dataset_missing_for(context: Context, data_dict: DataDict) -> bool:
     package = _package(data_dict.get("id"))
-    return package is not None and not _Policy(context).sees(package)
+    return package is not None and not Asker(context).sees(package)
 
 
 def _followed_dataset(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
@@ -370,7 +388,7 @@ def dataset_follower_list(next_action: ActionFunc, context: Context,
     return _followed_dataset(next_action, context, data_dict)
 
 
-def _gate_dataset_dict(asker: _Policy, pkg_dict: dict[str, Any]) -> None:
+def _gate_dataset_dict(asker: Asker, pkg_dict: dict[str, Any]) -> None:
     """A dataset dict that did not go through package_show (followed
     datasets, activity snapshots): relationships only to datasets the user
     may see, and no origin URL without data access."""
@@ -382,7 +400,7 @@ def _gate_dataset_dict(asker: _Policy, pkg_dict: dict[str, Any]) -> None:
 
 def _gate_followed(context: Context, pkg_dicts: Iterable[dict[str, Any]]) -> None:
     """CKAN dictizes followed datasets from the database, with origin URLs."""
-    asker = _Policy(context)
+    asker = Asker(context)
     for pkg_dict in pkg_dicts:
         _gate_dataset_dict(asker, pkg_dict)
 
@@ -419,7 +437,7 @@ def _activity_package(activity: dict[str, Any]) -> model.Package | None:
     return package
 
 
-def _screen_activity(asker: _Policy, activity: dict[str, Any]) -> dict[str, Any] | None:
+def _screen_activity(asker: Asker, activity: dict[str, Any]) -> dict[str, Any] | None:
     """None for an activity of a dataset the user may not see (now: the
     activity's own labels date from when it was recorded); the snapshot of
     a dataset whose data the user may not read, without origin URLs."""
@@ -437,7 +455,7 @@ def _screen_activity(asker: _Policy, activity: dict[str, Any]) -> dict[str, Any]
 
 
 def _screen_activities(context: Context, activities: list[dict[str, Any]]) -> list:
-    asker = _Policy(context)
+    asker = Asker(context)
     screened = (_screen_activity(asker, activity) for activity in activities)
     return [activity for activity in screened if activity is not None]
 
@@ -501,7 +519,7 @@ def _activity_of_unseen(context: Context, data_dict: DataDict) -> tuple[bool, mo
     if activity is None:
         return False, None
     package = _activity_package({"object_id": activity.object_id, "data": activity.data})
-    return package is not None and not _Policy(context).sees(package), package
+    return package is not None and not Asker(context).sees(package), package
 
 
 @tk.chained_action
@@ -514,7 +532,7 @@ def activity_show(next_action: ActionFunc, context: Context, data_dict: DataDict
         return _as_missing(next_action, context, data_dict)
     viewer = _viewer(context)
     activity = next_action(context, data_dict)
-    return _screen_activity(_Policy(viewer), activity) or activity
+    return _screen_activity(Asker(viewer), activity) or activity
 
 
 @tk.chained_action
@@ -529,7 +547,7 @@ def activity_data_show(next_action: ActionFunc, context: Context, data_dict: Dat
     if package is not None and isinstance(data, dict):
         snapshot = data.get("package") if "package" in data else data
         if isinstance(snapshot, dict) and "resources" in snapshot:
-            asker = _Policy(viewer)
+            asker = Asker(viewer)
             gate.hide_unseen_relationships(dict(asker.context), snapshot)
             if not asker.reads(package):
                 _gate_urls(snapshot)
@@ -545,93 +563,9 @@ def activity_diff(next_action: ActionFunc, context: Context, data_dict: DataDict
     unseen, package = _activity_of_unseen(context, data_dict)
     if unseen:
         return _as_missing(next_action, context, data_dict)
-    if package is not None and not _Policy(context).reads(package):
+    if package is not None and not Asker(context).reads(package):
         raise tk.NotAuthorized(tk._("You do not have access to the data of this dataset"))
     return next_action(context, data_dict)
-
-
-# --- the DataStore ------------------------------------------------------------------------
-
-def _table_missing(context: Context, resource_id: str | None) -> bool:
-    package = _package_of_resource(resource_id)
-    return package is not None and not _Policy(context).sees(package)
-
-
-def _datastore_catalogue(next_action: ActionFunc, context: Context,
-                         data_dict: DataDict) -> dict[str, Any]:
-    """The catalogue of tables (`_table_metadata`) names every table, that
-    is every resource id: only the tables of datasets the user may see."""
-    rows_max = tk.config.get("ckan.datastore.search.rows_max")
-    offset, limit = int(data_dict.get("offset") or 0), int(data_dict.get("limit") or 100)
-    result = next_action(context, dict(data_dict, offset=0, limit=rows_max))
-    asker = _Policy(context)
-    kept = []
-    for record in result.get("records") or []:
-        ref = record.get("alias_of") or record.get("name") if isinstance(record, dict) else None
-        if ref and asker.sees(_package_of_resource(ref)):
-            kept.append(record)
-    result["records"] = kept[offset:offset + limit]
-    result["total"] = len(kept)
-    result.pop("_links", None)
-    return result
-
-
-@tk.chained_action
-@tk.side_effect_free
-def datastore_search(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
-    """A table of a dataset the user may not see is missing (the DataStore's
-    own message for a missing table); the catalogue of tables lists only
-    the others. Then action.py's datastore_search (the audit log)."""
-    def audited(ctx: Context, dd: DataDict) -> Any:
-        return access_actions.datastore_search(next_action, ctx, dd)
-
-    resource_id = data_dict.get("resource_id")
-    if resource_id == "_table_metadata":
-        if authz.is_sysadmin(context.get("user")):
-            return audited(context, data_dict)
-        return _datastore_catalogue(audited, context, data_dict)
-    if _table_missing(context, resource_id):
-        # The DataStore's own words for a missing table, untranslated as CKAN
-        # leaves them: a denied table must look exactly like a missing one.
-        raise tk.ObjectNotFound('Resource "{0}" was not found.'.format(resource_id))
-    return audited(context, data_dict)
-
-
-@tk.chained_action
-@tk.side_effect_free
-def datastore_info(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
-    """A table of a dataset the user may not see is missing."""
-    resource_id = data_dict.get("resource_id", data_dict.get("id"))
-    if _table_missing(context, resource_id):
-        raise tk.ObjectNotFound('Resource/Alias "{0}" was not found.'.format(resource_id))
-    return next_action(context, data_dict)
-
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@tk.chained_action
-@tk.side_effect_free
-def datastore_search_sql(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
-    """A query naming a table of a dataset the user may not see fails as if
-    that table did not exist: the query runs with a name that no table can
-    have in its place (the same name but for its last character, not a
-    hexadecimal digit: PostgreSQL quotes the start of the name in its
-    error), and the error names the table asked for."""
-    sql = data_dict.get("sql") or ""
-    unseen = {ref for ref in set(_UUID.findall(sql)) if _table_missing(context, ref)}
-    if not unseen:
-        return next_action(context, data_dict)
-    stand_ins = {ref: ref[:-1] + "z" for ref in unseen}
-    for ref, stand_in in stand_ins.items():
-        sql = sql.replace(ref, stand_in)
-    try:
-        return next_action(context, dict(data_dict, sql=sql))
-    except tk.ValidationError as error:
-        text = json.dumps(error.error_dict)
-        for ref, stand_in in stand_ins.items():
-            text = text.replace(stand_in, ref)
-        raise tk.ValidationError(json.loads(text)) from None
 
 
 # --- harvest objects -------------------------------------------------------------------------
@@ -650,7 +584,7 @@ def harvest_object_show(next_action: ActionFunc, context: Context, data_dict: Da
     else:
         package, key = _package(data_dict.get("dataset_id")), "dataset_id"
     if package is not None:
-        asker = _Policy(context)
+        asker = Asker(context)
         if not asker.sees(package):
             return _as_missing(next_action, context, data_dict, key)
         if not asker.reads(package):
@@ -665,7 +599,7 @@ def harvest_object_list(next_action: ActionFunc, context: Context, data_dict: Da
     from ckanext.harvest.model import HarvestObject
 
     ids = next_action(context, data_dict)
-    unseen = _Policy(context).unseen_ids()
+    unseen = Asker(context).unseen_ids()
     if not unseen or not ids:
         return ids
     hidden = {obj_id for obj_id, in model.Session.query(HarvestObject.id)
