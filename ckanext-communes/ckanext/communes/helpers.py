@@ -6,12 +6,17 @@ import re
 from typing import Any, Optional
 
 import ckan.plugins.toolkit as tk
+from ckanext.communes import communes
+from ckanext.communes.harvesters.base import (
+    GATHER_MESSAGES,
+    MAPPING_NOTES,
+    NOTE_WITHDRAWN,
+    iso_date,
+    job_notes,
+    message_in_language,
+)
 from flask import g
 from markupsafe import Markup
-
-from ckanext.communes import communes
-from ckanext.communes.harvesters.base import MAPPING_NOTES, NOTE_WITHDRAWN, iso_date, job_notes
-from ckanext.communes.harvesters.base import GATHER_MESSAGES, message_in_language
 
 DEFAULT_PRIMARY = "#1f4e79"
 DEFAULT_SECONDARY = "#f2f2f2"

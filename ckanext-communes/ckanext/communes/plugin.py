@@ -5,7 +5,6 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
-
 from ckanext.communes import harvest_pages, plurals, views
 from ckanext.communes.harvesters.base import source_as_shown
 

@@ -50,7 +50,7 @@ import ckan.model as model
 import sqlalchemy as sa
 import ckan.plugins.toolkit as tk
 from ckan.lib.dictization import table_dictize
-from ckan.lib.munge import munge_tag, munge_title_to_name
+from ckan.lib.munge import munge_title_to_name
 from ckan.plugins import IActions, implements
 from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
@@ -666,7 +666,8 @@ NOTE_EXTRA = "mapping_note"
 JOB_UNKNOWN_LICENCE_NONE = ("Remote licence unknown to the portal: {licence}. The dataset was "
                             "imported without a licence and with the access level \"{level}\"; "
                             "map this licence in \"licences\" in the source configuration.")
-MAPPING_NOTES = (JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED, NOTE_UNKNOWN_LICENCE,
+MAPPING_NOTES = (JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED,
+                 NOTE_UNKNOWN_LICENCE,
                  NOTE_NO_LICENCE, NOTE_NOT_TO_SIGN)
 
 
@@ -1238,7 +1239,8 @@ class CommunesHarvester(HarvesterBase):
         else:
             pkg["id"] = str(uuid.uuid4())
             pkg["name"] = self._gen_new_name(remote_name or pkg["title"])
-            model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
+            model.Session.execute(
+                sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
             self._link_before_indexing(harvest_object, pkg["id"])
             result = tk.get_action("package_create")(context, pkg)
         for note in job_notes:

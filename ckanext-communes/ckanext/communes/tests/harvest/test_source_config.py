@@ -7,18 +7,17 @@ over the source's fields when it shows it). A source saved with udata's old
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
-from ckanext.harvest.logic.schema import harvest_source_show_package_schema
-from ckanext.harvest.model import HarvestSource
-
-from ckanext.communes.harvesters import base
 from ckanext.communes.harvesters.ckan import CommunesCKANHarvester
 from ckanext.communes.harvesters.opendatasoft import OpenDataSoftHarvester
 from ckanext.communes.harvesters.udata import UdataHarvester
+from ckanext.harvest.logic.schema import harvest_source_show_package_schema
+from ckanext.harvest.model import HarvestSource
 
 from .conftest import FIXTURES, harvested, run_job, sysadmin_context
 
@@ -32,7 +31,7 @@ def token():
     return factories.APIToken(user=factories.Sysadmin()["name"])["token"]
 
 
-def create(app, token, commune, source_type: str, config) -> "tk.Response":
+def create(app, token, commune, source_type: str, config) -> Any:
     return app.post("/api/3/action/harvest_source_create", headers={"Authorization": token},
                     json={"name": "a-source", "title": "A source",
                           "url": "https://example.org/", "source_type": source_type,
@@ -112,7 +111,8 @@ def test_a_legacy_source_harvests_and_its_pages_answer(app, legacy_udata_source,
     shown = tk.get_action("harvest_source_show")(sysadmin_context(), {"id": source["id"]})
     assert shown["organization"]["id"] == commune["id"]
     for url in ("/harvest/", f"/harvest/{source['name']}", f"/harvest/admin/{source['name']}",
-                f"/harvest/{source['name']}/job", f"/harvest/{source['name']}/job/{report['job']['id']}",
+                f"/harvest/{source['name']}/job",
+                f"/harvest/{source['name']}/job/{report['job']['id']}",
                 f"/dataset/?q=name:{source['name']}"):
         res = app.get(url, headers={"Authorization": token, "Accept-Language": "fr"})
         assert res.status_code == 200, url

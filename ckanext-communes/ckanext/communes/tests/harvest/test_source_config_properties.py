@@ -12,10 +12,9 @@ import json
 
 import pytest
 from ckan.tests import factories
+from ckanext.communes.harvesters.base import COMMON_KEYS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from ckanext.communes.harvesters.base import COMMON_KEYS
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
