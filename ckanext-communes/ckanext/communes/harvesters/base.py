@@ -12,13 +12,18 @@ A harvester subclasses `CommunesHarvester` and implements:
 - `describe(record, source_url, config)`: a `Remote` (neutral description)
   of one record.
 
-Source configuration (JSON, every key optional):
+Source configuration (JSON): the keys of COMMON_KEYS and of the
+harvester's `config_checks`, nothing else (ckanext-harvest copies each key
+over the source's field of the same name when it shows the source, so no key
+is named after one); every key is listed with its type and default in
+ckanext-communes/README.md. For example:
 
     {"withdraw": "delete" | "keep",        # datasets gone at the source
      "default_access_level": "open",       # when the remote says nothing
      "access_levels": {"<remote>": "open" | "licensed" | "restricted"},
-     "licences": {"<remote licence id, title or URL>": "<portal licence id>"},
-     "default_licence": "<portal licence id>",
+     "licences": {"<remote licence id, title or URL>": "<portal licence id>"
+                  | {"licence": "<id>", "access_level": "<level>"}},
+     "default_licence": "<portal licence id>" | {"licence": ..., "access_level": ...},
      "themes": "tags" | "groups",          # remote themes become ...
      "page_size": 100}
 
