@@ -178,6 +178,13 @@ def test_udata_zone_names_frequency_and_metadata_dates(udata, remote, commune):
     energy = datasets["65f0c1d2e3a4b5c6d7e8f902"]
     assert energy["frequency"] == "quarterly"
     assert energy["spatial_text"] == "departement 99, Ville d'Exemple"
+    # The source's table names a zone.
+    tk.get_action("harvest_source_patch")(sysadmin_context(), {
+        "id": udata["id"], "config": json.dumps(dict(UDATA, zone_names={
+            "fr:departement:99": "Département d'Exemple"}))})
+    run_job(udata["id"])
+    energy = harvested(commune["id"])["65f0c1d2e3a4b5c6d7e8f902"]
+    assert energy["spatial_text"] == "Département d'Exemple, Ville d'Exemple"
 
     # A change of the metadata only (udata's last_modified) moves the remote
     # modification date; last_update (the data) stays.
