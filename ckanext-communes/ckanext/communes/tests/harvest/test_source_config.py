@@ -111,6 +111,7 @@ def test_a_legacy_source_harvests_and_its_pages_answer(app, legacy_udata_source,
     shown = tk.get_action("harvest_source_show")(sysadmin_context(), {"id": source["id"]})
     assert shown["organization"]["id"] == commune["id"]
     for url in ("/harvest/", f"/harvest/{source['name']}", f"/harvest/admin/{source['name']}",
+                f"/harvest/edit/{source['name']}", f"/harvest/about/{source['name']}",
                 f"/harvest/{source['name']}/job",
                 f"/harvest/{source['name']}/job/{report['job']['id']}",
                 f"/dataset/?q=name:{source['name']}"):
