@@ -4,30 +4,25 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 
+from ckanext.dataviz import loader
+from ckanext.dataviz.chart import action as chart_action
+from ckanext.dataviz.maps import action as map_action
+from ckanext.dataviz.views import dataviz
+
 
 def _actions() -> dict:
-    from .chart import action as chart_action
-    from .maps import action as map_action
-
     return {**chart_action.get_actions(), **map_action.get_actions()}
 
 
 def _auth_functions() -> dict:
-    from .chart import action as chart_action
-    from .maps import action as map_action
-
     return {**chart_action.get_auth_functions(), **map_action.get_auth_functions()}
 
 
 def _blueprints() -> list:
-    from .views import dataviz
-
     return [dataviz]
 
 
 def _helpers() -> dict:
-    from . import loader
-
     def dataviz_datastore_load(resource_id: str) -> dict | None:
         """The last load of the resource's CSV into the DataStore, with its
         message in the reader's language, for the dataset's editors; None
@@ -73,17 +68,11 @@ class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):
     # sending files) ends in a committing package_update, after its files
     # are written: after_dataset_update looks at all the dataset's resources.
     def after_resource_create(self, context, resource) -> None:
-        from . import loader
-
         loader.enqueue_if_needed(resource)
 
     def after_dataset_update(self, context, pkg_dict) -> None:
-        from . import loader
-
         if not context.get("defer_commit") and pkg_dict.get("id"):
             loader.enqueue_for_dataset(pkg_dict["id"])
 
     def before_resource_delete(self, context, resource, resources) -> None:
-        from . import loader
-
         loader.forget(resource["id"], commit=False)  # resource_delete commits

@@ -30,6 +30,7 @@ from flask import g, has_request_context, request
 
 from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.model import CircleMember, Grant, utcnow
+from ckanext.grandlyon_licence import shared as licences
 
 LEVELS = ("open", "licensed", "restricted")
 GATED_LEVELS = ("licensed", "restricted")
@@ -161,8 +162,6 @@ def _may_see(context: dict[str, Any], package: model.Package) -> bool:
 
 
 def _signed(user: model.User, licence_id: Optional[str]) -> bool:
-    from ckanext.grandlyon_licence import shared as licences
-
     return bool(licence_id) and licences.has_current_signature(user.id, licence_id)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ckanext.datastore.backend import postgres
+
 from ckanext.dataviz import config
 from ckanext.dataviz.chart.spec import ChartSpec
 
@@ -21,16 +23,12 @@ AGGREGATE_SQL = {"sum": "sum", "avg": "avg", "min": "min", "max": "max", "count"
 
 
 def identifier(name: str) -> str:
-    from ckanext.datastore.backend.postgres import identifier as quote
-
-    return quote(name)
+    return postgres.identifier(name)
 
 
 def datastore_fields(resource_id: str) -> list[dict[str, Any]] | None:
     """The DataStore fields of a resource ([{"id", "type"}], what
     datastore_info lists), or None when it has no DataStore table."""
-    from ckanext.datastore.backend import postgres
-
     engine = postgres.get_read_engine()
     with engine.connect() as conn:
         exists = conn.execute(sa.text(
@@ -87,8 +85,6 @@ def _value(value: Any) -> Any:
 def run(resource_id: str, spec: ChartSpec, fields: list[dict[str, Any]]) -> dict[str, Any]:
     """The points of a chart: {"fields", "series": [{"name", "points"}],
     "truncated", "chart"}."""
-    from ckanext.datastore.backend import postgres
-
     sql, params = build(resource_id, spec)
     engine = postgres.get_read_engine()
     with engine.connect() as conn:

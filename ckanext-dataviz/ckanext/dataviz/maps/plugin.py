@@ -10,7 +10,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import missing
 from ckan.types import Context, DataDict
 
-from ckanext.dataviz.maps import schema
+from ckanext.dataviz.maps import helpers, schema
 
 GEO_FORMATS = ("geojson", "json", "wfs", "ogc api features", "oapif", "csv")
 
@@ -40,8 +40,6 @@ class DatavizMapPlugin(p.SingletonPlugin):
     p.implements(p.ITemplateHelpers)
 
     def get_helpers(self) -> dict[str, Any]:
-        from ckanext.dataviz.maps import helpers
-
         return helpers.get_helpers()
 
     def info(self) -> dict[str, Any]:
@@ -64,8 +62,6 @@ class DatavizMapPlugin(p.SingletonPlugin):
         return fmt in GEO_FORMATS or bool(resource.get("datastore_active"))
 
     def setup_template_variables(self, context: Context, data_dict: DataDict) -> dict[str, Any]:
-        from ckanext.dataviz.maps import helpers
-
         view = data_dict.get("resource_view") or {}
         resource = data_dict.get("resource") or {}
         out: dict[str, Any] = {"map_config": helpers.view_map_config(view, resource)}

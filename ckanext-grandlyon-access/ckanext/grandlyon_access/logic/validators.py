@@ -12,6 +12,7 @@ from ckan.logic.validators import isodate
 
 from ckanext.grandlyon_access import config, policy
 from ckanext.grandlyon_access.model import Circle, utcnow
+from ckanext.grandlyon_licence import shared as licences
 
 
 def grandlyon_access_level(value: Any) -> str:
@@ -28,11 +29,7 @@ def grandlyon_access_level_needs_licence(key, data, errors, context) -> None:
     if data.get(key) != "licensed":
         return
     licence_id = data.get(("license_id",))
-    try:
-        from ckanext.grandlyon_licence import shared as licences
-    except ImportError:  # the licence plugin is not installed
-        licences = None
-    if not licence_id or licences is None or not licences.licence_requires_signature(licence_id):
+    if not licence_id or not licences.licence_requires_signature(licence_id):
         errors[key].append(tk._(
             "A licensed dataset needs a licence that users must sign: choose such a licence"
         ))
