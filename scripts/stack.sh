@@ -494,7 +494,7 @@ start_commune_portal() {
   require_free_port "$COMMUNE_PORTAL_PORT" PORTAL_COMMUNE_PORTAL_PORT "the demo commune portal"
   spawn commune-portal "$LOG/commune-portal.log" "$VENV/bin/python" "$ROOT/demo/commune-portal/serve.py" \
     --port "$COMMUNE_PORTAL_PORT"
-  wait_for "the demo commune portal" 30 curl -fsS "http://127.0.0.1:$COMMUNE_PORTAL_PORT/api/explore/v2.1/catalog/datasets?limit=3&offset=0"
+  wait_for "the demo commune portal" 30 curl -fsS "http://127.0.0.1:$COMMUNE_PORTAL_PORT/api/explore/v2.1/catalog/datasets?limit=3&offset=0&order_by=dataset_id"
 }
 
 feed_ready() { curl -fsS -o /dev/null "http://127.0.0.1:$FEED_PORT/velov/disponibilites.geojson"; }
