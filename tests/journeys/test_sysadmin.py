@@ -203,10 +203,10 @@ def test_the_sysadmin_harvests_a_commune_portal(harvest_world, journey, portal, 
     expect(page.locator("[data-diff]").filter(has_text="erreur")).to_have_text("1 erreur")
     errors = page.locator(".harvest-error-list")
     expect(errors.first).to_contain_text(
-        f"{broken_portal}/api/explore/v2.1/catalog/datasets?limit=3&offset=0 : le portail distant "
-        "a répondu HTTP 500")
-    expect(page.locator(".communes-harvest-advice")).to_contain_text(
-        "Vérifiez que l'adresse de la source est celle du portail")
+        f"{broken_portal}/api/explore/v2.1/catalog/datasets?limit=3&offset=0&order_by=dataset_id"
+        " : le portail distant a répondu HTTP 500")
+    expect(errors.first).to_contain_text("Le portail distant a une erreur interne : relancez la "
+                                         "moisson plus tard")
     j.check("harvest-job-failed")
 
 

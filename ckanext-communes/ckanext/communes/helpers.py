@@ -112,6 +112,11 @@ def communes_harvest_message(message: Any) -> str:
     other lines as they were recorded."""
     lines = []
     for line in str(message or "").split("\n"):
+        # A line that is a message of its own (advice, what was kept) first:
+        # a pattern such as "{url}: {reason}" would match it too.
+        if line and tk._(line) != line:
+            lines.append(tk._(line))
+            continue
         for msgid in GATHER_MESSAGES + MAPPING_NOTES + DATASET_NOTES + HARVEST_MESSAGES:
             match = _message_pattern(msgid).match(line)
             if match:

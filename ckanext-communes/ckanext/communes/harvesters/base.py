@@ -603,6 +603,8 @@ def message_in_language(text: str, more: tuple[str, ...] = ()) -> str:
     current language: a line matching a message with placeholders (ours,
     then `more`) is translated with its values translated too."""
     def line_in_language(line: str, depth: int = 0) -> str:
+        if line and tk._(line) != line:  # a message of its own, not a pattern's match
+            return tk._(line)
         for msgid in GATHER_MESSAGES + tuple(more):
             match = _pattern(msgid).match(line) if "{" in msgid else None
             if match:
