@@ -127,10 +127,7 @@ def _gate_resource(package: model.Package, res_dict: dict[str, Any]) -> dict[str
 def package_show(next_action: ActionFunc, context: Context, data_dict: DataDict) -> dict[str, Any]:
     """Denied looks like missing: a dataset the user may not see answers the
     same 404 as one that does not exist."""
-    try:
-        return next_action(context, data_dict)
-    except tk.NotAuthorized:
-        raise tk.ObjectNotFound()
+    return _denied_as_missing(next_action, context, data_dict)
 
 
 @tk.chained_action
@@ -138,10 +135,14 @@ def package_show(next_action: ActionFunc, context: Context, data_dict: DataDict)
 def resource_show(next_action: ActionFunc, context: Context,
                   data_dict: DataDict) -> dict[str, Any]:
     """As package_show: a resource of a dataset the user may not see is missing."""
+    return _denied_as_missing(next_action, context, data_dict)
+
+
+def _denied_as_missing(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
     try:
         return next_action(context, data_dict)
     except tk.NotAuthorized:
-        raise tk.ObjectNotFound()
+        raise tk.ObjectNotFound() from None
 
 
 # --- lists of datasets -------------------------------------------------------------
