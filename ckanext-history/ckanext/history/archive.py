@@ -312,6 +312,54 @@ def write_month_stream(resource_id: str, year: int, month: int, schema: pa.Schem
     return path, rows
 
 
+# --- a month in the archive's layout --------------------------------------------------
+
+def merged_month(con, resource_id: str, month: datetime.datetime, schema: pa.Schema,
+                 hot_reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The rows of a month as its archive file holds them: the archived rows
+    and `hot_reader`'s (deduplicated by (feature, time), the archived row
+    winning), with exactly the columns of `schema` in its order, sorted by
+    (feature, time). What compaction writes, and what a monthly download
+    serves before the month is archived: the same file either way."""
+    params: dict = {}
+    existing = [m for m in month_files(resource_id)
+                if (m.year, m.month) == (month.year, month.month)]
+    con.register("hot_rows", hot_reader)
+    cols = ", ".join('"' + n.replace('"', '""') + '"' for n in schema.names)
+    parts = [f"SELECT {cols}, 1 AS tier FROM hot_rows"]
+    if existing:
+        archived = archive_select(con, existing, schema, params)
+        parts.insert(0, f"SELECT {cols}, 0 AS tier FROM {archived}")
+    sql = (f"SELECT DISTINCT ON (feature, time) {cols} FROM ({' UNION ALL '.join(parts)}) "
+           "ORDER BY feature, time, tier")
+    return con.execute(sql, params).fetch_record_batch(ROW_GROUP_ROWS)
+
+
+def month_batches(resource_id: str, month: datetime.datetime, end: datetime.datetime,
+                  fields: list[dict]) -> Iterator[pa.RecordBatch]:
+    """The record batches of a month (both tiers) in the archive's layout
+    (`merged_month`); `end` is the month's end."""
+    from . import query, store
+
+    schema = store.arrow_schema(fields)
+    hot = pa.RecordBatchReader.from_batches(
+        schema, store.hot_batches(resource_id, fields, month, end))
+    con = query.connect()
+    try:
+        for batch in merged_month(con, resource_id, month, schema, hot):
+            if batch.num_rows:
+                yield batch
+    finally:
+        con.close()
+
+
+def file_schema(path: str) -> pa.Schema:
+    """The Arrow schema of an archive file."""
+    fs, _base = filesystem()
+    with fs.open_input_file(path) as handle:
+        return pq.read_schema(handle)
+
+
 # --- compaction ------------------------------------------------------------------
 
 def retention_days(resource_id: str) -> int:
@@ -385,18 +433,7 @@ def compact(resource_id: str, now: datetime.datetime | None = None,
             reader = pa.RecordBatchReader.from_batches(schema, _cursor_batches(raw, hot_sql, bound, schema))
             con = query.connect()
             try:
-                params: dict = {}
-                existing = [m for m in month_files(resource_id)
-                            if (m.year, m.month) == (month.year, month.month)]
-                con.register("hot_rows", reader)
-                cols = ", ".join('"' + n.replace('"', '""') + '"' for n in schema.names)
-                parts = [f"SELECT {cols}, 1 AS tier FROM hot_rows"]
-                if existing:
-                    parts.insert(0, f"SELECT {cols}, 0 AS tier FROM "
-                                 f"{archive_select(con, existing, schema, params)}")
-                sql = (f"SELECT DISTINCT ON (feature, time) {cols} FROM ({' UNION ALL '.join(parts)}) "
-                       "ORDER BY feature, time, tier")
-                out = con.execute(sql, params).fetch_record_batch(ROW_GROUP_ROWS)
+                out = merged_month(con, resource_id, month, schema, reader)
                 _path, rows = write_month_stream(resource_id, month.year, month.month, schema, out)
             finally:
                 con.close()

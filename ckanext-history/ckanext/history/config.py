@@ -78,6 +78,11 @@ def ingest_max_bytes() -> int:
     return tk.config["ckanext.history.ingest.max_bytes"]
 
 
+def ingest_max_seconds() -> int:
+    """Longest time one poll may spend fetching a feed's answer, in seconds."""
+    return int(tk.config["ckanext.history.ingest.max_seconds"])
+
+
 def ingest_max_backoff() -> int:
     """Longest wait before retrying a failing feed, in seconds."""
     return tk.config["ckanext.history.ingest.max_backoff_seconds"]

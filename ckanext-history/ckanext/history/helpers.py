@@ -5,7 +5,15 @@ from __future__ import annotations
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
-__all__ = ["history_tab_visible"]
+from . import problems
+
+__all__ = ["history_tab_visible", "history_problem"]
+
+
+def history_problem(problem: dict | None) -> dict | None:
+    """A recorded problem of a feed or a gap said in the reader's language:
+    {"what", "details", "kept", "todo"}, or None (problems.explain)."""
+    return problems.explain(problem)
 
 
 def history_tab_visible(package_id: str, resource_id: str) -> bool:

@@ -4,17 +4,33 @@ is due and stores its values in the resource's history.
 One poll (`poll_feed`):
 - a conditional GET through the portal's outbound guard (If-None-Match with
   the last ETag, If-Modified-Since with the last Last-Modified; 304 means
-  nothing new), with a timeout and a size cap;
+  nothing new), with a timeout, an overall time limit (a source that drips
+  its answer) and a size cap (counted decompressed);
 - the body parsed as a GeoJSON FeatureCollection, a JSON array of objects or
-  CSV, each value coerced to its declared type;
+  CSV, each value checked against its declared type;
 - with store mode `changes`, only the features whose values differ from their
   latest stored values; with `every`, every feature of every poll;
 - rows written through `store.write_rows`, which skips a (feature, time)
   already stored: a worker killed and restarted never stores a row twice.
 
-A failed poll (unreachable, timeout, HTTP error, a body too large or not in
-the declared format, no usable feature) opens a gap (closed by the next
-success) and schedules a retry with exponential back-off. The worker logs
+Data from outside is never trusted. A poll fails, stores nothing and opens a
+gap (closed by the next success) when the source is unreachable, slow, too
+large, answers an HTTP error, sends HTML, text that is not UTF-8 or not in
+the declared format, or when its data no longer matches the feed's
+declaration: a declared field (or the identifier or time field) that no
+feature carries any more, or that holds no value of its type (renamed,
+removed, typed differently). Nothing is then stored as NULL in place of a
+value: the next poll that matches stores its values. Within a poll that
+matches, a feature is left out (and counted, by reason) when it has no
+usable identifier, an unreadable time or one more than a day ahead, lacks
+a declared field, holds a value not of its type, is sent twice with other
+values for the same time, or has a time before the last one stored for it
+(the source's clock went back; with a time field only). When every feature
+is left out, the poll fails. Every failure and every left-out feature is
+recorded as a problem (problems.py) that the history page says in the
+reader's language: what happened, what was kept, what to do.
+
+A failed poll schedules a retry with exponential back-off. The worker logs
 one line per poll and keeps running whatever a source does.
 
 Several workers may run: each claims a due feed with
@@ -24,21 +40,23 @@ fetching, so two workers never poll the same feed at once.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
 import json
 import logging
 import signal
+import threading
 import time as time_module
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ckan.model as model
 import click
 import sqlalchemy as sa
-from ckanext.history import config
+from ckanext.history import config, problems
 from ckanext.history.model import Feed, Gap, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,23 +64,66 @@ log = logging.getLogger(__name__)
 # A JSON document that is an object rather than an array: the keys under which
 # APIs commonly put their list of records.
 RECORD_KEYS = ("values", "features", "records", "results", "data", "items")
+# The shortest sleep of the worker between two looks at the feeds: a feed due
+# but locked by another worker is not claimed, and must not make it spin.
+MIN_WAIT_SECONDS = 0.5
 # Booleans as French sources write them (the store reads the English ones).
 FRENCH_BOOLEANS = {"oui": "true", "vrai": "true", "non": "false", "faux": "false"}
+# A feature's time may be ahead of the fetch by this much (clocks drift, time
+# zones are mistaken); beyond, it is left out: stored, it would hide every
+# later correct time behind it.
+FUTURE_TOLERANCE = datetime.timedelta(days=1)
+# Longest feature identifier (the store's primary key holds it).
+MAX_ID_LENGTH = 200
+# The start of an HTML or XML document sent instead of CSV (no JSON starts
+# with "<" at all).
+MARKUP_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
+# A CSV row shorter than its header: its missing cells are missing fields.
+_ABSENT = object()
 
 
 class FeedError(Exception):
-    """A poll that failed; `reason` is recorded in the gap and the feed."""
+    """A poll that failed: `reason` (English) is logged and recorded in the
+    gap and the feed; `problem` says it in the reader's language."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, code: str = "malformed", details: list[dict] | None = None,
+                 **params: Any):
         super().__init__(reason)
         self.reason = reason
+        self.problem = problems.problem(code, details, **params)
+
+
+class Skipped:
+    """Features left out of a poll, by reason: how many, and the first one's
+    particulars as an example."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, dict] = {}
+
+    def add(self, code: str, count: int = 1, **params: Any) -> None:
+        self.counts[code] = self.counts.get(code, 0) + count
+        self.examples.setdefault(code, params)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def details(self) -> list[dict]:
+        return [{"code": code, "params": {**self.examples[code], "count": count}}
+                for code, count in self.counts.items()]
 
 
 @dataclass
 class Parsed:
     rows: list[dict] = field(default_factory=list)
     seen: int = 0          # features read from the body
-    malformed: int = 0     # features skipped (no id, unreadable time or value)
+    skipped: Skipped = field(default_factory=Skipped)
+
+    @property
+    def malformed(self) -> int:
+        """Features left out, whatever the reason."""
+        return self.skipped.total
 
 
 @dataclass
@@ -94,35 +155,50 @@ def _store():
     return store
 
 
-def _records(feed: Feed, body: bytes) -> list[dict]:
-    """The body as a list of flat records (dicts of property -> value)."""
+def _refuse_markup(feed: Feed, body: bytes, status: int | None) -> None:
+    start = body[:200].lstrip().lower()
+    if start.startswith(MARKUP_STARTS) or (feed.format != "csv" and start.startswith(b"<")):
+        kind = "CSV" if feed.format == "csv" else "JSON"
+        raise FeedError(f"HTML or XML instead of {kind}", "html", format=kind, status=status)
+
+
+def _records(feed: Feed, body: bytes, status: int | None = 200) -> list:
+    """The body as a list of flat records (dicts of property -> value); a
+    record that is not an object stays in the list (counted, left out)."""
+    _refuse_markup(feed, body, status)
     if feed.format == "csv":
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = body.decode("latin-1")
+            text = body.decode("latin-1")  # the other encoding of French CSV files
         if not text.strip():
-            raise FeedError("empty CSV body")
+            raise FeedError("empty CSV body", "empty")
         sample = text[:4096]
         try:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-        if not reader.fieldnames or feed.feature_id_field not in reader.fieldnames:
-            raise FeedError(f"CSV without a {feed.feature_id_field} column")
-        return [dict(row) for row in reader]
+        try:
+            reader = csv.DictReader(io.StringIO(text), dialect=dialect, restval=_ABSENT)
+            if not reader.fieldnames or feed.feature_id_field not in reader.fieldnames:
+                raise FeedError(f"CSV without a {feed.feature_id_field} column", "no_id_column",
+                                field=feed.feature_id_field)
+            return [{k: v for k, v in row.items() if k is not None and v is not _ABSENT}
+                    for row in reader]
+        except csv.Error:
+            raise FeedError("malformed CSV", "malformed", format="CSV") from None
+    if not body.strip():
+        raise FeedError("empty JSON body", "empty")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        start = body[:200].lstrip().lower()
-        if start.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
-            raise FeedError("HTML or XML instead of JSON") from None
-        raise FeedError("malformed JSON") from None
+    except UnicodeDecodeError as error:
+        raise FeedError("not valid UTF-8", "encoding", position=error.start) from None
+    except (ValueError, RecursionError):
+        raise FeedError("malformed JSON", "malformed", format="JSON") from None
     if feed.format == "geojson":
         if not isinstance(document, dict) or document.get("type") != "FeatureCollection" \
                 or not isinstance(document.get("features"), list):
-            raise FeedError("not a GeoJSON FeatureCollection")
+            raise FeedError("not a GeoJSON FeatureCollection", "not_collection")
         records = []
         for feature in document["features"]:
             if not isinstance(feature, dict):
@@ -140,7 +216,7 @@ def _records(feed: Feed, body: bytes) -> list[dict]:
                 document = document[key]
                 break
     if not isinstance(document, list):
-        raise FeedError("not a JSON array of objects")
+        raise FeedError("not a JSON array of objects", "not_array")
     return document
 
 
@@ -160,51 +236,131 @@ def parse_time(value: Any) -> datetime.datetime:
     raise ValueError(f"not a time: {value!r}")
 
 
-def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime) -> Parsed:
-    """The rows a body holds, each `{"feature", "time", "values"}` with values
-    of the declared types. A feature without an id, with an unreadable time or
-    a value that is not of its type is counted as malformed and skipped."""
+def _time_of(value: Any) -> datetime.datetime | None:
+    try:
+        return parse_time(value)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+def value_of(raw: Any, type_: str) -> tuple[bool, Any]:
+    """(readable, value) of a non-blank raw value as its declared type: a
+    boolean is no number, a number other than 0 and 1 no boolean, a value
+    out of range or holding a NUL character is not readable."""
     store = _store()
+    if isinstance(raw, (dict, list)):
+        if type_ != "text":
+            return False, None
+        raw = json.dumps(raw, ensure_ascii=False)
+    if isinstance(raw, bool) and type_ in ("int", "float"):
+        return False, None
+    if type_ == "bool" and isinstance(raw, (int, float)) and not isinstance(raw, bool) \
+            and raw not in (0, 1):
+        return False, None
+    if type_ == "float" and isinstance(raw, str):
+        raw = raw.strip().replace(",", ".")  # a decimal comma
+    if type_ == "bool" and isinstance(raw, str):
+        raw = FRENCH_BOOLEANS.get(raw.strip().lower(), raw)
+    if isinstance(raw, str) and "\x00" in raw:
+        return False, None
+    coerced = store.coerce(raw, type_)
+    return coerced is not None, coerced
+
+
+def _check_declaration(feed: Feed, records: list[dict], fields: list[dict]) -> None:
+    """Refuses (FeedError) a poll whose features no longer match the feed's
+    declaration: the identifier, the time or a declared field carried by no
+    feature, or holding no value of its type in any."""
+    if not records:
+        return
+    count = len(records)
+    if not any(not _blank(r.get(feed.feature_id_field)) for r in records):
+        raise FeedError(f"no feature carries the identifier field {feed.feature_id_field}",
+                        "id_missing", field=feed.feature_id_field, count=count)
+    if feed.time_field:
+        times = [r[feed.time_field] for r in records if not _blank(r.get(feed.time_field))]
+        if not any(feed.time_field in r for r in records):
+            raise FeedError(f"no feature carries the time field {feed.time_field}",
+                            "time_missing", field=feed.time_field, count=count)
+        if times and all(_time_of(t) is None for t in times):
+            raise FeedError(f"no readable time in {feed.time_field}", "time_unreadable",
+                            field=feed.time_field, count=count, example=repr(times[0]))
+    for f in fields:
+        name, type_ = f["name"], f["type"]
+        if not any(name in r for r in records):
+            raise FeedError(f"field {name} missing from all {count} features", "field_missing",
+                            field=name, count=count)
+        given = [r[name] for r in records if not _blank(r.get(name))]
+        if given and not any(value_of(v, type_)[0] for v in given):
+            raise FeedError(f"field {name} is not of type {type_} in any feature "
+                            f"(e.g. {given[0]!r})", "field_type", field=name, type=type_, count=count,
+                            example=repr(given[0]))
+
+
+def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime,
+          status: int | None = 200) -> Parsed:
+    """The rows a body holds, each `{"feature", "time", "values"}` with values
+    of the declared types. Raises FeedError when the body or its features do
+    not match the feed's declaration; leaves out (and counts by reason) a
+    feature without a usable identifier, with an unreadable or future time,
+    lacking a declared field or holding a value not of its type, and the
+    features sent twice with other values for the same time."""
     out = Parsed()
     fields = list(feed.fields or [])
-    for record in _records(feed, body):
-        out.seen += 1
-        if not isinstance(record, dict):
-            out.malformed += 1
+    records = _records(feed, body, status)
+    out.seen = len(records)
+    objects = [r for r in records if isinstance(r, dict)]
+    if len(objects) < len(records):
+        out.skipped.add("not_object", len(records) - len(objects))
+    _check_declaration(feed, objects, fields)
+    latest_allowed = fetched_at + FUTURE_TOLERANCE
+    rows: dict[tuple[str, datetime.datetime], list[dict]] = {}
+    for record in objects:
+        raw_id = record.get(feed.feature_id_field)
+        feature = "" if raw_id is None or isinstance(raw_id, (dict, list)) else str(raw_id).strip()
+        if not feature or len(feature) > MAX_ID_LENGTH or "\x00" in feature:
+            out.skipped.add("bad_id", field=feed.feature_id_field)
             continue
-        feature = record.get(feed.feature_id_field)
-        if feature is None or isinstance(feature, (dict, list)) or str(feature).strip() == "":
-            out.malformed += 1
-            continue
-        try:
-            when = parse_time(record.get(feed.time_field)) if feed.time_field else fetched_at
-        except (TypeError, ValueError, OverflowError, OSError):
-            out.malformed += 1
-            continue
-        values, bad = {}, False
-        for f in fields:
-            raw = record.get(f["name"])
-            if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-                values[f["name"]] = None
+        if feed.time_field:
+            when = _time_of(record.get(feed.time_field))
+            if when is None:
+                out.skipped.add("bad_time", field=feed.time_field, example=feature,
+                                value=repr(record.get(feed.time_field)))
                 continue
-            if isinstance(raw, (dict, list)) and f["type"] != "text":
-                bad = True
+            if when > latest_allowed:
+                out.skipped.add("future_time", example=feature, value=when.isoformat())
+                continue
+        else:
+            when = fetched_at
+        values, problem = {}, None
+        for f in fields:
+            name = f["name"]
+            if name not in record:
+                problem = ("missing_field", {"field": name, "example": feature})
                 break
-            if isinstance(raw, (dict, list)):
-                raw = json.dumps(raw, ensure_ascii=False)
-            if f["type"] == "float" and isinstance(raw, str):
-                raw = raw.strip().replace(",", ".")  # a decimal comma
-            if f["type"] == "bool" and isinstance(raw, str):
-                raw = FRENCH_BOOLEANS.get(raw.strip().lower(), raw)
-            coerced = store.coerce(raw, f["type"])
-            if coerced is None:
-                bad = True
+            raw = record[name]
+            if _blank(raw):
+                values[name] = None
+                continue
+            readable, value = value_of(raw, f["type"])
+            if not readable:
+                problem = ("bad_value", {"field": name, "type": f["type"], "example": feature,
+                                         "value": repr(raw)})
                 break
-            values[f["name"]] = coerced
-        if bad:
-            out.malformed += 1
+            values[name] = value
+        if problem is not None:
+            out.skipped.add(problem[0], **problem[1])
             continue
-        out.rows.append({"feature": str(feature).strip(), "time": when, "values": values})
+        rows.setdefault((feature, when), []).append(values)
+    for (feature, when), versions in rows.items():
+        if any(v != versions[0] for v in versions[1:]):
+            out.skipped.add("duplicate", len(versions), example=feature)
+            continue
+        out.rows.append({"feature": feature, "time": when, "values": versions[0]})
     return out
 
 
@@ -215,10 +371,10 @@ def _comparable(values: dict | None, fields: list[dict]) -> tuple:
     return tuple(store.coerce(values.get(f["name"]), f["type"]) for f in fields)
 
 
-# feature -> latest values (comparable) per feed, as this process last left
-# them, with the feed's last_success_at then: valid as long as nobody else
-# (another worker, a restart) polled the feed since. Saves reading the latest
-# row of every feature from the hot tier at each poll.
+# feature -> (time, values comparable) of its latest row per feed, as this
+# process last left them, with the feed's last_success_at then: valid as long
+# as nobody else (another worker, a restart) polled the feed since. Saves
+# reading the latest row of every feature from the hot tier at each poll.
 _LATEST: dict[str, tuple[datetime.datetime | None, dict[str, tuple]]] = {}
 
 
@@ -226,23 +382,51 @@ def _latest_of(feed: Feed, fields: list[dict]) -> dict[str, tuple]:
     cached = _LATEST.get(feed.resource_id)
     if cached is not None and cached[0] == feed.last_success_at and feed.last_success_at:
         return dict(cached[1])
-    return {feature: _comparable(values, fields)
-            for feature, values in _store().latest_values(feed.resource_id).items()}
+    return {feature: (when, _comparable(values, fields))
+            for feature, (when, values) in _store().latest_rows(feed.resource_id).items()}
 
 
-def only_changes(feed: Feed, rows: list[dict]) -> tuple[list[dict], dict[str, tuple]]:
-    """The rows whose values differ from their feature's latest stored values
-    (and from an earlier row of the same feature in this poll), and the
-    latest values once they are stored."""
+def drop_older(feed: Feed, parsed: Parsed, latest: dict[str, tuple]) -> list[dict]:
+    """The rows not before their feature's latest stored time; a row before
+    it (the source's clock went back) or at it with other values is left
+    out and counted."""
     fields = list(feed.fields or [])
-    latest = _latest_of(feed, fields)
+    kept = []
+    for row in parsed.rows:
+        known = latest.get(row["feature"])
+        if known is not None and known[0] is not None:
+            if row["time"] < known[0]:
+                parsed.skipped.add("older", example=row["feature"], value=row["time"].isoformat(),
+                                   latest=known[0].isoformat())
+                continue
+            if row["time"] == known[0] and _comparable(row["values"], fields) != known[1]:
+                parsed.skipped.add("same_time", example=row["feature"],
+                                   value=row["time"].isoformat())
+                continue
+        kept.append(row)
+    return kept
+
+
+def only_changes(feed: Feed, rows: list[dict], latest: dict[str, tuple]) -> list[dict]:
+    """The rows whose values differ from their feature's latest stored values
+    (and from an earlier row of the same feature in this poll)."""
+    fields = list(feed.fields or [])
+    previous = {feature: values for feature, (_when, values) in latest.items()}
     kept = []
     for row in sorted(rows, key=lambda r: r["time"]):
         now = _comparable(row["values"], fields)
-        if latest.get(row["feature"]) != now:
+        if previous.get(row["feature"]) != now:
             kept.append(row)
-            latest[row["feature"]] = now
-    return kept, latest
+            previous[row["feature"]] = now
+    return kept
+
+
+def _remember(latest: dict[str, tuple], rows: list[dict], fields: list[dict]) -> dict[str, tuple]:
+    for row in sorted(rows, key=lambda r: r["time"]):
+        known = latest.get(row["feature"])
+        if known is None or known[0] is None or row["time"] >= known[0]:
+            latest[row["feature"]] = (row["time"], _comparable(row["values"], fields))
+    return latest
 
 
 # --- one poll --------------------------------------------------------------------------
@@ -256,23 +440,25 @@ def _backoff(feed: Feed) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(interval * 2 ** exponent, ceiling))
 
 
-def _fail(feed: Feed, reason: str, now: datetime.datetime) -> None:
+def _fail(feed: Feed, reason: str, problem: dict, now: datetime.datetime) -> None:
     feed.consecutive_failures = (feed.consecutive_failures or 0) + 1
     feed.last_error = reason[:500]
+    feed.problem = problem
     feed.last_fetch_at = now
     feed.next_poll_at = now + _backoff(feed)
     gap = (model.Session.query(Gap)
            .filter(Gap.resource_id == feed.resource_id, Gap.end.is_(None)).one_or_none())
     if gap is None:
         model.Session.add(Gap(resource_id=feed.resource_id, start=now, reason=reason[:500],
-                              attempts=1))
+                              problem=problem, attempts=1))
     else:
         gap.attempts = (gap.attempts or 0) + 1
 
 
-def _succeed(feed: Feed, now: datetime.datetime) -> None:
+def _succeed(feed: Feed, now: datetime.datetime, problem: dict | None = None) -> None:
     feed.consecutive_failures = 0
-    feed.last_error = None
+    feed.last_error = problems.english(problem)[:500] or None
+    feed.problem = problem
     feed.last_fetch_at = now
     feed.last_success_at = now
     feed.next_poll_at = now + datetime.timedelta(seconds=max(int(feed.interval_seconds or 60), 1))
@@ -280,6 +466,33 @@ def _succeed(feed: Feed, now: datetime.datetime) -> None:
            .filter(Gap.resource_id == feed.resource_id, Gap.end.is_(None)).one_or_none())
     if gap is not None:
         gap.end = now
+
+
+class _TooSlow(Exception):
+    """The overall time limit of a fetch ran out."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raises _TooSlow in the block once `seconds` have passed, however the
+    source drips its answer (the outbound guard's timeout bounds each wait,
+    not the whole). A signal timer: in the main thread only, where the
+    worker polls; elsewhere the block runs without an overall limit."""
+    if threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise _TooSlow()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _fetch(feed: Feed):
@@ -295,8 +508,47 @@ def _fetch(feed: Feed):
         headers["If-None-Match"] = feed.etag
     if conditional and feed.last_modified:
         headers["If-Modified-Since"] = feed.last_modified
-    return fetch(feed.url, timeout=config.ingest_timeout(), headers=headers,
-                 max_bytes=config.ingest_max_bytes())
+    limit = config.ingest_max_seconds()
+    try:
+        with _time_limit(limit):
+            return fetch(feed.url, timeout=config.ingest_timeout(), headers=headers,
+                         max_bytes=config.ingest_max_bytes())
+    except _TooSlow:
+        raise FeedError(f"too slow: the answer was not complete after {limit} seconds",
+                        "too_slow", seconds=limit) from None
+
+
+# The kinds of the outbound guard's errors, as problems.
+OUTBOUND_PROBLEMS = {"refused": "refused", "timeout": "timeout", "unreachable": "unreachable",
+                     "too_large": "too_large", "http": "redirects"}
+
+
+def _store_poll(feed: Feed, answer, now: datetime.datetime, result: PollResult) -> None:
+    """Parses a 200 answer, stores what is new and records the poll."""
+    fields = list(feed.fields or [])
+    parsed = parse(feed, answer.content, now, answer.status)
+    result.features = parsed.seen
+    with_latest = feed.store_mode == "changes" or bool(feed.time_field)
+    latest = _latest_of(feed, fields) if with_latest else {}
+    rows = drop_older(feed, parsed, latest) if feed.time_field else parsed.rows
+    result.malformed = parsed.malformed
+    if parsed.seen and not rows:
+        raise FeedError(f"no usable feature ({parsed.malformed} malformed: "
+                        f"{', '.join(parsed.skipped.counts)})", "no_usable_feature",
+                        parsed.skipped.details(), count=parsed.seen)
+    if feed.store_mode == "changes":
+        rows = only_changes(feed, rows, latest)
+    result.stored = _store().write_rows(feed.resource_id, rows, fields)
+    feed.etag = answer.headers.get("ETag")
+    feed.last_modified = answer.headers.get("Last-Modified")
+    problem = None
+    if parsed.skipped.total:
+        problem = problems.problem("features_skipped", parsed.skipped.details(),
+                                   skipped=parsed.skipped.total, count=parsed.seen)
+    _succeed(feed, now, problem)
+    if with_latest:
+        _LATEST[feed.resource_id] = (now, _remember(latest, rows, fields))
+    result.status = "stored"
 
 
 def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollResult:
@@ -325,32 +577,17 @@ def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollRes
             if feed.resource_id in _LATEST:
                 _LATEST[feed.resource_id] = (now, _LATEST[feed.resource_id][1])
         elif answer.status != 200:
-            raise FeedError(f"HTTP {answer.status}")
+            raise FeedError(f"HTTP {answer.status}", "http_status", status=answer.status)
         else:
-            parsed = parse(feed, answer.content, now)
-            result.features, result.malformed = parsed.seen, parsed.malformed
-            if parsed.seen and not parsed.rows:
-                raise FeedError(f"no usable feature ({parsed.malformed} malformed)")
-            latest = None
-            if feed.store_mode == "changes":
-                rows, latest = only_changes(feed, parsed.rows)
-            else:
-                rows = parsed.rows
-            result.stored = _store().write_rows(feed.resource_id, rows, list(feed.fields or []))
-            feed.etag = answer.headers.get("ETag")
-            feed.last_modified = answer.headers.get("Last-Modified")
-            _succeed(feed, now)
-            if latest is not None:
-                _LATEST[feed.resource_id] = (now, latest)
-            if parsed.malformed:
-                feed.last_error = f"{parsed.malformed} malformed features skipped"
-            result.status = "stored"
+            _store_poll(feed, answer, now, result)
     except OutboundError as error:
         result.reason = f"{error.kind}: {error.reason}"
-        _fail(feed, result.reason, now)
+        _fail(feed, result.reason, problems.problem(
+            OUTBOUND_PROBLEMS.get(error.kind, "unreachable"), seconds=config.ingest_timeout(),
+            max_bytes=config.ingest_max_bytes()), now)
     except FeedError as error:
         result.reason = error.reason
-        _fail(feed, result.reason, now)
+        _fail(feed, result.reason, error.problem, now)
     result.seconds = time_module.monotonic() - started
     try:
         model.Session.commit()
@@ -363,6 +600,24 @@ def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollRes
 
 # --- the worker ------------------------------------------------------------------------
 
+def _pollable(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list:
+    """The conditions on a feed that a worker polls: enabled, of an active
+    resource of an active dataset (a feed whose resource was deleted or
+    purged waits for `ckan history compact` to prune it), among `only`, not
+    in `skip`. Claiming and waiting share them, so that the worker never
+    waits on a feed it will not claim."""
+    live = (sa.select(model.Resource.id)
+            .join(model.Package, model.Package.id == model.Resource.package_id)
+            .where(model.Resource.state == "active", model.Package.state == "active"))
+    conditions = [Feed.enabled.is_(True), Feed.resource_id.in_(live)]
+    only, skip = list(only), list(skip)
+    if only:
+        conditions.append(Feed.resource_id.in_(only))
+    if skip:
+        conditions.append(Feed.resource_id.notin_(skip))
+    return conditions
+
+
 def claim_due_feed(only: Iterable[str] = (), force: bool = False,
                    skip: Iterable[str] = ()) -> str | None:
     """Takes the next due feed (locking it against other workers) and pushes
@@ -370,16 +625,8 @@ def claim_due_feed(only: Iterable[str] = (), force: bool = False,
     retries later; returns its resource id, or None when none is due. Feeds
     of deleted resources or datasets are left alone."""
     now = utcnow()
-    live = (sa.select(model.Resource.id)
-            .join(model.Package, model.Package.id == model.Resource.package_id)
-            .where(model.Resource.state == "active", model.Package.state == "active"))
     query = (model.Session.query(Feed.resource_id, Feed.interval_seconds)
-             .filter(Feed.enabled.is_(True), Feed.resource_id.in_(live)))
-    only, skip = list(only), list(skip)
-    if only:
-        query = query.filter(Feed.resource_id.in_(only))
-    if skip:
-        query = query.filter(Feed.resource_id.notin_(skip))
+             .filter(*_pollable(only, skip)))
     if not force:
         query = query.filter(sa.or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
     row = (query.order_by(Feed.next_poll_at.asc().nullsfirst())
@@ -396,16 +643,17 @@ def claim_due_feed(only: Iterable[str] = (), force: bool = False,
 
 
 def seconds_until_next(only: Iterable[str] = ()) -> float:
-    query = model.Session.query(sa.func.min(Feed.next_poll_at)).filter(Feed.enabled.is_(True))
-    only = list(only)
-    if only:
-        query = query.filter(Feed.resource_id.in_(only))
-    next_at = query.scalar()
+    """Seconds until the next feed that `claim_due_feed` would claim falls
+    due (0 when one is due now), at most the configured idle time. A feed
+    due but locked by another worker counts as due in a moment: the wait is
+    at least a short pause, never a spin."""
+    next_at = (model.Session.query(sa.func.min(sa.func.coalesce(Feed.next_poll_at, utcnow())))
+               .filter(*_pollable(only)).scalar())
     model.Session.rollback()
     idle = float(config.ingest_idle_seconds())
     if next_at is None:
         return idle
-    return max(0.0, min(idle, (next_at - utcnow()).total_seconds()))
+    return max(MIN_WAIT_SECONDS, min(idle, (next_at - utcnow()).total_seconds()))
 
 
 def run_once(only: Iterable[str] = (), force: bool = False) -> list[PollResult]:
@@ -425,18 +673,26 @@ def _poll_safely(resource_id: str) -> PollResult:
     try:
         return poll_feed(resource_id)
     except Exception as error:  # the worker outlives any one feed
-        model.Session.rollback()
+        _rollback_quietly()
         log.exception("feed %s: unexpected error", resource_id)
         reason = f"internal error: {type(error).__name__}"
         try:
             feed = model.Session.query(Feed).filter(Feed.resource_id == resource_id).one_or_none()
             if feed is not None:
-                _fail(feed, reason, utcnow().replace(microsecond=0))
+                _fail(feed, reason, problems.problem("internal", error=type(error).__name__),
+                      utcnow().replace(microsecond=0))
                 model.Session.commit()
         except Exception:
             model.Session.rollback()
             log.exception("feed %s: could not record the failure", resource_id)
         return PollResult(resource_id=resource_id, status="failed", reason=reason)
+
+
+def _rollback_quietly() -> None:
+    try:
+        model.Session.rollback()
+    except Exception:  # a connection already gone: the session starts anew
+        model.Session.remove()
 
 
 def run_forever(only: Iterable[str] = ()) -> None:
@@ -453,16 +709,14 @@ def run_forever(only: Iterable[str] = ()) -> None:
     while not stopping["now"]:
         try:
             resource_id = claim_due_feed(only)
-        except Exception:
-            model.Session.rollback()
+            wait = seconds_until_next(only) if resource_id is None else 0.0
+        except Exception:  # the database is away (restarting): wait, then retry
+            _rollback_quietly()
             log.exception("could not read the feeds; retrying")
-            resource_id = None
-            time_module.sleep(config.ingest_idle_seconds())
-            continue
+            resource_id, wait = None, float(config.ingest_idle_seconds())
         if resource_id is not None:
             _poll_safely(resource_id)
             continue
-        wait = seconds_until_next(only)
         deadline = time_module.monotonic() + wait
         while not stopping["now"] and time_module.monotonic() < deadline:
             time_module.sleep(min(0.5, max(deadline - time_module.monotonic(), 0)))

@@ -51,6 +51,8 @@ class Feed(tk.BaseModel):
     last_success_at: Optional[datetime.datetime] = Column(DateTime)
     consecutive_failures = Column(Integer, nullable=False, default=0)
     last_error: Optional[str] = Column(UnicodeText)
+    # The last poll's problem, to be said in the reader's language (problems.py).
+    problem: Any = Column(JSONB)
     created = Column(DateTime, nullable=False, default=utcnow)
     modified = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     creator_user_id: Optional[str] = Column(UnicodeText)
@@ -66,4 +68,6 @@ class Gap(tk.BaseModel):
     start = Column(DateTime, nullable=False)
     end: Optional[datetime.datetime] = Column(DateTime)
     reason = Column(UnicodeText, nullable=False, default="")
+    # The problem that opened the gap (problems.py); `reason` is its English line.
+    problem: Any = Column(JSONB)
     attempts = Column(Integer, nullable=False, default=1)

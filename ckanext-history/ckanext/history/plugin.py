@@ -40,6 +40,7 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurer)
     p.implements(p.ITranslation)
     p.implements(p.IResourceController, inherit=True)
+    p.implements(p.ISignal)
 
     # IResourceController: a deleted resource's history goes with it (its
     # feed stops, its rows and files are removed). Resources that vanish
@@ -60,6 +61,13 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
                 log.exception("history of deleted resource %s kept for `ckan history compact` "
                               "to prune", resource_id)
                 model.Session.rollback()
+
+    # ISignal: a purged dataset's histories go with it (subscriptions.py).
+
+    def get_signal_subscriptions(self):
+        from . import subscriptions
+
+        return subscriptions.get_subscriptions()
 
     # IConfigurer: the history page and the link from the resource page.
 

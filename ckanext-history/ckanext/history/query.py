@@ -13,6 +13,12 @@ the range fall in archived months.
 Every value reaches SQL as a bound parameter; identifiers come only from the
 feed's declared fields and are quoted. Paging is keyset: records are ordered
 by (time, feature) and the opaque cursor holds the last (time, feature).
+
+Bad input never reaches SQL: `parse` refuses it with a tk.ValidationError
+naming the parameter (409 in the action API, 400 in downloads). Times lie
+between TIME_MIN and TIME_MAX once converted to UTC (Python's own limits);
+a cursor must hold a feature without NUL character and a time within the
+query's range; an empty range answers zero records.
 """
 
 from __future__ import annotations
@@ -44,8 +50,33 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The times a query may name, in UTC: Python's own limits (a time beyond
+# them, e.g. 0001-01-01T00:00:00+01:00, is refused naming its parameter).
+TIME_MIN = datetime.datetime.min
+TIME_MAX = datetime.datetime.max
+
+
 def _error(key: str, message: str) -> tk.ValidationError:
     return tk.ValidationError({key: [message]})
+
+
+def minus(time: datetime.datetime, delta: datetime.timedelta) -> datetime.datetime:
+    """`time - delta`, or TIME_MIN when that would fall before it."""
+    return time - delta if time - TIME_MIN >= delta else TIME_MIN
+
+
+def month_after(time: datetime.datetime) -> datetime.datetime:
+    """The first instant of the month after `time`'s month, or TIME_MAX
+    after December 9999."""
+    if (time.year, time.month) == (TIME_MAX.year, 12):
+        return TIME_MAX
+    return store.next_month(store.month_start(time))
+
+
+def _no_nul(values: list[str], key: str) -> list[str]:
+    if any("\x00" in v for v in values):
+        raise _error(key, tk._("Must not contain a NUL character"))
+    return values
 
 
 def _as_list(value, key: str) -> list[str] | None:
@@ -56,18 +87,24 @@ def _as_list(value, key: str) -> list[str] | None:
         if text.startswith("["):
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise _error(key, tk._("Not a list")) from None
         else:
             value = [v.strip() for v in text.split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, int)) for v in value):
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
         raise _error(key, tk._("Not a list"))
-    return [str(v) for v in value]
+    return _no_nul([str(v) for v in value], key)
 
 
 def _time(value, key: str) -> datetime.datetime:
+    """A time parameter as naive UTC; a value that is not a time, or lies
+    beyond the limits of times once converted to UTC, names `key`."""
     try:
         return store.parse_time(value)
+    except OverflowError:
+        raise _error(key, tk._("Out of range: give a time between 0001-01-01T00:00:00 and "
+                               "9999-12-31T23:59:59 in UTC")) from None
     except (ValueError, TypeError):
         raise _error(key, tk._("Not a date and time in ISO 8601 (e.g. 2026-03-01T00:00:00)")) from None
 
@@ -78,11 +115,16 @@ def encode_cursor(time: datetime.datetime, feature: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
+    """(time, feature) of a cursor; anything else, a NUL character or a time
+    out of range included, is an invalid cursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        time, feature = json.loads(raw)
-        return store.parse_time(time), str(feature)
-    except (ValueError, TypeError, binascii.Error):
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list) or len(decoded) != 2 \
+                or not all(isinstance(v, str) for v in decoded) or "\x00" in decoded[1]:
+            raise ValueError("not a cursor")
+        return store.parse_time(decoded[0]), decoded[1]
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise _error("cursor", tk._("Invalid cursor: use the next_cursor of a previous answer")) from None
 
 
@@ -144,7 +186,7 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
     now = store.utcnow().replace(microsecond=0)
     end = _time(data_dict["end"], "end") if data_dict.get("end") not in (None, "") else now
     start = (_time(data_dict["start"], "start") if data_dict.get("start") not in (None, "")
-             else end - datetime.timedelta(days=1))
+             else minus(end, datetime.timedelta(days=1)))
     if start >= end:
         raise _error("start", tk._("The start must be before the end"))
 
@@ -192,7 +234,7 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
     if not for_download and data_dict.get("limit") not in (None, ""):
         try:
             limit = int(data_dict["limit"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _error("limit", tk._("Must be a whole number")) from None
         if limit < 1 or limit > config.query_max_limit():
             raise _error("limit", tk._("Must be between 1 and %d") % config.query_max_limit())
@@ -211,6 +253,13 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
     after = None
     if not for_download and data_dict.get("cursor"):
         after = decode_cursor(str(data_dict["cursor"]))
+        # A cursor is the last record of a previous page: within the range
+        # (an aggregate's bucket may start up to one bucket before it).
+        slack = datetime.timedelta(seconds=0 if aggregate == "none" else BUCKET_SECONDS[aggregate])
+        if aggregate == "month":
+            slack = datetime.timedelta(days=31)
+        if not minus(start, slack) <= after[0] < end:
+            raise _error("cursor", tk._("Invalid cursor: use the next_cursor of a previous answer"))
 
     return Query(resource_id=resource_id, schema=schema, start=start, end=end, fields=fields,
                  features=features, aggregate=aggregate, functions=functions,
@@ -285,14 +334,18 @@ class Sources:
                 after=q.after if not q.aggregated else None, order=hot_order, limit=hot_limit))
             con.register("hot_rows", reader)
             hot = f"SELECT {select} FROM hot_rows h WHERE {where}"
-            overlap = files and any(f.start <= last and first < store.next_month(f.start) for f in files)
+            overlap = files and any(f.start <= last and first < month_after(f.start) for f in files)
             if overlap:
                 hot += (f" AND NOT EXISTS (SELECT 1 FROM {archived} a WHERE a.feature = h.feature"
                         " AND a.time = h.time)")
             parts.append(hot)
         if not parts:
+            # No row in the range: an empty relation of the same columns,
+            # whose condition still names every bound parameter (DuckDB
+            # refuses parameters a statement does not use).
             empty = ", ".join(f"NULL::{archive.duck_type(target.field(c).type)} AS {quote(c)}" for c in columns)
-            parts.append(f"SELECT {empty} WHERE false")
+            parts.append(
+                f"SELECT {select} FROM (SELECT {empty}) AS nothing WHERE false AND {where}")
         self.sql = "(" + " UNION ALL ".join(parts) + ")"
 
 
@@ -395,7 +448,7 @@ def run(q: Query) -> dict:
 def month_windows(start: datetime.datetime, end: datetime.datetime) -> Iterator[tuple]:
     cursor = start
     while cursor < end:
-        stop = min(store.next_month(store.month_start(cursor)), end)
+        stop = min(month_after(cursor), end)
         yield cursor, stop
         cursor = stop
 
@@ -428,7 +481,10 @@ def arrow_output_schema(q: Query) -> pa.Schema:
 # --- coverage -----------------------------------------------------------------
 
 def coverage(resource_id: str) -> dict:
-    """First and last time, rows per tier and months of a history."""
+    """First and last time, rows per tier and months of a history. A row in
+    both tiers (a late row already archived, a compaction interrupted
+    before its delete) counts once, as archived: `rows` is the number of
+    distinct (feature, time), `hot_rows` those only in the hot tier."""
     hot = store.hot_stats(resource_id)
     files = archive.month_files(resource_id, with_rows=True)
     firsts, lasts = [], []
@@ -442,11 +498,31 @@ def coverage(resource_id: str) -> dict:
             lasts.append(hi)
     months = sorted({f.label for f in files} | {m.strftime("%Y-%m") for m in hot["months"]})
     archived = sum(f.rows or 0 for f in files)
+    both = [f for f in files if f.start in hot["per_month"]]
+    hot_only = hot["rows"] - sum(archived_again(resource_id, f) for f in both)
     return {
         "first": min(firsts).isoformat() if firsts else None,
         "last": max(lasts).isoformat() if lasts else None,
-        "rows": hot["rows"] + archived,
-        "hot_rows": hot["rows"],
+        "rows": hot_only + archived,
+        "hot_rows": hot_only,
         "archived_rows": archived,
         "months": months,
     }
+
+
+def archived_again(resource_id: str, month_file: archive.MonthFile) -> int:
+    """Hot rows of an archived month whose (feature, time) its file holds
+    already."""
+    start, end = month_file.start, month_after(month_file.start)
+    keys = store.arrow_schema([])
+    con = connect()
+    try:
+        params: dict = {}
+        archived = archive.archive_select(con, [month_file], keys, params)
+        con.register("hot_keys", pa.RecordBatchReader.from_batches(
+            keys, store.hot_batches(resource_id, [], start, end)))
+        return con.execute(
+            f"SELECT count(*) FROM hot_keys h WHERE EXISTS (SELECT 1 FROM {archived} a "
+            "WHERE a.feature = h.feature AND a.time = h.time)", params).fetchone()[0]
+    finally:
+        con.close()

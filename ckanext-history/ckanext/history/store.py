@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 log = logging.getLogger(__name__)
 
 FIELD_TYPES = ("int", "float", "text", "bool", "timestamp")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 RESERVED = ("time", "feature", "resource_id", "values")
 
 # Declared in CKAN's metadata so CKAN's test reset empties them; created by
@@ -171,10 +172,15 @@ def coerce(value: Any, type_: str) -> Any:
         if type_ == "int":
             if isinstance(value, bool):
                 return int(value)
-            if isinstance(value, (int,)):
-                return value
-            number = float(value)
-            return int(number) if math.isfinite(number) and number == int(number) else None
+            if isinstance(value, int):
+                number = value
+            else:
+                number = float(value)
+                if not math.isfinite(number) or number != int(number):
+                    return None
+                number = int(number)
+            # Readers cast to bigint: a larger number is not an int of a history.
+            return number if INT64_MIN <= number <= INT64_MAX else None
         if type_ == "float":
             number = float(value)
             return number if math.isfinite(number) else None
@@ -355,14 +361,20 @@ def write_rows(resource_id: str, rows: list[dict], fields: list[dict] | None = N
         raw.close()
 
 
-def latest_values(resource_id: str) -> dict[str, dict]:
-    """feature -> values of its latest row in the hot tier."""
+def latest_rows(resource_id: str) -> dict[str, tuple[datetime.datetime, dict]]:
+    """feature -> (time, values) of its latest row in the hot tier."""
     sql = sa.text(
-        'SELECT DISTINCT ON (feature) feature, "values" FROM history_row '
+        'SELECT DISTINCT ON (feature) feature, "time", "values" FROM history_row '
         'WHERE resource_id = :rid ORDER BY feature, "time" DESC'
     )
     with engine().connect() as conn:
-        return {feature: values for feature, values in conn.execute(sql, {"rid": resource_id})}
+        return {feature: (time, values)
+                for feature, time, values in conn.execute(sql, {"rid": resource_id})}
+
+
+def latest_values(resource_id: str) -> dict[str, dict]:
+    """feature -> values of its latest row in the hot tier."""
+    return {feature: values for feature, (_time, values) in latest_rows(resource_id).items()}
 
 
 def delete_resource(resource_id: str) -> None:

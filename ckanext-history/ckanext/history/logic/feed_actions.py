@@ -19,6 +19,7 @@ import ckan.lib.navl.dictization_functions as df
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
+from ckanext.history import problems
 from ckanext.history.logic import schema
 from ckanext.history.model import Feed, Gap, utcnow
 import sqlalchemy as sa
@@ -40,7 +41,8 @@ def _not_found() -> tk.ObjectNotFound:
 def _resource_of(resource_id: Any) -> tuple[model.Resource, model.Package]:
     """The resource and its dataset, or a 404 when either is missing or deleted."""
     resource = (model.Resource.get(resource_id)
-                if isinstance(resource_id, str) and resource_id else None)
+                if isinstance(resource_id, str) and resource_id and "\x00" not in resource_id
+                else None)
     if resource is None or resource.state == "deleted":
         raise _not_found()
     package = resource.package
@@ -103,6 +105,10 @@ def feed_dict(feed: Feed, with_source: bool) -> dict[str, Any]:
         "next_poll_at": _iso(feed.next_poll_at),
         "consecutive_failures": feed.consecutive_failures,
         "failing_since": _iso(gap.start) if gap else None,
+        # What went wrong at the last poll (None when all went well), and
+        # said in the reader's language.
+        "problem": feed.problem,
+        "problem_explained": problems.explain(feed.problem),
     }
     if with_source:
         out.update({"url": feed.url, "etag": feed.etag, "last_modified": feed.last_modified,
@@ -257,19 +263,21 @@ def delete_history(resource_id: str) -> None:
     model.Session.commit()
 
 
-def prune() -> list[str]:
+def prune(purged_only: bool = False) -> list[str]:
     """Deletes the histories of resources that were deleted or purged (a
     resource dropped by package_update, a purged dataset: nothing told the
-    history plugin). Returns their ids."""
+    history plugin), or with `purged_only` of those no longer in the
+    database. Returns their ids."""
     from ckanext.history import store
 
     with store.engine().connect() as conn:
         ids = set(conn.execute(sa.select(store.schema_table.c.resource_id)).scalars())
     ids |= {rid for (rid,) in model.Session.query(Feed.resource_id)}
     ids |= {rid for (rid,) in model.Session.query(Gap.resource_id).distinct()}
-    alive = {rid for (rid,) in model.Session.query(model.Resource.id)
-             .filter(model.Resource.id.in_(ids), model.Resource.state != "deleted")} if ids else set()
-    gone = sorted(ids - alive)
+    alive = model.Session.query(model.Resource.id).filter(model.Resource.id.in_(ids))
+    if not purged_only:
+        alive = alive.filter(model.Resource.state != "deleted")
+    gone = sorted(ids - {rid for (rid,) in alive}) if ids else []
     for resource_id in gone:
         delete_history(resource_id)
     return gone

@@ -15,6 +15,7 @@ import ckan.authz as authz
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
+from ckanext.history import problems
 
 
 def _not_found() -> tk.ObjectNotFound:
@@ -23,7 +24,11 @@ def _not_found() -> tk.ObjectNotFound:
 
 def resource_and_package(resource_id: Any) -> tuple[model.Resource, model.Package]:
     """The active resource and its active dataset, or a 404."""
-    resource = model.Resource.get(resource_id) if isinstance(resource_id, str) and resource_id else None
+    # An id holding a NUL character names no resource (and PostgreSQL
+    # refuses such text).
+    resource = (model.Resource.get(resource_id)
+                if isinstance(resource_id, str) and resource_id and "\x00" not in resource_id
+                else None)
     if resource is None or resource.state == "deleted":
         raise _not_found()
     package = resource.package
@@ -100,7 +105,11 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
 
     :param resource_id: the resource
     :returns: {"feed", "coverage": {"first", "last", "rows", "hot_rows",
-        "archived_rows", "months"}, "gaps": [{"start", "end", "reason"}]}
+        "archived_rows", "months"}, "gaps": [{"start", "end", "reason",
+        "problem", "problem_explained"}]}: `rows` counts each (feature, time)
+        once, `hot_rows` those not archived yet; a gap's `reason` is English,
+        `problem_explained` says what happened, what was kept and what to do
+        in the request's language
     """
     from ckanext.history import query, store
     from ckanext.history.model import Feed, Gap
@@ -123,7 +132,8 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
         "feed": feed,
         "coverage": query.coverage(resource.id),
         "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat() if g.end else None,
-                  "reason": g.reason} for g in gaps],
+                  "reason": g.reason, "problem": g.problem,
+                  "problem_explained": problems.explain(g.problem)} for g in gaps],
     }
 
 

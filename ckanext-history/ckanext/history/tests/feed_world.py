@@ -1,7 +1,8 @@
 """A small world for the feed, ingest and web tests (imported by them; not a
 test module): an organisation with its admin, editor and member, an outsider
 and a sysadmin with API tokens, a dataset at each access level with one
-resource, and a local HTTP server that plays a real-time feed."""
+resource, and a local HTTP server that plays a real-time feed, well or badly
+(any status, body and headers, a delay, a slow drip, no Content-Length)."""
 
 from __future__ import annotations
 
@@ -131,7 +132,10 @@ class Reply:
     content_type: str = "application/json"
     etag: str | None = None
     delay: float = 0.0
-    length: int | None = None   # declared Content-Length (None: the body's)
+    length: int | None = None   # declared Content-Length (None: the body's; -1: none)
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    drip: float = 0.0           # seconds between two chunks of `chunk` bytes (a slow drip)
+    chunk: int = 16
 
 
 class FeedServer:
@@ -141,6 +145,7 @@ class FeedServer:
 
     def __init__(self) -> None:
         self.reply = Reply(body=geojson({}))
+        self.closing = False
         self.requests: list[dict[str, str]] = []
         self.dynamic: Callable[[], Reply] | None = None
         server = self
@@ -160,11 +165,22 @@ class FeedServer:
                 self.send_header("Content-Type", reply.content_type)
                 if reply.etag:
                     self.send_header("ETag", reply.etag)
-                self.send_header("Content-Length", str(reply.length if reply.length is not None
-                                                       else len(reply.body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                if reply.length != -1:
+                    self.send_header("Content-Length", str(reply.length if reply.length is not None
+                                                           else len(reply.body)))
                 self.end_headers()
                 try:
-                    self.wfile.write(reply.body)
+                    if not reply.drip:
+                        self.wfile.write(reply.body)
+                        return
+                    for start in range(0, len(reply.body), reply.chunk):
+                        if server.closing:
+                            return
+                        self.wfile.write(reply.body[start:start + reply.chunk])
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -178,5 +194,6 @@ class FeedServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/velov.geojson"
 
     def close(self) -> None:
+        self.closing = True
         self.httpd.shutdown()
         self.httpd.server_close()

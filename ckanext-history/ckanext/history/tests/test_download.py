@@ -158,3 +158,50 @@ def test_parquet_and_csv_are_streamed_batch_by_batch():
     assert len(csv_chunks) == 6
     rows = list(csv.reader(io.StringIO(b"".join(csv_chunks).decode())))
     assert rows[:2] == [["time", "feature", "v"], ["2026-01-01T00:00:00", "A", "0"]]
+
+
+def test_a_month_file_is_the_same_before_and_after_compaction(app):
+    """Defect 14: a month's file built from the hot tier had the columns and
+    the order of history_query (time, feature), the archived one those of the
+    archive (feature, time). Every monthly file is now the archive's layout,
+    whichever tier holds the month, and however it was compacted."""
+    user = factories.Sysadmin()
+    headers = {"Authorization": factories.APIToken(user=user["name"])["token"]}
+    datasets = [make_dataset("open", user=user["name"]) for _ in range(2)]
+    for dataset in datasets:
+        store.ensure_schema(dataset["resource_id"], FIELDS)
+        store.write_rows(dataset["resource_id"], long_rows())
+    first, second = datasets
+
+    def month(dataset, fmt: str) -> bytes:
+        res = app.get(f"/dataset/{dataset['name']}/resource/{dataset['resource_id']}/history/month/"
+                      f"2026-01.{fmt}", headers=headers)
+        assert res.status_code == 200
+        return res.get_data()
+
+    hot = {fmt: month(first, fmt) for fmt in ("parquet", "csv", "json", "jsonl")}
+    table = pq.read_table(io.BytesIO(hot["parquet"]))
+    assert table.schema == store.arrow_schema(FIELDS)
+    keys = list(zip(table.column("feature").to_pylist(), table.column("time").to_pylist(),
+                    strict=True))
+    assert keys == sorted(keys) and len(keys) == len([r for r in long_rows()
+                                                     if r["time"] < datetime.datetime(2026, 2, 1)])
+    # Compacted in one go (first), or in two steps with a late row (second).
+    archive.compact(first["resource_id"], now=datetime.datetime(2026, 4, 1), retention=1)
+    archive.compact(second["resource_id"], now=datetime.datetime(2026, 2, 15), retention=16)
+    store.write_rows(second["resource_id"], [r for r in long_rows()
+                                             if r["time"] < datetime.datetime(2026, 1, 29)][:5])
+    archive.compact(second["resource_id"], now=datetime.datetime(2026, 4, 1), retention=1)
+    for dataset in datasets:
+        archived = archive.month_files(dataset["resource_id"])[0].path
+        assert month(dataset, "parquet") == open(archived, "rb").read()   # served as it is
+        assert pq.read_table(archived).equals(table)
+        for fmt in ("csv", "json", "jsonl"):
+            assert month(dataset, fmt) == hot[fmt], fmt
+
+    # A field declared since: the month is built again with the current columns.
+    fields = FIELDS + [{"name": "extra", "type": "int"}]
+    store.ensure_schema(first["resource_id"], fields)
+    rebuilt = pq.read_table(io.BytesIO(month(first, "parquet")))
+    assert rebuilt.schema == store.arrow_schema(fields)
+    assert rebuilt.drop_columns(["extra"]).equals(table)

@@ -189,7 +189,7 @@ def test_csv_and_json_feeds_are_parsed_and_coerced(world, server):
     helpers.call_action("history_feed_update", context={"user": "org-editor"}, resource_id=rid,
                         format="json", feature_id_field="station", time_field="")
     server.reply = Reply(json.dumps({"values": [
-        {"station": 7, "bikes": "4", "ratio": 0.1, "open": 1},
+        {"station": 7, "bikes": "4", "ratio": 0.1, "open": 1, "since": None},
         {"station": 8, "bikes": 4.5},
     ]}).encode())
     result = ingest.poll_feed(rid, now=at(6))
@@ -217,3 +217,52 @@ def test_a_feed_of_a_deleted_resource_is_not_polled(world, server):
     helpers.call_action("resource_delete", context={"user": "org-editor"}, id=rid)
     assert ingest.run_once() == []
     assert server.requests == []
+
+
+def test_a_purged_dataset_takes_its_feed_and_history_with_it(world, server):
+    """dataset_purge tells no resource plugin: the history plugin's signal
+    handler removes the feed, its gaps and rows, as deleting does."""
+    rid, other = world.rid("open"), world.rid("restricted")
+    world.declare("open", url=server.url)
+    world.declare("restricted", url=server.url)
+    server.reply = Reply(geojson({"1": station(5, 15)}))
+    assert ingest.poll_feed(rid, now=at(0)).stored == 1
+    ingest.poll_feed(other, now=at(0))
+    model.Session.add(Gap(resource_id=rid, start=at(-5), end=at(-4), reason="HTTP 503"))
+    model.Session.commit()
+    helpers.call_action("dataset_purge", context={"user": "root"}, id="ds-open")
+    model.Session.expire_all()
+    assert model.Session.query(Feed).filter_by(resource_id=rid).count() == 0
+    assert gaps_of(rid) == [] and rows_of(rid) == [] and store.get_schema(rid) is None
+    # The other dataset's history is untouched.
+    assert feed_of(other) is not None and len(rows_of(other)) == 1
+
+
+@pytest.mark.ckan_config("ckanext.history.ingest.idle_seconds", "7")
+def test_the_worker_never_waits_on_a_feed_it_will_not_claim(world, server):
+    """A feed left behind by a resource dropped from its dataset (no hook
+    runs then; `ckan history compact` prunes it later), due long ago: the
+    worker does not claim it, and so does not count it when it computes its
+    sleep (which was 0: a spin at 60 % of a core)."""
+    rid = world.rid("open")
+    world.declare("open", url=server.url)
+    dataset = helpers.call_action("package_show", id="ds-open")
+    helpers.call_action("package_patch", context={"user": "org-editor"}, id=dataset["id"],
+                        resources=[{"name": "other", "url": "https://origin.example.org/x.csv"}])
+    feed = feed_of(rid)
+    feed.next_poll_at = at(-600)
+    model.Session.commit()
+    assert ingest.claim_due_feed() is None
+    assert ingest.seconds_until_next() == 7
+    # A feed that is due counts, one that is not yet due is waited for.
+    world.declare("restricted", url=server.url)
+    due = feed_of(world.rid("restricted"))
+    due.next_poll_at = ingest.utcnow() + datetime.timedelta(seconds=3)
+    model.Session.commit()
+    assert 2 <= ingest.seconds_until_next() <= 3
+    assert ingest.claim_due_feed() is None
+    due = feed_of(world.rid("restricted"))
+    due.next_poll_at = ingest.utcnow() - datetime.timedelta(seconds=3)
+    model.Session.commit()
+    assert ingest.seconds_until_next() == ingest.MIN_WAIT_SECONDS
+    assert ingest.claim_due_feed() == world.rid("restricted")

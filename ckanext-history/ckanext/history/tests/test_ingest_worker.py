@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import ckan.model as model
@@ -21,6 +22,8 @@ from .feed_world import FeedServer, Reply, World, geojson
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
 STATIONS = 400
+# A station of a poll that matches the feed's declared fields.
+STATION = {"available_bikes": 3, "available_bike_stands": 8, "status": "OPEN"}
 
 
 @pytest.fixture
@@ -147,7 +150,7 @@ def test_the_worker_outlives_a_failing_source_and_logs_each_poll(world, server, 
     answers = iter([Reply(b"<html><body>Erreur</body></html>", content_type="text/html"),
                     Reply(b"{}", status=500), Reply(b'{"type": "FeatureCollection", "feat'),
                     Reply(b" " * 300000)])
-    server.dynamic = lambda: next(answers, Reply(geojson({"1": {"available_bikes": 2}})))
+    server.dynamic = lambda: next(answers, Reply(geojson({"1": STATION | {"available_bikes": 2}})))
     worker = start(worker_ini)
     try:
         assert wait_until(lambda: count(rid)[0] == 1, 60), "no row after the failures"
@@ -173,7 +176,7 @@ def test_a_running_worker_follows_the_publishers_changes(world, server, worker_i
     world.declare("open", url=server.url)
     model.Session.query(Feed).update({Feed.interval_seconds: 1})
     model.Session.commit()
-    server.reply = Reply(geojson({"1": {"available_bikes": 3}}))
+    server.reply = Reply(geojson({"1": STATION}))
     worker = start(worker_ini)
     try:
         assert wait_until(lambda: any(r["_path"] == "/velov.geojson" for r in server.requests), 60)
@@ -190,7 +193,7 @@ def test_a_running_worker_follows_the_publishers_changes(world, server, worker_i
 def test_once_polls_the_due_feeds_and_exits(world, server, worker_ini):
     rid = world.rid("open")
     world.declare("open", url=server.url)
-    server.reply = Reply(geojson({"1": {"available_bikes": 3}}), etag='"a"')
+    server.reply = Reply(geojson({"1": STATION}), etag='"a"')
     done = subprocess.run(ckan_command(worker_ini, "history", "ingest", "--once", "--feed", rid),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -230,3 +233,50 @@ def test_the_worker_reconnects_when_postgresql_restarts(world, server, worker_in
         output, _ = worker.communicate(timeout=30)
     rows, distinct = count(rid)
     assert rows == distinct and consecutive_repeats(rid) == 0
+
+
+def cpu_ticks(pid: int) -> int:
+    """User and system CPU time of a process, in clock ticks."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_the_worker_sleeps_when_its_only_due_feeds_are_of_purged_or_dropped_resources(
+        world, server, worker_ini):
+    """Defect 15: a purged dataset's feed stayed enabled and due; the worker
+    did not claim it but counted it in its sleep, and spun (594 CPU ticks in
+    10 s). A purge now removes the feed; a feed whose resource was dropped
+    another way is neither claimed nor waited on."""
+    from ckan.tests import helpers
+
+    purged, dropped = world.rid("open"), world.rid("restricted")
+    world.declare("open", url=server.url)
+    world.declare("restricted", url=server.url)
+    helpers.call_action("dataset_purge", context={"user": "root"}, id="ds-open")
+    dataset = helpers.call_action("package_show", context={"user": "root"}, id="ds-restricted")
+    helpers.call_action("package_patch", context={"user": "root"}, id=dataset["id"],
+                        resources=[{"name": "other", "url": "https://origin.example.org/x.csv"}])
+    model.Session.expire_all()
+    assert model.Session.query(Feed).filter_by(resource_id=purged).count() == 0
+    model.Session.query(Feed).filter_by(resource_id=dropped).update(
+        {Feed.next_poll_at: sa.func.now() - sa.text("interval '1 hour'")}, synchronize_session=False)
+    model.Session.commit()
+    model.Session.remove()
+
+    worker = start(worker_ini)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout), daemon=True)
+    reader.start()
+    try:
+        assert wait_until(lambda: any("worker started" in line for line in lines), 120), lines
+        time.sleep(1)
+        before = cpu_ticks(worker.pid)
+        time.sleep(4)
+        spent = cpu_ticks(worker.pid) - before
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    # A spinning worker spends most of a core (about 400 ticks in 4 s).
+    assert spent < 80, f"{spent} CPU ticks in 4 s"
+    assert server.requests == []

@@ -258,6 +258,27 @@ def test_history_show_reports_coverage(history):
     assert shown["gaps"] == [] and shown["feed"] is None
 
 
+def test_history_show_counts_a_row_in_both_tiers_once(history):
+    """Defect 13: rows sent again after their month was archived (a feed
+    resending its past, an import run twice) land in the hot tier; until the
+    next compaction, history_show counted them twice."""
+    rid, rows = history
+    archive.compact(rid, now=datetime.datetime(2026, 4, 1), retention=1)
+    january = [dict(r) for r in rows if r["time"] < datetime.datetime(2026, 2, 1)]
+    late = {"feature": "Z", "time": datetime.datetime(2026, 1, 28, 9, 30),
+            "values": {"available_bikes": 4}}
+    store.register_features(rid, ["Z"])
+    assert store.write_rows(rid, january[:44] + [late]) == 45
+    coverage = helpers.call_action("history_show", resource_id=rid)["coverage"]
+    assert (coverage["rows"], coverage["archived_rows"], coverage["hot_rows"]) == (
+        len(rows) + 1, len(rows), 1)
+    records = query_all(resource_id=rid, start=START, end=END, limit=5000)[0]
+    assert len(records) == coverage["rows"]
+    archive.compact(rid, now=datetime.datetime(2026, 4, 1), retention=1)
+    assert helpers.call_action("history_show", resource_id=rid)["coverage"] == coverage | {
+        "hot_rows": 0, "archived_rows": len(rows) + 1}
+
+
 # --- bad input: 409 naming the parameter ---------------------------------------------
 
 BAD = [

@@ -8,8 +8,16 @@
   (DuckDB over the archive and the hot rows, a month at a time) and written
   as they come, so memory does not grow with the range.
 - `/dataset/<id>/resource/<resource_id>/history/month/<YYYY-MM>.<format>`:
-  the ready-made file of a month: the archive's own Parquet file when the
-  whole month is archived, else built the same way.
+  the ready-made file of a month in the archive's layout (columns feature,
+  time, then the declared fields; rows sorted by (feature, time)): the
+  archive's own Parquet file when the whole month is archived with the
+  current fields, else built the same way (`archive.merged_month`), so the
+  file is the same before and after compaction.
+
+Bad parameters answer 400 naming the parameter (`start: ...`), with the same
+checks and messages as history_query (whose API answers 409); a range without
+rows answers 200 with an empty file: `[]` in JSON, the header line in CSV,
+nothing in JSON lines, a Parquet file with its schema and no row.
 
 Every route asks the access policy first (history_query's auth: the
 portal's `grandlyon_access_data_read`); a dataset the user may not see
@@ -185,7 +193,22 @@ def parquet_chunks(batches, schema: pa.Schema):
     yield drain.take()
 
 
+def _primed(batches):
+    """`batches` with its first batch read now, in the view: a failure of
+    the query answers an error status instead of a 200 with a cut body."""
+    iterator = iter(batches)
+    first = next(iterator, None)
+
+    def chained():
+        if first is not None:
+            yield first
+        yield from iterator
+
+    return chained()
+
+
 def _response(fmt: str, batches, names: list[str], schema: pa.Schema, filename: str) -> Response:
+    batches = _primed(batches)
     if fmt == "csv":
         body = csv_chunks(batches, names)
     elif fmt == "json":
@@ -234,19 +257,20 @@ def month_file(id: str, resource_id: str, month: str, fmt: str):
 
     resource, schema = _resource(id, resource_id)
     match = MONTH.match(month)
-    if fmt not in FORMATS or not match or not 1 <= int(match.group(2)) <= 12:
+    if fmt not in FORMATS or not match or not 1 <= int(match.group(1)) \
+            or not 1 <= int(match.group(2)) <= 12:
         return tk.abort(404, tk._("Resource not found"))
     year, number = int(match.group(1)), int(match.group(2))
     start = datetime.datetime(year, number, 1)
-    end = store.next_month(start)
+    end = query.month_after(start)
     filename = f"history-{resource.id}-{month}.{fmt}"
+    layout = store.arrow_schema(schema)
     files = [f for f in archive.month_files(resource.id) if (f.year, f.month) == (year, number)]
-    if fmt == "parquet" and files and store.hot_range(resource.id, start, end)[0] is None:
+    if fmt == "parquet" and files and store.hot_range(resource.id, start, end)[0] is None \
+            and archive.file_schema(files[0].path) == layout:
         return _archived_file(files[0].path, filename)
-    q = query.parse({"resource_id": resource.id, "start": start.isoformat(), "end": end.isoformat()},
-                    schema, for_download=True)
-    names = [f["id"] for f in q.output_fields()]
-    return _response(fmt, _batches(q), names, query.arrow_output_schema(q), filename)
+    batches = archive.month_batches(resource.id, start, end, schema)
+    return _response(fmt, batches, layout.names, layout, filename)
 
 
 def _archived_file(path: str, filename: str) -> Response:
