@@ -442,6 +442,21 @@ def get_json(url: str) -> Any:
             url=url, error=error), failure_advice("broken")) from error
 
 
+def http_url(value: Any) -> str:
+    """`value` when it is an absolute http(s) URL with a host, else "": only
+    such an address may become a link of the portal (a `javascript:` or
+    `data:` URL would run in the portal's origin when clicked)."""
+    if not isinstance(value, str) or any(c in value for c in "\x00\r\n\t "):
+        return ""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return value.strip()
+
+
 def same_site(url: str, base: str) -> bool:
     a, b = urlsplit(url), urlsplit(base)
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
@@ -1114,7 +1129,7 @@ class CommunesHarvester(HarvesterBase):
                                    parse_config(obj.source.config))
         except (ValueError, KeyError, TypeError):
             return None
-        return remote.remote_url or None
+        return http_url(remote.remote_url) or None
 
     # fetch ------------------------------------------------------------------------------
     def fetch_stage(self, harvest_object):
@@ -1177,6 +1192,7 @@ class CommunesHarvester(HarvesterBase):
         source_url = source.url.strip().rstrip("/")
         record = json.loads(harvest_object.content)
         remote = self.describe(record, source_url, conf)
+        remote_url = http_url(remote.remote_url)
         notes: list[str] = []
         licence = map_licence(remote, conf, notes)
         level = map_access(remote, conf, self.access_builtin, licence, notes)
@@ -1203,7 +1219,7 @@ class CommunesHarvester(HarvesterBase):
             "access_level": level,
             "tags": [{"name": t} for t in clean_tags(tags)],
             "groups": groups,
-            "url": remote.remote_url,
+            "url": remote_url,
             "author": remote.publisher,
             "frequency": map_frequency(remote.frequency),
             "temporal_start": iso_date(remote.temporal_start),
@@ -1212,7 +1228,7 @@ class CommunesHarvester(HarvesterBase):
             "provenance_source": source.title or source_url,
             "provenance_source_url": source_url,
             "provenance_remote_id": remote.remote_id,
-            "provenance_remote_url": remote.remote_url,
+            "provenance_remote_url": remote_url,
             "provenance_remote_modified": iso_date(remote.modified),
             "provenance_remote_licence": remote.licence_title or remote.licence
             or remote.licence_url,
