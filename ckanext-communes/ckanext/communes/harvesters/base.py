@@ -688,9 +688,11 @@ NOTE_EXTRA = "mapping_note"
 JOB_UNKNOWN_LICENCE_NONE = ("Remote licence unknown to the portal: {licence}. The dataset was "
                             "imported without a licence and with the access level \"{level}\"; "
                             "map this licence in \"licences\" in the source configuration.")
+NOTE_RESOURCE_NOT_HTTP = ("The remote resource \"{name}\" was left out: its address is not an "
+                          "http(s) URL")
 MAPPING_NOTES = (JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED,
                  NOTE_UNKNOWN_LICENCE,
-                 NOTE_NO_LICENCE, NOTE_NOT_TO_SIGN)
+                 NOTE_NO_LICENCE, NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP)
 
 
 @dataclasses.dataclass
@@ -937,6 +939,24 @@ def match_resources(resources: list[dict], previous: list[dict]) -> None:
         if match is not None and match["id"] not in used:
             resource["id"] = match["id"]
             used.add(match["id"])
+
+
+def http_resources(resources: list[dict]) -> tuple[list[dict], list[str]]:
+    """The remote resources whose address is an http(s) URL (`http_url`),
+    and a note for each one left out (a `javascript:` URL, say); a resource
+    without an address is skipped silently."""
+    kept: list[dict] = []
+    notes: list[str] = []
+    for resource in resources:
+        if not resource.get("url"):
+            continue
+        url = http_url(resource["url"])
+        if url:
+            kept.append(dict(resource, url=url))
+        else:
+            name = " ".join(str(resource.get("name") or resource.get("remote_id") or "").split())
+            notes.append(NOTE_RESOURCE_NOT_HTTP.format(name=name[:100]))
+    return kept, notes
 
 
 # --- the harvester ---------------------------------------------------------------------
@@ -1208,6 +1228,8 @@ class CommunesHarvester(HarvesterBase):
                     tags.append(theme)
         else:
             tags += remote.themes
+        resources, left_out = http_resources(remote.resources)
+        notes += left_out
         source_dataset = tk.get_action("package_show")(self._context(), {"id": source.id})
         territory = ", ".join(part for part in [remote.spatial_text] + zone_names(
             remote.zones, conf) if part)
@@ -1235,12 +1257,12 @@ class CommunesHarvester(HarvesterBase):
             "provenance_harvested": datetime.datetime.utcnow().replace(microsecond=0).isoformat(),
             "provenance_notes": "\n".join(notes),
             "provenance_withdrawn": "",
-            "resources": [dict(r) for r in remote.resources if r.get("url")],
+            "resources": resources,
             "_name_hint": remote.name_hint,
-            "_job_notes": [] if licence.known else [
+            "_job_notes": ([] if licence.known else [
                 (JOB_UNKNOWN_LICENCE if licence.licence_id else JOB_UNKNOWN_LICENCE_NONE).format(
                     licence=remote.licence_title or remote.licence or remote.licence_url,
-                    licence_id=licence.licence_id, level=level)],
+                    licence_id=licence.licence_id, level=level)]) + left_out,
         }
         spatial = geometry(remote.spatial)
         if spatial:

@@ -54,3 +54,34 @@ def test_a_remote_page_that_is_not_http_is_no_link(udata, remote, commune, page)
     # An http(s) page stays the link.
     other = harvested(commune["id"])["65f0c1d2e3a4b5c6d7e8f902"]
     assert other["url"].startswith("https://www.data.gouv.fr/")
+
+
+# --- only http(s) resources are imported (finding 2) ----------------------------------------
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/csv,a,b", "file:///etc/passwd",
+                                 "ftp://example.org/x.csv"])
+def test_a_resource_that_is_not_http_is_left_out_with_a_note(app, udata, remote, commune, url):
+    def change(record):
+        record["resources"].append({"id": "0d3c2b1a-0000-4000-8000-000000000666",
+                                    "title": "Piège", "format": "csv", "url": url})
+    udata_first_page(remote, change)
+
+    report = run_job(udata["id"])
+
+    assert report["object_errors"] == []
+    minutes = harvested(commune["id"])[MINUTES]
+    assert [r["name"] for r in minutes["resources"]] == ["Délibérations 2020-2025"]
+    note = 'The remote resource "Piège" was left out: its address is not an http(s) URL'
+    assert note in minutes["provenance_notes"]
+    assert f"{MINUTES}: {note}" in report["notes"]
+    # Every resource of the portal downloads (or redirects); none answers 500.
+    for dataset in harvested(commune["id"]).values():
+        for resource in dataset["resources"]:
+            res = app.get(f"/dataset/{dataset['id']}/resource/{resource['id']}/download",
+                          follow_redirects=False)
+            assert res.status_code < 500
+    with app.flask_app.test_request_context(environ_overrides={"CKAN_LANG": "fr"}):
+        from ckanext.communes.helpers import communes_harvest_message
+        assert communes_harvest_message(note) == (
+            "La ressource distante « Piège » a été écartée : son adresse n'est pas une URL "
+            "http(s)")
