@@ -14,10 +14,12 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
+import ckan.model as model
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
+from ckanext.activity.model import Activity
 from ckanext.grandlyon_access.inputguard import is_same_site
 from ckanext.grandlyon_licence.tests.conftest import MOBILITES_DETAILS, csrf_token
 
@@ -61,11 +63,23 @@ def people(reset_portal_db, reset_index):
     def activities(object_id: str) -> list[dict]:
         return tk.get_action("package_activity_list")({"ignore_auth": True}, {"id": object_id})
 
+    hidden = factories.Dataset(owner_org=org["id"], access_level="restricted",
+                               access_hidden="true", license_id="lo-2.0")
+    tk.get_action("package_patch")(context, {"id": hidden["id"], "notes": "secret change"})
+    sysadmin = factories.Sysadmin(password=PASSWORD)
+    source = tk.get_action("harvest_source_create")(
+        {"user": sysadmin["name"], "ignore_auth": True},
+        {"name": "portail-commune", "title": "Portail", "url": "https://portail.example.org",
+         "source_type": "opendatasoft", "owner_org": org["id"], "frequency": "MANUAL"})
     group_activity = tk.get_action("group_activity_list")({"ignore_auth": True},
                                                           {"id": group["id"]})[0]
     yield {"user": user, "first": first, "other": other, "group_activity": group_activity,
            "first_activities": activities(first["id"]),
-           "other_activities": activities(other["id"])}
+           "other_activities": activities(other["id"]),
+           "hidden_activities": [{"id": a.id} for a in model.Session.query(Activity)
+                                 .filter_by(object_id=hidden["id"])
+                                 .order_by(Activity.timestamp.desc())], "org": org,
+           "sysadmin": sysadmin, "source": source}
     plugins.unload_all()
 
 
@@ -158,3 +172,68 @@ def test_changes_between_two_activities_of_a_dataset_still_show(app, people):
     client.post("/user/login", data={"login": people["user"]["name"], "password": PASSWORD})
     res = client.get(f"/dataset/changes_multiple?new_id={first[0]['id']}&old_id={first[-1]['id']}")
     assert res.status_code == 200 and "changed twice" in res.get_data(as_text=True)
+
+
+def test_changes_of_a_dataset_the_user_may_not_see_are_not_found(app, people):
+    hidden = people["hidden_activities"]
+    res = app.get(f"/dataset/changes_multiple?new_id={hidden[0]['id']}&old_id={hidden[-1]['id']}")
+    assert res.status_code == 404
+
+
+def test_changes_of_an_organisation_and_a_dataset_are_not_found(app, people):
+    org_activity = tk.get_action("organization_activity_list")(
+        {"ignore_auth": True}, {"id": people["org"]["id"]})[0]
+    query = f"new_id={org_activity['id']}&old_id={people['hidden_activities'][-1]['id']}"
+    assert app.get(f"/organization/changes_multiple?{query}").status_code == 404
+    assert app.get(f"/group/changes_multiple?{query}").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "-5", "abc", "nan", "1e400"])
+def test_an_activity_page_refuses_times_no_date_holds(app, people, value):
+    res = app.get(f"/dataset/activity/{people['first']['name']}?after={value}")
+    assert res.status_code == 400 and "after" in res.get_data(as_text=True)
+
+
+def test_an_activity_page_pages_by_time(app, people):
+    res = app.get(f"/dataset/activity/{people['first']['name']}?after=1700000000")
+    assert res.status_code == 200
+
+
+# --- links of ckanext-harvest that change data --------------------------------------------
+
+def sysadmin_client(app, people):
+    client = app.test_client()
+    client.post("/user/login", data={"login": people["sysadmin"]["name"], "password": PASSWORD})
+    return client
+
+
+def source_state(people) -> str:
+    return model.Session.query(model.Package.state).filter_by(
+        id=people["source"]["id"]).scalar()
+
+
+@pytest.mark.parametrize("route", ["delete/{id}", "delete/{id}?clear=True", "clear/{id}",
+                                   "refresh/{id}"])
+def test_a_harvest_link_opened_from_elsewhere_changes_nothing(app, people, route):
+    client = sysadmin_client(app, people)
+    url = "/harvest/" + route.format(id=people["source"]["id"])
+    res = client.get(url, headers={"Referer": "https://evil.example.org/"})
+    page = res.get_data(as_text=True)
+    assert res.status_code == 200 and 'method="post"' in page and "_csrf_token" in page
+    assert source_state(people) == "active"
+    assert tk.get_action("harvest_job_list")(
+        {"ignore_auth": True}, {"source_id": people["source"]["id"]}) == []
+    # A forged form without the session's token is refused.
+    assert client.post(url).status_code == 400
+    assert source_state(people) == "active"
+
+
+def test_the_confirmation_form_does_what_the_link_said(app, people):
+    client = sysadmin_client(app, people)
+    url = f"/harvest/refresh/{people['source']['id']}"
+    page = client.get(url).get_data(as_text=True)
+    res = client.post(url, data={"_csrf_token": csrf_token(page)}, follow_redirects=False)
+    assert res.status_code == 302
+    jobs = tk.get_action("harvest_job_list")({"ignore_auth": True},
+                                             {"source_id": people["source"]["id"]})
+    assert len(jobs) == 1

@@ -12,8 +12,16 @@ string and the form before any view reads it, so the login, logout and the
 licence pages go to their default page instead (`drop_foreign_targets`).
 
 CKAN's activity pages answer 500 for ids that do not belong together (an
-activity of another dataset, of a group, or none at all):
-`refuse_mismatched_activity` answers them 404 first.
+activity of another dataset, of a group, or none at all), for the changes
+of a dataset the user may not see, and for `before`/`after` times beyond
+what a date holds: `refuse_mismatched_activity` answers them 404 (400 for
+the times) first.
+
+ckanext-harvest changes data on plain GET links (clear a source's
+datasets, delete a source, run or stop a job): a link on another site
+would carry the session cookie (SameSite=Lax). On GET those routes show a
+confirmation page; only its form (POST, with the CSRF token that CKAN
+checks on every form) acts (`confirm_state_changes`).
 """
 
 from __future__ import annotations
@@ -28,8 +36,21 @@ import ckan.plugins.toolkit as tk
 from flask import Response, request
 from werkzeug.datastructures import ImmutableMultiDict
 
+
+def _(message: str) -> str:
+    """Marks a message for translation; translated when shown."""
+    return message
+
 # Parameters naming a page of the portal to go to next.
 REDIRECT_PARAMETERS = ("came_from", "next")
+
+# Routes of other plugins that change data on GET, and what they change.
+STATE_CHANGING_ROUTES = {
+    "harvester.clear": _("every dataset and job of a harvest source"),
+    "harvester.delete": _("a harvest source"),
+    "harvester.refresh": _("a new harvest job"),
+    "harvester.job_abort": _("a running harvest job"),
+}
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -134,10 +155,51 @@ def _package_id(id_or_name: str) -> str | None:
     return package.id if package is not None else None
 
 
+def _activity_of_group(activity_id: Any) -> Any | None:
+    if not _usable_id(activity_id):
+        return None
+    from ckanext.activity.model import Activity  # the activity plugin's own model
+
+    activity = model.Session.get(Activity, activity_id)
+    return activity if activity is not None and model.Group.get(activity.object_id) else None
+
+
+def _viewer_sees(package_id: str) -> bool:
+    user = tk.current_user
+    name = user.name if getattr(user, "is_authenticated", False) else ""
+    try:
+        tk.check_access("package_show", {"user": name}, {"id": package_id})
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return False
+    return True
+
+
+# Dates a timestamp may name (datetime.fromtimestamp: years 1 to 9999).
+LATEST_TIMESTAMP = 253402300799
+
+
+def _refuse_bad_times() -> None:
+    for name in ("before", "after"):
+        value = request.args.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not 0 <= number <= LATEST_TIMESTAMP:  # also NaN
+            tk.abort(400, tk._("The parameter {name} must be a time (seconds since "
+                               "1970).").format(name=name))
+
+
 def refuse_mismatched_activity() -> None:
     """404 for an activity page whose dataset, resource and activity ids do
-    not belong together (CKAN answers 500 for them)."""
+    not belong together, or whose dataset the user may not see; 400 for
+    `before`/`after` times no date holds (CKAN answers 500 for all of them)."""
     endpoint = request.endpoint or ""
+    if not endpoint.startswith("activity."):
+        return
+    _refuse_bad_times()
     if endpoint == "activity.resource_history":
         args = request.view_args or {}
         activity = _activity(args.get("activity_id"))
@@ -145,10 +207,38 @@ def refuse_mismatched_activity() -> None:
             tk.abort(404, tk._("Activity not found"))
     elif endpoint == "activity.package_changes_multiple":
         new, old = (_activity(request.args.get(k)) for k in ("new_id", "old_id"))
-        if new is None or old is None or new.object_id != old.object_id:
+        if new is None or old is None or new.object_id != old.object_id \
+                or not _viewer_sees(new.object_id):
             tk.abort(404, tk._("Activity not found"))
         if new.timestamp <= old.timestamp:
             # CKAN then shows the change that led to `current_new_id`.
             current = _activity(request.args.get("current_new_id"))
             if current is None or current.object_id != new.object_id:
                 tk.abort(404, tk._("Activity not found"))
+    elif endpoint in ("activity.group_changes_multiple", "activity.organization_changes_multiple"):
+        new, old = (_activity_of_group(request.args.get(k)) for k in ("new_id", "old_id"))
+        if new is None or old is None or new.object_id != old.object_id:
+            tk.abort(404, tk._("Activity not found"))
+        if new.timestamp < old.timestamp:
+            current = _activity_of_group(request.args.get("current_new_id"))
+            if current is None or current.object_id != new.object_id:
+                tk.abort(404, tk._("Activity not found"))
+
+
+# --- links that change data --------------------------------------------------------------
+
+def accept_confirmations(app: Any) -> None:
+    """Lets the state-changing routes take the confirmation form's POST."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in STATE_CHANGING_ROUTES and rule.methods is not None:
+            rule.methods = set(rule.methods) | {"POST"}
+
+
+def confirm_state_changes() -> Response | str | None:
+    """A GET of a route that changes data shows what it would do and a form
+    that does it; nothing changes."""
+    what = STATE_CHANGING_ROUTES.get(request.endpoint or "")
+    if what is None or request.method not in ("GET", "HEAD"):
+        return None
+    return tk.render("grandlyon_access/confirm.html", {
+        "action_url": request.full_path.rstrip("?"), "what": tk._(what)})

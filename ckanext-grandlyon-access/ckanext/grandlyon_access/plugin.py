@@ -121,6 +121,8 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             app.before_request(inputguard.refuse_nul)
             app.before_request(inputguard.drop_foreign_targets)
             app.before_request(inputguard.refuse_mismatched_activity)
+            app.before_request(inputguard.confirm_state_changes)
+            inputguard.accept_confirmations(app)
             app.before_request(gate.check_download)
             resilience.install(app)
         return app
