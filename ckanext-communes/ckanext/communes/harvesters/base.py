@@ -604,6 +604,9 @@ GATHER_MESSAGES = (
     "If the portal moved there, correct the source URL; a sysadmin can allow a trusted "
     "address in ckanext.grandlyon_access.outbound.allow.",
     "The remote server redirected to {address}: {reason}",
+    # SHAPE_ERROR
+    "the remote record's \"{field}\" must be {expected}; the published version is kept "
+    "unchanged",
 )
 
 
@@ -959,6 +962,62 @@ def http_resources(resources: list[dict]) -> tuple[list[dict], list[str]]:
     return kept, notes
 
 
+# --- the shape of a remote record ---------------------------------------------------------
+
+# A shape a field of a remote record must have: (test, what it must be, in
+# English: the job report shows it in the reader's language).
+Shape = tuple[Callable[[Any], bool], str]
+
+TEXT: Shape = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
+OPTIONAL_TEXT: Shape = (lambda v: v is None or isinstance(v, str), "a string")
+OBJECT: Shape = (lambda v: isinstance(v, dict), "an object")
+OPTIONAL_OBJECT: Shape = (lambda v: v is None or isinstance(v, dict), "an object")
+TEXT_LIST: Shape = (lambda v: v is None or isinstance(v, list) and all(
+    isinstance(i, str) for i in v), "a list of strings")
+TEXT_OR_TEXT_LIST: Shape = (lambda v: v is None or isinstance(v, str) or isinstance(v, list)
+                            and all(isinstance(i, str) for i in v),
+                            "a string or a list of strings")
+OBJECT_LIST: Shape = (lambda v: v is None or isinstance(v, list) and all(
+    isinstance(i, dict) for i in v), "a list of objects")
+TEXT_OR_OBJECT: Shape = (lambda v: v is None or isinstance(v, (str, dict)),
+                         "a string or an object")
+
+# The message of a record refused for its shape (inside "Dataset {remote_id}
+# not imported: {fields}").
+SHAPE_ERROR = ("the remote record's \"{field}\" must be {expected}; the published version is "
+               "kept unchanged")
+
+_MISSING = object()
+
+
+def _field(record: Any, path: str) -> Any:
+    """The value at a dotted `path` of `record`; None when a step is missing
+    (`_MISSING` when a step is not an object)."""
+    value = record
+    for step in path.split("."):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return _MISSING
+        value = value.get(step)
+    return value
+
+
+assert SHAPE_ERROR in GATHER_MESSAGES
+
+
+def shape_problem(record: Any, shape: dict[str, Shape]) -> Optional[str]:
+    """SHAPE_ERROR for the first field of `record` (dotted path -> Shape)
+    that does not have its shape, else None."""
+    if not isinstance(record, dict):
+        return SHAPE_ERROR.format(field="", expected="an object")
+    for path, (test, expected) in shape.items():
+        value = _field(record, path)
+        if value is _MISSING or not test(value):
+            return SHAPE_ERROR.format(field=path, expected=expected)
+    return None
+
+
 # --- the harvester ---------------------------------------------------------------------
 
 def _extra(obj: HarvestObject, key: str) -> Optional[str]:
@@ -1025,6 +1084,11 @@ class CommunesHarvester(HarvesterBase):
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         raise NotImplementedError
+
+    # The shape of a remote record the mapping relies on: dotted path ->
+    # Shape. A record of another shape is not imported (an object error
+    # naming the field) and its published version stays as it is.
+    record_shape: dict[str, Shape] = {}
 
     # Keys of this harvester's source configuration besides the common ones
     # -> their check; `required_keys` must be present.
@@ -1168,6 +1232,11 @@ class CommunesHarvester(HarvesterBase):
         try:
             if status == "delete":
                 return self._withdraw(harvest_object, conf)
+            problem = shape_problem(json.loads(harvest_object.content), self.record_shape)
+            if problem:
+                self._save_object_error(tk._("Dataset {remote_id} not imported: {fields}").format(
+                    remote_id=harvest_object.guid, fields=problem), harvest_object, "Import")
+                return False
             return self._import(harvest_object, conf, status)
         except tk.ValidationError as error:
             model.Session.rollback()

@@ -26,8 +26,9 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (ACCESS_LEVELS, CommunesHarvester, Listing, Remote, RemoteError, check_text,
-                   failure_advice, get_json)
+from .base import (ACCESS_LEVELS, OBJECT_LIST, OPTIONAL_OBJECT, OPTIONAL_TEXT, TEXT,
+                   CommunesHarvester, Listing, Remote, RemoteError, check_text, failure_advice,
+                   get_json)
 
 
 def _spatial(pkg: dict):
@@ -57,6 +58,14 @@ class CommunesCKANHarvester(CommunesHarvester):
         }
 
     config_checks = {"remote_organization": check_text, "fq": check_text}
+    # CKAN's title may be empty (the name stands for it).
+    record_shape = {
+        "name": TEXT, "title": OPTIONAL_TEXT, "notes": OPTIONAL_TEXT, "tags": OBJECT_LIST,
+        "groups": OBJECT_LIST, "resources": OBJECT_LIST, "extras": OBJECT_LIST,
+        "organization": OPTIONAL_OBJECT, "license_id": OPTIONAL_TEXT,
+        "license_title": OPTIONAL_TEXT, "license_url": OPTIONAL_TEXT,
+        "access_level": OPTIONAL_TEXT,
+    }
 
     def remote_records(self, source_url: str, conf: dict,
                        listing: Listing) -> Iterator[tuple[str, dict]]:

@@ -19,8 +19,9 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (CommunesHarvester, Listing, Remote, RemoteError, check_text, failure_advice,
-                   get_json, html_to_text, validate_common_config)
+from .base import (OBJECT, OBJECT_LIST, OPTIONAL_OBJECT, OPTIONAL_TEXT, TEXT, TEXT_LIST,
+                   TEXT_OR_TEXT_LIST, CommunesHarvester, Listing, Remote, RemoteError, check_text,
+                   failure_advice, get_json, html_to_text, validate_common_config)
 
 API = "/api/explore/v2.1"
 
@@ -63,6 +64,14 @@ class OpenDataSoftHarvester(CommunesHarvester):
         }
 
     config_checks = {"where": check_text}
+    record_shape = {
+        "metas": OBJECT, "metas.default": OBJECT, "metas.default.title": TEXT,
+        "metas.default.description": OPTIONAL_TEXT, "metas.default.keyword": TEXT_OR_TEXT_LIST,
+        "metas.default.theme": TEXT_OR_TEXT_LIST, "metas.default.territory": TEXT_OR_TEXT_LIST,
+        "metas.default.license": OPTIONAL_TEXT, "metas.default.license_url": OPTIONAL_TEXT,
+        "metas.default.publisher": OPTIONAL_TEXT, "metas.dcat": OPTIONAL_OBJECT,
+        "attachments": OBJECT_LIST, "features": TEXT_LIST, "visibility": OPTIONAL_TEXT,
+    }
 
     def validate_config(self, config_str):
         conf = validate_common_config(config_str, self.config_checks)

@@ -22,7 +22,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config as communes_config
 
-from .base import (CommunesHarvester, Listing, Remote, RemoteError, check_required_text,
+from .base import (OBJECT_LIST, OPTIONAL_OBJECT, OPTIONAL_TEXT, TEXT, TEXT_LIST, TEXT_OR_OBJECT,
+                   CommunesHarvester, Listing, Remote, RemoteError, check_required_text,
                    check_text_map, failure_advice, get_json, latest_date, same_site)
 
 
@@ -47,6 +48,14 @@ class UdataHarvester(CommunesHarvester):
 
     config_checks = {"remote_organization": check_required_text, "zone_names": check_text_map}
     required_keys = ("remote_organization",)
+    record_shape = {
+        "title": TEXT, "slug": OPTIONAL_TEXT, "description": OPTIONAL_TEXT, "page": OPTIONAL_TEXT,
+        "tags": TEXT_LIST, "resources": OBJECT_LIST, "organization": OPTIONAL_OBJECT,
+        "license": TEXT_OR_OBJECT, "access_type": OPTIONAL_TEXT, "spatial": OPTIONAL_OBJECT,
+        "spatial.zones": (lambda v: v is None or isinstance(v, list) and all(
+            isinstance(z, (str, dict)) for z in v), "a list of strings or objects"),
+        "temporal_coverage": OPTIONAL_OBJECT,
+    }
 
     def remote_records(self, source_url: str, conf: dict,
                        listing: Listing) -> Iterator[tuple[str, dict]]:

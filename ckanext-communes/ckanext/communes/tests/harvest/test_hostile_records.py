@@ -85,3 +85,89 @@ def test_a_resource_that_is_not_http_is_left_out_with_a_note(app, udata, remote,
         assert communes_harvest_message(note) == (
             "La ressource distante « Piège » a été écartée : son adresse n'est pas une URL "
             "http(s)")
+
+
+# --- a record of an unexpected shape changes nothing (finding 3) ----------------------------
+
+def assert_kept(before: dict, after: dict) -> None:
+    assert after["state"] == "active"
+    assert after["metadata_modified"] == before["metadata_modified"]
+    assert after["title"] == before["title"] and after["notes"] == before["notes"]
+    assert after["tags"] == before["tags"] and after["resources"] == before["resources"]
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("title", None, "a non-empty string"),
+    ("title", "  ", "a non-empty string"),
+    ("title", {"fr": "Titre"}, "a non-empty string"),
+    ("resources", {"a": {"url": "https://example.org/a.csv"}}, "a list of objects"),
+    ("resources", ["https://example.org/a.csv"], "a list of objects"),
+    ("tags", "a,b", "a list of strings"),
+    ("tags", [{"name": "a"}], "a list of strings"),
+    ("spatial", "fr:commune:99999", "an object"),
+])
+def test_a_malformed_udata_record_keeps_the_published_dataset(udata, remote, commune, field,
+                                                             value, expected):
+    run_job(udata["id"])
+    before = harvested(commune["id"])[MINUTES]
+    udata_first_page(remote, lambda record: record.update({field: value}))
+
+    report = run_job(udata["id"])
+
+    assert report["object_errors"] == [
+        f'{MINUTES}: Dataset {MINUTES} not imported: the remote record\'s "{field}" must be '
+        f'{expected}; the published version is kept unchanged'], report
+    assert_kept(before, harvested(commune["id"])[MINUTES])
+    assert report["stats"]["deleted"] == 0
+
+
+def ods_one_page(change: Callable[[str, dict], None]) -> bytes:
+    results = []
+    for name in ("catalog-offset-0.json", "catalog-offset-3.json"):
+        results += json.loads((FIXTURES / "opendatasoft" / "v1" / name).read_text())["results"]
+    for record in results:
+        change(record["dataset_id"], record)
+    return json.dumps({"total_count": len(results), "results": results}).encode()
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("metas.default", None, "an object"),  # "metas": {"default": null}
+    ("metas", None, "an object"),
+    ("metas.default.title", None, "a non-empty string"),
+    ("metas.default.keyword", {"a": "b"}, "a string or a list of strings"),
+    ("metas.default.territory", [{"a": 1}], "a string or a list of strings"),
+    ("attachments", {"id": "x"}, "a list of objects"),
+])
+def test_a_malformed_ods_record_keeps_the_published_dataset(remote, make_source, commune, field,
+                                                           value, expected):
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    remote.override["*"] = Answer(ods_one_page(lambda key, record: None))
+    source = make_source("opendatasoft", remote.url, {"page_size": 10})
+    run_job(source["id"])
+    before = harvested(commune["id"])["arbres-remarquables"]
+
+    def change(key, record):
+        if key == "arbres-remarquables":
+            *path, last = field.split(".")
+            target = record
+            for step in path:
+                target = target[step]
+            target[last] = value
+    remote.override["*"] = Answer(ods_one_page(change))
+
+    report = run_job(source["id"])
+
+    assert report["object_errors"] == [
+        f'arbres-remarquables: Dataset arbres-remarquables not imported: the remote record\'s '
+        f'"{field}" must be {expected}; the published version is kept unchanged'], report
+    assert_kept(before, harvested(commune["id"])["arbres-remarquables"])
+
+
+def test_the_shape_error_reads_in_french(app):
+    from ckanext.communes.helpers import communes_harvest_message
+    recorded = ('Dataset x not imported: the remote record\'s "tags" must be a list of strings; '
+                'the published version is kept unchanged')
+    with app.flask_app.test_request_context(environ_overrides={"CKAN_LANG": "fr"}):
+        assert communes_harvest_message(recorded) == (
+            "Jeu de données x non importé : le champ « tags » de l'enregistrement distant doit "
+            "être une liste de chaînes ; la version publiée est conservée telle quelle")
