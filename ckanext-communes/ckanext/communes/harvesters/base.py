@@ -693,7 +693,10 @@ JOB_UNKNOWN_LICENCE_NONE = ("Remote licence unknown to the portal: {licence}. Th
                             "map this licence in \"licences\" in the source configuration.")
 NOTE_RESOURCE_NOT_HTTP = ("The remote resource \"{name}\" was left out: its address is not an "
                           "http(s) URL")
-MAPPING_NOTES = (JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED,
+NOTE_UNKNOWN_ACCESS = ("The remote access level \"{access}\" is unknown to the harvester; the "
+                       "source's default access level \"{level}\" applies (\"access_levels\" "
+                       "in the source configuration maps it)")
+MAPPING_NOTES = (NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED,
                  NOTE_UNKNOWN_LICENCE,
                  NOTE_NO_LICENCE, NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP)
 
@@ -778,6 +781,10 @@ def map_access(remote: Remote, conf: dict, builtin: dict[str, Optional[str]],
     default = conf.get("default_access_level") or "open"
     mapping = dict(builtin, **(conf.get("access_levels") or {}))
     level = mapping.get(remote.access) if remote.access else None
+    if remote.access and remote.access not in mapping:
+        # Never open silently what the remote portal names unknown.
+        named = " ".join(str(remote.access).split())[:100]
+        notes.append(NOTE_UNKNOWN_ACCESS.format(access=named, level=default))
     level = level or default
     if licence.access_level in ACCESS_LEVELS and \
             ACCESS_LEVELS.index(licence.access_level) > ACCESS_LEVELS.index(level):

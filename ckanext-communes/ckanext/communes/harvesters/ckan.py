@@ -45,6 +45,17 @@ def _spatial(pkg: dict):
     return value
 
 
+def _in_organization(pkg: dict, organization) -> bool:
+    """Whether the remote package belongs to `organization` (name or id;
+    any package when None or empty)."""
+    if not organization:
+        return True
+    owner = pkg.get("organization")
+    if isinstance(owner, dict):
+        return organization in (owner.get("name"), owner.get("id"))
+    return organization == pkg.get("owner_org")
+
+
 class CommunesCKANHarvester(CommunesHarvester):
     access_builtin = {level: level for level in ACCESS_LEVELS}
 
@@ -96,7 +107,12 @@ class CommunesCKANHarvester(CommunesHarvester):
                                       failure_advice("broken"))
             listing.page(url, [pkg["id"] for pkg in result["results"]], result["count"])
             for pkg in result["results"]:
-                if pkg.get("type", "dataset") != "dataset" or pkg.get("private"):
+                # A deleted or draft package is as good as absent; a package
+                # of another organisation than the one configured (a remote
+                # that ignores the filter) is not this source's.
+                if pkg.get("type", "dataset") != "dataset" or pkg.get("private") \
+                        or pkg.get("state", "active") != "active" \
+                        or not _in_organization(pkg, conf.get("remote_organization")):
                     continue
                 yield pkg["id"], pkg
             start += rows

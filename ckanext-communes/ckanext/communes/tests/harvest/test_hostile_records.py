@@ -171,3 +171,41 @@ def test_the_shape_error_reads_in_french(app):
         assert communes_harvest_message(recorded) == (
             "Jeu de données x non importé : le champ « tags » de l'enregistrement distant doit "
             "être une liste de chaînes ; la version publiée est conservée telle quelle")
+
+
+# --- remote CKAN: state, organisation and access level (finding 3) --------------------------
+
+def test_remote_ckan_packages_deleted_foreign_or_of_unknown_access(remote, make_source, commune):
+    from .peers import CONFIGS, Peer
+    peer = Peer(remote, "communes_ckan", count=6)
+    made = peer.record
+
+    def record(key):
+        pkg = made(key)
+        number = peer.keys.index(key)
+        if number == 0:
+            pkg["state"] = "deleted"
+        elif number == 1:
+            pkg["state"] = "draft"
+        elif number == 2:
+            pkg["organization"] = {"name": "une-autre-commune", "title": "Une autre commune"}
+        elif number == 3:
+            pkg["access_level"] = "public"
+        elif number == 4:
+            pkg["access_level"] = "restricted"
+        return pkg
+    peer.record = record
+    source = make_source("communes_ckan", remote.url, dict(
+        CONFIGS["communes_ckan"], default_access_level="restricted"))
+
+    report = run_job(source["id"])
+
+    assert report["gather_errors"] == [] and report["object_errors"] == []
+    datasets = harvested(commune["id"], include_deleted=True)
+    assert sorted(datasets) == peer.keys[3:]
+    unknown = datasets[peer.keys[3]]
+    assert unknown["access_level"] == "restricted"
+    assert ('The remote access level "public" is unknown to the harvester; the source\'s '
+            'default access level "restricted" applies') in unknown["provenance_notes"]
+    assert datasets[peer.keys[4]]["access_level"] == "restricted"
+    assert "unknown to the harvester" not in datasets[peer.keys[5]]["provenance_notes"]
