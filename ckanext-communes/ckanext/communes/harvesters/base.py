@@ -172,7 +172,7 @@ def parse_config(config_str: Optional[str]) -> dict:
         return {}
     try:
         value = json.loads(config_str)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return {}
     if not isinstance(value, dict):
         return {}
@@ -260,18 +260,69 @@ COMMON_KEYS: dict[str, Check] = {
 }
 
 
+# Limits of a source configuration: its JSON text (it is indexed with the
+# source; Solr refuses a term over 32 KB), each string (key or value) in it,
+# and its depth.
+MAX_CONFIG_TEXT = 8192
+MAX_CONFIG_STRING = 2048
+MAX_CONFIG_DEPTH = 5
+
+
+def TOO_LARGE() -> str:  # noqa: N802 - a message, translated when used
+    return tk._("The configuration is too large ({size} characters; at most {limit})")
+
+
+def _check_config_values(value: Any, key: str, depth: int = 0) -> None:
+    """Every key and string of a configuration no longer than
+    MAX_CONFIG_STRING and without NUL characters, no deeper than
+    MAX_CONFIG_DEPTH, numbers of a sane size; ValueError naming the key."""
+    name = key[:100] or tk._("the configuration")
+    if depth > MAX_CONFIG_DEPTH:
+        raise ValueError(tk._('"{key}" is nested too deeply').format(key=name))
+    if isinstance(value, str):
+        if len(value) > MAX_CONFIG_STRING:
+            raise ValueError(tk._('"{key}" is too long ({size} characters; at most {limit})')
+                             .format(key=name, size=len(value), limit=MAX_CONFIG_STRING))
+        if "\x00" in value:
+            raise ValueError(tk._('"{key}" must not contain NUL characters').format(key=name))
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 15:
+        raise ValueError(tk._('"{key}" is too large a number').format(key=name))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(tk._('"{key}" is not a finite number').format(key=name))
+    elif isinstance(value, dict):
+        for child, item in value.items():
+            path = f"{key}.{child}" if key else child
+            _check_config_values(child, path, depth + 1)
+            _check_config_values(item, path, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_config_values(item, f"{key}[{index}]", depth + 1)
+
+
 def validate_common_config(config_str: Optional[str], extra: Optional[dict] = None) -> dict:
     """Checks a source configuration: a JSON object of known keys only (the
     common ones and `extra`, key -> check), each of the right type; raises
     ValueError with a sentence naming the key."""
     if not config_str:
         return {}
+    if not isinstance(config_str, str):
+        raise ValueError(tk._("The configuration must be JSON text (a JSON object written as a "
+                              "string)"))
+    if len(config_str) > MAX_CONFIG_TEXT * 8:
+        raise ValueError(TOO_LARGE().format(size=len(config_str), limit=MAX_CONFIG_TEXT))
     try:
         conf = json.loads(config_str)
-    except ValueError as error:
+    except RecursionError:
+        raise ValueError(tk._("The configuration is not valid JSON: it is nested too deeply"))
+    except json.JSONDecodeError as error:
         raise ValueError(tk._("The configuration is not valid JSON: {error}").format(error=error))
+    except ValueError:  # a number of thousands of digits
+        raise ValueError(tk._("The configuration is not valid JSON: a number is too long"))
     if not isinstance(conf, dict):
         raise ValueError(tk._("The configuration must be a JSON object"))
+    _check_config_values(conf, "")
+    if len(config_str) > MAX_CONFIG_TEXT:
+        raise ValueError(TOO_LARGE().format(size=len(config_str), limit=MAX_CONFIG_TEXT))
     checks = dict(COMMON_KEYS, **(extra or {}))
     for key, value in conf.items():
         if key in RENAMED_KEYS:
