@@ -58,7 +58,7 @@ from ckan.lib.dictization import table_dictize
 from ckan.lib.munge import munge_title_to_name
 from ckan.plugins import IActions, implements
 from ckanext.harvest.harvesters.base import HarvesterBase
-from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
+from ckanext.harvest.model import HarvestObject, HarvestObjectExtra, HarvestSource
 
 from ckanext.communes import config as communes_config
 
@@ -1102,6 +1102,50 @@ def _checked_source(harvester: "CommunesHarvester", data_dict: dict) -> None:
         # today is reported by the gather.
         if error.kind == "refused":
             raise tk.ValidationError({"url": [error.reason]})
+    same = _source_on_the_same_portal(url, data_dict.get("id") or data_dict.get("name"))
+    if same is not None:
+        raise tk.ValidationError({"url": [tk._(
+            "Another harvest source already harvests this portal: \"{title}\" ({url}). Two "
+            "sources on one portal would import its datasets twice; change that source's "
+            "configuration instead.").format(title=same.title or same.id, url=same.url)]})
+
+
+def normalised_source_url(url: str) -> str:
+    """scheme://host[:port]/path of a source URL, lower-case scheme and host,
+    no default port, no trailing slash, no query: two sources with the same
+    one harvest the same portal."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip().lower()
+    scheme = parts.scheme.lower()
+    netloc = (parts.hostname or "").lower()
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _source_on_the_same_portal(url: str, own_id: Optional[str]) -> Optional[HarvestSource]:
+    """Another active source of a commune harvester with the same normalised
+    URL as `url` (the source being saved, `own_id`, left out)."""
+    from ckan.plugins import PluginImplementations
+    from ckanext.harvest.interfaces import IHarvester
+
+    types = [h.info()["name"] for h in PluginImplementations(IHarvester)
+             if isinstance(h, CommunesHarvester)]
+    own = model.Package.get(own_id) if own_id else None
+    wanted = normalised_source_url(url)
+    query = (model.Session.query(HarvestSource)
+             .join(model.Package, model.Package.id == HarvestSource.id)
+             .filter(HarvestSource.active == True,  # noqa: E712
+                     HarvestSource.type.in_(types), model.Package.state == "active"))
+    if own is not None:
+        query = query.filter(HarvestSource.id != own.id)
+    for source in query:
+        if normalised_source_url(source.url or "") == wanted:
+            return source
+    return None
 
 
 class CommunesHarvester(HarvesterBase):

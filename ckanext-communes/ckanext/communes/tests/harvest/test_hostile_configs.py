@@ -57,3 +57,36 @@ def test_a_hostile_config_is_refused_in_french(app, commune, token):
     assert res.status_code == 409
     message = str(res.get_json()["error"]["config"])
     assert "« where » est trop long (40000 caractères ; au plus 2048)" in message, message
+
+
+# --- one source per remote portal (finding 5) ------------------------------------------------
+
+def test_a_second_source_on_the_same_portal_is_refused(app, commune, token):
+    first = create(app, token, commune, "", url="https://Data.Commune.example/", name="first")
+    assert first.status_code == 200
+
+    for lang, words in (("en", "Another harvest source already harvests this portal"),
+                        ("fr", "Une autre source moissonne déjà ce portail")):
+        res = create(app, token, commune, json.dumps({"page_size": 10}), lang=lang,
+                     url="https://data.commune.EXAMPLE:443", name=f"second-{lang}")
+        assert res.status_code == 409, res.get_data(as_text=True)[:300]
+        message = " ".join(res.get_json()["error"]["url"])
+        assert words in message and '"A source"' in message.replace("« ", '"').replace(
+            " »", '"'), message
+    # Another type of this extension on the same portal: refused as well.
+    res = create(app, token, commune, json.dumps({"remote_organization": "x"}),
+                 source_type="udata", url="https://data.commune.example", name="third")
+    assert res.status_code == 409
+
+    # Another portal (or path) is accepted; moving it onto the first portal is refused.
+    other = create(app, token, commune, "", url="https://data.commune.example/other",
+                   name="other")
+    assert other.status_code == 200
+    res = app.post("/api/3/action/harvest_source_patch", headers={"Authorization": token},
+                   json={"id": other.get_json()["result"]["id"],
+                         "url": "https://data.commune.example"})
+    assert res.status_code == 409 and "url" in res.get_json()["error"]
+    # Saving the first source again is not a duplicate of itself.
+    res = app.post("/api/3/action/harvest_source_patch", headers={"Authorization": token},
+                   json={"id": first.get_json()["result"]["id"], "title": "Renamed"})
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]

@@ -151,8 +151,9 @@ def test_max_withdraw_is_validated(make_source, remote):
     with pytest.raises(tk.ValidationError) as error:
         make_source("opendatasoft", remote.url, {"max_withdraw": "lots"})
     assert "max_withdraw" in str(error.value.error_dict["config"])
-    for value in (0, 5, "20%", "100%", "12.5%"):
-        make_source("opendatasoft", remote.url, {"max_withdraw": value},
+    for index, value in enumerate((0, 5, "20%", "100%", "12.5%")):
+        # One source per portal: each on its own path.
+        make_source("opendatasoft", f"{remote.url}/portal-{index}", {"max_withdraw": value},
                     name=f"source-{abs(hash(str(value)))}")
 
 
