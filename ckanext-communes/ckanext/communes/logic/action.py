@@ -4,6 +4,9 @@
   datasets, searched as an anonymous visitor (the only action the portal
   answers cross-origin, with widget.js);
 - `communes_list`: the communes and their public identity;
+- chained `harvest_job_create`: a job asked while one is already waiting
+  for the source (or for an inactive source) is a 409 saying so, in the
+  reader's language, instead of ckanext-harvest's 500;
 - chained `organization_create` / `organization_update`: uploaded logos and
   banners must be PNG, JPEG, WebP or GIF images (first bytes checked) no
   larger than `ckanext.communes.image.max_bytes`; the banner is stored like
@@ -21,10 +24,11 @@ import ckan.plugins.toolkit as tk
 from ckan.types import Action, Context, DataDict
 
 from ckanext.communes import communes, config
+from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 from ckanext.communes.logic import schema
 
 __all__ = ["communes_widget_search", "communes_list", "organization_create",
-           "organization_update"]
+           "organization_update", "harvest_job_create"]
 
 # First bytes of the image formats a commune may upload.
 MAGIC = (
@@ -97,6 +101,19 @@ def organization_create(next_action: Action, context: Context, data_dict: DataDi
 @tk.chained_action
 def organization_update(next_action: Action, context: Context, data_dict: DataDict) -> Any:
     return _with_banner(next_action, context, data_dict)
+
+
+@tk.chained_action
+def harvest_job_create(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    try:
+        return next_action(context, data_dict)
+    except HarvestJobExists:
+        raise tk.ValidationError({"source_id": [tk._(
+            "A job is already waiting or running for this harvest source: wait for it to "
+            "finish (or stop it from the source's page) before starting another one.")]})
+    except HarvestSourceInactiveError:
+        raise tk.ValidationError({"source_id": [tk._(
+            "This harvest source is inactive: make it active before starting a job.")]})
 
 
 def _may_read_data(package_id: str) -> bool:

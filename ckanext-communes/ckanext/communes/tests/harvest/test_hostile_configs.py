@@ -90,3 +90,22 @@ def test_a_second_source_on_the_same_portal_is_refused(app, commune, token):
     res = app.post("/api/3/action/harvest_source_patch", headers={"Authorization": token},
                    json={"id": first.get_json()["result"]["id"], "title": "Renamed"})
     assert res.status_code == 200, res.get_data(as_text=True)[:300]
+
+
+# --- one waiting job per source (finding 6) --------------------------------------------------
+
+def test_a_second_job_on_a_waiting_source_is_a_409_in_the_readers_language(app, commune,
+                                                                         token):
+    source = create(app, token, commune, "").get_json()["result"]
+
+    def job(lang):
+        return app.post(f"/{lang}/api/3/action/harvest_job_create",
+                        headers={"Authorization": token},
+                        json={"source_id": source["id"], "run": False})
+
+    assert job("en").status_code == 200
+    for lang, words in (("en", "A job is already waiting or running for this harvest source"),
+                        ("fr", "Une moisson attend déjà ou est en cours pour cette source")):
+        res = job(lang)
+        assert res.status_code == 409, res.get_data(as_text=True)[:300]
+        assert words in " ".join(res.get_json()["error"]["source_id"])
