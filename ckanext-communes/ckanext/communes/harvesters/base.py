@@ -313,11 +313,13 @@ def validate_common_config(config_str: Optional[str], extra: Optional[dict] = No
     try:
         conf = json.loads(config_str)
     except RecursionError:
-        raise ValueError(tk._("The configuration is not valid JSON: it is nested too deeply"))
+        raise ValueError(tk._("The configuration is not valid JSON: it is nested too "
+                              "deeply")) from None
     except json.JSONDecodeError as error:
         raise ValueError(tk._("The configuration is not valid JSON: {error}").format(error=error))
     except ValueError:  # a number of thousands of digits
-        raise ValueError(tk._("The configuration is not valid JSON: a number is too long"))
+        raise ValueError(tk._("The configuration is not valid JSON: a number is too "
+                              "long")) from None
     if not isinstance(conf, dict):
         raise ValueError(tk._("The configuration must be a JSON object"))
     _check_config_values(conf, "")
@@ -526,8 +528,11 @@ class Listing:
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.total: Optional[int] = None
+        # Entries listed without a usable id (counted, never imported).
+        self.unidentified = 0
 
-    def page(self, url: str, ids: list[str], total: Optional[int]) -> None:
+    def page(self, url: str, ids: list[str], total: Optional[int],
+             unidentified: int = 0) -> None:
         if total is not None:
             if self.total is None:
                 self.total = total
@@ -542,9 +547,10 @@ class Listing:
                 "(the remote portal seems to ignore the page asked)").format(url=url),
                 failure_advice("listing"))
         self.ids.update(ids)
+        self.unidentified += unidentified
 
     def complete(self, url: str) -> None:
-        if self.total is not None and len(self.ids) != self.total:
+        if self.total is not None and len(self.ids) + self.unidentified != self.total:
             raise IncompleteListing(tk._(
                 "{url}: the remote catalogue counts {total} datasets but its pages listed "
                 "{count} different ones (pages repeated, reordered or changed while they "
@@ -655,6 +661,9 @@ GATHER_MESSAGES = (
     "If the portal moved there, correct the source URL; a sysadmin can allow a trusted "
     "address in ckanext.grandlyon_access.outbound.allow.",
     "The remote server redirected to {address}: {reason}",
+    "{url}: {count} entries of the remote catalogue have no id; they were not imported.",
+    "Nothing was withdrawn (an entry without its id may be a dataset already harvested); the "
+    "{listed} datasets listed were imported or updated.",
     # SHAPE_ERROR
     "the remote record's \"{field}\" must be {expected}; the published version is kept "
     "unchanged",
@@ -1222,8 +1231,9 @@ class CommunesHarvester(HarvesterBase):
                    .filter(HarvestObject.harvest_source_id == source.id)
                    .filter(HarvestObject.current == True)  # noqa: E712
                    .filter(HarvestObject.package_id != None)}  # noqa: E711
+        listing = Listing()
         try:
-            records = self._verified_listing(source_url, conf)
+            records = self._verified_listing(source_url, conf, listing)
         except RemoteError as error:
             self._save_gather_error(unverified_message(error, len(current)), harvest_job)
             return None
@@ -1253,6 +1263,17 @@ class CommunesHarvester(HarvesterBase):
                                     status=status, hash=digest))
         gone = [remote_id for remote_id in current if remote_id not in records]
         refusal = withdrawal_refusal(conf, len(current), len(records), len(gone))
+        if listing.unidentified:
+            # An entry without its id may be a dataset already harvested:
+            # what was listed is imported, nothing is withdrawn.
+            refusal = "\n".join((
+                tk._("{url}: {count} entries of the remote catalogue have no id; they were not "
+                     "imported.").format(url=source_url, count=listing.unidentified),
+                tk._("Nothing was withdrawn (an entry without its id may be a dataset already "
+                     "harvested); the {listed} datasets listed were imported or updated.").format(
+                    listed=len(records)),
+                tk._("Tell the remote portal's administrator; the next complete listing "
+                     "withdraws what is gone.")))
         if refusal:
             self._save_gather_error(refusal, harvest_job)
             gone = []
@@ -1273,7 +1294,8 @@ class CommunesHarvester(HarvesterBase):
         content = json.dumps(described, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256((content + config_str).encode()).hexdigest()
 
-    def _verified_listing(self, source_url: str, conf: dict) -> dict[str, dict]:
+    def _verified_listing(self, source_url: str, conf: dict,
+                          listing: Optional["Listing"] = None) -> dict[str, dict]:
         """Remote id -> record of the whole remote catalogue; RemoteError
         (IncompleteListing) when it cannot be read or verified complete."""
         from ckanext.grandlyon_access.outbound import OutboundError, check_url
@@ -1282,7 +1304,7 @@ class CommunesHarvester(HarvesterBase):
             check_url(source_url)
         except OutboundError as error:
             raise outbound_failure(source_url, error) from error
-        listing = Listing()
+        listing = listing if listing is not None else Listing()
         records: dict[str, dict] = {}
         for remote_id, record in self.remote_records(source_url, conf, listing):
             records.setdefault(str(remote_id), record)

@@ -100,13 +100,13 @@ class CommunesCKANHarvester(CommunesHarvester):
                     or not isinstance(result.get("count"), int):
                 raise RemoteError(tk._("{url}: not a CKAN package_search answer").format(url=url),
                                   failure_advice("shape"))
-            for pkg in result["results"]:
-                if not isinstance(pkg, dict) or not isinstance(pkg.get("id"), str) \
-                        or not pkg["id"]:
-                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url),
-                                      failure_advice("broken"))
-            listing.page(url, [pkg["id"] for pkg in result["results"]], result["count"])
-            for pkg in result["results"]:
+            # A package without an id is counted, not imported (the gather
+            # then withdraws nothing).
+            identified = [p for p in result["results"] if isinstance(p, dict)
+                          and isinstance(p.get("id"), str) and p["id"]]
+            listing.page(url, [pkg["id"] for pkg in identified], result["count"],
+                         unidentified=len(result["results"]) - len(identified))
+            for pkg in identified:
                 # A deleted or draft package is as good as absent; a package
                 # of another organisation than the one configured (a remote
                 # that ignores the filter) is not this source's.

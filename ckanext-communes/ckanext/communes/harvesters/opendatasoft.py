@@ -97,13 +97,13 @@ class OpenDataSoftHarvester(CommunesHarvester):
                 raise RemoteError(tk._("{url}: not an OpenDataSoft catalogue page (no "
                                        "total_count and results)").format(url=url),
                                   failure_advice("shape"))
-            for record in page["results"]:
-                if not isinstance(record, dict) or not isinstance(record.get("dataset_id"), str) \
-                        or not record["dataset_id"]:
-                    raise RemoteError(tk._("{url}: a catalogue entry has no dataset_id").format(
-                        url=url), failure_advice("broken"))
-            listing.page(url, [r["dataset_id"] for r in page["results"]], page["total_count"])
-            for record in page["results"]:
+            # An entry without a dataset_id is counted, not imported (the
+            # gather then withdraws nothing).
+            identified = [r for r in page["results"] if isinstance(r, dict)
+                          and isinstance(r.get("dataset_id"), str) and r["dataset_id"]]
+            listing.page(url, [r["dataset_id"] for r in identified], page["total_count"],
+                         unidentified=len(page["results"]) - len(identified))
+            for record in identified:
                 yield record["dataset_id"], record
             offset += limit
             if not page["results"] or offset >= page["total_count"]:

@@ -76,13 +76,13 @@ class UdataHarvester(CommunesHarvester):
                     or not isinstance(page.get("total"), int):
                 raise RemoteError(tk._("{url}: not a udata page of datasets (no data and "
                                        "total)").format(url=url), failure_advice("shape"))
-            for record in page["data"]:
-                if not isinstance(record, dict) or not isinstance(record.get("id"), str) \
-                        or not record["id"]:
-                    raise RemoteError(tk._("{url}: a dataset has no id").format(url=url),
-                                      failure_advice("broken"))
-            listing.page(url, [record["id"] for record in page["data"]], page["total"])
-            for record in page["data"]:
+            # A dataset without an id is counted, not imported (the gather
+            # then withdraws nothing).
+            identified = [r for r in page["data"] if isinstance(r, dict)
+                          and isinstance(r.get("id"), str) and r["id"]]
+            listing.page(url, [record["id"] for record in identified], page["total"],
+                         unidentified=len(page["data"]) - len(identified))
+            for record in identified:
                 if record.get("private") or record.get("deleted") or record.get("archived"):
                     continue
                 yield record["id"], record

@@ -110,10 +110,10 @@ def harvest_job_create(next_action: Action, context: Context, data_dict: DataDic
     except HarvestJobExists:
         raise tk.ValidationError({"source_id": [tk._(
             "A job is already waiting or running for this harvest source: wait for it to "
-            "finish (or stop it from the source's page) before starting another one.")]})
+            "finish (or stop it from the source's page) before starting another one.")]}) from None
     except HarvestSourceInactiveError:
         raise tk.ValidationError({"source_id": [tk._(
-            "This harvest source is inactive: make it active before starting a job.")]})
+            "This harvest source is inactive: make it active before starting a job.")]}) from None
 
 
 def _may_read_data(package_id: str) -> bool:

@@ -209,3 +209,36 @@ def test_remote_ckan_packages_deleted_foreign_or_of_unknown_access(remote, make_
             'default access level "restricted" applies') in unknown["provenance_notes"]
     assert datasets[peer.keys[4]]["access_level"] == "restricted"
     assert "unknown to the harvester" not in datasets[peer.keys[5]]["provenance_notes"]
+
+
+# --- catalogue entries without an id (finding 7) --------------------------------------------
+
+def test_a_udata_entry_without_id_is_skipped_and_nothing_is_withdrawn(udata, remote, commune):
+    run_job(udata["id"])
+    before = harvested(commune["id"])
+    udata_first_page(remote, lambda record: record.pop("id"))
+
+    report = run_job(udata["id"])
+
+    assert report["stats"]["deleted"] == 0 and report["object_errors"] == []
+    assert len(report["gather_errors"]) == 1
+    message = report["gather_errors"][0]
+    assert "1 entries of the remote catalogue have no id; they were not imported." in message
+    assert "Nothing was withdrawn" in message
+    after = harvested(commune["id"])
+    assert sorted(after) == sorted(before)
+    assert after[MINUTES]["metadata_modified"] == before[MINUTES]["metadata_modified"]
+
+
+def test_an_ods_entry_without_dataset_id_does_not_stop_the_others(remote, make_source,
+                                                                 commune):
+    remote.load(FIXTURES / "opendatasoft" / "v1")
+    remote.override["*"] = Answer(ods_one_page(
+        lambda key, record: record.pop("dataset_id") if key == "arbres-remarquables" else None))
+    source = make_source("opendatasoft", remote.url, {"page_size": 10})
+
+    report = run_job(source["id"])
+
+    assert report["stats"]["added"] == 4
+    assert "arbres-remarquables" not in harvested(commune["id"])
+    assert "1 entries of the remote catalogue have no id" in report["gather_errors"][0]
