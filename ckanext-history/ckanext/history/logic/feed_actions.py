@@ -151,6 +151,28 @@ def _ensure_schema(resource_id: str, fields: list[dict]) -> None:
                                   or [str(error)]}) from None
 
 
+def _has_history(resource_id: str) -> bool:
+    from ckanext.history import archive
+
+    return bool(_store().hot_stats(resource_id)["rows"] or archive.month_files(resource_id))
+
+
+def _refuse_retyped_fields(resource_id: str, before: list[dict], after: list[dict]) -> None:
+    """A field keeps its type once its history holds values: the stored
+    values of the former type would no longer read (every query and
+    download of the resource would fail). A field may be added, or removed
+    (old rows keep its values)."""
+    former = {f.get("name"): f.get("type") for f in before}
+    retyped = [f["name"] for f in after if f.get("name") in former
+               and former[f["name"]] != f.get("type")]
+    if retyped and _has_history(resource_id):
+        raise tk.ValidationError({"fields": [tk._(
+            "The type of {fields} cannot change: the history already holds values of the "
+            "former type, which would no longer read. Declare a field with a new name "
+            "instead, or delete the feed and its history to start again.").format(
+                fields=", ".join(retyped))]})
+
+
 def _commit() -> None:
     try:
         model.Session.commit()
@@ -207,6 +229,8 @@ def history_feed_update(context: Context, data_dict: DataDict) -> dict[str, Any]
         raise tk.ObjectNotFound(tk._("This resource has no feed"))
     data = _validate(data_dict, schema.feed_update(), context)
     changed = {key for key in DECLARED if key in data and data[key] != getattr(feed, key)}
+    if "fields" in changed:
+        _refuse_retyped_fields(resource.id, feed.fields or [], data["fields"])
     if "time_field" in changed and not data["time_field"]:
         data["time_field"] = None
     for key in changed:

@@ -283,3 +283,30 @@ def test_writes_on_a_dataset_the_user_cannot_see_look_missing(app, world):
                 assert status == 404, (who, level, action, answer)
                 assert world.datasets[level]["name"] not in str(answer)
     assert model.Session.query(Feed).one().enabled is True
+
+
+def test_a_field_keeps_its_type_once_its_history_holds_values(app, world):
+    """Retyping a field whose values are stored made every query and
+    download of the resource answer 500 (outside probe): a 409 naming the
+    field; before any row, and for new fields, the change is taken."""
+    rid = world.rid("open")
+    world.declare("open")
+    retyped = [dict(f, type="bool") if f["name"] == "available_bikes" else f for f in FIELDS]
+    status, answer = api(app, world, "editor", "history_feed_update", resource_id=rid,
+                         fields=retyped)
+    assert status == 200, answer  # no history yet
+    helpers.call_action("history_feed_update", context={"user": "org-editor"},
+                        resource_id=rid, fields=FIELDS)
+    _history_of(rid)
+
+    status, answer = api(app, world, "editor", "history_feed_update", resource_id=rid,
+                         fields=retyped)
+    assert status == 409 and "available_bikes" in answer["error"]["fields"][0]
+    assert model.Session.query(Feed).one().fields == FIELDS
+    status, answer = api(app, world, "editor", "history_query", resource_id=rid,
+                         start="2026-02-28T00:00:00Z", end="2026-03-02T00:00:00Z")
+    assert status == 200 and answer["result"]["records"][0]["available_bikes"] == 3
+    added = FIELDS + [{"name": "docks", "type": "int"}]
+    status, _answer = api(app, world, "editor", "history_feed_update", resource_id=rid,
+                          fields=added)
+    assert status == 200
