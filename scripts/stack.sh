@@ -376,6 +376,8 @@ migrate_all() {
 }
 
 # --- Redis -----------------------------------------------------------------------------
+redis_ready() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
 start_redis() {
   if pid_alive redis && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
   require_free_port "$REDIS_PORT" PORTAL_REDIS_PORT Redis
@@ -393,7 +395,9 @@ maxmemory 256mb
 maxmemory-policy noeviction
 EOF
   redis-server "$STATE/redis/redis.conf"
-  wait_for Redis 30 redis-cli -p "$REDIS_PORT" ping
+  # Until it answers PONG: a restarted Redis answers LOADING while it reads
+  # its append-only file back, and clients then fail.
+  wait_for Redis 60 redis_ready
 }
 
 # --- Solr ------------------------------------------------------------------------------
