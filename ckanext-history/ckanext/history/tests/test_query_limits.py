@@ -216,7 +216,8 @@ def test_out_of_range_input_is_a_validation_error_naming_the_parameter(
     assert body["error"]["__type"] == "Validation Error" and key in body["error"], body
     if key in ("start", "end"):
         res = download(app, sysadmin[1], filled, format="csv", **params)
-        assert res.status_code == 400 and f"{key}: " in res.get_data(as_text=True)
+        assert res.status_code == 400 and res.get_data(as_text=True).startswith(f"{key}: ")
+        assert res.content_type.startswith("text/plain")
 
 
 def test_the_largest_times_of_their_type_answer(app, sysadmin, filled):

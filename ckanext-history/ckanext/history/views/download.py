@@ -90,10 +90,11 @@ def _params() -> dict:
     return out
 
 
-def _bad_request(error: tk.ValidationError):
+def _bad_request(error: tk.ValidationError) -> Response:
+    """400 with `parameter: reason` as plain text (what a script reads)."""
     key, messages = next(iter(error.error_dict.items()))
     message = messages[0] if isinstance(messages, list) and messages else str(messages)
-    return tk.abort(400, f"{key}: {message}")
+    return Response(f"{key}: {message}\n", status=400, content_type="text/plain; charset=utf-8")
 
 
 # --- writers: Arrow batches -> bytes ---------------------------------------------
@@ -241,7 +242,8 @@ def download(id: str, resource_id: str):
     resource, schema = _resource(id, resource_id)
     fmt = (request.args.get("format") or "csv").lower()
     if fmt not in FORMATS:
-        return tk.abort(400, "format: " + tk._("Choose one of %s") % ", ".join(FORMATS))
+        return _bad_request(tk.ValidationError(
+            {"format": [tk._("Choose one of %s") % ", ".join(FORMATS)]}))
     try:
         q = query.parse({**_params(), "resource_id": resource.id}, schema, for_download=True)
     except tk.ValidationError as error:
