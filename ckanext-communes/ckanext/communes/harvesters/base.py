@@ -531,6 +531,16 @@ class Listing:
         # Entries listed without a usable id (counted, never imported).
         self.unidentified = 0
 
+    def entries(self, url: str, entries: list, id_key: str, total: Optional[int]) -> list[dict]:
+        """The entries of a page that carry an id (`id_key`), after checking
+        the page; an entry without one is counted, not imported (the gather
+        then withdraws nothing)."""
+        identified = [e for e in entries if isinstance(e, dict)
+                      and isinstance(e.get(id_key), str) and e[id_key]]
+        self.page(url, [e[id_key] for e in identified], total,
+                  unidentified=len(entries) - len(identified))
+        return identified
+
     def page(self, url: str, ids: list[str], total: Optional[int],
              unidentified: int = 0) -> None:
         if total is not None:

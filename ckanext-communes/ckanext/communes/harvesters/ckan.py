@@ -100,12 +100,7 @@ class CommunesCKANHarvester(CommunesHarvester):
                     or not isinstance(result.get("count"), int):
                 raise RemoteError(tk._("{url}: not a CKAN package_search answer").format(url=url),
                                   failure_advice("shape"))
-            # A package without an id is counted, not imported (the gather
-            # then withdraws nothing).
-            identified = [p for p in result["results"] if isinstance(p, dict)
-                          and isinstance(p.get("id"), str) and p["id"]]
-            listing.page(url, [pkg["id"] for pkg in identified], result["count"],
-                         unidentified=len(result["results"]) - len(identified))
+            identified = listing.entries(url, result["results"], "id", result["count"])
             for pkg in identified:
                 # A deleted or draft package is as good as absent; a package
                 # of another organisation than the one configured (a remote

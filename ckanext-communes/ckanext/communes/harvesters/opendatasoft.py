@@ -97,12 +97,7 @@ class OpenDataSoftHarvester(CommunesHarvester):
                 raise RemoteError(tk._("{url}: not an OpenDataSoft catalogue page (no "
                                        "total_count and results)").format(url=url),
                                   failure_advice("shape"))
-            # An entry without a dataset_id is counted, not imported (the
-            # gather then withdraws nothing).
-            identified = [r for r in page["results"] if isinstance(r, dict)
-                          and isinstance(r.get("dataset_id"), str) and r["dataset_id"]]
-            listing.page(url, [r["dataset_id"] for r in identified], page["total_count"],
-                         unidentified=len(page["results"]) - len(identified))
+            identified = listing.entries(url, page["results"], "dataset_id", page["total_count"])
             for record in identified:
                 yield record["dataset_id"], record
             offset += limit

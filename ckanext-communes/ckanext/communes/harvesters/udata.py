@@ -76,12 +76,7 @@ class UdataHarvester(CommunesHarvester):
                     or not isinstance(page.get("total"), int):
                 raise RemoteError(tk._("{url}: not a udata page of datasets (no data and "
                                        "total)").format(url=url), failure_advice("shape"))
-            # A dataset without an id is counted, not imported (the gather
-            # then withdraws nothing).
-            identified = [r for r in page["data"] if isinstance(r, dict)
-                          and isinstance(r.get("id"), str) and r["id"]]
-            listing.page(url, [record["id"] for record in identified], page["total"],
-                         unidentified=len(page["data"]) - len(identified))
+            identified = listing.entries(url, page["data"], "id", page["total"])
             for record in identified:
                 if record.get("private") or record.get("deleted") or record.get("archived"):
                     continue
