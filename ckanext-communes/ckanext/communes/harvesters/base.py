@@ -766,9 +766,9 @@ NOTE_RESOURCE_NOT_HTTP = ("The remote resource \"{name}\" was left out: its addr
 NOTE_UNKNOWN_ACCESS = ("The remote access level \"{access}\" is unknown to the harvester; the "
                        "source's default access level \"{level}\" applies (\"access_levels\" "
                        "in the source configuration maps it)")
-MAPPING_NOTES = (NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE, NOTE_UNKNOWN_LICENCE_RESTRICTED,
-                 NOTE_UNKNOWN_LICENCE,
-                 NOTE_NO_LICENCE, NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP)
+MAPPING_NOTES = (NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE,
+                 NOTE_UNKNOWN_LICENCE_RESTRICTED, NOTE_UNKNOWN_LICENCE, NOTE_NO_LICENCE,
+                 NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP)
 
 
 @dataclasses.dataclass
@@ -1109,7 +1109,8 @@ def _checked_source(harvester: "CommunesHarvester", data_dict: dict) -> None:
     type whose address the outbound guard refuses, when it is saved."""
     from ckanext.grandlyon_access.outbound import OutboundError, check_url
 
-    if data_dict.get("type") != "harvest" or data_dict.get("source_type") != harvester.info()["name"]:
+    if data_dict.get("type") != "harvest" \
+            or data_dict.get("source_type") != harvester.info()["name"]:
         return
     url = (data_dict.get("url") or "").strip()
     if not url:
@@ -1265,7 +1266,8 @@ class CommunesHarvester(HarvesterBase):
             if package is None:
                 status, package_id = "new", None
             elif (previous is not None and _extra(previous, "hash") == digest
-                  and package.state == "active" and not getattr(harvest_job, "force_import", False)):
+                  and package.state == "active"
+                  and not getattr(harvest_job, "force_import", False)):
                 status = "unchanged"
             else:
                 status = "change"
@@ -1476,7 +1478,8 @@ class CommunesHarvester(HarvesterBase):
         pkg = self.package_dict(harvest_object, conf)
         remote_name = pkg.pop("_name_hint", None)
         job_notes = pkg.pop("_job_notes", [])
-        existing = model.Package.get(harvest_object.package_id) if harvest_object.package_id else None
+        existing = (model.Package.get(harvest_object.package_id)
+                    if harvest_object.package_id else None)
         context = self._context()
         if existing is not None:
             pkg.update(id=existing.id, name=existing.name, state="active")
