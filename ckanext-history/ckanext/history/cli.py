@@ -50,9 +50,12 @@ def import_file(resource_id: str, path: str, fmt: str = "auto", feature_field: s
     """Imports one file (CSV with a header, JSON lines, or Parquet) into a
     history through store.write_rows, a batch at a time (memory holds one
     batch). Restartable: every row is stored at most once (unique (resource,
-    feature, time)), and the position after each stored batch is remembered
-    (history_import), so a rerun skips what was done; a finished file is
-    skipped. Returns {"read", "stored", "skipped_file"}.
+    feature, time), the archive included), and the position after each stored
+    batch is remembered (history_import), so a rerun skips what was done; a
+    finished file is skipped. Rows that cannot be stored as declared are
+    refused and counted (importer.check_rows); a file lacking a declared
+    column is refused before anything is stored. Returns {"read", "stored",
+    "refused" (importer.Refusals), "skipped_file"}.
     `stop_after_batches` (tests) stops as a killed import would."""
     import os
 
@@ -63,24 +66,29 @@ def import_file(resource_id: str, path: str, fmt: str = "auto", feature_field: s
         raise click.ClickException(f"{resource_id}: no history declared for this resource (create its feed first)")
     if fmt == "auto":
         fmt = importer.guess_format(path)
+    refusals = importer.Refusals()
     key = importer.file_key(resource_id, path)
     state = importer.progress(key)
     if state and state["finished"]:
-        return {"read": 0, "stored": 0, "skipped_file": True}
+        return {"read": 0, "stored": 0, "refused": refusals, "skipped_file": True}
+    columns = importer.columns(path, fmt)
+    if columns is not None:
+        missing = [name for name in [feature_field, time_field] + [f["name"] for f in fields]
+                   if name not in columns]
+        if missing:
+            raise click.ClickException(
+                f"{path}: no column {', '.join(missing)} (the file has {', '.join(columns) or 'none'}); "
+                f"nothing imported. Name the columns with --feature-field and --time-field, or add a "
+                f"declared field as an empty column to import the rows without its values.")
     offset = state["offset"] if state else 0
     rows_done = state["rows"] if state else 0
     read = stored = batches = 0
     size = os.path.getsize(path)
+    now = store.utcnow()
     reader = importer.read_batches(path, fmt, batch_rows, offset=offset, rows_done=rows_done)
     for rows, new_offset in reader:
-        out = []
-        for row in rows:
-            feature, time = row.get(feature_field), row.get(time_field)
-            if feature in (None, "") or time in (None, ""):
-                continue
-            out.append({"feature": str(feature), "time": time,
-                        "values": {f["name"]: row.get(f["name"]) for f in fields}})
-        stored += store.write_rows(resource_id, out, fields=fields)
+        out = importer.check_rows(rows, rows_done + 1, fields, feature_field, time_field, now, refusals)
+        stored += store.write_rows(resource_id, importer.not_archived(resource_id, out), fields=fields)
         read += len(rows)
         rows_done += len(rows)
         importer.save_progress(key, resource_id, path, new_offset, rows_done, finished=False)
@@ -89,9 +97,10 @@ def import_file(resource_id: str, path: str, fmt: str = "auto", feature_field: s
         offset = new_offset
         batches += 1
         if stop_after_batches is not None and batches >= stop_after_batches:
-            return {"read": read, "stored": stored, "skipped_file": False, "stopped": True}
+            return {"read": read, "stored": stored, "refused": refusals, "skipped_file": False,
+                    "stopped": True}
     importer.save_progress(key, resource_id, path, size, rows_done, finished=True)
-    return {"read": read, "stored": stored, "skipped_file": False}
+    return {"read": read, "stored": stored, "refused": refusals, "skipped_file": False}
 
 
 @history.command("import", short_help="Import rows into a history from CSV, JSON lines or Parquet files.")
@@ -106,11 +115,15 @@ def import_file(resource_id: str, path: str, fmt: str = "auto", feature_field: s
 def import_command(resource_id, files, fmt, feature_field, time_field, batch_size):
     """Imports FILES into the history of RESOURCE_ID (whose feed declares the
     fields). Rows already stored are skipped; an interrupted import resumes
-    where it stopped when run again."""
+    where it stopped when run again. Rows that cannot be stored as declared
+    (no feature, a time that is not one, before 1900 or more than a day
+    ahead, a value not of its field's type) are refused and reported; the
+    command then exits with status 1, after importing the others."""
     import os
 
     from . import importer
 
+    refused = 0
     for path in files:
         kind = importer.guess_format(path) if fmt == "auto" else fmt
         length = importer.parquet_rows(path) if kind == "parquet" else os.path.getsize(path)
@@ -119,7 +132,14 @@ def import_command(resource_id, files, fmt, feature_field, time_field, batch_siz
         if result["skipped_file"]:
             click.echo(f"{path}: already imported")
         else:
-            click.echo(f"{path}: {result['read']} rows read, {result['stored']} new")
+            click.echo(f"{path}: {result['read']} rows read, {result['stored']} new, "
+                       f"{result['refused'].total} refused")
+        for line in result["refused"].lines():
+            click.echo(f"{path}: {line}", err=True)
+        refused += result["refused"].total
+    if refused:
+        raise click.ClickException(f"{refused} rows refused (see above); the others are imported. "
+                                   f"Correct those rows and import them again.")
 
 
 from .ingest import ingest_command  # noqa: E402  (history-B: the feed worker)

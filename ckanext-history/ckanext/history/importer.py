@@ -6,12 +6,20 @@ so the byte offset after each batch is known and a rerun seeks straight to
 it; Parquet is read by record batches and resumed by row count. Whatever the
 remembered position, rows stored twice are impossible: the store keeps one
 row per (resource, feature, time).
+
+Every row is checked before anything of its batch is stored (`check_rows`):
+a row without a feature, with a time that is not one (or before 1900, or
+more than a day ahead), or with a value its declared type cannot hold is
+refused and counted by reason, never stored with NULL in place of the value.
+A file lacking a declared column is refused whole. A row whose (feature,
+time) the archive holds already is skipped like one the hot tier holds.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import hashlib
 import json
 import os
@@ -23,7 +31,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 import ckan.plugins.toolkit as tk
 
-from . import store
+from . import archive, ingest, store
+
+# Times an import accepts: none before EARLIEST, none more than FUTURE_TOLERANCE
+# after the import runs (a clock or a format gone wrong, not a measurement).
+EARLIEST = store.EARLIEST_TIME
+FUTURE_TOLERANCE = ingest.FUTURE_TOLERANCE
 
 import_table = sa.Table(
     "history_import",
@@ -153,3 +166,136 @@ def _jsonl(path: str, batch_rows: int, offset: int):
                 batch = []
         if batch:
             yield batch, handle.tell()
+
+
+def columns(path: str, fmt: str) -> list[str] | None:
+    """The columns a file declares (CSV header, Parquet schema); None for
+    JSON lines, whose rows each say their own."""
+    if fmt == "csv":
+        with open(path, "rb") as handle:
+            line = codecs.decode(handle.readline(), "utf-8-sig", errors="replace")
+        return next(csv.reader([line]), [])
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return None
+
+
+class Refusals:
+    """Rows refused, by reason: how many, and the first one's row number and
+    what was wrong with it."""
+
+    MESSAGES = {
+        "no_feature": "no feature id in {field}",
+        "bad_time": "{field} is not a time ({value})",
+        "early_time": "{field} is before 1900 ({value})",
+        "future_time": "{field} is more than a day ahead ({value})",
+        "missing_field": "no {field} in the row",
+        "bad_value": "{field} is not of type {type} ({value})",
+    }
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.first: dict[str, tuple[int, dict]] = {}
+
+    def add(self, reason: str, number: int, **detail) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        self.first.setdefault(reason, (number, detail))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def lines(self) -> list[str]:
+        out = []
+        for reason, count in sorted(self.counts.items(), key=lambda item: -item[1]):
+            number, detail = self.first[reason]
+            what = self.MESSAGES[reason].format(**detail)
+            out.append(f"{count} rows refused: {what}, first at row {number}")
+        return out
+
+
+def _time(value) -> datetime.datetime:
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return store.parse_time(value)
+    return ingest.parse_time(value)
+
+
+def check_rows(rows: list[dict], first_number: int, fields: list[dict], feature_field: str,
+               time_field: str, now: datetime.datetime, refusals: Refusals) -> list[dict]:
+    """The rows of a batch that can be stored, as write_rows takes them; the
+    others are counted in `refusals` (`first_number` is the number of the
+    batch's first row in its file, from 1)."""
+    latest = now + FUTURE_TOLERANCE
+    out = []
+    for number, row in enumerate(rows, first_number):
+        raw_feature = row.get(feature_field)
+        feature = "" if raw_feature is None or isinstance(raw_feature, (dict, list)) \
+            else str(raw_feature).strip()
+        if not feature or len(feature) > ingest.MAX_ID_LENGTH or "\x00" in feature:
+            refusals.add("no_feature", number, field=feature_field)
+            continue
+        raw_time = row.get(time_field)
+        try:
+            when = _time(raw_time)
+        except (TypeError, ValueError, OverflowError, OSError):
+            refusals.add("bad_time", number, field=time_field, value=_shown(raw_time))
+            continue
+        if when < EARLIEST:
+            refusals.add("early_time", number, field=time_field, value=_shown(raw_time))
+            continue
+        if when > latest:
+            refusals.add("future_time", number, field=time_field, value=_shown(raw_time))
+            continue
+        values, refused = {}, False
+        for f in fields:
+            name = f["name"]
+            if name not in row:
+                refusals.add("missing_field", number, field=name)
+                refused = True
+                break
+            raw = row[name]
+            if ingest.is_blank(raw):
+                values[name] = None
+                continue
+            readable, value = ingest.value_of(raw, f["type"])
+            if not readable:
+                refusals.add("bad_value", number, field=name, type=f["type"], value=_shown(raw))
+                refused = True
+                break
+            values[name] = value
+        if not refused:
+            out.append({"feature": feature, "time": when, "values": values})
+    return out
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def not_archived(resource_id: str, rows: list[dict]) -> list[dict]:
+    """The rows whose (feature, time) no archived month holds."""
+    import pyarrow.parquet as pq
+
+    by_month: dict[tuple[int, int], list[dict]] = {}
+    for row in rows:
+        by_month.setdefault((row["time"].year, row["time"].month), []).append(row)
+    archived = {(m.year, m.month): m for m in archive.month_files(resource_id)}
+    if not archived or not set(by_month) & set(archived):
+        return rows
+    fs, _base = archive.filesystem()
+    out = []
+    for key, month_rows in by_month.items():
+        if key not in archived:
+            out.extend(month_rows)
+            continue
+        times = [r["time"] for r in month_rows]
+        filters = [("time", ">=", min(times)), ("time", "<=", max(times)),
+                   ("feature", "in", sorted({r["feature"] for r in month_rows}))]
+        with fs.open_input_file(archived[key].path) as handle:
+            table = pq.read_table(handle, columns=["feature", "time"], filters=filters)
+        held = set(zip(table.column("feature").to_pylist(), table.column("time").to_pylist()))
+        out.extend(r for r in month_rows if (r["feature"], r["time"]) not in held)
+    return out

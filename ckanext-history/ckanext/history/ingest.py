@@ -243,7 +243,7 @@ def _time_of(value: Any) -> datetime.datetime | None:
         return None
 
 
-def _blank(raw: Any) -> bool:
+def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip() == "")
 
 
@@ -278,11 +278,11 @@ def _check_declaration(feed: Feed, records: list[dict], fields: list[dict]) -> N
     if not records:
         return
     count = len(records)
-    if not any(not _blank(r.get(feed.feature_id_field)) for r in records):
+    if not any(not is_blank(r.get(feed.feature_id_field)) for r in records):
         raise FeedError(f"no feature carries the identifier field {feed.feature_id_field}",
                         "id_missing", field=feed.feature_id_field, count=count)
     if feed.time_field:
-        times = [r[feed.time_field] for r in records if not _blank(r.get(feed.time_field))]
+        times = [r[feed.time_field] for r in records if not is_blank(r.get(feed.time_field))]
         if not any(feed.time_field in r for r in records):
             raise FeedError(f"no feature carries the time field {feed.time_field}",
                             "time_missing", field=feed.time_field, count=count)
@@ -294,7 +294,7 @@ def _check_declaration(feed: Feed, records: list[dict], fields: list[dict]) -> N
         if not any(name in r for r in records):
             raise FeedError(f"field {name} missing from all {count} features", "field_missing",
                             field=name, count=count)
-        given = [r[name] for r in records if not _blank(r.get(name))]
+        given = [r[name] for r in records if not is_blank(r.get(name))]
         if given and not any(value_of(v, type_)[0] for v in given):
             raise FeedError(f"field {name} is not of type {type_} in any feature "
                             f"(e.g. {given[0]!r})", "field_type", field=name, type=type_, count=count,
@@ -343,7 +343,7 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime,
                 problem = ("missing_field", {"field": name, "example": feature})
                 break
             raw = record[name]
-            if _blank(raw):
+            if is_blank(raw):
                 values[name] = None
                 continue
             readable, value = value_of(raw, f["type"])
@@ -389,13 +389,25 @@ def _latest_of(feed: Feed, fields: list[dict]) -> dict[str, tuple]:
 def drop_older(feed: Feed, parsed: Parsed, latest: dict[str, tuple]) -> list[dict]:
     """The rows not before their feature's latest stored time; a row before
     it (the source's clock went back) or at it with other values is left
-    out and counted."""
+    out and counted. A row before it whose values are those stored for its
+    time already (a feed that repeats its last readings) is nothing new:
+    left out silently."""
     fields = list(feed.fields or [])
+    earlier = [(row["feature"], row["time"]) for row in parsed.rows
+               if (latest.get(row["feature"]) or (None, None))[0] is not None
+               and row["time"] < latest[row["feature"]][0]]
+    # The row in force then: the same row, or (storing changes only) the last
+    # change before it.
+    stored = _store().rows_in_force(feed.resource_id, earlier) if earlier else {}
     kept = []
     for row in parsed.rows:
         known = latest.get(row["feature"])
         if known is not None and known[0] is not None:
             if row["time"] < known[0]:
+                when, before = stored.get((row["feature"], row["time"]), (None, None))
+                if when is not None and (when == row["time"] or feed.store_mode == "changes") \
+                        and _comparable(before, fields) == _comparable(row["values"], fields):
+                    continue
                 parsed.skipped.add("older", example=row["feature"], value=row["time"].isoformat(),
                                    latest=known[0].isoformat())
                 continue
@@ -523,6 +535,31 @@ OUTBOUND_PROBLEMS = {"refused": "refused", "timeout": "timeout", "unreachable": 
                      "too_large": "too_large", "http": "redirects"}
 
 
+def _refuse_lost_data(feed: Feed, parsed: Parsed, fields: list[dict], latest: dict[str, tuple]) -> None:
+    """Refuses (FeedError) a poll that would store emptiness in place of data
+    the feed used to send: no feature at all while the history holds some,
+    or a declared field blank in every feature while the latest stored rows
+    hold values of it."""
+    if not parsed.seen:
+        known = _store().feature_count(feed.resource_id)
+        if known:
+            raise FeedError(f"no feature in the answer, while the history holds {known}",
+                            "no_features", known=known)
+        return
+    if not parsed.rows:
+        return
+    blank = [i for i, f in enumerate(fields)
+             if all(row["values"].get(f["name"]) is None for row in parsed.rows)]
+    if not blank:
+        return
+    latest = latest or _latest_of(feed, fields)
+    for i in blank:
+        if any(values[i] is not None for _when, values in latest.values()):
+            name = fields[i]["name"]
+            raise FeedError(f"field {name} empty in all {len(parsed.rows)} features",
+                            "field_empty", field=name, count=len(parsed.rows))
+
+
 def _store_poll(feed: Feed, answer, now: datetime.datetime, result: PollResult) -> None:
     """Parses a 200 answer, stores what is new and records the poll."""
     fields = list(feed.fields or [])
@@ -532,6 +569,7 @@ def _store_poll(feed: Feed, answer, now: datetime.datetime, result: PollResult) 
     latest = _latest_of(feed, fields) if with_latest else {}
     rows = drop_older(feed, parsed, latest) if feed.time_field else parsed.rows
     result.malformed = parsed.malformed
+    _refuse_lost_data(feed, parsed, fields, latest)
     if parsed.seen and not rows:
         raise FeedError(f"no usable feature ({parsed.malformed} malformed: "
                         f"{', '.join(parsed.skipped.counts)})", "no_usable_feature",

@@ -119,6 +119,11 @@ KINDS: dict[str, Kind] = {
         N_("The answer is JSON, but holds no array of records."), NOTHING_KEPT, FIELDS_TODO
     ),
     "empty": Kind(N_("The answer is empty."), NOTHING_KEPT, RETRIES),
+    "no_features": Kind(
+        N_("The answer holds no feature, while the history holds {known}: the source lost its data?"),
+        NOTHING_KEPT,
+        RETRIES,
+    ),
     "no_id_column": Kind(
         N_(
             "The CSV has no column {field} identifying the features: renamed or removed at the "
@@ -163,6 +168,14 @@ KINDS: dict[str, Kind] = {
         N_(
             "The field {field} is not of type {type} in any of the {count} features "
             "(e.g. {example}): its type changed at the source?"
+        ),
+        NOTHING_KEPT,
+        FIELDS_TODO,
+    ),
+    "field_empty": Kind(
+        N_(
+            "The field {field} is empty in all {count} features, while the values stored last "
+            "hold it: removed at the source?"
         ),
         NOTHING_KEPT,
         FIELDS_TODO,

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 FIELD_TYPES = ("int", "float", "text", "bool", "timestamp")
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 RESERVED = ("time", "feature", "resource_id", "values")
+# The times a history holds: monthly partitions and archive files are named
+# by four-digit years, and nothing measured by a feed predates 1900.
+EARLIEST_TIME = datetime.datetime(1900, 1, 1)
+LATEST_TIME = datetime.datetime(9999, 12, 1)
 
 # Declared in CKAN's metadata so CKAN's test reset empties them; created by
 # the plugin's migration (the partitioning clause is raw DDL there).
@@ -249,7 +253,8 @@ def ensure_partitions(months: Iterable[datetime.datetime]) -> None:
         end = next_month(month)
         ddl = (
             f'CREATE TABLE IF NOT EXISTS {PARTITION_SCHEMA}.{name} PARTITION OF history_row '
-            f"FOR VALUES FROM ('{month:%Y-%m-%d}') TO ('{end:%Y-%m-%d}')"
+            f"FOR VALUES FROM ('{month.year:04d}-{month.month:02d}-01') "
+            f"TO ('{end.year:04d}-{end.month:02d}-01')"
         )
         try:
             with engine().begin() as conn:
@@ -341,6 +346,8 @@ def write_rows(resource_id: str, rows: list[dict], fields: list[dict] | None = N
         if feature is None or feature == "":
             raise ValueError("a row without a feature id")
         time = parse_time(row["time"])
+        if not EARLIEST_TIME <= time < LATEST_TIME:
+            raise ValueError(f"a row's time out of the range of histories: {time.isoformat()}")
         key = (str(feature), time)
         if key in seen:
             continue
@@ -370,6 +377,25 @@ def latest_rows(resource_id: str) -> dict[str, tuple[datetime.datetime, dict]]:
     with engine().connect() as conn:
         return {feature: (time, values)
                 for feature, time, values in conn.execute(sql, {"rid": resource_id})}
+
+
+def rows_in_force(resource_id: str, keys: Iterable[tuple[str, datetime.datetime]]) -> dict[tuple, tuple]:
+    """(feature, time) -> (time, values) of the hot row in force at each of
+    `keys`: the feature's latest row at or before that time."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    sql = sa.text(
+        'SELECT k.feature, k.t, h."time", h."values" '
+        "FROM unnest(CAST(:features AS text[]), CAST(:times AS timestamp[])) AS k(feature, t) "
+        'CROSS JOIN LATERAL (SELECT "time", "values" FROM history_row '
+        'WHERE resource_id = :rid AND feature = k.feature AND "time" <= k.t '
+        'ORDER BY "time" DESC LIMIT 1) h'
+    )
+    with engine().connect() as conn:
+        found = conn.execute(sql, {"rid": resource_id, "features": [k[0] for k in keys],
+                                   "times": [k[1] for k in keys]})
+        return {(feature, key_time): (time, values) for feature, key_time, time, values in found}
 
 
 def latest_values(resource_id: str) -> dict[str, dict]:

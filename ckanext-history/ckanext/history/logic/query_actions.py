@@ -107,14 +107,17 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
     :returns: {"feed", "coverage": {"first", "last", "rows", "hot_rows",
         "archived_rows", "months"}, "gaps": [{"start", "end", "reason",
         "problem", "problem_explained"}]}: `rows` counts each (feature, time)
-        once, `hot_rows` those not archived yet; a gap's `reason` is English,
-        `problem_explained` says what happened, what was kept and what to do
-        in the request's language
+        once, `hot_rows` those not archived yet; a gap's `reason` is English
+        (the worker's own words to the dataset's editors, which may name the
+        source's addresses; to other readers, the problem's sentence or
+        `PUBLIC_REASON`), `problem_explained` says what happened, what was
+        kept and what to do in the request's language
     """
     from ckanext.history import query, store
+    from ckanext.history.logic.feed_actions import may_edit
     from ckanext.history.model import Feed, Gap
 
-    resource, _package = check_read(context, data_dict.get("resource_id"), "history_show")
+    resource, package = check_read(context, data_dict.get("resource_id"), "history_show")
     has_feed = model.Session.query(Feed.id).filter(Feed.resource_id == resource.id).first()
     if store.get_schema(resource.id) is None and has_feed is None:
         raise tk.ObjectNotFound(tk._("This resource has no history"))
@@ -128,13 +131,20 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
             feed = None
     gaps = (model.Session.query(Gap).filter(Gap.resource_id == resource.id)
             .order_by(Gap.start).all())
+    editor = may_edit(context, package.id)
     return {
         "feed": feed,
         "coverage": query.coverage(resource.id),
         "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat() if g.end else None,
-                  "reason": g.reason, "problem": g.problem,
+                  "reason": g.reason if editor else (problems.english(g.problem) or PUBLIC_REASON),
+                  "problem": g.problem,
                   "problem_explained": problems.explain(g.problem)} for g in gaps],
     }
+
+
+# A gap's reason for readers who do not edit the dataset, when the gap holds
+# no problem to explain (gaps recorded before problems were).
+PUBLIC_REASON = "The source could not be read."
 
 
 # --- auth functions ----------------------------------------------------------------

@@ -112,6 +112,98 @@ def test_compact_command(cli):
     assert sum(f.rows for f in archive.month_files(RID, with_rows=True)) == len(rows)
 
 
+def _csv(tmp_path, text: str) -> str:
+    path = tmp_path / "rows.csv"
+    path.write_text(text)
+    return str(path)
+
+
+HEADER = "station,date,available_bikes,available_bike_stands,ratio,status\n"
+
+
+def test_import_refuses_rows_it_cannot_store_and_keeps_the_others(cli, tmp_path):
+    """A time that is not one, out of the histories' range or ahead, a value
+    its type cannot hold: each row is refused by reason, none is stored with
+    NULL, the import does not stop halfway, and the command fails at the end
+    saying which rows to correct."""
+    store.ensure_schema(RID, FIELDS)
+    path = _csv(tmp_path, HEADER + "\n".join([
+        "A,2026-01-27T00:00:00,1,2,0.5,OPEN",
+        "A,yesterday,1,2,0.5,OPEN",
+        "A,9999-12-31T23:59:59.999999,1,2,0.5,OPEN",
+        "A,0001-01-01T00:00:00,1,2,0.5,OPEN",
+        "B,2026-01-27T00:00:00,many,2,0.5,OPEN",
+        ",2026-01-27T00:00:00,1,2,0.5,OPEN",
+        "B,2026-01-27T00:01:00,3,4,,",
+        "C,2026-01-27T00:02:00,2.5,4,0.1,OPEN",
+    ]) + "\n")
+    result = cli.invoke(ckan, ["history", "import", RID, path, "--feature-field", "station",
+                               "--time-field", "date"])
+    assert result.exit_code == 1, result.output
+    assert "8 rows read, 2 new, 6 refused" in result.output
+    assert "date is not a time ('yesterday'), first at row 2" in result.output
+    assert "date is more than a day ahead ('9999-12-31T23:59:59.999999'), first at row 3" in result.output
+    assert "date is before 1900 ('0001-01-01T00:00:00'), first at row 4" in result.output
+    assert "2 rows refused: available_bikes is not of type int ('many'), first at row 5" in result.output
+    assert "no feature id in station, first at row 6" in result.output
+    assert "6 rows refused (see above)" in result.output
+    stored = _stored()
+    assert [(r["feature"], r["time"].isoformat()) for r in stored] == [
+        ("A", "2026-01-27T00:00:00"), ("B", "2026-01-27T00:01:00")]
+    # A blank cell is a value the row did not have: stored as such.
+    assert stored[1]["available_bikes"] == 3 and stored[1]["ratio"] is None
+
+
+def test_import_refuses_a_file_without_a_declared_column(cli, tmp_path):
+    store.ensure_schema(RID, FIELDS)
+    path = _csv(tmp_path, "station,date,available_bikes,ratio,status\nA,2026-01-27T00:00:00,1,0.5,OPEN\n")
+    result = cli.invoke(ckan, ["history", "import", RID, path, "--feature-field", "station",
+                               "--time-field", "date"])
+    assert result.exit_code == 1
+    assert "no column available_bike_stands" in result.output and "nothing imported" in result.output
+    assert _stored() == []
+
+
+def test_import_jsonl_refuses_a_row_without_a_declared_field(cli, tmp_path):
+    store.ensure_schema(RID, FIELDS)
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"station": "A", "date": "2026-01-27T00:00:00", "available_bikes": 1,
+                                "available_bike_stands": 2, "ratio": 0.5, "status": "OPEN"}) + "\n"
+                    + json.dumps({"station": "B", "date": "2026-01-27T00:00:00", "bikes": 1,
+                                  "available_bike_stands": 2, "ratio": 0.5, "status": "OPEN"}) + "\n")
+    result = cli.invoke(ckan, ["history", "import", RID, str(path), "--feature-field", "station",
+                               "--time-field", "date"])
+    assert result.exit_code == 1
+    assert "1 rows refused: no available_bikes in the row, first at row 2" in result.output
+    assert [r["feature"] for r in _stored()] == ["A"]
+
+
+def test_rows_the_archive_holds_are_not_stored_again(cli, tmp_path):
+    """Importing rows of an archived month again stores none of them in the
+    hot tier and counts none as new."""
+    rows = long_rows(days=2)
+    store.ensure_schema(RID, FIELDS)
+    path = _write(tmp_path, "csv", rows)
+    args = ["history", "import", RID, path, "--feature-field", "station", "--time-field", "date"]
+    assert cli.invoke(ckan, args).exit_code == 0
+    assert cli.invoke(ckan, ["history", "compact", "--resource", RID]).exit_code == 0
+    assert store.hot_stats(RID)["rows"] == 0
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    result = cli.invoke(ckan, args)
+    assert result.exit_code == 0, result.output
+    assert f"{len(rows)} rows read, 0 new" in result.output
+    assert store.hot_stats(RID)["rows"] == 0
+
+
+def test_write_rows_refuses_times_outside_the_histories_range():
+    store.ensure_schema(RID, FIELDS)
+    for when in (datetime.datetime(1, 1, 1), datetime.datetime(9999, 12, 31, 23, 59)):
+        with pytest.raises(ValueError, match="out of the range"):
+            store.write_rows(RID, [{"feature": "A", "time": when, "values": {}}])
+    assert _stored() == []
+
+
 def _big_parquet(path, rows: int) -> str:
     """`rows` rows of 430 stations, one a minute each, written in chunks."""
     schema = pa.schema([("station", pa.string()), ("date", pa.timestamp("us")),

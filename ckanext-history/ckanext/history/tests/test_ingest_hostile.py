@@ -188,6 +188,19 @@ MODES = {
         "with a time before the last one stored",
         after=Reply(CORRECT),
     ),
+    "no feature any more": Mode(
+        Reply(geojson({}, last_update=LAST)),
+        "La réponse ne contient aucun objet, alors que l'historique en compte 2",
+        "The answer holds no feature, while the history holds 2",
+        after=Reply(CORRECT),
+    ),
+    "a field empty in every feature": Mode(
+        Reply(geojson({"1": station(6, status=None), "2": station(1, 19, status="")},
+                      last_update=LAST)),
+        "Le champ status est vide dans les 2 objets",
+        "The field status is empty in all 2 features",
+        after=Reply(CORRECT),
+    ),
     "HTML error page with status 200": Mode(
         Reply(
             b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>",
@@ -328,6 +341,47 @@ def test_a_clock_going_back_for_some_features_leaves_only_them_out(world, server
     problem = feed_of(rid).problem
     assert problem["details"][0]["code"] == "older"
     assert problem["details"][0]["params"]["example"] == "1"
+
+
+def readings(values: list[tuple[str, int]]) -> Reply:
+    """Station 1's last readings, (local time, bikes) each, as feeds that
+    send a short history do."""
+    return Reply(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"number": "1", "last_update": f"2026-03-02T{clock}+01:00",
+                                           **station(bikes)}}
+        for clock, bikes in values]}).encode())
+
+
+@pytest.mark.parametrize("store_mode", ["every", "changes"])
+def test_a_feed_repeating_its_last_readings_is_nothing_new(world, server, store_mode):
+    """Readings sent again, before the last one stored, with the values
+    stored for their time: nothing new, no clock gone back. A reading sent
+    again with other values is one."""
+    rid = world.rid("open")
+    world.declare("open", url=server.url, time_field="last_update", store_mode=store_mode)
+    server.reply = readings([("09:00:00", 5), ("09:10:00", 5), ("09:20:00", 7)])
+    first = ingest.poll_feed(rid, now=at(30))
+    assert first.stored == (3 if store_mode == "every" else 2)
+    server.reply = readings([("09:10:00", 5), ("09:20:00", 7), ("09:30:00", 8)])
+    result = ingest.poll_feed(rid, now=at(31))
+    assert (result.status, result.stored, result.malformed) == ("stored", 1, 0)
+    assert feed_of(rid).problem is None
+    server.reply = readings([("09:10:00", 6), ("09:30:00", 8)])
+    result = ingest.poll_feed(rid, now=at(32))
+    assert (result.stored, result.malformed) == (0, 1)
+    assert feed_of(rid).problem["details"][0]["code"] == "older"
+    assert [v["available_bikes"] for _f, _t, v in rows_of(rid)] == (
+        [5, 5, 7, 8] if store_mode == "every" else [5, 7, 8])
+
+
+def test_a_field_empty_in_a_new_history_is_stored_as_empty(world, server):
+    """A field no reading has ever held (an optional one) is not refused."""
+    rid = world.rid("open")
+    world.declare("open", url=server.url, time_field="last_update")
+    server.reply = Reply(geojson({"1": station(6, status=None)}, last_update=LAST))
+    result = ingest.poll_feed(rid, now=at(30))
+    assert (result.status, result.stored) == ("stored", 1)
+    assert rows_of(rid)[0][2]["status"] is None
 
 
 def test_the_dst_change_stores_every_time_once_in_utc(world, server):

@@ -101,7 +101,9 @@ def test_the_page_shows_coverage_gaps_downloads_and_the_chart_link(browser, worl
     body = text(browser.get(page_url(world, "open"), headers={"Accept-Language": "fr"}))
     assert "Historique de stations" in body
     assert 'class="history-rows">3<' in body
-    assert "HTTP 503" in body
+    # A gap recorded without a problem: its words are the worker's, for the
+    # editors; a reader reads that the source could not be read.
+    assert "HTTP 503" not in body and "La source n'a pas pu être lue." in body
     assert f"/dataset/ds-open/resource/{world.rid('open')}/history/download" in body
     for month in ("2026-02", "2026-03"):
         assert f"/history/month/{month}.parquet" in body and f"/history/month/{month}.csv" in body
