@@ -41,9 +41,23 @@ __all__ = [
     "check_url",
     "fetch",
     "record_data_read",
+    "spreadsheet_safe",
+    "FORMULA_PREFIXES",
 ]
 
 ACCESS_LEVELS = LEVELS
+
+# Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV
+# injection"): the suite's CSV files start such text cells with a quote.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: text starting with
+    one of FORMULA_PREFIXES gets a leading apostrophe; other values as given."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 PLUGIN = "grandlyon_access"
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+from ckanext.grandlyon_access.shared import spreadsheet_safe
 from flask import Blueprint, request
 
 grandlyon_access = Blueprint("grandlyon_access", __name__)
-
-# Spreadsheets run cells starting with these as formulas (CSV exports quote them).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _context() -> dict[str, Any]:
@@ -175,9 +173,6 @@ def _csv_response(rows: list[dict[str, Any]]):
                             extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        # Cells a spreadsheet would run as a formula are quoted (OWASP "CSV
-        # injection"; the same prefixes as the licence signatures export).
-        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in FORMULA_PREFIXES else v)
-                         for k, v in row.items()})
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=access-log.csv"})

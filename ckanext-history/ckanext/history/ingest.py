@@ -538,8 +538,9 @@ OUTBOUND_PROBLEMS = {"refused": "refused", "timeout": "timeout", "unreachable": 
 def _refuse_lost_data(feed: Feed, parsed: Parsed, fields: list[dict], latest: dict[str, tuple]) -> None:
     """Refuses (FeedError) a poll that would store emptiness in place of data
     the feed used to send: no feature at all while the history holds some,
-    or a declared field blank in every feature while the latest stored rows
-    hold values of it."""
+    or a declared field blank in every feature while every feature's latest
+    stored row holds a value of it (a field that some features leave blank
+    may be blank in all)."""
     if not parsed.seen:
         known = _store().feature_count(feed.resource_id)
         if known:
@@ -554,7 +555,7 @@ def _refuse_lost_data(feed: Feed, parsed: Parsed, fields: list[dict], latest: di
         return
     latest = latest or _latest_of(feed, fields)
     for i in blank:
-        if any(values[i] is not None for _when, values in latest.values()):
+        if latest and all(values[i] is not None for _when, values in latest.values()):
             name = fields[i]["name"]
             raise FeedError(f"field {name} empty in all {len(parsed.rows)} features",
                             "field_empty", field=name, count=len(parsed.rows))

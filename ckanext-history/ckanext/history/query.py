@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import datetime
 import json
 import math
@@ -109,21 +110,31 @@ def _time(value, key: str) -> datetime.datetime:
         raise _error(key, tk._("Not a date and time in ISO 8601 (e.g. 2026-03-01T00:00:00)")) from None
 
 
-def encode_cursor(time: datetime.datetime, feature: str) -> str:
-    raw = json.dumps([time.isoformat(), feature], separators=(",", ":")).encode()
+def _cursor_tag(resource_id: str) -> str:
+    return hashlib.sha256(resource_id.encode()).hexdigest()[:8]
+
+
+def encode_cursor(time: datetime.datetime, feature: str, resource_id: str) -> str:
+    """The position after (time, feature), for this resource's history only."""
+    raw = json.dumps([time.isoformat(), feature, _cursor_tag(resource_id)],
+                     separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
-    """(time, feature) of a cursor; anything else, a NUL character or a time
-    out of range included, is an invalid cursor."""
+def decode_cursor(cursor: str, resource_id: str) -> tuple[datetime.datetime, str]:
+    """(time, feature) of a cursor of this resource's history; anything else,
+    a NUL character, a time out of range or another resource's cursor
+    included, is an invalid cursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
-        if not isinstance(decoded, list) or len(decoded) != 2 \
+        if not isinstance(decoded, list) or len(decoded) not in (2, 3) \
                 or not all(isinstance(v, str) for v in decoded) or "\x00" in decoded[1]:
             raise ValueError("not a cursor")
-        return store.parse_time(decoded[0]), decoded[1]
+        after = store.parse_time(decoded[0]), decoded[1]
+        if decoded[2:] != [_cursor_tag(resource_id)]:
+            raise ValueError("a cursor of another history")
+        return after
     except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise _error("cursor", tk._("Invalid cursor: use the next_cursor of a previous answer")) from None
 
@@ -176,12 +187,24 @@ def _result_type(function: str, type_: str) -> str:
     return type_
 
 
+# The parameters of history_query and of downloads; any other is refused
+# (a misspelt one would otherwise be ignored without a word).
+QUERY_PARAMETERS = ("start", "end", "features", "fields", "aggregate", "functions", "per_feature",
+                    "limit", "cursor")
+DOWNLOAD_PARAMETERS = ("format", "start", "end", "features", "fields", "aggregate", "functions",
+                       "per_feature")
+
+
 def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Query:
     """The query asked by `data_dict`, checked against the history's declared
     fields and the configured limits. Raises tk.ValidationError naming the
     parameter."""
     resource_id = data_dict["resource_id"]
     by_name = {f["name"]: f for f in schema}
+    known = DOWNLOAD_PARAMETERS if for_download else QUERY_PARAMETERS
+    for key in data_dict:
+        if key not in known and key != "resource_id":
+            raise _error(str(key)[:100], tk._("Unknown parameter: choose among %s") % ", ".join(known))
 
     now = store.utcnow().replace(microsecond=0)
     end = _time(data_dict["end"], "end") if data_dict.get("end") not in (None, "") else now
@@ -252,7 +275,7 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
 
     after = None
     if not for_download and data_dict.get("cursor"):
-        after = decode_cursor(str(data_dict["cursor"]))
+        after = decode_cursor(str(data_dict["cursor"]), resource_id)
         # A cursor is the last record of a previous page: within the range
         # (an aggregate's bucket may start up to one bucket before it).
         slack = datetime.timedelta(seconds=0 if aggregate == "none" else BUCKET_SECONDS[aggregate])
@@ -440,7 +463,7 @@ def run(q: Query) -> dict:
     if len(rows) > q.limit:
         rows = rows[: q.limit]
         last = dict(zip(names, rows[-1]))
-        next_cursor = encode_cursor(last["time"], str(last.get("feature", "")))
+        next_cursor = encode_cursor(last["time"], str(last.get("feature", "")), q.resource_id)
     records = [{n: _jsonable(v) for n, v in zip(names, row)} for row in rows]
     return {"fields": q.output_fields(), "records": records, "next_cursor": next_cursor}
 

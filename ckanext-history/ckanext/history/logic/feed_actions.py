@@ -120,12 +120,12 @@ def _validate(data_dict: DataDict, feed_schema: dict, context: Context) -> dict[
     # CKAN's validation hands a top-level empty list back without running the
     # field's validators, and some of its validators fail on a list or an
     # object: every field but `fields` takes a single value.
-    data = {key: value for key, value in data_dict.items() if value != []}
+    data = {key: value for key, value in data_dict.items() if value != [] or key == "fields"}
     nested = {key: [tk._("Must be a single value")] for key, value in data.items()
               if key in feed_schema and key != "fields" and isinstance(value, (dict, list))}
     if nested:
         raise tk.ValidationError(nested)
-    # CKAN's boolean_validator reads text only: numbers are given as text.
+    # The validators read text: numbers are given as text.
     data = {key: str(value) if isinstance(value, (int, float)) and not isinstance(value, bool)
             else value for key, value in data.items()}
     # navl flattens lists of dicts; the fields validator reads them as JSON.

@@ -37,7 +37,7 @@ def feed_create() -> dict[str, Any]:
         "hot_retention_days": [ignore_missing, _empty_is_missing, tk.get_validator("int_validator"),
                                tk.get_validator("is_positive_integer")],
         "store_mode": [default("changes"), _lower, one_of(list(v.STORE_MODES))],
-        "enabled": [default(True), tk.get_validator("boolean_validator")],
+        "enabled": [default(True), v.history_boolean],
     }
 
 
@@ -59,7 +59,7 @@ def feed_update() -> dict[str, Any]:
         "hot_retention_days": [ignore_missing, tk.get_validator("int_validator"),
                                _none_or_positive],
         "store_mode": [ignore_missing, _lower, one_of(list(v.STORE_MODES))],
-        "enabled": [ignore_missing, tk.get_validator("boolean_validator")],
+        "enabled": [ignore_missing, v.history_boolean],
     }
 
 

@@ -21,6 +21,24 @@ RESERVED = ("time", "feature", "resource_id", "values")
 MAX_FIELDS = 100
 
 
+TRUE = ("true", "1", "yes", "on", "t", "y")
+FALSE = ("false", "0", "no", "off", "f", "n")
+
+
+def history_boolean(value: Any) -> bool:
+    """True or false, said as JSON or as text (a web form's "on" included);
+    anything else is refused, not read as false (CKAN's boolean_validator
+    reads "maybe" as false, which would stop a feed without a word)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise tk.Invalid(tk._("Must be true or false"))
+
+
 def history_identifier(value: Any) -> str:
     """A field name of a feed: a safe identifier."""
     if not isinstance(value, str) or not IDENTIFIER.match(value.strip()):

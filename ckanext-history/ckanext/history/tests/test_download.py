@@ -205,3 +205,26 @@ def test_a_month_file_is_the_same_before_and_after_compaction(app):
     rebuilt = pq.read_table(io.BytesIO(month(first, "parquet")))
     assert rebuilt.schema == store.arrow_schema(fields)
     assert rebuilt.drop_columns(["extra"]).equals(table)
+
+
+def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(app):
+    """Feature ids and text values sent by a feed (and field names) are
+    someone else's text: in CSV, one starting with = + - @ or a tab is not
+    left for a spreadsheet to run. Parquet and JSON keep the exact value."""
+    user = factories.Sysadmin()
+    headers = {"Authorization": factories.APIToken(user=user["name"])["token"]}
+    dataset = make_dataset("open", user=user["name"])
+    rid = dataset["resource_id"]
+    store.ensure_schema(rid, FIELDS)
+    evil = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "\tcmd"]
+    store.write_rows(rid, [
+        {"feature": name, "time": datetime.datetime(2026, 1, 5, 10), "values": {
+            "available_bikes": -3, "status": name}} for name in evil])
+    base = f"/dataset/{dataset['name']}/resource/{rid}/history"
+    for url in (f"{base}/download?format=csv&start=2026-01-05&end=2026-01-06", f"{base}/month/2026-01.csv"):
+        rows = list(csv.DictReader(io.StringIO(app.get(url, headers=headers).get_data(as_text=True))))
+        assert sorted(r["feature"] for r in rows) == sorted("'" + name for name in evil), url
+        assert all(r["status"] == r["feature"] for r in rows)
+        assert {r["available_bikes"] for r in rows} == {"-3"}      # numbers stay numbers
+    res = app.get(f"{base}/download?format=json&start=2026-01-05&end=2026-01-06", headers=headers)
+    assert sorted(r["feature"] for r in json.loads(res.get_data(as_text=True))) == sorted(evil)

@@ -77,6 +77,8 @@ BAD_INPUT = [
     ("interval_seconds", {"interval_seconds": "often"}),
     ("store_mode", {"store_mode": "sometimes"}),
     ("hot_retention_days", {"hot_retention_days": -3}),
+    ("enabled", {"enabled": "maybe"}),
+    ("enabled", {"enabled": 2}),
 ]
 
 
@@ -130,6 +132,24 @@ def test_update_validates_too_and_keeps_what_is_not_given(app, world):
                          url="http://169.254.169.254/")
     assert status == 409 and "url" in answer["error"]
     assert model.Session.query(Feed).one().url == FEED_URL.format("open")
+
+
+def test_update_refuses_what_create_refuses(app, world):
+    """An empty list of fields, or an `enabled` that is neither true nor
+    false, was taken without a word (and "maybe" stopped the feed)."""
+    world.declare("open")
+    for field, change in (("fields", {"fields": []}), ("enabled", {"enabled": "maybe"}),
+                          ("enabled", {"enabled": ""})):
+        status, answer = api(app, world, "editor", "history_feed_update",
+                             resource_id=world.rid("open"), **change)
+        assert status == 409 and field in answer["error"], (change, answer)
+    model.Session.expire_all()
+    feed = model.Session.query(Feed).one()
+    assert feed.enabled is True and [f["name"] for f in feed.fields] == [f["name"] for f in FIELDS]
+    for text, enabled in (("off", False), ("true", True), ("0", False), (True, True)):
+        status, answer = api(app, world, "editor", "history_feed_update",
+                             resource_id=world.rid("open"), enabled=text)
+        assert status == 200 and answer["result"]["enabled"] is enabled, (text, answer)
 
 
 def test_a_resource_has_one_feed(app, world):

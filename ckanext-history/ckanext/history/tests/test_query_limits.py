@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from ckan.tests import factories, helpers
-from ckanext.history import store
+from ckanext.history import query, store
 from ckanext.history.tests import history_support
 from ckanext.history.tests.history_support import FIELDS, long_rows, make_dataset
 from hypothesis import HealthCheck, given, settings
@@ -120,9 +120,44 @@ def test_an_empty_range_of_a_filled_history_answers_zero_records(app, sysadmin, 
         start="2020-01-01",
         end="2020-01-02",
         features=["A"],
-        cursor=cursor_of("2020-01-01T05:00:00", "A"),
+        cursor=query.encode_cursor(datetime.datetime(2020, 1, 1, 5), "A", filled["resource_id"]),
     )
     assert status == 200 and body["result"]["records"] == []
+
+
+def test_a_cursor_reads_only_the_history_it_came_from(app, sysadmin, filled):
+    """A cursor of another history, or one made by hand, is refused: it
+    would page through a history from a position nobody gave."""
+    rid = filled["resource_id"]
+    status, body = api(app, sysadmin[1], resource_id=rid, start="2026-01-27", end="2026-01-28",
+                       limit=5)
+    assert status == 200 and body["result"]["next_cursor"]
+    cursor = body["result"]["next_cursor"]
+    status, body = api(app, sysadmin[1], resource_id=rid, start="2026-01-27", end="2026-01-28",
+                       limit=5, cursor=cursor)
+    assert status == 200 and len(body["result"]["records"]) == 5
+    other = make_dataset("open", user=sysadmin[0])
+    store.ensure_schema(other["resource_id"], FIELDS)
+    store.write_rows(other["resource_id"], long_rows(days=3))
+    for forged in (cursor, cursor_of("2026-01-27T01:00:00", "A")):
+        status, body = api(app, sysadmin[1], resource_id=other["resource_id"], start="2026-01-27",
+                           end="2026-01-28", cursor=forged)
+        assert status == 409 and "cursor" in body["error"], body
+
+
+def test_unknown_and_repeated_parameters_are_refused_by_name(app, sysadmin, filled):
+    """A misspelt parameter (`function` for `functions`) is not ignored; a
+    download takes each parameter once, and no page size."""
+    rid = filled["resource_id"]
+    status, body = api(app, sysadmin[1], resource_id=rid, aggregate="hour", function="max")
+    assert status == 409 and "function" in body["error"], body
+    for query_string, key in (("limit=-5", "limit"), ("limit=10", "limit"),
+                              ("start=2026-01-27&start=2026-01-28", "start"),
+                              ("format=csv&format=json", "format"), ("function=max", "function")):
+        url = f"/dataset/{filled['name']}/resource/{rid}/history/download?{query_string}"
+        res = app.get(url, headers=sysadmin[1])
+        assert res.status_code == 400, (query_string, res.status_code)
+        assert res.get_data(as_text=True).startswith(f"{key}: "), res.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("which", ["new", "filled"])

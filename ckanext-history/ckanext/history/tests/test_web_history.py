@@ -183,3 +183,17 @@ def test_only_editors_post_the_form(app, world):
                    follow_redirects=False)
     assert res.status_code == 302
     assert model.Session.query(Feed).count() == 0
+
+
+def test_a_deleted_dataset_has_no_history_page(app, world):
+    """Its sysadmins still see the dataset; its history page is missing, as
+    its history actions are, and offers no feed to declare."""
+    from ckan.tests import helpers
+
+    fill(world, "open")
+    helpers.call_action("package_delete", context={"user": world.actors["sysadmin"].name},
+                        id="ds-open")
+    for who in ("sysadmin", "editor"):
+        res = app.get(page_url(world, "open"), headers=world.actors[who].headers)
+        assert res.status_code == 404, who
+        assert "history-feed-form" not in text(res)

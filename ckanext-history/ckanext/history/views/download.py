@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from ckanext.grandlyon_access.shared import FORMULA_PREFIXES, spreadsheet_safe
 from flask import Response, request, stream_with_context
 
 from . import history
@@ -76,17 +77,23 @@ def _resource(id: str, resource_id: str):
     return resource, schema
 
 
+LIST_PARAMETERS = ("features", "fields", "functions")
+
+
 def _params() -> dict:
+    """The query string as history_query's parameters: a list parameter may
+    come once with commas or several times, any other once only (raises
+    tk.ValidationError naming it); empty ones are left out. Unknown names
+    stay, for query.parse to refuse by name."""
     out: dict = {}
-    for key in ("start", "end", "aggregate", "per_feature"):
-        if request.args.get(key) not in (None, ""):
-            out[key] = request.args.get(key)
-    for key in ("features", "fields", "functions"):
+    for key in request.args:
         values = request.args.getlist(key)
-        if len(values) == 1:
+        if key in LIST_PARAMETERS:
+            out[key] = values[0] if len(values) == 1 else values
+        elif len(values) > 1:
+            raise tk.ValidationError({key[:100]: [tk._("Given more than once")]})
+        elif values[0] not in (None, ""):
             out[key] = values[0]
-        elif values:
-            out[key] = values
     return out
 
 
@@ -99,23 +106,30 @@ def _bad_request(error: tk.ValidationError) -> Response:
 
 # --- writers: Arrow batches -> bytes ---------------------------------------------
 
-def _iso_times(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Timestamps as ISO 8601 text (for CSV)."""
+def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Timestamps as ISO 8601 text, and text a spreadsheet would run as a
+    formula started with an apostrophe (shared.FORMULA_PREFIXES)."""
     columns = []
     for field, column in zip(batch.schema, batch.columns):
         if pa.types.is_timestamp(field.type):
             column = pc.replace_substring_regex(
                 pc.strftime(column, format="%Y-%m-%dT%H:%M:%S"), pattern=r"\.0+$", replacement="")
+        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_PATTERN), False)
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+FORMULA_PATTERN = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_PREFIXES) + "]"
+
+
 def csv_chunks(batches, names: list[str]):
-    yield (",".join(_csv_cell(n) for n in names) + "\r\n").encode()
+    yield (",".join(_csv_cell(spreadsheet_safe(n)) for n in names) + "\r\n").encode()
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     for batch in batches:
         sink = io.BytesIO()
-        pacsv.write_csv(_iso_times(batch), sink, write_options=options)
+        pacsv.write_csv(_for_csv(batch), sink, write_options=options)
         yield sink.getvalue()
 
 
@@ -240,12 +254,12 @@ def download(id: str, resource_id: str):
     from ckanext.history import query
 
     resource, schema = _resource(id, resource_id)
-    fmt = (request.args.get("format") or "csv").lower()
-    if fmt not in FORMATS:
-        return _bad_request(tk.ValidationError(
-            {"format": [tk._("Choose one of %s") % ", ".join(FORMATS)]}))
     try:
-        q = query.parse({**_params(), "resource_id": resource.id}, schema, for_download=True)
+        params = _params()
+        fmt = str(params.pop("format", None) or "csv").lower()
+        if fmt not in FORMATS:
+            raise tk.ValidationError({"format": [tk._("Choose one of %s") % ", ".join(FORMATS)]})
+        q = query.parse({**params, "resource_id": resource.id}, schema, for_download=True)
     except tk.ValidationError as error:
         return _bad_request(error)
     names = [f["id"] for f in q.output_fields()]

@@ -45,6 +45,10 @@ def _page_objects(id: str, resource_id: str) -> tuple[dict, dict, bool, bool]:
         return tk.abort(404, tk._("Resource not found"))
     if resource.get("package_id") != package["id"]:
         return tk.abort(404, tk._("Resource not found"))
+    # A deleted dataset (which its sysadmins still see) has no history to
+    # show or declare: the history actions answer 404 for it too.
+    if package.get("state") == "deleted" or resource.get("state") == "deleted":
+        return tk.abort(404, tk._("Resource not found"))
     editor = may_edit(context, package["id"])
     try:
         readable = bool(data_read(dict(context, model=model), resource["id"])["success"])
