@@ -766,6 +766,8 @@ NOTE_RESOURCE_NOT_HTTP = ("The remote resource \"{name}\" was left out: its addr
 NOTE_UNKNOWN_ACCESS = ("The remote access level \"{access}\" is unknown to the harvester; the "
                        "source's default access level \"{level}\" applies (\"access_levels\" "
                        "in the source configuration maps it)")
+NOTE_DELETED_HERE = ("Deleted on this portal: the harvester does not publish it again. To "
+                     "publish it again, restore the dataset; to harvest it anew, purge it.")
 MAPPING_NOTES = (NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE,
                  NOTE_UNKNOWN_LICENCE_RESTRICTED, NOTE_UNKNOWN_LICENCE, NOTE_NO_LICENCE,
                  NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP)
@@ -1256,13 +1258,23 @@ class CommunesHarvester(HarvesterBase):
             return None
 
         known = self._known_packages(source.id)
+        # The source's owner counts in the digest: a source given to another
+        # organisation moves its datasets there at the next job.
+        owner = self._source_owner(source.id)
         ids = []
         for remote_id, record in records.items():
             content = json.dumps(record, sort_keys=True, ensure_ascii=False)
-            digest = self._digest(record, source_url, conf, source.config or "")
+            digest = self._digest(record, source_url, conf, (source.config or "") + owner)
             previous = current.get(remote_id)
             package_id = previous.package_id if previous else known.get(remote_id)
             package = model.Package.get(package_id) if package_id else None
+            if previous is not None and package is not None and package.state == "deleted":
+                # Deleted on this portal by someone (a withdrawal leaves no
+                # current object): not published again behind their back.
+                ids.append(self._object(harvest_job, remote_id, content, package_id,
+                                        status="unchanged", hash=_extra(previous, "hash") or "",
+                                        **{NOTE_EXTRA: NOTE_DELETED_HERE}))
+                continue
             if package is None:
                 status, package_id = "new", None
             elif (previous is not None and _extra(previous, "hash") == digest
@@ -1322,6 +1334,11 @@ class CommunesHarvester(HarvesterBase):
             records.setdefault(str(remote_id), record)
         listing.complete(source_url)
         return records
+
+    @staticmethod
+    def _source_owner(source_id: str) -> str:
+        package = model.Package.get(source_id)
+        return (package.owner_org or "") if package is not None else ""
 
     def _object(self, job, guid: str, content: Optional[str], package_id: Optional[str],
                 **extras: str) -> str:

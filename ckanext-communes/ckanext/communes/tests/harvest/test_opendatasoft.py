@@ -173,3 +173,76 @@ def test_harvested_coverage_is_found_by_spatial_search(ods, commune):
     assert found("4.80,45.70,5.00,45.85") == {"arbres-remarquables", "equipements-sportifs",
                                              "qualite-air-capteurs"}
     assert found("2.20,48.80,2.40,48.90") == set()
+
+
+def test_a_dataset_deleted_on_the_portal_is_not_published_again(ods, remote, commune):
+    """A publisher deletes a harvested dataset here: the next jobs leave it
+    deleted and say why in the job report; restored by hand, it is updated
+    again; purged, it is harvested anew."""
+    import ckan.plugins.toolkit as tk
+
+    from .conftest import sysadmin_context
+
+    run_job(ods["id"])
+    trees = harvested(commune["id"])["arbres-remarquables"]
+    tk.get_action("package_delete")(sysadmin_context(), {"id": trees["id"]})
+
+    report = run_job(ods["id"])
+    assert report["gather_errors"] == [] and report["object_errors"] == []
+    assert "arbres-remarquables" not in harvested(commune["id"])
+    assert any(note.startswith("arbres-remarquables: Deleted on this portal")
+               for note in report["notes"]), report["notes"]
+    assert report["stats"]["added"] == 0 and report["stats"]["updated"] == 0
+
+    tk.get_action("package_patch")(sysadmin_context(), {"id": trees["id"], "state": "active"})
+    run_job(ods["id"])
+    assert harvested(commune["id"])["arbres-remarquables"]["id"] == trees["id"]
+
+    tk.get_action("package_delete")(sysadmin_context(), {"id": trees["id"]})
+    tk.get_action("dataset_purge")(sysadmin_context(), {"id": trees["id"]})
+    report = run_job(ods["id"])
+    assert report["stats"]["added"] == 1, report
+    again = harvested(commune["id"])["arbres-remarquables"]
+    assert again["id"] != trees["id"] and again["state"] == "active"
+
+
+def test_a_source_given_to_another_organisation_moves_its_datasets(ods, remote, commune):
+    """The source's owner is the datasets' owner: a source moved to another
+    organisation moves its datasets at the next job, changed or not."""
+    import ckan.plugins.toolkit as tk
+    from ckan.tests import factories
+
+    from .conftest import sysadmin_context
+
+    run_job(ods["id"])
+    other = factories.Organization(name="autre-commune")
+    tk.get_action("harvest_source_patch")(sysadmin_context(), {"id": ods["id"],
+                                                               "owner_org": other["id"]})
+    report = run_job(ods["id"])
+    assert report["gather_errors"] == [] and report["object_errors"] == []
+    assert harvested(commune["id"]) == {}
+    assert len(harvested(other["id"])) == 5
+
+
+def test_harvested_changes_are_in_the_activity_stream(ods, remote, commune):
+    """A harvested dataset's creation, change and withdrawal are activities
+    of the harvest user. (That user is CKAN's site user unless a sysadmin
+    named `harvest` exists or ckanext.harvest.user_name names one; CKAN
+    hides the site user's activities from the public stream, see the
+    README's harvest section.)"""
+    import ckan.plugins.toolkit as tk
+
+    from .conftest import sysadmin_context
+
+    run_job(ods["id"])
+    trees = harvested(commune["id"])["arbres-remarquables"]
+    air = harvested(commune["id"])["qualite-air-capteurs"]
+    remote.load(FIXTURES / "opendatasoft" / "v2")
+    run_job(ods["id"])
+
+    def kinds(package_id):
+        return [a["activity_type"] for a in tk.get_action("package_activity_list")(
+            sysadmin_context(), {"id": package_id, "include_hidden_activity": True})]
+
+    assert kinds(trees["id"]) == ["changed package", "new package"]
+    assert kinds(air["id"]) == ["deleted package", "new package"]
