@@ -8,7 +8,8 @@ map layers): one guard against server-side request forgery.
 
 Only http and https are fetched. A host that resolves to a private, loopback,
 link-local, reserved or multicast address is refused unless it (or its
-network) is in `ckanext.grandlyon_access.outbound.allow`. Redirects are
+network) is in `ckanext.grandlyon_access.outbound.allow`, on any port or,
+for an entry `host:port`, on that port only. Redirects are
 followed by hand, each hop checked again; a refused hop names where the
 redirect led (`OutboundError.address`). The body is read up to
 `ckanext.grandlyon_access.outbound.max_bytes` (or `max_bytes`), counted once
@@ -66,12 +67,28 @@ class OutboundResponse:
         return json.loads(self.content)
 
 
-def _allowed(host: str, addresses: list) -> bool:
-    allow = [a.strip().lower() for a in config.outbound_allow() if a.strip()]
-    if host.lower() in allow:
+def _allow_entry(entry: str) -> tuple[str, Optional[int]]:
+    """(host, IP or network; port or None) of an allow-list entry: `host`,
+    `host:port`, `[v6]:port`, an address or a network (CIDR)."""
+    if entry.startswith("[") and "]" in entry:
+        host, _bracket, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _colon, port = entry.partition(":")
+        if port.isdigit():
+            return host, int(port)
+    return entry, None
+
+
+def _allowed(host: str, port: int, addresses: list) -> bool:
+    """Is the host (or every address it resolves to) listed, on any port or
+    on this one?"""
+    entries = [_allow_entry(a.strip().lower()) for a in config.outbound_allow() if a.strip()]
+    entries = [name for name, only in entries if only is None or only == port]
+    if host.lower() in entries:
         return True
     networks = []
-    for entry in allow:
+    for entry in entries:
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
@@ -105,7 +122,7 @@ def check_url(url: str) -> None:
     except (socket.gaierror, UnicodeError):
         raise OutboundError(tk._("The host name does not resolve."), kind="unreachable")
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if _allowed(host, addresses):
+    if _allowed(host, port or (443 if parts.scheme == "https" else 80), addresses):
         return
     if not addresses or not all(_is_public(a) for a in addresses):
         raise OutboundError(

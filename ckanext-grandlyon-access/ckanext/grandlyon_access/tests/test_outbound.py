@@ -130,3 +130,23 @@ def test_a_compressed_answer_is_capped_once_decompressed(server):
     with pytest.raises(OutboundError) as error:
         fetch(server + "/bomb", max_bytes=1_000_000)
     assert error.value.kind == "too_large"
+
+
+def test_an_allowed_host_and_port_allows_that_port_only(server, ckan_config, monkeypatch):
+    """`host:port` lets the portal fetch one service of a private host (the
+    commune's portal), not every port of it (its database, its admin)."""
+    port = int(server.rsplit(":", 1)[1])
+    for entry in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        monkeypatch.setitem(ckan_config, "ckanext.grandlyon_access.outbound.allow", [entry])
+        host = entry.split(":")[0]
+        assert fetch(f"http://{host}:{port}/ok").json() == {"ok": True}
+        for url in (f"http://{host}:{port + 1}/ok", f"http://{host}/ok", "http://10.1.2.3/"):
+            with pytest.raises(OutboundError):
+                check_url(url)
+    # An IPv6 network is not read as a port, a bracketed address with one is.
+    monkeypatch.setitem(ckan_config, "ckanext.grandlyon_access.outbound.allow",
+                        ["fd00::/8", "[::1]:8080"])
+    check_url("http://[fd00::1]:9/")
+    check_url("http://[::1]:8080/")
+    with pytest.raises(OutboundError):
+        check_url("http://[::1]:8081/")
