@@ -8,6 +8,7 @@ every plugin that has migrations (activity, harvest, the suite's) in place.
 
 from __future__ import annotations
 
+import copy
 import email
 import inspect
 import os
@@ -20,9 +21,48 @@ import ckan.plugins.toolkit as tk
 import pytest
 
 
+# Loading the suite's plugins (CKAN's `with_plugins`) and building a test
+# app cost about a second each; most tests change neither the plugins nor
+# the configuration. Both are kept from one test to the next while the
+# configuration they were made with is the same as the test's, and made
+# again otherwise (a `ckan_config` mark, a fixture that patched the config,
+# a test that loaded or unloaded plugins).
+_KEPT: dict = {"plugins_config": None, "generation": 0, "app": None, "app_config": None}
+
+
+# ckanext-spatial appends its query parser to this list at each load, in place.
+_GROWS_AT_LOAD = ("ckan.search.solr_allowed_query_parsers",)
+
+
+def _config_now() -> dict:
+    now = copy.deepcopy(dict(tk.config))
+    for key in _GROWS_AT_LOAD:
+        if isinstance(now.get(key), list):
+            now[key] = sorted(set(now[key]))
+    return now
+
+
 @pytest.fixture(autouse=True)
-def _portal_plugins(with_plugins):
-    """Loads the configured plugins around each test."""
+def _portal_plugins(ckan_config):
+    """The configured plugins, loaded (again only when needed) for each test."""
+    from ckan.plugins import core
+
+    wanted = tk.aslist(ckan_config.get("ckan.plugins")) + core.find_system_plugins()
+    if list(core._PLUGINS) != wanted or _KEPT["plugins_config"] != _config_now():
+        plugins.load_all()
+        # As loaded (a plugin may extend a list of the configuration in place).
+        _KEPT.update(plugins_config=_config_now(), generation=_KEPT["generation"] + 1)
+    yield
+
+
+@pytest.fixture
+def app(make_app, _portal_plugins):
+    """CKAN's test app, the same one while plugins and configuration are."""
+    now = _config_now()
+    kept = _KEPT["app"]
+    if kept is None or kept[0] != _KEPT["generation"] or _KEPT["app_config"] != now:
+        _KEPT.update(app=(_KEPT["generation"], make_app()), app_config=now)
+    return _KEPT["app"][1]
 
 
 def plugins_with_migrations() -> list[str]:

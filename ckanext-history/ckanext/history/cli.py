@@ -132,8 +132,9 @@ def import_command(resource_id, files, fmt, feature_field, time_field, batch_siz
         if result["skipped_file"]:
             click.echo(f"{path}: already imported")
         else:
+            already = result["read"] - result["stored"] - result["refused"].total
             click.echo(f"{path}: {result['read']} rows read, {result['stored']} new, "
-                       f"{result['refused'].total} refused")
+                       f"{already} already stored, {result['refused'].total} refused")
         for line in result["refused"].lines():
             click.echo(f"{path}: {line}", err=True)
         refused += result["refused"].total

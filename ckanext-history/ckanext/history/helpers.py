@@ -20,7 +20,7 @@ def history_tab_visible(package_id: str, resource_id: str) -> bool:
     """Does the resource page link to the history page? For the dataset's
     editors always (they declare the feed there); for others when the
     resource has a feed or a history and they may read its data."""
-    from ckanext.history.logic.feed_actions import data_read
+    from ckanext.history.logic.auth import may_read_data
     from ckanext.history.model import Feed
 
     if tk.h.check_access("package_update", {"id": package_id}):
@@ -35,7 +35,4 @@ def history_tab_visible(package_id: str, resource_id: str) -> bool:
     user = tk.current_user
     context = {"model": model, "user": user.name if user.is_authenticated else "",
                "auth_user_obj": user}
-    try:
-        return bool(data_read(context, resource_id)["success"])
-    except tk.ObjectNotFound:
-        return False
+    return may_read_data(context, resource_id)

@@ -193,15 +193,17 @@ class Refusals:
         "future_time": "{field} is more than a day ahead ({value})",
         "missing_field": "no {field} in the row",
         "bad_value": "{field} is not of type {type} ({value})",
+        "duplicate": "sent more than once for the same feature and time with other values",
     }
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.first: dict[str, tuple[int, dict]] = {}
+        self.counts: dict[tuple, int] = {}
+        self.first: dict[tuple, tuple[int, dict]] = {}
 
     def add(self, reason: str, number: int, **detail) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
-        self.first.setdefault(reason, (number, detail))
+        key = (reason, detail.get("field"))
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.first.setdefault(key, (number, detail))
 
     @property
     def total(self) -> int:
@@ -209,9 +211,10 @@ class Refusals:
 
     def lines(self) -> list[str]:
         out = []
-        for reason, count in sorted(self.counts.items(), key=lambda item: -item[1]):
-            number, detail = self.first[reason]
-            what = self.MESSAGES[reason].format(**detail)
+        order = sorted(self.counts.items(), key=lambda item: (-item[1], self.first[item[0]][0]))
+        for key, count in order:
+            number, detail = self.first[key]
+            what = self.MESSAGES[key[0]].format(**detail)
             out.append(f"{count} rows refused: {what}, first at row {number}")
         return out
 
@@ -233,7 +236,7 @@ def check_rows(rows: list[dict], first_number: int, fields: list[dict], feature_
         raw_feature = row.get(feature_field)
         feature = "" if raw_feature is None or isinstance(raw_feature, (dict, list)) \
             else str(raw_feature).strip()
-        if not feature or len(feature) > ingest.MAX_ID_LENGTH or "\x00" in feature:
+        if not feature or len(feature) > ingest.MAX_ID_LENGTH or not ingest.storable_text(feature):
             refusals.add("no_feature", number, field=feature_field)
             continue
         raw_time = row.get(time_field)
@@ -266,7 +269,26 @@ def check_rows(rows: list[dict], first_number: int, fields: list[dict], feature_
                 break
             values[name] = value
         if not refused:
-            out.append({"feature": feature, "time": when, "values": values})
+            out.append({"feature": feature, "time": when, "values": values, "number": number})
+    return _without_conflicts(out, refusals)
+
+
+def _without_conflicts(rows: list[dict], refusals: Refusals) -> list[dict]:
+    """The rows, once each (feature, time); a (feature, time) given again
+    with other values is refused for every row that gives it (which one is
+    right cannot be told), as the ingest worker does."""
+    by_key: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_key.setdefault((row["feature"], row["time"]), []).append(row)
+    out = []
+    for versions in by_key.values():
+        if any(v["values"] != versions[0]["values"] for v in versions[1:]):
+            for version in versions:
+                refusals.add("duplicate", version["number"])
+            continue
+        out.append(versions[0])
+    for row in out:
+        row.pop("number", None)
     return out
 
 

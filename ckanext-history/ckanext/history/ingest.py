@@ -94,24 +94,29 @@ class FeedError(Exception):
 
 
 class Skipped:
-    """Features left out of a poll, by reason: how many, and the first one's
-    particulars as an example."""
+    """Features left out of a poll, by reason and field: how many, and the
+    first one's particulars as an example."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.examples: dict[str, dict] = {}
+        self.counts: dict[tuple[str, Any], int] = {}
+        self.examples: dict[tuple[str, Any], dict] = {}
 
     def add(self, code: str, count: int = 1, **params: Any) -> None:
-        self.counts[code] = self.counts.get(code, 0) + count
-        self.examples.setdefault(code, params)
+        key = (code, params.get("field"))
+        self.counts[key] = self.counts.get(key, 0) + count
+        self.examples.setdefault(key, params)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def codes(self) -> list[str]:
+        return list(dict.fromkeys(code for code, _field in self.counts))
+
     def details(self) -> list[dict]:
-        return [{"code": code, "params": {**self.examples[code], "count": count}}
-                for code, count in self.counts.items()]
+        return [{"code": key[0], "params": {**self.examples[key], "count": count}}
+                for key, count in self.counts.items()]
 
 
 @dataclass
@@ -222,13 +227,17 @@ def _records(feed: Feed, body: bytes, status: int | None = 200) -> list:
 
 def parse_time(value: Any) -> datetime.datetime:
     """A row's time: ISO 8601 text (an offset is converted to UTC; none means
-    UTC) or epoch seconds (or milliseconds). Raises ValueError."""
+    UTC) or epoch seconds (or milliseconds, from 10^12). Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not a time")
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
         seconds = float(value)
-        if seconds > 1e11:  # milliseconds
+        # Seconds up to year 5138, milliseconds from 2001 to 5138; between the
+        # two a number could be either, and is no time.
+        if 1e12 <= seconds < 1e14:
             seconds /= 1000.0
+        elif not -1e11 < seconds < 1e11:
+            raise ValueError(f"not a time in seconds or milliseconds: {value!r}")
         return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).replace(tzinfo=None)
     if isinstance(value, str) and len(value.strip()) >= 10:
         text = value.strip().replace(" ", "T", 1) if "T" not in value else value.strip()
@@ -245,6 +254,18 @@ def _time_of(value: Any) -> datetime.datetime | None:
 
 def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+def storable_text(text: str) -> bool:
+    """Text PostgreSQL can store: no NUL character, no lone surrogate (JSON's
+    "\\ud800" decodes to one, which UTF-8 cannot hold)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def value_of(raw: Any, type_: str) -> tuple[bool, Any]:
@@ -265,7 +286,7 @@ def value_of(raw: Any, type_: str) -> tuple[bool, Any]:
         raw = raw.strip().replace(",", ".")  # a decimal comma
     if type_ == "bool" and isinstance(raw, str):
         raw = FRENCH_BOOLEANS.get(raw.strip().lower(), raw)
-    if isinstance(raw, str) and "\x00" in raw:
+    if isinstance(raw, str) and not storable_text(raw):
         return False, None
     coerced = store.coerce(raw, type_)
     return coerced is not None, coerced
@@ -322,12 +343,12 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime,
     for record in objects:
         raw_id = record.get(feed.feature_id_field)
         feature = "" if raw_id is None or isinstance(raw_id, (dict, list)) else str(raw_id).strip()
-        if not feature or len(feature) > MAX_ID_LENGTH or "\x00" in feature:
+        if not feature or len(feature) > MAX_ID_LENGTH or not storable_text(feature):
             out.skipped.add("bad_id", field=feed.feature_id_field)
             continue
         if feed.time_field:
             when = _time_of(record.get(feed.time_field))
-            if when is None:
+            if when is None or when < _store().EARLIEST_TIME:
                 out.skipped.add("bad_time", field=feed.time_field, example=feature,
                                 value=repr(record.get(feed.time_field)))
                 continue
@@ -573,7 +594,7 @@ def _store_poll(feed: Feed, answer, now: datetime.datetime, result: PollResult) 
     _refuse_lost_data(feed, parsed, fields, latest)
     if parsed.seen and not rows:
         raise FeedError(f"no usable feature ({parsed.malformed} malformed: "
-                        f"{', '.join(parsed.skipped.counts)})", "no_usable_feature",
+                        f"{', '.join(parsed.skipped.codes)})", "no_usable_feature",
                         parsed.skipped.details(), count=parsed.seen)
     if feed.store_mode == "changes":
         rows = only_changes(feed, rows, latest)

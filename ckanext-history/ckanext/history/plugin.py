@@ -17,9 +17,9 @@ def _actions() -> dict:
 
 
 def _auth_functions() -> dict:
-    from .logic import feed_actions, query_actions
+    from .logic import auth
 
-    return {**feed_actions.get_auth_functions(), **query_actions.get_auth_functions()}
+    return auth.get_auth_functions()
 
 
 def _blueprints() -> list:

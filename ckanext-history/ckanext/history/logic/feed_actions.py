@@ -14,13 +14,12 @@ import datetime
 import json
 from typing import Any
 
-import ckan.authz as authz
 import ckan.lib.navl.dictization_functions as df
 import ckan.model as model
 import ckan.plugins.toolkit as tk
-from ckan.types import AuthResult, Context, DataDict
+from ckan.types import Context, DataDict
 from ckanext.history import problems
-from ckanext.history.logic import schema
+from ckanext.history.logic import auth, schema
 from ckanext.history.model import Feed, Gap, utcnow
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -38,17 +37,7 @@ def _not_found() -> tk.ObjectNotFound:
     return tk.ObjectNotFound(tk._("Resource was not found."))
 
 
-def _resource_of(resource_id: Any) -> tuple[model.Resource, model.Package]:
-    """The resource and its dataset, or a 404 when either is missing or deleted."""
-    resource = (model.Resource.get(resource_id)
-                if isinstance(resource_id, str) and resource_id and "\x00" not in resource_id
-                else None)
-    if resource is None or resource.state == "deleted":
-        raise _not_found()
-    package = resource.package
-    if package is None or package.state == "deleted":
-        raise _not_found()
-    return resource, package
+_resource_of = auth.resource_and_package
 
 
 def _visible_resource(context: Context, resource_id: Any) -> tuple[model.Resource, model.Package]:
@@ -307,45 +296,6 @@ def prune(purged_only: bool = False) -> list[str]:
     return gone
 
 
-# --- auth functions ----------------------------------------------------------------
-
-def _manages_resource(context: Context, data_dict: DataDict) -> AuthResult:
-    """The editors and admins of the resource's dataset, sysadmins."""
-    try:
-        _resource, package = _resource_of(data_dict.get("resource_id"))
-    except tk.ObjectNotFound:
-        return {"success": False, "msg": tk._("Resource was not found.")}
-    return authz.is_authorized("package_update", context, {"id": package.id})
-
-
-def history_feed_create_auth(context: Context, data_dict: DataDict) -> AuthResult:
-    return _manages_resource(context, data_dict)
-
-
-def history_feed_update_auth(context: Context, data_dict: DataDict) -> AuthResult:
-    return _manages_resource(context, data_dict)
-
-
-def history_feed_delete_auth(context: Context, data_dict: DataDict) -> AuthResult:
-    return _manages_resource(context, data_dict)
-
-
-def data_read(context: Context, resource_id: str) -> AuthResult:
-    """The portal's policy on a resource's data (grandlyon_access), or
-    package_show when the access plugin is not loaded."""
-    try:
-        return authz.is_authorized("grandlyon_access_data_read", context,
-                                   {"resource_id": resource_id})
-    except ValueError:  # no such auth function: the access plugin is not loaded
-        _resource, package = _resource_of(resource_id)
-        return authz.is_authorized("package_show", context, {"id": package.id})
-
-
-@tk.auth_allow_anonymous_access
-def history_feed_show_auth(context: Context, data_dict: DataDict) -> AuthResult:
-    return data_read(context, data_dict.get("resource_id") or "")
-
-
 def get_actions() -> dict:
     return {
         "history_feed_create": history_feed_create,
@@ -355,10 +305,3 @@ def get_actions() -> dict:
     }
 
 
-def get_auth_functions() -> dict:
-    return {
-        "history_feed_create": history_feed_create_auth,
-        "history_feed_update": history_feed_update_auth,
-        "history_feed_show": history_feed_show_auth,
-        "history_feed_delete": history_feed_delete_auth,
-    }

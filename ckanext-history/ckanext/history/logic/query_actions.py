@@ -11,54 +11,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import ckan.authz as authz
 import ckan.model as model
 import ckan.plugins.toolkit as tk
-from ckan.types import AuthResult, Context, DataDict
+from ckan.types import Context, DataDict
+from ckanext.grandlyon_access import shared as access
 from ckanext.history import problems
-
-
-def _not_found() -> tk.ObjectNotFound:
-    return tk.ObjectNotFound(tk._("Resource was not found."))
-
-
-def resource_and_package(resource_id: Any) -> tuple[model.Resource, model.Package]:
-    """The active resource and its active dataset, or a 404."""
-    # An id holding a NUL character names no resource (and PostgreSQL
-    # refuses such text).
-    resource = (model.Resource.get(resource_id)
-                if isinstance(resource_id, str) and resource_id and "\x00" not in resource_id
-                else None)
-    if resource is None or resource.state == "deleted":
-        raise _not_found()
-    package = resource.package
-    if package is None or package.state == "deleted":
-        raise _not_found()
-    return resource, package
+from ckanext.history.logic import auth
 
 
 def check_read(context: Context, resource_id: Any, action: str) -> tuple[model.Resource, model.Package]:
     """The resource, once the user may read its data: 404 when the user may
     not see its dataset (as for a missing resource), 403 when the user sees
-    the dataset but not its data."""
+    the dataset but not its data (the access distribution's one policy);
+    then the action's own auth function, which other plugins may chain."""
     if not resource_id:
         raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
-    resource, package = resource_and_package(resource_id)
+    resource, package = auth.resource_and_package(resource_id)
     try:
-        tk.check_access("package_show", dict(context), {"id": package.id})
-    except tk.NotAuthorized:
-        raise _not_found() from None
+        access.check_data_read(context, resource.id)
+    except tk.ObjectNotFound:
+        # The same answer as a resource that does not exist.
+        raise tk.ObjectNotFound(tk._("Resource was not found.")) from None
     tk.check_access(action, context, {"resource_id": resource.id})
     return resource, package
-
-
-def record_read(context: Context, resource_id: str, surface: str) -> None:
-    """The access log of gated reads (grandlyon_access), when installed."""
-    try:
-        from ckanext.grandlyon_access.shared import record_data_read
-    except ImportError:
-        return
-    record_data_read(context, resource_id, surface)
 
 
 def _schema_of(resource_id: str) -> list[dict]:
@@ -94,7 +69,7 @@ def history_query(context: Context, data_dict: DataDict) -> dict[str, Any]:
     resource, _package = check_read(context, data_dict.get("resource_id"), "history_query")
     q = query.parse({**data_dict, "resource_id": resource.id}, _schema_of(resource.id))
     answer = query.run(q)
-    record_read(context, resource.id, "history")
+    access.record_data_read(context, resource.id, "history")
     return answer
 
 
@@ -147,31 +122,5 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
 PUBLIC_REASON = "The source could not be read."
 
 
-# --- auth functions ----------------------------------------------------------------
-
-def data_read(context: Context, resource_id: str) -> AuthResult:
-    """The portal's policy on a resource's data (grandlyon_access), or
-    package_show when the access plugin is not loaded."""
-    try:
-        return authz.is_authorized("grandlyon_access_data_read", context, {"resource_id": resource_id})
-    except ValueError:  # no such auth function: the access plugin is not loaded
-        _resource, package = resource_and_package(resource_id)
-        return authz.is_authorized("package_show", context, {"id": package.id})
-
-
-@tk.auth_allow_anonymous_access
-def history_query_auth(context: Context, data_dict: DataDict) -> AuthResult:
-    return data_read(context, data_dict.get("resource_id") or "")
-
-
-@tk.auth_allow_anonymous_access
-def history_show_auth(context: Context, data_dict: DataDict) -> AuthResult:
-    return data_read(context, data_dict.get("resource_id") or "")
-
-
 def get_actions() -> dict:
     return {"history_query": history_query, "history_show": history_show}
-
-
-def get_auth_functions() -> dict:
-    return {"history_query": history_query_auth, "history_show": history_show_auth}

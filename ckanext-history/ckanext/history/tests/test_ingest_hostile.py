@@ -463,3 +463,31 @@ def test_feed_errors_are_said_in_the_api_in_the_reader_s_language(app, world, se
     assert gap["reason"] == "HTTP 503"
     assert gap["problem"] == {"code": "http_status", "params": {"status": 503}}
     assert "503" in gap["problem_explained"]["what"] and gap["problem_explained"]["todo"]
+
+
+def test_one_feature_beyond_what_a_history_holds_leaves_only_itself_out(world, server):
+    """An outside probe found one feature with a time before 1900, or a lone
+    surrogate (valid JSON "\\ud800") in a text or an id, failing the whole
+    poll with an internal error: the others are stored, each fault counted
+    under its own field."""
+    rid = world.rid("open")
+    world.declare("open", url=server.url, time_field="last_update", store_mode="every")
+    good = {"number": "1", "last_update": LAST, **station(5)}
+    bad = [
+        {"number": "2", "last_update": "0001-01-01T00:00:00Z", **station(5)},
+        {"number": "3", "last_update": "1899-12-31T23:00:00Z", **station(5)},
+        {"number": "4", "last_update": LAST, **station(5, status="\ud800")},
+        {"number": "\udc00Z", "last_update": LAST, **station(5)},
+        {"number": "6", "last_update": 253402300800, **station(5)},
+        {"number": "7", "last_update": LAST, **station("x")},
+    ]
+    body = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": p} for p in [good] + bad]}).encode()
+    server.reply = Reply(body)
+    result = ingest.poll_feed(rid, now=at(20))
+    assert (result.status, result.stored, result.malformed) == ("stored", 1, 6), result
+    assert [f for f, _t, _v in rows_of(rid)] == ["1"]
+    details = {(d["code"], d["params"].get("field")): d["params"]["count"]
+               for d in feed_of(rid).problem["details"]}
+    assert details == {("bad_time", "last_update"): 3, ("bad_value", "status"): 1,
+                       ("bad_id", "number"): 1, ("bad_value", "available_bikes"): 1}, details

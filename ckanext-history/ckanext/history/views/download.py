@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from ckanext.grandlyon_access import shared as access
 from ckanext.grandlyon_access.shared import FORMULA_PREFIXES, spreadsheet_safe
 from flask import Response, request, stream_with_context
 
@@ -60,7 +61,7 @@ def _resource(id: str, resource_id: str):
     """The resource once the user may read its data; aborts 404 (not
     visible, missing, or not a resource of that dataset) or 403."""
     from ckanext.history import store
-    from ckanext.history.logic.query_actions import check_read, record_read
+    from ckanext.history.logic.query_actions import check_read
 
     try:
         resource, package = check_read(_context(), resource_id, "history_query")
@@ -73,7 +74,7 @@ def _resource(id: str, resource_id: str):
     schema = store.get_schema(resource.id)
     if schema is None:
         return tk.abort(404, tk._("This resource has no history"))
-    record_read(_context(), resource.id, "history download")
+    access.record_data_read(_context(), resource.id, "history download")
     return resource, schema
 
 

@@ -35,7 +35,8 @@ def _context() -> dict[str, Any]:
 def _page_objects(id: str, resource_id: str) -> tuple[dict, dict, bool, bool]:
     """The dataset, the resource, whether the user may edit the dataset and
     whether they may read its data; aborts 404 when the user may not see it."""
-    from ckanext.history.logic.feed_actions import data_read, may_edit
+    from ckanext.history.logic.auth import may_read_data
+    from ckanext.history.logic.feed_actions import may_edit
 
     context = _context()
     try:
@@ -50,10 +51,7 @@ def _page_objects(id: str, resource_id: str) -> tuple[dict, dict, bool, bool]:
     if package.get("state") == "deleted" or resource.get("state") == "deleted":
         return tk.abort(404, tk._("Resource not found"))
     editor = may_edit(context, package["id"])
-    try:
-        readable = bool(data_read(dict(context, model=model), resource["id"])["success"])
-    except tk.ObjectNotFound:
-        return tk.abort(404, tk._("Resource not found"))
+    readable = may_read_data(dict(context, model=model), resource["id"])
     return package, resource, editor, readable
 
 

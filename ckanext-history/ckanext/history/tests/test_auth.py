@@ -1,0 +1,65 @@
+"""Every auth function of the history plugin through CKAN's `call_auth`, as
+CKAN's own tests check theirs: reading a history is reading the data (the
+access policy's table), writing a feed is editing the dataset. The HTTP
+matrix (test_query_access, test_feed_actions) checks the actions' answers;
+these check the decisions themselves."""
+
+from __future__ import annotations
+
+import ckan.logic as logic
+import ckan.model as model
+import pytest
+from ckan.tests import helpers
+
+from ckanext.history.logic import auth
+
+from .feed_world import ACCESS, EDITORS, LEVELS, World
+
+READS = ("history_query", "history_show", "history_feed_show")
+WRITES = ("history_feed_create", "history_feed_update", "history_feed_delete")
+
+
+@pytest.fixture(scope="module")
+def world(reset_db_once):
+    return World()
+
+
+@pytest.fixture(scope="module")
+def reset_db_once():
+    from ckan.tests.helpers import reset_db
+
+    reset_db()
+
+
+def allowed(name: str, who: str, world: World, resource_id: str) -> bool:
+    user = world.actors[who].name
+    context = {"model": model, "user": user or ""}
+    try:
+        helpers.call_auth(name, context, resource_id=resource_id)
+    except logic.NotAuthorized:
+        return False
+    return True
+
+
+def test_the_suite_defines_these_auth_functions_and_no_other():
+    assert sorted(auth.get_auth_functions()) == sorted(READS + WRITES)
+
+
+@pytest.mark.parametrize("name", READS)
+def test_reading_a_history_is_reading_the_data(world, name):
+    wrong = [(who, level) for who, levels in ACCESS.items() for level in LEVELS
+             if allowed(name, who, world, world.rid(level)) != (levels[level] == "D")]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("name", WRITES)
+def test_writing_a_feed_is_editing_the_dataset(world, name):
+    wrong = [(who, level) for who in ACCESS for level in LEVELS
+             if allowed(name, who, world, world.rid(level)) != (who in EDITORS)]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("name", READS + WRITES)
+def test_a_missing_or_malformed_resource_is_refused(world, name):
+    for resource_id in ("", "no-such-resource", "a\x00b", None):
+        assert not allowed(name, "editor", world, resource_id)
