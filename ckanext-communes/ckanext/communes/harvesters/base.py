@@ -559,6 +559,16 @@ class Listing:
         self.ids.update(ids)
         self.unidentified += unidentified
 
+    def beyond(self, url: str, ids: list[str]) -> None:
+        """The page after the announced total, asked when the last page was
+        full: a portal whose total is too low (consistently, on every page)
+        lists more there, and the listing cannot be trusted to withdraw."""
+        more = set(ids) - self.ids
+        if more:
+            raise IncompleteListing(tk._(
+                "{url}: the remote catalogue counts {total} datasets but lists more after "
+                "them").format(url=url, total=self.total), failure_advice("listing"))
+
     def complete(self, url: str) -> None:
         if self.total is not None and len(self.ids) + self.unidentified != self.total:
             raise IncompleteListing(tk._(
@@ -595,12 +605,15 @@ def _max_withdraw(value: Any) -> Optional[tuple[str, float]]:
 def withdrawal_limit(conf: dict, harvested: int) -> tuple[int, str]:
     """How many of the `harvested` datasets of a source one job may withdraw,
     and the setting that says so (the source's "max_withdraw", else
-    ckanext.communes.harvest.max_withdraw); a percentage is rounded up."""
+    ckanext.communes.harvest.max_withdraw); a percentage is rounded down
+    (20% of 6 datasets withdraws 1 at most, never 2: 33%), and a percentage
+    above 0 allows one dataset at least (a source of 3 may lose one)."""
     setting = conf.get("max_withdraw", communes_config.harvest_max_withdraw())
     parsed = _max_withdraw(setting) or ("percent", 20.0)
     if parsed[0] == "count":
         return int(parsed[1]), str(setting)
-    return int(math.ceil(harvested * parsed[1] / 100 - 1e-9)), str(setting)
+    limit = int(math.floor(harvested * parsed[1] / 100 + 1e-9))
+    return (max(limit, 1) if parsed[1] > 0 else 0), str(setting)
 
 
 def withdrawal_refusal(conf: dict, harvested: int, listed: int, gone: int) -> Optional[str]:
@@ -656,6 +669,7 @@ GATHER_MESSAGES = (
     "portal seems to ignore the page asked)",
     "{url}: the remote catalogue counts {total} datasets but its pages listed {count} "
     "different ones (pages repeated, reordered or changed while they were read)",
+    "{url}: the remote catalogue counts {total} datasets but lists more after them",
     "The remote catalogue lists no dataset, while {harvested} were harvested from this source.",
     "The remote catalogue no longer lists {gone} of the {harvested} datasets harvested from "
     "this source, more than one job may withdraw (\"max_withdraw\": {setting}).",

@@ -112,6 +112,13 @@ class CommunesCKANHarvester(CommunesHarvester):
                 yield pkg["id"], pkg
             start += rows
             if not result["results"] or start >= result["count"]:
+                if len(result["results"]) >= rows:  # full: is the count true?
+                    params["start"] = start
+                    after = f"{source_url}/api/3/action/package_search?{urlencode(params)}"
+                    answer = get_json(after)
+                    more = ((answer or {}).get("result") or {}).get("results") \
+                        if isinstance(answer, dict) else None
+                    listing.beyond(after, [p.get("id") for p in more or [] if isinstance(p, dict)])
                 return
         raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
                                "without end").format(url=source_url,

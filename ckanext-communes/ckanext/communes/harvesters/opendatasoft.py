@@ -102,6 +102,12 @@ class OpenDataSoftHarvester(CommunesHarvester):
                 yield record["dataset_id"], record
             offset += limit
             if not page["results"] or offset >= page["total_count"]:
+                if len(page["results"]) >= limit:  # full: is the total true?
+                    params["offset"] = offset
+                    after = f"{base}{API}/catalog/datasets?{urlencode(params)}"
+                    results = (get_json(after) or {}).get("results")
+                    listing.beyond(after, [r.get("dataset_id") for r in results or []
+                                           if isinstance(r, dict)])
                 return
         raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
                                "without end").format(url=source_url,

@@ -19,6 +19,8 @@ Paging follows each API: ODS `limit`/`offset` with `total_count` (sorted on
 - repeat_page: the second page answers the first page's datasets;
 - shrunk: the catalogue lists only its first 2 datasets, consistently;
 - empty: the catalogue is empty, consistently;
+- low_total: every page announces 2 datasets fewer than the catalogue lists
+  (a total that lies consistently; udata's next_page follows the total);
 - rate_limited: the next `limited` catalogue requests answer 429 with
   Retry-After (`retry_after`) and X-RateLimit-Reset headers;
 - redirect_private: the second page redirects to `redirect_to` (a private
@@ -45,7 +47,7 @@ from .replay import Answer, ReplayServer
 
 MODES = ("ignore_offset", "reorder", "insert_while_paged", "remove_while_paged",
          "duplicates", "repeat_page", "shrunk", "empty", "rate_limited", "redirect_private",
-         "slow_drip", "huge", "gzip_bomb", "invalid_utf8", "html_200")
+         "slow_drip", "huge", "gzip_bomb", "invalid_utf8", "html_200", "low_total")
 
 ORGANIZATION = "ville-d-exemple"
 CONFIGS = {
@@ -166,7 +168,7 @@ class Peer:
             chosen = [keys[start - 1]] + chosen[:-1] if start + size >= len(keys) \
                 else [keys[start - 1]] + chosen[1:]
         records = [self.record(key) for key in chosen]
-        total = len(keys)
+        total = len(keys) - (2 if self.mode == "low_total" else 0)
         if self.kind == "opendatasoft":
             return {"total_count": total, "results": records}
         if self.kind == "udata":

@@ -101,6 +101,30 @@ def test_an_unverifiable_listing_imports_and_withdraws_nothing(harvested_once, p
     assert "Nothing is withdrawn until a complete listing is read." in message
 
 
+@pytest.mark.parametrize("kind", ["opendatasoft", "communes_ckan"], indirect=True)
+def test_a_total_too_low_on_every_page_withdraws_nothing(harvested_once, peer, commune):
+    """Found by an outside probe: a catalogue announcing 4 datasets on each
+    page, whose pages (of 4) listed 6, was taken as verified and 2 datasets
+    were withdrawn. A full last page makes the harvester read the next one."""
+    peer.mode = "low_total"
+
+    message = failed_job(harvested_once, commune)
+
+    assert f"counts {COUNT - 2} datasets but lists more after them" in message
+
+
+def test_a_percentage_withdraws_no_more_than_it_says():
+    """20% of 6 datasets is 1 (it was rounded up to 2: 33%); a percentage
+    allows one dataset at least."""
+    from ckanext.communes.harvesters.base import withdrawal_limit
+
+    assert withdrawal_limit({"max_withdraw": "20%"}, 6)[0] == 1
+    assert withdrawal_limit({"max_withdraw": "20%"}, 10)[0] == 2
+    assert withdrawal_limit({"max_withdraw": "20%"}, 3)[0] == 1
+    assert withdrawal_limit({"max_withdraw": "0%"}, 30)[0] == 0
+    assert withdrawal_limit({"max_withdraw": "100%"}, 7)[0] == 7
+
+
 @pytest.mark.parametrize("kind", ["opendatasoft"], indirect=True)
 def test_the_opendatasoft_catalogue_is_read_in_a_stable_order(harvested_once, remote):
     pages = [r for r in remote.requests if "/catalog/datasets?" in r]
