@@ -451,8 +451,12 @@ start_ckan() {
   local worker
   for worker in "jobs worker" "harvester gather-consumer" "harvester fetch-consumer" "history ingest"; do
     local name=${worker// /-}
-    # shellcheck disable=SC2086
-    pid_alive "$name" || spawn "$name" "$LOG/$name.log" "$VENV/bin/ckan" -c "$STATE/ckan.ini" $worker
+    # Restarted when they exit (ckanext-harvest's consumers exit when Redis
+    # restarts), as docker/'s restart policy does in production.
+    # shellcheck disable=SC2086,SC2016
+    pid_alive "$name" || spawn "$name" "$LOG/$name.log" bash -c \
+      'while :; do "$@"; echo "worker exited ($?); restarting in 2 s" >&2; sleep 2; done' \
+      _ "$VENV/bin/ckan" -c "$STATE/ckan.ini" $worker
   done
   wait_for "CKAN on $SITE_URL" 120 web_ready
 }

@@ -139,6 +139,7 @@ class Remote:
     licence_url: str = ""
     licence_title: str = ""  # as the remote portal names it (shown on the page)
     access: str = ""
+    hidden: bool = False  # listed only to those who may read it (this suite's portals)
     modified: str = ""
     issued: str = ""
     frequency: str = ""
@@ -1037,6 +1038,25 @@ def match_resources(resources: list[dict], previous: list[dict]) -> None:
             used.add(match["id"])
 
 
+def _storable_text(value: Any) -> Any:
+    """Text without what PostgreSQL cannot store (NUL characters, lone
+    surrogates from JSON escapes); other values as they are, lists and
+    dicts through."""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
+    if isinstance(value, list):
+        return [_storable_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable_text(k): _storable_text(v) for k, v in value.items()}
+    return value
+
+
+def storable(remote: Remote) -> Remote:
+    """A remote description whose text the portal can store."""
+    return dataclasses.replace(remote, **{
+        f.name: _storable_text(getattr(remote, f.name)) for f in dataclasses.fields(remote)})
+
+
 def http_resources(resources: list[dict]) -> tuple[list[dict], list[str]]:
     """The remote resources whose address is an http(s) URL (`http_url`),
     and a note for each one left out (a `javascript:` URL, say); a resource
@@ -1345,7 +1365,9 @@ class CommunesHarvester(HarvesterBase):
         listing = listing if listing is not None else Listing()
         records: dict[str, dict] = {}
         for remote_id, record in self.remote_records(source_url, conf, listing):
-            records.setdefault(str(remote_id), record)
+            # Text PostgreSQL cannot store (NUL, lone surrogates) goes at once:
+            # the record is hashed, stored as the object's content and mapped.
+            records.setdefault(_storable_text(str(remote_id)), _storable_text(record))
         listing.complete(source_url)
         return records
 
@@ -1447,7 +1469,7 @@ class CommunesHarvester(HarvesterBase):
         source = harvest_object.source
         source_url = source.url.strip().rstrip("/")
         record = json.loads(harvest_object.content)
-        remote = self.describe(record, source_url, conf)
+        remote = storable(self.describe(record, source_url, conf))
         remote_url = http_url(remote.remote_url)
         notes: list[str] = []
         licence = map_licence(remote, conf, notes)
@@ -1475,6 +1497,9 @@ class CommunesHarvester(HarvesterBase):
             "owner_org": source_dataset.get("owner_org"),
             "license_id": licence.licence_id,
             "access_level": level,
+            # A dataset the remote portal hides stays hidden here (it was
+            # listed to the harvester's account, not to the public).
+            "access_hidden": "true" if remote.hidden and level != "open" else "false",
             "tags": [{"name": t} for t in clean_tags(tags)],
             "groups": groups,
             "url": remote_url,

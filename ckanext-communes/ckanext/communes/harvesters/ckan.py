@@ -128,11 +128,12 @@ class CommunesCKANHarvester(CommunesHarvester):
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         name = record.get("name") or record["id"]
         organization = record.get("organization") or {}
+        # Every resource with an address: the mapping leaves out (with a note)
+        # those whose address is not http(s).
         resources = [{"name": r.get("name") or "", "description": r.get("description") or "",
                       "url": r["url"], "format": r.get("format") or ""}
                      for r in record.get("resources") or []
-                     if isinstance(r, dict) and str(r.get("url") or "").startswith(("http://",
-                                                                                    "https://"))]
+                     if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
         return Remote(
             remote_id=record["id"],
             name_hint=name,
@@ -146,6 +147,7 @@ class CommunesCKANHarvester(CommunesHarvester):
             licence_url=record.get("license_url") or "",
             licence_title=record.get("license_title") or "",
             access=record.get("access_level") or "",
+            hidden=str(record.get("access_hidden")).lower() == "true",
             modified=record.get("metadata_modified") or "",
             frequency=record.get("frequency") or "",
             temporal_start=record.get("temporal_start") or "",

@@ -44,3 +44,35 @@ def test_ckan_portal_is_harvested_with_the_portal_fields(remote, make_source, co
 
     # Nothing changed remotely: nothing rewritten.
     assert run_job(source["id"])["stats"]["not modified"] == 3
+
+
+def test_what_a_remote_ckan_sends_oddly_is_published_safely(remote, make_source, commune):
+    """Found by an outside probe: resources that are not http(s) were left
+    out without the note the other harvesters give; a dataset hidden at the
+    source came out visible to everyone; a NUL character in a title made
+    the import fail with a raw database error."""
+    from .replay import Answer
+
+    remote.load(FIXTURES / "ckan" / "v1")
+    route = "/api/3/action/package_search?fq=organization%3A%22ville-d-exemple%22&rows=2&sort=id+asc&start=2"
+    page = json.loads((FIXTURES / "ckan" / "v1" / "package-search-start-2.json").read_text())
+    water = page["result"]["results"][0]
+    water.update(title="Qualité\x00 de l'eau \ud800", access_hidden=True)
+    water["resources"] = water["resources"] + [
+        {"id": "r-js", "name": "js", "url": "javascript:alert(1)", "format": "HTML"},
+        {"id": "r-rel", "name": "relatif", "url": "/relative.csv", "format": "CSV"}]
+    remote.override[route] = Answer(json.dumps(page).encode())
+    source = make_source("communes_ckan", remote.url, {
+        "remote_organization": "ville-d-exemple", "page_size": 2})
+
+    report = run_job(source["id"])
+
+    assert report["object_errors"] == [] and report["stats"]["added"] == 3, report
+    shown = harvested(commune["id"])[water["id"]]
+    assert shown["title"] == "Qualité de l'eau"
+    assert shown["access_level"] == "restricted" and shown["access_hidden"] in (True, "true")
+    assert all(r["url"].startswith("http") for r in shown["resources"])
+    for name in ("js", "relatif"):
+        note = f'The remote resource "{name}" was left out: its address is not an http(s) URL'
+        assert note in shown["provenance_notes"]
+        assert f"{water['id']}: {note}" in report["notes"]
