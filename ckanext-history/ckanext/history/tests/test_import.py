@@ -121,13 +121,20 @@ def _csv(tmp_path, text: str) -> str:
 HEADER = "station,date,available_bikes,available_bike_stands,ratio,status\n"
 
 
+def _import_lines(cli, tmp_path, lines: list[str]):
+    """`ckan history import` of a CSV file of HEADER and these lines."""
+    store.ensure_schema(RID, FIELDS)
+    path = _csv(tmp_path, HEADER + "\n".join(lines) + "\n")
+    return cli.invoke(ckan, ["history", "import", RID, path, "--feature-field", "station",
+                             "--time-field", "date"])
+
+
 def test_import_refuses_rows_it_cannot_store_and_keeps_the_others(cli, tmp_path):
     """A time that is not one, out of the histories' range or ahead, a value
     its type cannot hold: each row is refused by reason, none is stored with
     NULL, the import does not stop halfway, and the command fails at the end
     saying which rows to correct."""
-    store.ensure_schema(RID, FIELDS)
-    path = _csv(tmp_path, HEADER + "\n".join([
+    result = _import_lines(cli, tmp_path, [
         "A,2026-01-27T00:00:00,1,2,0.5,OPEN",
         "A,yesterday,1,2,0.5,OPEN",
         "A,9999-12-31T23:59:59.999999,1,2,0.5,OPEN",
@@ -136,9 +143,7 @@ def test_import_refuses_rows_it_cannot_store_and_keeps_the_others(cli, tmp_path)
         ",2026-01-27T00:00:00,1,2,0.5,OPEN",
         "B,2026-01-27T00:01:00,3,4,,",
         "C,2026-01-27T00:02:00,2.5,4,0.1,OPEN",
-    ]) + "\n")
-    result = cli.invoke(ckan, ["history", "import", RID, path, "--feature-field", "station",
-                               "--time-field", "date"])
+    ])
     assert result.exit_code == 1, result.output
     assert "8 rows read, 2 new, 0 already stored, 6 refused" in result.output
     assert "date is not a time ('yesterday'), first at row 2" in result.output
@@ -159,17 +164,14 @@ def test_a_row_given_twice_with_other_values_is_refused_both_times(cli, tmp_path
     each reason names its own field (found by an outside probe: two
     different rows were dropped without a word, other fields' faults were
     counted under the first one's)."""
-    store.ensure_schema(RID, FIELDS)
-    path = _csv(tmp_path, HEADER + "\n".join([
+    result = _import_lines(cli, tmp_path, [
         "A,2026-01-27T00:00:00,1,2,0.5,OPEN",
         "A,2026-01-27T00:00:00,2,2,0.5,OPEN",
         "B,2026-01-27T00:00:00,1,2,0.5,OPEN",
         "B,2026-01-27T00:00:00,1,2,0.5,OPEN",
         "C,2026-01-27T00:00:00,1,x,0.5,OPEN",
         "D,2026-01-27T00:00:00,1,2,inf,OPEN",
-    ]) + "\n")
-    result = cli.invoke(ckan, ["history", "import", RID, path, "--feature-field", "station",
-                               "--time-field", "date"])
+    ])
     assert result.exit_code == 1
     assert "6 rows read, 1 new, 1 already stored, 4 refused" in result.output, result.output
     assert "2 rows refused: sent more than once for the same feature and time with other " \
