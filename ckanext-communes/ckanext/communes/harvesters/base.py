@@ -701,6 +701,29 @@ def _pattern(msgid: str) -> re.Pattern[str]:
                                      for i, part in enumerate(parts)) + "$", re.DOTALL)
 
 
+def _said(value: Any) -> str:
+    """A validation error's messages as one line (CKAN's English messages,
+    each translated again when shown: `_field_messages`)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    return str(value)
+
+
+def _field_messages(line: str) -> Optional[str]:
+    """`field: message; field: message` (a validation error recorded by an
+    import) with each message in the current language, or None when no
+    message has a translation."""
+    parts, changed = [], False
+    for part in line.split("; "):
+        key, sep, message = part.partition(": ")
+        if sep and message and tk._(message) != message:
+            parts.append(f"{key}: {tk._(message)}")
+            changed = True
+        else:
+            parts.append(part)
+    return "; ".join(parts) if changed else None
+
+
 def message_in_language(text: str, more: tuple[str, ...] = ()) -> str:
     """A message recorded by a harvester (in English), line by line in the
     current language: a line matching a message with placeholders (ours,
@@ -714,7 +737,7 @@ def message_in_language(text: str, more: tuple[str, ...] = ()) -> str:
                 values = {key: line_in_language(value, depth + 1) if depth < 2 else value
                           for key, value in match.groupdict().items()}
                 return tk._(msgid).format(**values)
-        return tk._(line) if line else line
+        return _field_messages(line) or (tk._(line) if line else line)
     return "\n".join(line_in_language(line) for line in str(text or "").split("\n"))
 
 
@@ -1429,7 +1452,7 @@ class CommunesHarvester(HarvesterBase):
             return self._import(harvest_object, conf, status)
         except tk.ValidationError as error:
             model.Session.rollback()
-            fields = "; ".join(f"{k}: {v}" for k, v in error.error_dict.items())
+            fields = "; ".join(f"{key}: {_said(value)}" for key, value in error.error_dict.items())
             self._save_object_error(tk._("Dataset {remote_id} not imported: {fields}").format(
                 remote_id=harvest_object.guid, fields=fields), harvest_object, "Import")
         except Exception as error:

@@ -242,3 +242,17 @@ def test_an_ods_entry_without_dataset_id_does_not_stop_the_others(remote, make_s
     assert report["stats"]["added"] == 4
     assert "arbres-remarquables" not in harvested(commune["id"])
     assert "1 entries of the remote catalogue have no id" in report["gather_errors"][0]
+
+
+def test_the_portal_s_own_validation_messages_are_shown_in_french(app):
+    """An import refused by the portal's schema records CKAN's (English)
+    messages field by field; the French job page shows each in French."""
+    from flask_babel import force_locale
+
+    from ckanext.communes.helpers import communes_harvest_message
+
+    recorded = "Dataset x not imported: name: Missing value; tags: That URL is already in use."
+    with app.flask_app.test_request_context("/"), force_locale("fr"):
+        shown = communes_harvest_message(recorded)
+    assert shown.startswith("Jeu de données x non importé"), shown
+    assert "name: Valeur manquante" in shown and "tags: Cette URL est déjà utilisée." in shown
