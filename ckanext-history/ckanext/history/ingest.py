@@ -56,6 +56,7 @@ from typing import Any
 import ckan.model as model
 import click
 import sqlalchemy as sa
+from ckanext.grandlyon_access.shared import OutboundError, fetch
 from ckanext.history import config, problems
 from ckanext.history.model import Feed, Gap, utcnow
 
@@ -529,8 +530,6 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def _fetch(feed: Feed):
-    from ckanext.grandlyon_access.outbound import fetch
-
     headers = {"Accept": {"geojson": "application/geo+json, application/json",
                           "json": "application/json", "csv": "text/csv"}[feed.format],
                "User-Agent": "ckanext-history ingest"}
@@ -614,8 +613,6 @@ def _store_poll(feed: Feed, answer, now: datetime.datetime, result: PollResult) 
 def poll_feed(resource_id: str, now: datetime.datetime | None = None) -> PollResult:
     """Polls one feed now, stores what is new, records the outcome (and a gap
     on failure) and commits. Never raises for a failure of the source."""
-    from ckanext.grandlyon_access.outbound import OutboundError
-
     started = time_module.monotonic()
     # CKAN's session keeps objects across commits: read what the publishers
     # changed since the last poll (URL, fields, schedule).

@@ -61,6 +61,7 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra, HarvestSource
 
 from ckanext.communes import config as communes_config
+from ckanext.grandlyon_access.shared import OutboundError, check_url, fetch
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,6 @@ def _fetch_json_answer(url: str) -> Any:
     """The outbound guard's answer for `url`, tried again (at most
     ckanext.communes.harvest.retries times) after a 429 or 503, waiting what
     the remote portal asks for, up to ckanext.communes.harvest.max_wait."""
-    from ckanext.grandlyon_access.outbound import OutboundError, fetch
 
     retries, max_wait = communes_config.harvest_retries(), communes_config.harvest_max_wait()
     for attempt in range(retries + 1):
@@ -1166,7 +1166,6 @@ def _extra(obj: HarvestObject, key: str) -> Optional[str]:
 def _checked_source(harvester: "CommunesHarvester", data_dict: dict) -> None:
     """Refuses (ValidationError on `url`) a harvest source of this harvester's
     type whose address the outbound guard refuses, when it is saved."""
-    from ckanext.grandlyon_access.outbound import OutboundError, check_url
 
     if data_dict.get("type") != "harvest" \
             or data_dict.get("source_type") != harvester.info()["name"]:
@@ -1379,8 +1378,6 @@ class CommunesHarvester(HarvesterBase):
                           listing: Optional["Listing"] = None) -> dict[str, dict]:
         """Remote id -> record of the whole remote catalogue; RemoteError
         (IncompleteListing) when it cannot be read or verified complete."""
-        from ckanext.grandlyon_access.outbound import OutboundError, check_url
-
         try:
             check_url(source_url)
         except OutboundError as error:

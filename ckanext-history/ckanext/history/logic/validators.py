@@ -8,6 +8,7 @@ from typing import Any
 
 import ckan.lib.navl.dictization_functions as df
 import ckan.plugins.toolkit as tk
+from ckanext.grandlyon_access.shared import OutboundError, check_url
 from ckanext.history import config
 
 FORMATS = ("geojson", "json", "csv")
@@ -116,12 +117,6 @@ def history_feed_url(value: Any) -> str:
     value = value.strip()
     if len(value) > 2000:
         raise tk.Invalid(tk._("The address is too long"))
-    try:
-        from ckanext.grandlyon_access.outbound import OutboundError, check_url
-    except ImportError:  # the access plugin is not installed: http(s) only
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise tk.Invalid(tk._("Only http and https addresses can be fetched.")) from None
-        return value
     try:
         check_url(value)
     except OutboundError as error:
