@@ -61,7 +61,10 @@ def app(make_app, _portal_plugins):
     now = _config_now()
     kept = _KEPT["app"]
     if kept is None or kept[0] != _KEPT["generation"] or _KEPT["app_config"] != now:
-        _KEPT.update(app=(_KEPT["generation"], make_app()), app_config=now)
+        made = make_app()
+        # As made: building the app loads the plugins and updates the config.
+        _KEPT.update(app=(_KEPT["generation"], made), app_config=_config_now(),
+                     plugins_config=_config_now())
     return _KEPT["app"][1]
 
 
