@@ -226,5 +226,5 @@ def test_harvest_notes_and_dates_in_the_readers_language(app, remote, make_sourc
     modified = energy["provenance_remote_modified"]
     month = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre")[int(modified[5:7]) - 1]
-    assert f"{month} {int(modified[8:10])}, {modified[:4]}" in french and modified not in french
+    assert f"{int(modified[8:10])} {month} {modified[:4]}" in french and modified not in french
     assert "Remote licence not in the portal's registry: other-at" in page(energy["name"], "en")

@@ -153,7 +153,7 @@ def test_provenance_is_shown_on_the_dataset_page(ods, remote, commune, app):
     assert f"{remote.url}/explore/dataset/equipements-sportifs/" in html
     # Dates as the portal shows them, notes in the reader's language, the
     # remote licence's title, no "Licence notspecified".
-    assert "novembre 20, 2024" in html and "2024-11-20T14:00:00+00:00" not in html
+    assert "20 novembre 2024" in html and "2024-11-20T14:00:00+00:00" not in html
     assert "Licence sur le portail d'origine" in html
     assert "CC BY-SA 4.0 International" in html
     assert "Licence distante absente du registre du portail" in html
