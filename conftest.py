@@ -16,9 +16,12 @@ import socketserver
 import threading
 import time
 
+import ckan.model as model
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 import pytest
+import sqlalchemy as sa
+from ckan.plugins import core
 
 
 # Loading the suite's plugins (CKAN's `with_plugins`) and building a test
@@ -45,8 +48,6 @@ def _config_now() -> dict:
 @pytest.fixture(autouse=True)
 def _portal_plugins(ckan_config):
     """The configured plugins, loaded (again only when needed) for each test."""
-    from ckan.plugins import core
-
     wanted = tk.aslist(ckan_config.get("ckan.plugins")) + core.find_system_plugins()
     if list(core._PLUGINS) != wanted or _KEPT["plugins_config"] != _config_now():
         plugins.load_all()
@@ -87,9 +88,6 @@ def reset_portal_db(reset_db, migrate_db_for):
     migrated: dict = {"tables": None}
 
     def tables() -> int:
-        import ckan.model as model
-        import sqlalchemy as sa
-
         return model.Session.execute(sa.text(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar()
 

@@ -6,6 +6,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from . import problems
+from .logic.auth import may_read_data
 
 __all__ = ["history_tab_visible", "history_problem"]
 
@@ -20,7 +21,6 @@ def history_tab_visible(package_id: str, resource_id: str) -> bool:
     """Does the resource page link to the history page? For the dataset's
     editors always (they declare the feed there); for others when the
     resource has a feed or a history and they may read its data."""
-    from ckanext.history.logic.auth import may_read_data
     from ckanext.history.model import Feed
 
     if tk.h.check_access("package_update", {"id": package_id}):

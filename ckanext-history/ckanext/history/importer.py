@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterator
 
 import click
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
@@ -176,8 +177,6 @@ def columns(path: str, fmt: str) -> list[str] | None:
             line = codecs.decode(handle.readline(), "utf-8-sig", errors="replace")
         return next(csv.reader([line]), [])
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
         return list(pq.ParquetFile(path).schema_arrow.names)
     return None
 
@@ -299,8 +298,6 @@ def _shown(value) -> str:
 
 def not_archived(resource_id: str, rows: list[dict]) -> list[dict]:
     """The rows whose (feature, time) no archived month holds."""
-    import pyarrow.parquet as pq
-
     by_month: dict[tuple[int, int], list[dict]] = {}
     for row in rows:
         by_month.setdefault((row["time"].year, row["time"].month), []).append(row)

@@ -3,7 +3,11 @@ by this extension's catalogue (i18n_others.py)."""
 
 from __future__ import annotations
 
+import datetime
+
+import ckan.plugins.toolkit as tk
 from ckan.tests import factories
+from flask_babel import force_locale
 
 
 def test_the_sysadmin_page_is_in_french(app, clean_db):
@@ -35,16 +39,10 @@ def test_french_counts_zero_in_the_singular(app):
 
 def test_a_date_with_its_hour_is_written_in_the_page_s_order(app):
     """CKAN wrote "décembre 6, 2026, 05:33 (UTC)" on French pages."""
-    import datetime
-
-    import ckan.plugins.toolkit as tk
-
     when = datetime.datetime(2026, 12, 6, 5, 33)  # UTC; shown in Europe/Paris
     for lang, expected in (("fr", "6 décembre 2026, 06:33 (+0100)"),
                            ("en", "December 6, 2026, 06:33 (+0100)")):
         with app.flask_app.test_request_context(f"/{lang}/" if lang == "en" else "/"):
-            from flask_babel import force_locale
-
             with force_locale(lang):
                 assert tk.h.render_datetime(when, with_hours=True) == expected
                 assert tk.h.render_datetime(when) == ("6 décembre 2026" if lang == "fr"

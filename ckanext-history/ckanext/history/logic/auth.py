@@ -19,6 +19,12 @@ from ckan.types import AuthResult, Context, DataDict
 from ckanext.grandlyon_access import shared as access
 
 
+def not_found() -> tk.ObjectNotFound:
+    """The one answer for a resource that is missing or that the user may
+    not see."""
+    return tk.ObjectNotFound(tk._("Resource was not found."))
+
+
 def resource_and_package(resource_id: Any) -> tuple[model.Resource, model.Package]:
     """The resource and its dataset, or a 404 when either is missing or
     deleted (an id holding a NUL character names no resource: PostgreSQL
@@ -27,10 +33,10 @@ def resource_and_package(resource_id: Any) -> tuple[model.Resource, model.Packag
                 if isinstance(resource_id, str) and resource_id and "\x00" not in resource_id
                 else None)
     if resource is None or resource.state == "deleted":
-        raise tk.ObjectNotFound(tk._("Resource was not found."))
+        raise not_found()
     package = resource.package
     if package is None or package.state == "deleted":
-        raise tk.ObjectNotFound(tk._("Resource was not found."))
+        raise not_found()
     return resource, package
 
 
@@ -39,6 +45,16 @@ def may_read_data(context: Context, resource_id: Any) -> bool:
     try:
         access.check_data_read(context, resource_id)
     except (tk.ObjectNotFound, tk.NotAuthorized):
+        return False
+    return True
+
+
+def may_edit(context: Context, package_id: str) -> bool:
+    """May the user change the dataset (and so see and change its feeds)?"""
+    ctx = {k: context[k] for k in ("user", "auth_user_obj", "ignore_auth") if k in context}
+    try:
+        tk.check_access("package_update", ctx, {"id": package_id})
+    except tk.NotAuthorized:
         return False
     return True
 

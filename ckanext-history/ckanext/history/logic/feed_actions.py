@@ -33,33 +33,19 @@ def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _not_found() -> tk.ObjectNotFound:
-    return tk.ObjectNotFound(tk._("Resource was not found."))
-
-
-_resource_of = auth.resource_and_package
-
 
 def _visible_resource(context: Context, resource_id: Any) -> tuple[model.Resource, model.Package]:
-    """As _resource_of, and a dataset the user may not see is missing too."""
+    """As auth.resource_and_package, and a dataset the user may not see is missing too."""
     if resource_id in (None, "") or resource_id is df.missing:
         raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
-    resource, package = _resource_of(resource_id)
+    resource, package = auth.resource_and_package(resource_id)
     try:
         tk.check_access("package_show", dict(context), {"id": package.id})
     except tk.NotAuthorized:
-        raise _not_found() from None
+        raise auth.not_found() from None
     return resource, package
 
 
-def may_edit(context: Context, package_id: str) -> bool:
-    """May the user change the dataset (and so see and change its feeds)?"""
-    ctx = {k: context[k] for k in ("user", "auth_user_obj", "ignore_auth") if k in context}
-    try:
-        tk.check_access("package_update", ctx, {"id": package_id})
-    except tk.NotAuthorized:
-        return False
-    return True
 
 
 def _feed_of(resource_id: str) -> Feed | None:
@@ -250,7 +236,7 @@ def history_feed_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
     feed = _feed_of(resource.id)
     if feed is None:
         raise tk.ObjectNotFound(tk._("This resource has no feed"))
-    return feed_dict(feed, with_source=may_edit(context, package.id))
+    return feed_dict(feed, with_source=auth.may_edit(context, package.id))
 
 
 def history_feed_delete(context: Context, data_dict: DataDict) -> None:

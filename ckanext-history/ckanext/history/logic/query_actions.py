@@ -31,7 +31,7 @@ def check_read(context: Context, resource_id: Any, action: str) -> tuple[model.R
         access.check_data_read(context, resource.id)
     except tk.ObjectNotFound:
         # The same answer as a resource that does not exist.
-        raise tk.ObjectNotFound(tk._("Resource was not found.")) from None
+        raise auth.not_found() from None
     tk.check_access(action, context, {"resource_id": resource.id})
     return resource, package
 
@@ -89,7 +89,6 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
         kept and what to do in the request's language
     """
     from ckanext.history import query, store
-    from ckanext.history.logic.feed_actions import may_edit
     from ckanext.history.model import Feed, Gap
 
     resource, package = check_read(context, data_dict.get("resource_id"), "history_show")
@@ -106,7 +105,7 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
             feed = None
     gaps = (model.Session.query(Gap).filter(Gap.resource_id == resource.id)
             .order_by(Gap.start).all())
-    editor = may_edit(context, package.id)
+    editor = auth.may_edit(context, package.id)
     return {
         "feed": feed,
         "coverage": query.coverage(resource.id),

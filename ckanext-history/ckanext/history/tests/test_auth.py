@@ -20,15 +20,10 @@ WRITES = ("history_feed_create", "history_feed_update", "history_feed_delete")
 
 
 @pytest.fixture(scope="module")
-def world(reset_db_once):
+def world(reset_portal_db):
+    """One world for the module: auth checks write nothing."""
+    reset_portal_db()
     return World()
-
-
-@pytest.fixture(scope="module")
-def reset_db_once():
-    from ckan.tests.helpers import reset_db
-
-    reset_db()
 
 
 def allowed(name: str, who: str, world: World, resource_id: str) -> bool:

@@ -10,6 +10,7 @@ import re
 
 import ckan.model as model
 import pytest
+from ckan.tests import helpers
 from ckanext.history import store
 from ckanext.history.model import Feed, Gap
 
@@ -188,8 +189,6 @@ def test_only_editors_post_the_form(app, world):
 def test_a_deleted_dataset_has_no_history_page(app, world):
     """Its sysadmins still see the dataset; its history page is missing, as
     its history actions are, and offers no feed to declare."""
-    from ckan.tests import helpers
-
     fill(world, "open")
     helpers.call_action("package_delete", context={"user": world.actors["sysadmin"].name},
                         id="ds-open")

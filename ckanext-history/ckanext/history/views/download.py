@@ -39,6 +39,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from ckanext.grandlyon_access import shared as access
 from ckanext.grandlyon_access.shared import FORMULA_PREFIXES, spreadsheet_safe
+from ckanext.history.logic.query_actions import check_read
 from flask import Response, request, stream_with_context
 
 from . import history
@@ -61,8 +62,6 @@ def _resource(id: str, resource_id: str):
     """The resource once the user may read its data; aborts 404 (not
     visible, missing, or not a resource of that dataset) or 403."""
     from ckanext.history import store
-    from ckanext.history.logic.query_actions import check_read
-
     try:
         resource, package = check_read(_context(), resource_id, "history_query")
     except (tk.ObjectNotFound, tk.ValidationError):

@@ -19,6 +19,7 @@ from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckanext.history.logic.auth import may_edit, may_read_data
 from flask import request
 
 from . import history
@@ -35,9 +36,6 @@ def _context() -> dict[str, Any]:
 def _page_objects(id: str, resource_id: str) -> tuple[dict, dict, bool, bool]:
     """The dataset, the resource, whether the user may edit the dataset and
     whether they may read its data; aborts 404 when the user may not see it."""
-    from ckanext.history.logic.auth import may_read_data
-    from ckanext.history.logic.feed_actions import may_edit
-
     context = _context()
     try:
         package = tk.get_action("package_show")(dict(context), {"id": id})

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from .conftest import FIXTURES, harvested, run_job
+from .replay import Answer
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
@@ -51,8 +52,6 @@ def test_what_a_remote_ckan_sends_oddly_is_published_safely(remote, make_source,
     out without the note the other harvesters give; a dataset hidden at the
     source came out visible to everyone; a NUL character in a title made
     the import fail with a raw database error."""
-    from .replay import Answer
-
     remote.load(FIXTURES / "ckan" / "v1")
     route = "/api/3/action/package_search?fq=organization%3A%22ville-d-exemple%22&rows=2&sort=id+asc&start=2"
     page = json.loads((FIXTURES / "ckan" / "v1" / "package-search-start-2.json").read_text())

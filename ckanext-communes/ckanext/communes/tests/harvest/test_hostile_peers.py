@@ -15,7 +15,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
-from ckanext.communes.harvesters.base import retry_delay
+from ckanext.communes.harvesters.base import retry_delay, withdrawal_limit
 from ckanext.communes.helpers import communes_harvest_message
 
 from .conftest import harvested, run_job, sysadmin_context
@@ -116,8 +116,6 @@ def test_a_total_too_low_on_every_page_withdraws_nothing(harvested_once, peer, c
 def test_a_percentage_withdraws_no_more_than_it_says():
     """20% of 6 datasets is 1 (it was rounded up to 2: 33%); a percentage
     allows one dataset at least."""
-    from ckanext.communes.harvesters.base import withdrawal_limit
-
     assert withdrawal_limit({"max_withdraw": "20%"}, 6)[0] == 1
     assert withdrawal_limit({"max_withdraw": "20%"}, 10)[0] == 2
     assert withdrawal_limit({"max_withdraw": "20%"}, 3)[0] == 1

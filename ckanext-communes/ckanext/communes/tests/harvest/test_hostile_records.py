@@ -11,7 +11,9 @@ from typing import Callable
 import ckan.model as model
 import pytest
 from ckanext.communes.harvesters.udata import UdataHarvester
+from ckanext.communes.helpers import communes_harvest_message
 from ckanext.harvest.model import HarvestObject
+from flask_babel import force_locale
 
 from .conftest import FIXTURES, harvested, run_job
 from .replay import Answer
@@ -247,10 +249,6 @@ def test_an_ods_entry_without_dataset_id_does_not_stop_the_others(remote, make_s
 def test_the_portal_s_own_validation_messages_are_shown_in_french(app):
     """An import refused by the portal's schema records CKAN's (English)
     messages field by field; the French job page shows each in French."""
-    from flask_babel import force_locale
-
-    from ckanext.communes.helpers import communes_harvest_message
-
     recorded = "Dataset x not imported: name: Missing value; tags: That URL is already in use."
     with app.flask_app.test_request_context("/"), force_locale("fr"):
         shown = communes_harvest_message(recorded)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from html import unescape
 
+import ckan.plugins.toolkit as tk
 import pytest
+from ckan.tests import factories
 
-from .conftest import FIXTURES, harvested, run_job
+from .conftest import FIXTURES, harvested, run_job, sysadmin_context
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
@@ -179,10 +181,6 @@ def test_a_dataset_deleted_on_the_portal_is_not_published_again(ods, remote, com
     """A publisher deletes a harvested dataset here: the next jobs leave it
     deleted and say why in the job report; restored by hand, it is updated
     again; purged, it is harvested anew."""
-    import ckan.plugins.toolkit as tk
-
-    from .conftest import sysadmin_context
-
     run_job(ods["id"])
     trees = harvested(commune["id"])["arbres-remarquables"]
     tk.get_action("package_delete")(sysadmin_context(), {"id": trees["id"]})
@@ -209,11 +207,6 @@ def test_a_dataset_deleted_on_the_portal_is_not_published_again(ods, remote, com
 def test_a_source_given_to_another_organisation_moves_its_datasets(ods, remote, commune):
     """The source's owner is the datasets' owner: a source moved to another
     organisation moves its datasets at the next job, changed or not."""
-    import ckan.plugins.toolkit as tk
-    from ckan.tests import factories
-
-    from .conftest import sysadmin_context
-
     run_job(ods["id"])
     other = factories.Organization(name="autre-commune")
     tk.get_action("harvest_source_patch")(sysadmin_context(), {"id": ods["id"],
@@ -230,10 +223,6 @@ def test_harvested_changes_are_in_the_activity_stream(ods, remote, commune):
     named `harvest` exists or ckanext.harvest.user_name names one; CKAN
     hides the site user's activities from the public stream, see the
     README's harvest section.)"""
-    import ckan.plugins.toolkit as tk
-
-    from .conftest import sysadmin_context
-
     run_job(ods["id"])
     trees = harvested(commune["id"])["arbres-remarquables"]
     air = harvested(commune["id"])["qualite-air-capteurs"]
