@@ -3,19 +3,20 @@ from __future__ import annotations
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
-
 from ckanext.dataviz import loader
-from ckanext.dataviz.chart import action as chart_action
+from ckanext.dataviz.logic import action, auth
 from ckanext.dataviz.maps import action as map_action
 from ckanext.dataviz.views import dataviz
 
 
 def _actions() -> dict:
-    return {**chart_action.get_actions(), **map_action.get_actions()}
+    return {**{name: getattr(action, name) for name in action.__all__},
+            **map_action.get_actions()}
 
 
 def _auth_functions() -> dict:
-    return {**chart_action.get_auth_functions(), **map_action.get_auth_functions()}
+    return {**{name: getattr(auth, name) for name in auth.__all__},
+            **map_action.get_auth_functions()}
 
 
 def _blueprints() -> list:

@@ -12,8 +12,8 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import missing
-
 from ckanext.dataviz.chart import query, spec
+from ckanext.dataviz.logic import schema
 from ckanext.grandlyon_access import shared as access
 
 
@@ -61,7 +61,7 @@ def validate_chart_view(key, data, errors, context) -> None:
         value = data.get((name,))
         if value is not missing and value is not None:
             config[name] = value
-    chart, problems = spec.parse(config, fields)
+    chart, problems = schema.check_chart(config, fields)
     for name, messages in problems.items():
         errors.setdefault((name,), []).extend(messages)
     if chart is not None:
@@ -76,11 +76,9 @@ class DatavizChartView(p.SingletonPlugin):
     p.implements(p.ITemplateHelpers)
 
     def info(self) -> dict[str, Any]:
-        ignore_missing = tk.get_validator("ignore_missing")
         # The chart's title is the view's own title (CKAN's field).
-        schema: dict[str, Any] = {name: [ignore_missing] for name in spec.KEYS
-                                  if name != "title"}
-        schema["__after"] = [validate_chart_view]
+        view_schema = schema.chart_view()
+        view_schema["__after"] = [validate_chart_view]
         return {
             "name": "dataviz_chart",
             "title": tk._("Chart"),
@@ -89,7 +87,7 @@ class DatavizChartView(p.SingletonPlugin):
             "iframed": True,
             "preview_enabled": False,
             "full_page_edit": True,
-            "schema": schema,
+            "schema": view_schema,
         }
 
     def can_view(self, data_dict: dict[str, Any]) -> bool:

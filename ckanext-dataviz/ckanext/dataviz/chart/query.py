@@ -1,7 +1,7 @@
 """Server-side aggregation of a chart over a DataStore table.
 
 One SELECT ... GROUP BY on the DataStore's read engine: identifiers are
-checked against the table's fields (spec.parse) and quoted; operators,
+checked against the table's fields (logic.schema.check_chart) and quoted; operators,
 aggregates and buckets come from fixed lists; values are bound parameters.
 Only the points drawn leave the database.
 """
