@@ -24,6 +24,8 @@ import ckan.model as model
 import pytest
 from ckan.plugins import get_plugin, load_all, plugin_loaded
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS
+from ckanext.grandlyon_access.testing.pytest_plugin import World as FiveLevelWorld
 
 # `nobody`: an anonymous call inside the portal (no user object);
 # `anonymous`: one made over the web (CKAN's AnonymousUser object); `other`
@@ -32,7 +34,6 @@ from ckan.tests import factories, helpers
 ACTORS = ("nobody", "anonymous", "outsider", "other", "member", "editor", "admin", "sysadmin",
           "owner", "grantee")
 USERS = ACTORS[2:]
-LEVELS = ("open", "licensed", "restricted", "hidden", "private")
 MAPS = ("org-map", "org-private", "own-map", "own-private")
 
 # Y: allowed, .: refused.
@@ -96,53 +97,29 @@ COVERED = (*PUBLIC, "dataviz_map_layer_data", "dataviz_map_show", *MAP_EDITS,
            "dataviz_map_create")
 
 
-class World:
-    """Users, an organisation with its admin, editor and member, another one,
-    a dataset per access level with one resource, and four saved maps."""
+class World(FiveLevelWorld):
+    """The suite's five-level world (a dataset per level with one external
+    file, no tables), another organisation with its editor, grants on the
+    restricted and hidden datasets, and four saved maps."""
 
     def __init__(self) -> None:
-        for who in USERS:
-            (factories.Sysadmin if who == "sysadmin" else factories.User)(name=f"dv-{who}")
-        self.org = factories.Organization(name="dv-publisher", users=[
-            {"name": "dv-admin", "capacity": "admin"},
-            {"name": "dv-editor", "capacity": "editor"},
-            {"name": "dv-member", "capacity": "member"}])
-        self.other_org = factories.Organization(name="dv-other-publisher", users=[
+        super().__init__(users={who: f"dv-{who}" for who in USERS}, org={"name": "dv-publisher"},
+                         name="dv-ds-{key}", table=False)
+        factories.Organization(name="dv-other-publisher", users=[
             {"name": "dv-other", "capacity": "editor"}])
-        self.resources = {level: self._dataset(level) for level in LEVELS}
         for level in ("restricted", "hidden"):
-            self.call("grandlyon_access_grant_create", "dv-admin", package_id=f"dv-ds-{level}",
-                      user="dv-grantee")
+            self.grant(level, "grantee")
+        self.files = {level: dataset["file_id"] for level, dataset in self.datasets.items()}
         self.maps = {
-            "org-map": self._map("dv-editor", owner_org="dv-publisher"),
-            "org-private": self._map("dv-editor", owner_org="dv-publisher", private=True),
-            "own-map": self._map("dv-owner"),
-            "own-private": self._map("dv-owner", private=True),
+            "org-map": self._map("editor", owner_org="dv-publisher"),
+            "org-private": self._map("editor", owner_org="dv-publisher", private=True),
+            "own-map": self._map("owner"),
+            "own-private": self._map("owner", private=True),
         }
 
-    @staticmethod
-    def call(action: str, as_user: str, **params: Any) -> Any:
-        return helpers.call_action(action, context={"user": as_user}, **params)
-
-    def _dataset(self, level: str) -> str:
-        fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
-        if level == "licensed":
-            fields = {"access_level": "licensed", "license_id": "mobilites"}
-        elif level == "restricted":
-            fields["access_level"] = "restricted"
-        elif level == "hidden":
-            fields.update(access_level="restricted", access_hidden="true")
-        elif level == "private":
-            fields["private"] = True
-        dataset = self.call("package_create", "dv-editor", name=f"dv-ds-{level}",
-                            owner_org=self.org["id"], resources=[
-                                {"name": "points", "url": f"https://origin.example.org/{level}.geojson",
-                                 "format": "GeoJSON"}], **fields)
-        return dataset["resources"][0]["id"]
-
-    def _map(self, user: str, **fields: Any) -> str:
-        saved = self.call("dataviz_map_create", user, title="A map", layers=[
-            {"resource_id": self.resources["open"], "title": "Points"}], **fields)
+    def _map(self, who: str, **fields: Any) -> str:
+        saved = self.call("dataviz_map_create", who, title="A map", layers=[
+            {"resource_id": self.files["open"], "title": "Points"}], **fields)
         return saved["id"]
 
 
@@ -181,7 +158,7 @@ def test_the_plugins_register_these_auth_functions_and_no_other():
 @pytest.mark.parametrize("name", PUBLIC)
 def test_anyone_may_ask_for_chart_data_and_the_list_of_maps(world, name):
     """The chart action applies the access policy to the resource itself."""
-    asks = ({"resource_id": world.resources["hidden"]}, {"view_id": "no-such-view"},
+    asks = ({"resource_id": world.files["hidden"]}, {"view_id": "no-such-view"},
             {"package_id": "dv-ds-open", "mine": True}, {})
     wrong = [(who, data) for who in ACTORS for data in asks if not allowed(name, who, **data)]
     assert wrong == []
@@ -189,7 +166,7 @@ def test_anyone_may_ask_for_chart_data_and_the_list_of_maps(world, name):
 
 def test_a_layers_data_follows_the_access_policy(world):
     wrong = [(who, level) for who in ACTORS for level in LEVELS
-             if allowed("dataviz_map_layer_data", who, resource_id=world.resources[level])
+             if allowed("dataviz_map_layer_data", who, resource_id=world.files[level])
              != LAYER_DATA[who][level]]
     assert wrong == []
 

@@ -19,8 +19,9 @@ import pytest
 from ckan.plugins import get_plugin, load_all, plugin_loaded
 from ckan.tests import factories, helpers
 from ckanext.grandlyon_access.model import CircleMember, Grant, utcnow
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS
+from ckanext.grandlyon_access.testing.pytest_plugin import World as FiveLevelWorld
 
-LEVELS = ("open", "licensed", "restricted", "hidden", "private")
 # What each actor may do with each dataset: D data, M metadata only, -
 # nothing (the dataset looks missing). `nobody` is an anonymous call made
 # inside the portal (no user object), `anonymous` one made over the web
@@ -93,56 +94,30 @@ REQUESTS = ("grandlyon_access_request_create", "grandlyon_access_request_list",
 COVERED = (*BY_ACCESS, *SYSADMIN_ONLY, *GRANTS, *REQUESTS)
 
 
-class World:
-    """Users of every kind, an organisation, a dataset at each level with one
-    resource, a circle, grants (live and expired) and signatures."""
+class World(FiveLevelWorld):
+    """The suite's five-level world (a dataset per level with one external
+    file, no tables) with users of every kind around it: another
+    organisation's editor, a circle granted the restricted, hidden and
+    private datasets, personal grants (live and expired) and signatures
+    (current and revoked)."""
 
     def __init__(self) -> None:
-        self.users = {key: (factories.Sysadmin if key == "sysadmin" else factories.User)(
-            name=f"auth-{key}") for key in USERS}
-        self.org = factories.Organization(name="auth-publisher", users=[
-            {"name": "auth-admin", "capacity": "admin"},
-            {"name": "auth-editor", "capacity": "editor"},
-            {"name": "auth-member", "capacity": "member"}])
+        super().__init__(users={key: f"auth-{key}" for key in USERS}, table=False)
         factories.Organization(name="auth-other-publisher", users=[
             {"name": "auth-other", "capacity": "editor"}])
-        self.datasets = {level: self._dataset(level) for level in LEVELS}
         self.call("grandlyon_access_circle_create", name="auth-circle", title="Circle")
         for who in ("circle", "lapsed"):
             self.call("grandlyon_access_circle_member_create", circle_id="auth-circle",
-                      user=f"auth-{who}")
+                      user=self.actors[who].name)
         for level in ("restricted", "hidden", "private"):
-            package_id = self.datasets[level]["id"]
-            self.call("grandlyon_access_grant_create", package_id=package_id,
+            self.call("grandlyon_access_grant_create", "admin", package_id=f"ds-{level}",
                       circle_id="auth-circle")
             for who in ("grantee", "lapsed"):
-                self.call("grandlyon_access_grant_create", package_id=package_id,
-                          user=f"auth-{who}")
-        self._expire(self.users["lapsed"]["id"])
+                self.grant(level, who)
+        self._expire(self.actors["lapsed"].id)
         for who in ("signer", "revoked"):
-            signature = self.call("grandlyon_licence_sign", f"auth-{who}", licence_id="mobilites",
-                                  organisation="Lab", intended_use="Tests")
+            signature = self.sign(who, organisation="Lab", intended_use="Tests")
         self.call("grandlyon_licence_signature_revoke", id=signature["id"], reason="test")
-
-    def call(self, action: str, as_user: str = "auth-sysadmin", **params) -> Any:
-        return helpers.call_action(action, context={"user": as_user}, **params)
-
-    def _dataset(self, level: str) -> dict[str, Any]:
-        fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
-        if level == "licensed":
-            fields = {"access_level": "licensed", "license_id": "mobilites"}
-        elif level == "restricted":
-            fields["access_level"] = "restricted"
-        elif level == "hidden":
-            fields.update(access_level="restricted", access_hidden="true")
-        elif level == "private":
-            fields["private"] = True
-        dataset = self.call("package_create", "auth-editor", name=f"auth-ds-{level}",
-                            owner_org=self.org["id"], resources=[
-                                {"name": "file", "url": f"https://origin.example.org/{level}.csv"}],
-                            **fields)
-        return {"id": dataset["id"], "name": dataset["name"],
-                "resource_id": dataset["resources"][0]["id"]}
 
     @staticmethod
     def _expire(user_id: str) -> None:
@@ -158,7 +133,7 @@ class World:
         elif who == "anonymous":
             context = {"model": model, "user": "", "auth_user_obj": model.AnonymousUser()}
         else:
-            context = {"model": model, "user": f"auth-{who}"}
+            context = {"model": model, "user": self.actors[who].name}
         context.update(extra)
         return context
 
@@ -190,8 +165,8 @@ def data_dict(name: str, world: World, level: str) -> tuple[dict, dict]:
     if name == "grandlyon_access_show":
         return {}, {"id": dataset["id"]}
     if name == "datastore_search_sql":
-        return {"table_names": [dataset["resource_id"]]}, {"sql": "SELECT 1"}
-    return {}, {"resource_id": dataset["resource_id"]}
+        return {"table_names": [dataset["file_id"]]}, {"sql": "SELECT 1"}
+    return {}, {"resource_id": dataset["file_id"]}
 
 
 def test_the_plugin_registers_these_auth_functions_and_no_other():
@@ -237,7 +212,7 @@ def test_the_datastore_catalogue_is_for_sysadmins(world):
 
 
 def test_one_gated_table_refuses_a_query_over_several(world):
-    tables = [world.datasets["open"]["resource_id"], world.datasets["restricted"]["resource_id"]]
+    tables = [world.datasets["open"]["file_id"], world.datasets["restricted"]["file_id"]]
     assert outcome(world, "datastore_search_sql", "signer", {"table_names": tables},
                    sql="SELECT 1") == REFUSED
     assert outcome(world, "datastore_search_sql", "grantee", {"table_names": tables},
