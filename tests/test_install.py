@@ -13,10 +13,12 @@ declared names). Then, in that environment:
   declares, nothing more;
 - a probe run by the environment's own interpreter, outside the source tree:
   every module of the distribution imports (so each third-party package it
-  imports is declared), CKAN starts (`make_app`) with the distribution's
-  plugins as `ckan.plugins` and nothing else, each plugin is loaded from the
-  installed wheel, its config declaration is CKAN's, and every command its
-  plugins add to the `ckan` command line answers `--help`.
+  imports is declared; tests, migrations and modules that another package
+  loads through its own entry-point group are left out), CKAN starts
+  (`make_app`) with the distribution's plugins as `ckan.plugins` and nothing
+  else, each plugin is loaded from the installed wheel, its config
+  declaration is CKAN's, and every command its plugins add to the `ckan`
+  command line answers `--help`.
 
 Why `make_app` with a stand-in for the database: it is the strongest check
 CKAN offers short of serving requests (config declarations and their
@@ -24,9 +26,9 @@ validation, IConfigurer and IConfigurable, blueprints, helpers, actions,
 auth functions, validators, middleware), and its start-up reads PostgreSQL
 in exactly two places: `model.init_model` reflects `alembic_version`, and
 `app_globals.reset` reads `system_info`. The probe answers both as an empty
-database would (no such table, no such row), so a plugin that needs a
-database to start still fails, as it would on a fresh install. Solr and
-Redis are unreachable; CKAN's start-up only logs that.
+database would (no such table, no such row); nothing listens at the
+configured database, so a plugin that queries it while CKAN starts still
+fails. Solr and Redis are unreachable too; CKAN's start-up only logs that.
 
 Speed: environments are made by uv from its cache (hard links), offline
 first: on a warm cache each one is ready in about a second; on a cold cache
