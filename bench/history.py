@@ -178,6 +178,7 @@ def load_suite(args, stations, minutes, total, period_end):
     from ckanext.history import archive, store
 
     store.delete_resource(MONTH_RID)
+    archive.delete_resource(MONTH_RID)
     store.ensure_schema(MONTH_RID, FIELDS)
     t0 = time.perf_counter()
     for batch in generate(stations, START, minutes):

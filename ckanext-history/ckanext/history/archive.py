@@ -32,12 +32,15 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import ckan.model as model
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 
-from . import config
+from . import config, duck, store
+from .model import Feed
 
 log = logging.getLogger(__name__)
 
@@ -339,12 +342,10 @@ def month_batches(resource_id: str, month: datetime.datetime, end: datetime.date
                   fields: list[dict]) -> Iterator[pa.RecordBatch]:
     """The record batches of a month (both tiers) in the archive's layout
     (`merged_month`); `end` is the month's end."""
-    from . import query, store
-
     schema = store.arrow_schema(fields)
     hot = pa.RecordBatchReader.from_batches(
         schema, store.hot_batches(resource_id, fields, month, end))
-    con = query.connect()
+    con = duck.connect()
     try:
         for batch in merged_month(con, resource_id, month, schema, hot):
             if batch.num_rows:
@@ -364,10 +365,6 @@ def file_schema(path: str) -> pa.Schema:
 
 def retention_days(resource_id: str) -> int:
     """The feed's hot retention, else ckanext.history.hot_retention_days."""
-    import ckan.model as model
-
-    from .model import Feed
-
     days = (model.Session.query(Feed.hot_retention_days)
             .filter(Feed.resource_id == resource_id).scalar())
     model.Session.remove()
@@ -400,8 +397,6 @@ def compact(resource_id: str, now: datetime.datetime | None = None,
     memory limit), stream the result into a new file that replaces the old
     one, and only then delete the hot rows that were read. `crash_after_write`
     (tests) stops after the file is in place, as a crash would."""
-    from . import query, store
-
     fields = store.get_schema(resource_id)
     if fields is None:
         return {"months": [], "rows": 0}
@@ -431,7 +426,7 @@ def compact(resource_id: str, now: datetime.datetime | None = None,
             bound = {"rid": resource_id, "start": month, "end": upper}
             bound.update({f"f{i}": f["name"] for i, f in enumerate(fields)})
             reader = pa.RecordBatchReader.from_batches(schema, _cursor_batches(raw, hot_sql, bound, schema))
-            con = query.connect()
+            con = duck.connect()
             try:
                 out = merged_month(con, resource_id, month, schema, reader)
                 _path, rows = write_month_stream(resource_id, month.year, month.month, schema, out)
@@ -472,10 +467,6 @@ def _cursor_batches(raw, sql: str, bound: dict, schema: pa.Schema, batch_rows: i
 def drop_empty_partitions(cutoff: datetime.datetime) -> list[str]:
     """Drops the monthly partitions that ended before `cutoff` and hold no
     row any more (of any resource); a busy table is left for next time."""
-    import sqlalchemy as sa
-
-    from . import store
-
     dropped = []
     for month, name in store.partitions():
         if store.next_month(month) > cutoff:
@@ -495,10 +486,6 @@ def drop_empty_partitions(cutoff: datetime.datetime) -> list[str]:
 
 def compact_all(resource_id: str | None = None, now: datetime.datetime | None = None) -> dict:
     """Compacts one resource or every resource with a history."""
-    import sqlalchemy as sa
-
-    from . import store
-
     if resource_id:
         ids = [resource_id]
     else:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+
+from . import archive, importer, store
+from .ingest import ingest_command
+from .logic import action
 
 __all__ = ["history"]
 
@@ -10,6 +16,9 @@ __all__ = ["history"]
 @click.group(short_help="History of real-time data: ingest, import, compact.")
 def history():
     """History of real-time data."""
+
+
+history.add_command(ingest_command)  # the feed worker (ingest.py)
 
 
 # --- compact -------------------------------------------------------------------------
@@ -21,11 +30,8 @@ def compact_command(resource_id):
     (the feed's hot_retention_days, else ckanext.history.hot_retention_days)
     into the archive's monthly Parquet files. Safe to interrupt and rerun.
     First removes the histories of resources deleted or purged since."""
-    from . import archive
-    from .logic import feed_actions
-
     if not resource_id:
-        for rid in feed_actions.prune():
+        for rid in action.prune():
             click.echo(f"{rid}: resource deleted, its history removed")
     try:
         results = archive.compact_all(resource_id)
@@ -57,10 +63,6 @@ def import_file(resource_id: str, path: str, fmt: str = "auto", feature_field: s
     column is refused before anything is stored. Returns {"read", "stored",
     "refused" (importer.Refusals), "skipped_file"}.
     `stop_after_batches` (tests) stops as a killed import would."""
-    import os
-
-    from . import importer, store
-
     fields = store.get_schema(resource_id)
     if fields is None:
         raise click.ClickException(f"{resource_id}: no history declared for this resource (create its feed first)")
@@ -119,10 +121,6 @@ def import_command(resource_id, files, fmt, feature_field, time_field, batch_siz
     (no feature, a time that is not one, before 1900 or more than a day
     ahead, a value not of its field's type) are refused and reported; the
     command then exits with status 1, after importing the others."""
-    import os
-
-    from . import importer
-
     refused = 0
     for path in files:
         kind = importer.guess_format(path) if fmt == "auto" else fmt
@@ -142,7 +140,3 @@ def import_command(resource_id, files, fmt, feature_field, time_field, batch_siz
         raise click.ClickException(f"{refused} rows refused (see above); the others are imported. "
                                    f"Correct those rows and import them again.")
 
-
-from .ingest import ingest_command  # noqa: E402  (history-B: the feed worker)
-
-history.add_command(ingest_command)

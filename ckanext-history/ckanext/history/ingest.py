@@ -57,7 +57,7 @@ import ckan.model as model
 import click
 import sqlalchemy as sa
 from ckanext.grandlyon_access.shared import OutboundError, fetch
-from ckanext.history import config, problems
+from ckanext.history import config, problems, store
 from ckanext.history.model import Feed, Gap, utcnow
 
 log = logging.getLogger(__name__)
@@ -155,12 +155,6 @@ class PollResult:
 
 # --- parsing ---------------------------------------------------------------------------
 
-def _store():
-    from ckanext.history import store
-
-    return store
-
-
 def _refuse_markup(feed: Feed, body: bytes, status: int | None) -> None:
     start = body[:200].lstrip().lower()
     if start.startswith(MARKUP_STARTS) or (feed.format != "csv" and start.startswith(b"<")):
@@ -242,7 +236,7 @@ def parse_time(value: Any) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).replace(tzinfo=None)
     if isinstance(value, str) and len(value.strip()) >= 10:
         text = value.strip().replace(" ", "T", 1) if "T" not in value else value.strip()
-        return _store().parse_time(text)
+        return store.parse_time(text)
     raise ValueError(f"not a time: {value!r}")
 
 
@@ -273,7 +267,6 @@ def value_of(raw: Any, type_: str) -> tuple[bool, Any]:
     """(readable, value) of a non-blank raw value as its declared type: a
     boolean is no number, a number other than 0 and 1 no boolean, a value
     out of range or holding a NUL character is not readable."""
-    store = _store()
     if isinstance(raw, (dict, list)):
         if type_ != "text":
             return False, None
@@ -349,7 +342,7 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime,
             continue
         if feed.time_field:
             when = _time_of(record.get(feed.time_field))
-            if when is None or when < _store().EARLIEST_TIME:
+            if when is None or when < store.EARLIEST_TIME:
                 out.skipped.add("bad_time", field=feed.time_field, example=feature,
                                 value=repr(record.get(feed.time_field)))
                 continue
@@ -388,7 +381,6 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime,
 
 def _comparable(values: dict | None, fields: list[dict]) -> tuple:
     """Values as stored (JSON) and as parsed compare the same way."""
-    store = _store()
     values = values or {}
     return tuple(store.coerce(values.get(f["name"]), f["type"]) for f in fields)
 
@@ -405,7 +397,7 @@ def _latest_of(feed: Feed, fields: list[dict]) -> dict[str, tuple]:
     if cached is not None and cached[0] == feed.last_success_at and feed.last_success_at:
         return dict(cached[1])
     return {feature: (when, _comparable(values, fields))
-            for feature, (when, values) in _store().latest_rows(feed.resource_id).items()}
+            for feature, (when, values) in store.latest_rows(feed.resource_id).items()}
 
 
 def drop_older(feed: Feed, parsed: Parsed, latest: dict[str, tuple]) -> list[dict]:
@@ -420,7 +412,7 @@ def drop_older(feed: Feed, parsed: Parsed, latest: dict[str, tuple]) -> list[dic
                and row["time"] < latest[row["feature"]][0]]
     # The row in force then: the same row, or (storing changes only) the last
     # change before it.
-    stored = _store().rows_in_force(feed.resource_id, earlier) if earlier else {}
+    stored = store.rows_in_force(feed.resource_id, earlier) if earlier else {}
     kept = []
     for row in parsed.rows:
         known = latest.get(row["feature"])
@@ -562,7 +554,7 @@ def _refuse_lost_data(feed: Feed, parsed: Parsed, fields: list[dict], latest: di
     stored row holds a value of it (a field that some features leave blank
     may be blank in all)."""
     if not parsed.seen:
-        known = _store().feature_count(feed.resource_id)
+        known = store.feature_count(feed.resource_id)
         if known:
             raise FeedError(f"no feature in the answer, while the history holds {known}",
                             "no_features", known=known)
@@ -597,7 +589,7 @@ def _store_poll(feed: Feed, answer, now: datetime.datetime, result: PollResult) 
                         parsed.skipped.details(), count=parsed.seen)
     if feed.store_mode == "changes":
         rows = only_changes(feed, rows, latest)
-    result.stored = _store().write_rows(feed.resource_id, rows, fields)
+    result.stored = store.write_rows(feed.resource_id, rows, fields)
     feed.etag = answer.headers.get("ETag")
     feed.last_modified = answer.headers.get("Last-Modified")
     problem = None

@@ -6,33 +6,18 @@ import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
+from ckanext.history import subscriptions
+from ckanext.history.logic import action, auth
+from ckanext.history.views import history
 
 log = logging.getLogger(__name__)
 
 
-def _actions() -> dict:
-    from .logic import feed_actions, query_actions
-
-    return {**feed_actions.get_actions(), **query_actions.get_actions()}
-
-
-def _auth_functions() -> dict:
-    from .logic import auth
-
-    return auth.get_auth_functions()
-
-
-def _blueprints() -> list:
-    from .views import history
-
-    return [history]
-
-
 @tk.blanket.config_declarations
 @tk.blanket.helpers
-@tk.blanket.actions(_actions)
-@tk.blanket.auth_functions(_auth_functions)
-@tk.blanket.blueprints(_blueprints)
+@tk.blanket.actions(action.get_actions)
+@tk.blanket.auth_functions(auth.get_auth_functions)
+@tk.blanket.blueprints(lambda: [history])
 @tk.blanket.cli
 class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
     """History of real-time data: feed ingest, hot PostgreSQL tier, Parquet archive queried with DuckDB."""
@@ -50,13 +35,11 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
         context.setdefault("history_deleted_resources", []).append(resource.get("id"))
 
     def after_resource_delete(self, context, resources) -> None:
-        from .logic import feed_actions
-
         for resource_id in context.pop("history_deleted_resources", []):
             if not resource_id:
                 continue
             try:
-                feed_actions.delete_history(resource_id)
+                action.delete_history(resource_id)
             except Exception:  # the resource is deleted already: never a failed delete
                 log.exception("history of deleted resource %s kept for `ckan history compact` "
                               "to prune", resource_id)
@@ -65,8 +48,6 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
     # ISignal: a purged dataset's histories go with it (subscriptions.py).
 
     def get_signal_subscriptions(self):
-        from . import subscriptions
-
         return subscriptions.get_subscriptions()
 
     # IConfigurer: the history page and the link from the resource page.

@@ -29,8 +29,6 @@ import hashlib
 import datetime
 import json
 import math
-import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -39,6 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from . import archive, config, store
+from .duck import connect
 
 AGGREGATES = ("none", "minute", "hour", "day", "week", "month")
 FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
@@ -290,29 +289,6 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
 
 
 # --- execution ------------------------------------------------------------------
-
-_local = threading.local()
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for one query: a cursor on this thread's
-    in-memory database (opening a database costs ~20 ms; a cursor nothing).
-    Registered relations live on the cursor and go with it."""
-    settings = (config.duckdb_threads(), config.duckdb_memory_limit())
-    base = getattr(_local, "db", None)
-    if base is None or getattr(_local, "settings", None) != settings:
-        if base is not None:
-            base.close()
-        base = duckdb.connect(config={
-            "threads": settings[0],
-            "memory_limit": settings[1],
-            "temp_directory": tempfile.gettempdir(),
-            # Parquet footers cached across queries (invalidated when a file changes).
-            "enable_object_cache": True,
-        })
-        _local.db, _local.settings = base, settings
-    return base.cursor()
-
 
 class Sources:
     """The SQL of the rows of a query (both tiers), its bound parameters, and

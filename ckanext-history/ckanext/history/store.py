@@ -30,7 +30,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from ckanext.history.model import feature_table, row_table, schema_table
 
 log = logging.getLogger(__name__)
 
@@ -41,33 +41,6 @@ RESERVED = ("time", "feature", "resource_id", "values")
 # by four-digit years, and nothing measured by a feed predates 1900.
 EARLIEST_TIME = datetime.datetime(1900, 1, 1)
 LATEST_TIME = datetime.datetime(9999, 12, 1)
-
-# Declared in CKAN's metadata so CKAN's test reset empties them; created by
-# the plugin's migration (the partitioning clause is raw DDL there).
-row_table = sa.Table(
-    "history_row",
-    tk.BaseModel.metadata,
-    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
-    sa.Column("feature", sa.UnicodeText, primary_key=True),
-    sa.Column("time", sa.DateTime, primary_key=True),
-    sa.Column("values", JSONB, nullable=False),
-    postgresql_partition_by='RANGE ("time")',
-)
-
-schema_table = sa.Table(
-    "history_schema",
-    tk.BaseModel.metadata,
-    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
-    sa.Column("fields", JSONB, nullable=False),
-    sa.Column("modified", sa.DateTime, nullable=False),
-)
-
-feature_table = sa.Table(
-    "history_feature",
-    tk.BaseModel.metadata,
-    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
-    sa.Column("feature", sa.UnicodeText, primary_key=True),
-)
 
 ARROW_TYPES = {
     "int": pa.int64(),
@@ -404,14 +377,12 @@ def latest_values(resource_id: str) -> dict[str, dict]:
 
 
 def delete_resource(resource_id: str) -> None:
-    """Deletes a resource's history: hot rows, declared fields and archive."""
-    from . import archive
-
+    """Deletes a resource's hot tier: rows, declared fields, features (the
+    archive's files go with archive.delete_resource)."""
     with engine().begin() as conn:
         conn.execute(sa.delete(row_table).where(row_table.c.resource_id == resource_id))
         conn.execute(sa.delete(schema_table).where(schema_table.c.resource_id == resource_id))
         conn.execute(sa.delete(feature_table).where(feature_table.c.resource_id == resource_id))
-    archive.delete_resource(resource_id)
 
 
 # --- reading -----------------------------------------------------------------

@@ -16,7 +16,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan import types
 
-from .logic import feed_actions
+from .logic import action
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def get_subscriptions() -> types.SignalMapping:
 def dataset_purged(sender: str, **kwargs: Any) -> None:
     """Removes the histories whose resource no longer exists."""
     try:
-        gone = feed_actions.prune(purged_only=True)
+        gone = action.prune(purged_only=True)
     except Exception:  # the dataset is purged already: never a failed purge
         model.Session.rollback()
         log.exception(

@@ -63,6 +63,11 @@ from ckanext.harvest.model import HarvestObject, HarvestObjectExtra, HarvestSour
 from ckanext.communes import config as communes_config
 from ckanext.grandlyon_access.shared import OutboundError, check_url, fetch
 
+try:  # optional: the licence extension's registry (licensed access needs a licence to sign)
+    from ckanext.grandlyon_licence import shared as licence_shared
+except ImportError:
+    licence_shared = None
+
 log = logging.getLogger(__name__)
 
 ACCESS_LEVELS = ("open", "licensed", "restricted")
@@ -876,11 +881,11 @@ def job_notes(job_id: str) -> list[tuple[str, str]]:
 
 
 def licence_needs_signature(licence_id: str) -> bool:
-    try:
-        from ckanext.grandlyon_licence import shared
-    except ImportError:
+    """Does the portal's licence registry ask a signature for this licence?
+    (No, when the licence extension is not installed.)"""
+    if licence_shared is None:
         return False
-    return bool(licence_id) and shared.licence_requires_signature(licence_id)
+    return bool(licence_id) and licence_shared.licence_requires_signature(licence_id)
 
 
 def map_access(remote: Remote, conf: dict, builtin: dict[str, Optional[str]],

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.authz as authz
+import ckan.lib.navl.dictization_functions as df
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
@@ -37,6 +38,35 @@ def resource_and_package(resource_id: Any) -> tuple[model.Resource, model.Packag
     package = resource.package
     if package is None or package.state == "deleted":
         raise not_found()
+    return resource, package
+
+
+def visible_resource(context: Context, resource_id: Any) -> tuple[model.Resource, model.Package]:
+    """As resource_and_package, and a dataset the user may not see is missing too."""
+    if resource_id in (None, "") or resource_id is df.missing:
+        raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
+    resource, package = resource_and_package(resource_id)
+    try:
+        tk.check_access("package_show", dict(context), {"id": package.id})
+    except tk.NotAuthorized:
+        raise not_found() from None
+    return resource, package
+
+
+def check_read(context: Context, resource_id: Any, action: str) -> tuple[model.Resource, model.Package]:
+    """The resource, once the user may read its data: 404 when the user may
+    not see its dataset (as for a missing resource), 403 when the user sees
+    the dataset but not its data (the access distribution's one policy);
+    then the action's own auth function, which other plugins may chain."""
+    if not resource_id:
+        raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
+    resource, package = resource_and_package(resource_id)
+    try:
+        access.check_data_read(context, resource.id)
+    except tk.ObjectNotFound:
+        # The same answer as a resource that does not exist.
+        raise not_found() from None
+    tk.check_access(action, context, {"resource_id": resource.id})
     return resource, package
 
 

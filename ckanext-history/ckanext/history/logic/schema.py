@@ -1,7 +1,8 @@
-"""Validation schemas of the feed actions."""
+"""Validation schemas of the feed actions (`@validate` in action.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import ckan.lib.navl.dictization_functions as df
@@ -73,3 +74,24 @@ def _none_or_positive(value: Any) -> Any:
 
 def feed_ref() -> dict[str, Any]:
     return {"resource_id": [tk.get_validator("not_empty"), tk.get_validator("unicode_safe")]}
+
+
+def single_values(data_dict: dict[str, Any], feed_schema: dict[str, Any]) -> dict[str, Any]:
+    """The input as CKAN's navl validation reads it, before `@validate`.
+
+    navl hands a top-level empty list back without running the field's
+    validators, and some of CKAN's validators fail on a list or an object:
+    every field but `fields` takes a single value (else "Must be a single
+    value"). The validators read text: numbers are given as text. navl
+    flattens lists of dicts: `fields` is read as JSON text by its validator.
+    """
+    data = {key: value for key, value in data_dict.items() if value != [] or key == "fields"}
+    nested = {key: [tk._("Must be a single value")] for key, value in data.items()
+              if key in feed_schema and key != "fields" and isinstance(value, (dict, list))}
+    if nested:
+        raise tk.ValidationError(nested)
+    data = {key: str(value) if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else value for key, value in data.items()}
+    if isinstance(data.get("fields"), (list, dict)):
+        data["fields"] = json.dumps(data["fields"])
+    return data

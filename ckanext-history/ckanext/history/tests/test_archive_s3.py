@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from ckanext.history import archive, store
-from ckanext.history.logic import feed_actions
+from ckanext.history.logic import action
 from ckan.tests import factories
 
 from ckanext.history.tests.history_support import FIELDS, long_rows, make_dataset
@@ -138,5 +138,5 @@ def test_deleting_the_history_deletes_its_objects(history, archive_dir):
     rid, _rows = history
     archive.compact(rid, now=datetime.datetime(2026, 4, 1), retention=1)
     assert _objects(fs, bucket)
-    feed_actions.delete_history(rid)
+    action.delete_history(rid)
     assert _objects(fs, bucket) == []

@@ -1,11 +1,10 @@
-"""The history plugin's one blueprint; routes are added by the modules below
-(download: query downloads and monthly files; feed: the resource page's history
-tab and feed form)."""
+"""The history plugin's pages: download.py (query downloads and monthly
+files) and feed.py (the resource page's history tab and feed form) add their
+routes to the one blueprint of blueprint.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from . import download, feed
+from .blueprint import history
 
-history = Blueprint("history", __name__)
-
-from . import download, feed  # noqa: E402,F401  (register their routes)
+__all__ = ["download", "feed", "history"]

@@ -39,10 +39,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from ckanext.grandlyon_access import shared as access
 from ckanext.grandlyon_access.shared import FORMULA_PREFIXES, spreadsheet_safe
-from ckanext.history.logic.query_actions import check_read
+from ckanext.history import archive, query, store
+from ckanext.history.logic.auth import check_read
 from flask import Response, request, stream_with_context
 
-from . import history
+from .blueprint import history
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -61,7 +62,6 @@ def _context() -> dict:
 def _resource(id: str, resource_id: str):
     """The resource once the user may read its data; aborts 404 (not
     visible, missing, or not a resource of that dataset) or 403."""
-    from ckanext.history import store
     try:
         resource, package = check_read(_context(), resource_id, "history_query")
     except (tk.ObjectNotFound, tk.ValidationError):
@@ -195,8 +195,6 @@ class _Drain(io.RawIOBase):
 def parquet_chunks(batches, schema: pa.Schema):
     """A Parquet file streamed: each batch becomes a row group, whose bytes
     leave as soon as it is written."""
-    from ckanext.history import archive
-
     drain = _Drain()
     writer = pq.ParquetWriter(drain, schema, **archive.write_options(schema))
     for batch in batches:
@@ -239,8 +237,6 @@ def _response(fmt: str, batches, names: list[str], schema: pa.Schema, filename: 
 
 
 def _batches(q):
-    from ckanext.history import query
-
     schema = query.arrow_output_schema(q)
     for batch in query.stream(q):
         # Column order and types of the announced schema.
@@ -251,8 +247,6 @@ def _batches(q):
 
 @history.route("/dataset/<id>/resource/<resource_id>/history/download")
 def download(id: str, resource_id: str):
-    from ckanext.history import query
-
     resource, schema = _resource(id, resource_id)
     try:
         params = _params()
@@ -269,8 +263,6 @@ def download(id: str, resource_id: str):
 
 @history.route("/dataset/<id>/resource/<resource_id>/history/month/<month>.<fmt>")
 def month_file(id: str, resource_id: str, month: str, fmt: str):
-    from ckanext.history import archive, query, store
-
     resource, schema = _resource(id, resource_id)
     match = MONTH.match(month)
     if fmt not in FORMATS or not match or not 1 <= int(match.group(1)) \
@@ -290,8 +282,6 @@ def month_file(id: str, resource_id: str, month: str, fmt: str):
 
 
 def _archived_file(path: str, filename: str) -> Response:
-    from ckanext.history import archive
-
     fs, _base = archive.filesystem()
     size = fs.get_file_info(path).size
 

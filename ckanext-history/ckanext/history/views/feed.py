@@ -22,7 +22,7 @@ import ckan.plugins.toolkit as tk
 from ckanext.history.logic.auth import may_edit, may_read_data
 from flask import request
 
-from . import history
+from .blueprint import history
 
 FORM_FIELDS = ("url", "format", "feature_id_field", "time_field", "fields", "interval_seconds",
                "hot_retention_days", "store_mode")

@@ -1,26 +1,37 @@
-"""Feeds: a resource declared the real-time source of a history.
+"""The history plugin's actions.
 
-Actions `history_feed_create`, `history_feed_update`, `history_feed_show`,
-`history_feed_delete` and their auth functions. The dataset's publishers
-(package_update) declare, change and delete feeds; reading a feed needs the
-right to read the dataset's data (`grandlyon_access_data_read`), and its
-source URL and fetch errors are shown to the publishers only. A resource the
-user may not see answers the same 404 as one that does not exist.
+Feeds (a resource declared the real-time source of a history):
+`history_feed_create`, `history_feed_update`, `history_feed_show`,
+`history_feed_delete`. The dataset's publishers (package_update) declare,
+change and delete feeds; reading a feed needs the right to read the
+dataset's data, and its source URL and fetch errors are shown to the
+publishers only.
+
+Histories: `history_query` (rows and aggregates over both tiers) and
+`history_show` (feed, coverage, gaps), for whoever may read the dataset's
+data.
+
+Who may do what is in `auth.py`; what a feed declaration may hold in
+`schema.py` and `validators.py`. A resource the user may not see answers the
+same 404 as one that does not exist; a dataset whose metadata the user sees
+but not its data answers 403.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import ckan.lib.navl.dictization_functions as df
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.logic import validate
 from ckan.types import Context, DataDict
-from ckanext.history import problems
+from ckanext.grandlyon_access import shared as access
+from ckanext.history import archive, problems, query, store
 from ckanext.history.logic import auth, schema
-from ckanext.history.model import Feed, Gap, utcnow
+from ckanext.history.model import Feed, Gap, schema_table, utcnow
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -31,21 +42,6 @@ DECLARED = ("url", "format", "feature_id_field", "time_field", "fields", "interv
 
 def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-
-def _visible_resource(context: Context, resource_id: Any) -> tuple[model.Resource, model.Package]:
-    """As auth.resource_and_package, and a dataset the user may not see is missing too."""
-    if resource_id in (None, "") or resource_id is df.missing:
-        raise tk.ValidationError({"resource_id": [tk._("Missing value")]})
-    resource, package = auth.resource_and_package(resource_id)
-    try:
-        tk.check_access("package_show", dict(context), {"id": package.id})
-    except tk.NotAuthorized:
-        raise auth.not_found() from None
-    return resource, package
-
-
 
 
 def _feed_of(resource_id: str) -> Feed | None:
@@ -91,45 +87,40 @@ def feed_dict(feed: Feed, with_source: bool) -> dict[str, Any]:
     return out
 
 
-def _validate(data_dict: DataDict, feed_schema: dict, context: Context) -> dict[str, Any]:
-    # CKAN's validation hands a top-level empty list back without running the
-    # field's validators, and some of its validators fail on a list or an
-    # object: every field but `fields` takes a single value.
-    data = {key: value for key, value in data_dict.items() if value != [] or key == "fields"}
-    nested = {key: [tk._("Must be a single value")] for key, value in data.items()
-              if key in feed_schema and key != "fields" and isinstance(value, (dict, list))}
-    if nested:
-        raise tk.ValidationError(nested)
-    # The validators read text: numbers are given as text.
-    data = {key: str(value) if isinstance(value, (int, float)) and not isinstance(value, bool)
-            else value for key, value in data.items()}
-    # navl flattens lists of dicts; the fields validator reads them as JSON.
-    if isinstance(data.get("fields"), (list, dict)):
-        data["fields"] = json.dumps(data["fields"])
-    data, errors = df.validate(data, feed_schema, dict(context))
-    if errors:
-        raise tk.ValidationError(errors)
-    return data
+def _authorised(action_name: str) -> Callable:
+    """The resource must be one the user sees (else the 404 of a missing
+    resource) and the action allowed on it (403), before its input is read."""
+    def decorator(action: Callable) -> Callable:
+        @functools.wraps(action)
+        def wrapper(context: Context, data_dict: DataDict) -> Any:
+            resource, _package = auth.visible_resource(context, data_dict.get("resource_id"))
+            tk.check_access(action_name, context, {"resource_id": resource.id})
+            return action(context, data_dict)
+        return wrapper
+    return decorator
 
 
-def _store():
-    from ckanext.history import store
-
-    return store
+def _as_submitted(schema_func: Callable[[], dict]) -> Callable:
+    """The input made what CKAN's navl validation reads, before `@validate`
+    (schema.single_values)."""
+    def decorator(action: Callable) -> Callable:
+        @functools.wraps(action)
+        def wrapper(context: Context, data_dict: DataDict) -> Any:
+            return action(context, schema.single_values(data_dict, schema_func()))
+        return wrapper
+    return decorator
 
 
 def _ensure_schema(resource_id: str, fields: list[dict]) -> None:
     try:
-        _store().ensure_schema(resource_id, fields)
+        store.ensure_schema(resource_id, fields)
     except tk.ValidationError as error:
         raise tk.ValidationError({"fields": (error.error_dict or {}).get("fields")
                                   or [str(error)]}) from None
 
 
 def _has_history(resource_id: str) -> bool:
-    from ckanext.history import archive
-
-    return bool(_store().hot_stats(resource_id)["rows"] or archive.month_files(resource_id))
+    return bool(store.hot_stats(resource_id)["rows"] or archive.month_files(resource_id))
 
 
 def _refuse_retyped_fields(resource_id: str, before: list[dict], after: list[dict]) -> None:
@@ -157,6 +148,9 @@ def _commit() -> None:
             {"resource_id": [tk._("This resource already has a feed")]}) from None
 
 
+@_authorised("history_feed_create")
+@_as_submitted(schema.feed_create)
+@validate(schema.feed_create)
 def history_feed_create(context: Context, data_dict: DataDict) -> dict[str, Any]:
     """Declares a resource the real-time source of a history. The dataset's
     editors and admins (package_update).
@@ -177,32 +171,32 @@ def history_feed_create(context: Context, data_dict: DataDict) -> dict[str, Any]
         the default) or ``every`` (every poll)
     :param enabled: poll it (default true)
     """
-    _resource, package = _visible_resource(context, data_dict.get("resource_id"))
-    tk.check_access("history_feed_create", context, {"resource_id": _resource.id})
-    data = _validate(data_dict, schema.feed_create(), context)
-    if _feed_of(_resource.id) is not None:
+    resource, package = auth.resource_and_package(data_dict["resource_id"])
+    if _feed_of(resource.id) is not None:
         raise tk.ValidationError({"resource_id": [tk._("This resource already has a feed")]})
     user = model.User.get(context.get("user") or "")
-    feed = Feed(resource_id=_resource.id, package_id=package.id,
+    feed = Feed(resource_id=resource.id, package_id=package.id,
                 creator_user_id=user.id if user else None, next_poll_at=utcnow(),
-                **{key: data.get(key) for key in DECLARED if key in data})
-    feed.time_field = data.get("time_field") or None
-    _ensure_schema(_resource.id, feed.fields)
+                **{key: data_dict[key] for key in DECLARED if key in data_dict})
+    feed.time_field = data_dict.get("time_field") or None
+    _ensure_schema(resource.id, feed.fields)
     model.Session.add(feed)
     _commit()
     return feed_dict(feed, with_source=True)
 
 
+@_authorised("history_feed_update")
+@_as_submitted(schema.feed_update)
+@validate(schema.feed_update)
 def history_feed_update(context: Context, data_dict: DataDict) -> dict[str, Any]:
     """Changes a feed's declaration: the keys given are changed, the others
     kept (parameters as history_feed_create). A new URL forgets the validators
     of conditional requests; a change of schedule or enabling polls at once."""
-    resource, _package = _visible_resource(context, data_dict.get("resource_id"))
-    tk.check_access("history_feed_update", context, {"resource_id": resource.id})
+    resource, _package = auth.resource_and_package(data_dict["resource_id"])
     feed = _feed_of(resource.id)
     if feed is None:
         raise tk.ObjectNotFound(tk._("This resource has no feed"))
-    data = _validate(data_dict, schema.feed_update(), context)
+    data = dict(data_dict)
     changed = {key for key in DECLARED if key in data and data[key] != getattr(feed, key)}
     if "fields" in changed:
         _refuse_retyped_fields(resource.id, feed.fields or [], data["fields"])
@@ -223,6 +217,7 @@ def history_feed_update(context: Context, data_dict: DataDict) -> dict[str, Any]
 
 
 @tk.side_effect_free
+@validate(schema.feed_ref)
 def history_feed_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
     """A resource's feed: its declaration and the state of its polling.
     Needs the right to read the dataset's data; the source URL and the last
@@ -230,8 +225,7 @@ def history_feed_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
 
     :param resource_id: the resource
     """
-    data = _validate(data_dict, schema.feed_ref(), context)
-    resource, package = _visible_resource(context, data["resource_id"])
+    resource, package = auth.visible_resource(context, data_dict["resource_id"])
     tk.check_access("history_feed_show", context, {"resource_id": resource.id})
     feed = _feed_of(resource.id)
     if feed is None:
@@ -239,14 +233,14 @@ def history_feed_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
     return feed_dict(feed, with_source=auth.may_edit(context, package.id))
 
 
+@validate(schema.feed_ref)
 def history_feed_delete(context: Context, data_dict: DataDict) -> None:
     """Deletes a resource's feed and its whole history (hot rows, archive
     files, gaps). The dataset's editors and admins.
 
     :param resource_id: the resource
     """
-    data = _validate(data_dict, schema.feed_ref(), context)
-    resource, _package = _visible_resource(context, data["resource_id"])
+    resource, _package = auth.visible_resource(context, data_dict["resource_id"])
     tk.check_access("history_feed_delete", context, {"resource_id": resource.id})
     if _feed_of(resource.id) is None:
         raise tk.ObjectNotFound(tk._("This resource has no feed"))
@@ -256,7 +250,8 @@ def history_feed_delete(context: Context, data_dict: DataDict) -> None:
 def delete_history(resource_id: str) -> None:
     """Deletes a resource's feed, gaps, hot rows and archive files (the
     history of a deleted resource goes with it)."""
-    _store().delete_resource(resource_id)
+    store.delete_resource(resource_id)
+    archive.delete_resource(resource_id)
     model.Session.query(Gap).filter(Gap.resource_id == resource_id).delete()
     model.Session.query(Feed).filter(Feed.resource_id == resource_id).delete()
     model.Session.commit()
@@ -267,10 +262,8 @@ def prune(purged_only: bool = False) -> list[str]:
     resource dropped by package_update, a purged dataset: nothing told the
     history plugin), or with `purged_only` of those no longer in the
     database. Returns their ids."""
-    from ckanext.history import store
-
     with store.engine().connect() as conn:
-        ids = set(conn.execute(sa.select(store.schema_table.c.resource_id)).scalars())
+        ids = set(conn.execute(sa.select(schema_table.c.resource_id)).scalars())
     ids |= {rid for (rid,) in model.Session.query(Feed.resource_id)}
     ids |= {rid for (rid,) in model.Session.query(Gap.resource_id).distinct()}
     alive = model.Session.query(model.Resource.id).filter(model.Resource.id.in_(ids))
@@ -282,12 +275,92 @@ def prune(purged_only: bool = False) -> list[str]:
     return gone
 
 
+# --- histories ----------------------------------------------------------------------
+
+def _schema_of(resource_id: str) -> list[dict]:
+    fields = store.get_schema(resource_id)
+    if fields is None:
+        raise tk.ObjectNotFound(tk._("This resource has no history"))
+    return fields
+
+
+@tk.side_effect_free
+def history_query(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Rows or aggregates of a resource's history, from the archive and the
+    hot rows together, in (time, feature) order, a page at a time.
+
+    :param resource_id: the resource
+    :param start: ISO 8601 (naive = UTC), included; default one day before end
+    :param end: ISO 8601, excluded; default now
+    :param features: list of feature ids (default all)
+    :param fields: list of field names (default all value fields)
+    :param aggregate: none, minute, hour, day, week or month (default none)
+    :param functions: among avg, min, max, sum, count, first, last (default
+        ["avg"]; with an aggregate only)
+    :param per_feature: with an aggregate, one row per feature and bucket
+        (default true) or per bucket across features
+    :param limit: records per page (default 1000, at most the configured max)
+    :param cursor: next_cursor of the previous page
+    :returns: {"fields": [{"id", "type"}], "records": [...], "next_cursor"}
+    """
+    resource, _package = auth.check_read(context, data_dict.get("resource_id"), "history_query")
+    q = query.parse({**data_dict, "resource_id": resource.id}, _schema_of(resource.id))
+    answer = query.run(q)
+    access.record_data_read(context, resource.id, "history")
+    return answer
+
+
+@tk.side_effect_free
+def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """A resource's history: its feed (the source URL for the dataset's
+    editors only), what it covers and the gaps of its source.
+
+    :param resource_id: the resource
+    :returns: {"feed", "coverage": {"first", "last", "rows", "hot_rows",
+        "archived_rows", "months"}, "gaps": [{"start", "end", "reason",
+        "problem", "problem_explained"}]}: `rows` counts each (feature, time)
+        once, `hot_rows` those not archived yet; a gap's `reason` is English
+        (the worker's own words to the dataset's editors, which may name the
+        source's addresses; to other readers, the problem's sentence or
+        `PUBLIC_REASON`), `problem_explained` says what happened, what was
+        kept and what to do in the request's language
+    """
+    resource, package = auth.check_read(context, data_dict.get("resource_id"), "history_show")
+    has_feed = model.Session.query(Feed.id).filter(Feed.resource_id == resource.id).first()
+    if store.get_schema(resource.id) is None and has_feed is None:
+        raise tk.ObjectNotFound(tk._("This resource has no history"))
+    feed = None
+    if has_feed is not None:
+        try:
+            feed = tk.get_action("history_feed_show")(
+                {k: v for k, v in context.items() if k in ("user", "auth_user_obj", "ignore_auth")},
+                {"resource_id": resource.id})
+        except (KeyError, tk.ObjectNotFound, tk.NotAuthorized):
+            feed = None
+    gaps = (model.Session.query(Gap).filter(Gap.resource_id == resource.id)
+            .order_by(Gap.start).all())
+    editor = auth.may_edit(context, package.id)
+    return {
+        "feed": feed,
+        "coverage": query.coverage(resource.id),
+        "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat() if g.end else None,
+                  "reason": g.reason if editor else (problems.english(g.problem) or PUBLIC_REASON),
+                  "problem": g.problem,
+                  "problem_explained": problems.explain(g.problem)} for g in gaps],
+    }
+
+
+# A gap's reason for readers who do not edit the dataset, when the gap holds
+# no problem to explain (gaps recorded before problems were).
+PUBLIC_REASON = "The source could not be read."
+
+
 def get_actions() -> dict:
     return {
         "history_feed_create": history_feed_create,
         "history_feed_update": history_feed_update,
         "history_feed_show": history_feed_show,
         "history_feed_delete": history_feed_delete,
+        "history_query": history_query,
+        "history_show": history_show,
     }
-
-

@@ -1,6 +1,6 @@
 """Tables of the history plugin that describe feeds: the feed declared on a
 resource and the gaps recorded when its source failed. The rows themselves live
-in the time-partitioned table of `store.py`. No foreign keys to CKAN's tables
+in the time-partitioned table of `rows.py`. No foreign keys to CKAN's tables
 (resources are referred to by id); created by the plugin's migrations
 (`ckan db upgrade -p history`)."""
 
