@@ -18,6 +18,7 @@ import ckan.model as model
 import pytest
 from ckan.plugins import get_plugin, load_all, plugin_loaded
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access import policy
 from ckanext.grandlyon_access.model import CircleMember, Grant, utcnow
 from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS
 from ckanext.grandlyon_access.testing.pytest_plugin import World as FiveLevelWorld
@@ -184,6 +185,24 @@ def test_the_policy_for_each_actor_and_level(world, name):
             context, data = data_dict(name, world, level)
             if (got := outcome(world, name, who, context, **data)) != expected:
                 wrong.append((who, level, got))
+    assert wrong == []
+
+
+def test_a_reading_web_request_gets_the_same_decisions(world, app):
+    """On a GET request the policy keeps the user's labels, grants and role
+    for the rest of the request (policy.cached_per_request): the decisions
+    are the table's, each actor in a request of their own, as a page is."""
+    wrong = []
+    for who in ACTORS:
+        with app.flask_app.test_request_context("/dataset/x", method="GET"):
+            app.flask_app.preprocess_request()  # the web hooks start the cache
+            assert policy.request_cache_active()
+            for name in (*POLICY, "datastore_search"):
+                for level in LEVELS:
+                    context, data = data_dict(name, world, level)
+                    if (got := outcome(world, name, who, context, **data)) \
+                            != BY_ACCESS[name][ACCESS[who][level]]:
+                        wrong.append((who, name, level, got))
     assert wrong == []
 
 
