@@ -4,19 +4,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 from ckanext.dataviz import loader
-from ckanext.dataviz.logic import action, auth
-from ckanext.dataviz.maps import action as map_action
 from ckanext.dataviz.views import dataviz
-
-
-def _actions() -> dict:
-    return {**{name: getattr(action, name) for name in action.__all__},
-            **map_action.get_actions()}
-
-
-def _auth_functions() -> dict:
-    return {**{name: getattr(auth, name) for name in auth.__all__},
-            **map_action.get_auth_functions()}
 
 
 def _blueprints() -> list:
@@ -41,8 +29,8 @@ def _helpers() -> dict:
 
 
 @tk.blanket.config_declarations
-@tk.blanket.actions(_actions)
-@tk.blanket.auth_functions(_auth_functions)
+@tk.blanket.actions
+@tk.blanket.auth_functions
 @tk.blanket.blueprints(_blueprints)
 @tk.blanket.helpers(_helpers)
 class DatavizPlugin(p.SingletonPlugin, DefaultTranslation):

@@ -323,3 +323,367 @@ def dataviz_chart_request(key: FlattenKey, data: FlattenDataDict,
         errors[("config",)] = [tk._("The chart configuration must be an object.")]
         return
     data[("config",)] = chart
+
+
+# --- navl's flattening -------------------------------------------------------------------
+
+def whole_lists(data: dict[str, Any]) -> dict[str, Any]:
+    """The data with its lists of objects (a map's layers, a chart's
+    filters) as tuples, which navl keeps whole for the validator of their key
+    instead of taking them apart."""
+    return {key: tuple(value) if isinstance(value, list) and value
+            and isinstance(value[0], dict) else value for key, value in data.items()}
+
+
+def whole_values(data_dict: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The values of `names` in a data dict validated by @validate, those
+    given as lists of objects (that navl set aside as junk) put back whole."""
+    values = {name: data_dict.get(name) for name in names}
+    junk = data_dict.get("__junk")
+    if isinstance(junk, dict):
+        kept = {k: v for k, v in junk.items() if isinstance(k, tuple) and k[0] in names}
+        values.update(df.unflatten(kept) if kept else {})
+    return values
+
+
+def dataviz_first_error_only(order: tuple[str, ...]):
+    """An __after validator that keeps the error of the first wrong field in
+    `order` and drops the others' (an action that reports one wrong parameter
+    at a time)."""
+
+    def validator(key: FlattenKey, data: FlattenDataDict,
+                  errors: FlattenErrorDict, context: Context) -> None:
+        wrong = [name for name in order if errors.get((name,))]
+        for name in wrong[1:]:
+            errors[(name,)] = []
+
+    return validator
+
+
+# --- maps: nested objects, one validator each ---------------------------------------------
+
+STYLE_MODES = ("simple", "categories", "graduated", "proportional")
+CLASS_METHODS = ("quantile", "equal")
+SOURCE_KINDS = ("", "geojson", "wfs", "ogc", "table")
+SOURCE_KEYS = ("kind", "layer_name", "lat_field", "lon_field")
+STYLE_KEYS = ("mode", "color", "field", "classes", "method", "max_radius", "cluster",
+              "popup_fields")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
+MAX_LAYERS = 20
+MAX_POPUP_FIELDS = 20
+FIELD_MAX = 100
+
+
+def flag(value: Any) -> bool:
+    """true/1/yes/on (any case) or a true value."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def map_text(value: Any, limit: int = FIELD_MAX) -> str | None:
+    """A text of at most `limit` characters, stripped ("" for None); None
+    when the value is not text or is too long."""
+    value = _given(value)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return None
+    value = str(value).strip()
+    return value if len(value) <= limit else None
+
+
+def _int(value: Any, low: int, high: int, default: int) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
+def fields_list(value: Any) -> list[str] | None:
+    """A list of field names from a list or a comma-separated string."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [v for v in (p.strip() for p in value.split(",")) if v]
+    if not isinstance(value, list) or len(value) > MAX_POPUP_FIELDS:
+        return None
+    names = [map_text(v) for v in value]
+    if any(not n for n in names):
+        return None
+    return names
+
+
+def clean_style(style: Any, prefix: str, errors: dict[str, list[str]]) -> dict[str, Any]:
+    """A layer's style, with its defaults; errors under `<prefix>style.<key>`."""
+    if style in (None, ""):
+        style = {}
+    if isinstance(style, str):
+        try:
+            style = json.loads(style)
+        except ValueError:
+            style = None
+    if not isinstance(style, dict):
+        errors[f"{prefix}style"] = [tk._("The style must be an object.")]
+        return {}
+
+    def error(key: str, message: str) -> None:
+        errors[f"{prefix}style.{key}"] = [message]
+
+    clean: dict[str, Any] = {}
+    mode = style.get("mode") or "simple"
+    if mode not in STYLE_MODES:
+        error("mode", tk._("Unknown style {}: choose one of {}.").format(
+            json.dumps(str(mode)[:40]), ", ".join(STYLE_MODES)))
+    clean["mode"] = mode
+    color = style.get("color") or "#2b6cb0"
+    if not isinstance(color, str) or not _COLOR.match(color):
+        error("color", tk._("A colour is written #rrggbb."))
+    clean["color"] = color
+    field = map_text(style.get("field"))
+    if field is None:
+        error("field", tk._("The field name is too long or not text."))
+    elif not field and mode in ("categories", "graduated", "proportional"):
+        error("field", tk._("Choose the property that sets the style."))
+    clean["field"] = field or ""
+    classes = _int(style.get("classes"), 2, 9, 5)
+    if classes is None:
+        error("classes", tk._("The number of classes is a whole number from 2 to 9."))
+    clean["classes"] = classes or 5
+    method = style.get("method") or "quantile"
+    if method not in CLASS_METHODS:
+        error("method", tk._("Classes are made by quantile or equal intervals."))
+    clean["method"] = method
+    radius = _int(style.get("max_radius"), 2, 60, 20)
+    if radius is None:
+        error("max_radius", tk._("The largest radius is a whole number from 2 to 60."))
+    clean["max_radius"] = radius or 20
+    clean["cluster"] = flag(style.get("cluster"))
+    popup = fields_list(style.get("popup_fields"))
+    if popup is None:
+        error("popup_fields", tk._("Pop-ups show at most {} fields, named in a list.").format(
+            MAX_POPUP_FIELDS))
+    clean["popup_fields"] = popup or []
+    return clean
+
+
+def clean_source(source: Any, prefix: str, errors: dict[str, list[str]]) -> dict[str, str]:
+    """Where a layer reads its features: kind, WFS/OGC layer name, lat/lon
+    columns; errors under `<prefix>source.<key>`."""
+    if source in (None, ""):
+        source = {}
+    if not isinstance(source, dict):
+        errors[f"{prefix}source"] = [tk._("The source must be an object.")]
+        return {}
+    clean = {}
+    for key in SOURCE_KEYS:
+        value = map_text(source.get(key), 200)
+        if value is None:
+            errors[f"{prefix}source.{key}"] = [tk._("Too long or not text.")]
+        clean[key] = value or ""
+    if clean["kind"] not in SOURCE_KINDS:
+        errors[f"{prefix}source.kind"] = [tk._("Unknown kind of source {}.").format(
+            json.dumps(clean["kind"][:40]))]
+    return clean
+
+
+def clean_layers(value: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The layers of a saved map (their resources are checked by the action);
+    errors under `layers.<index>.<key>`."""
+    if isinstance(value, tuple):  # a list of objects kept whole (whole_lists)
+        value = list(value)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, list) or not value:
+        errors["layers"] = [tk._("A map needs at least one layer.")]
+        return []
+    if len(value) > MAX_LAYERS:
+        errors["layers"] = [tk._("A map has at most {} layers.").format(MAX_LAYERS)]
+        return []
+    layers = []
+    for index, layer in enumerate(value):
+        prefix = f"layers.{index}."
+        if not isinstance(layer, dict):
+            errors[f"layers.{index}"] = [tk._("A layer must be an object.")]
+            continue
+        resource_id = map_text(layer.get("resource_id"))
+        if not resource_id:
+            errors[f"{prefix}resource_id"] = [tk._("Missing value")]
+        title = map_text(layer.get("title"), 200)
+        if title is None:
+            errors[f"{prefix}title"] = [tk._("Too long or not text.")]
+        layers.append({
+            "resource_id": resource_id or "",
+            "title": title or "",
+            "source": clean_source(layer.get("source"), prefix, errors),
+            "style": clean_style(layer.get("style"), prefix, errors),
+        })
+    return layers
+
+
+def view_layer(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The one layer of a resource view `dataviz_map`, from its flat
+    configuration (the view form's fields)."""
+    errors: dict[str, list[str]] = {}
+    source = clean_source({k: config.get(k) for k in SOURCE_KEYS}, "", errors)
+    style = clean_style({k: config.get(k) for k in STYLE_KEYS}, "", errors)
+    return {"source": source, "style": style}, errors
+
+
+def _record(errors: FlattenErrorDict, found: dict[str, list[str]]) -> None:
+    """Errors keyed by a dotted path (``layers.1.style.mode``), kept as such."""
+    for path, messages in found.items():
+        errors.setdefault((path,), []).extend(messages)
+
+
+# --- maps: the fields of a saved map, of a layer's data, of the list ---------------------
+
+def dataviz_if_given(key: FlattenKey, data: FlattenDataDict,
+                     errors: FlattenErrorDict, context: Context) -> None:
+    """Stops at a key absent from the data (a partial update leaves it);
+    unlike ignore_missing, a given None is checked."""
+    if data.get(key) is df.missing:
+        data.pop(key, None)
+        raise df.StopOnError
+
+
+def dataviz_id_text(value: Any) -> str:
+    """An id or a name: a text that is not empty."""
+    value = _given(value)
+    if not value or not isinstance(value, str):
+        raise tk.Invalid(tk._("Missing value"))
+    return value
+
+
+def dataviz_map_title(key: FlattenKey, data: FlattenDataDict,
+                      errors: FlattenErrorDict, context: Context) -> None:
+    """Required, at most 200 characters."""
+    title = map_text(data.get(key), 200)
+    if not title:
+        errors[key].append(tk._("Missing value") if title == ""
+                           else tk._("Too long or not text."))
+    data[key] = title or ""
+
+
+def dataviz_map_name(key: FlattenKey, data: FlattenDataDict,
+                     errors: FlattenErrorDict, context: Context) -> None:
+    """The map's URL name when one is given: 2 to 100 lowercase letters,
+    digits, - and _ (made from the title otherwise)."""
+    value = _given(data.get(key))
+    if not value:
+        data.pop(key, None)
+        raise df.StopOnError
+    name = map_text(value)
+    if not name or not _NAME.match(name):
+        errors[key].append(tk._(
+            "Must be 2 to 100 characters: lowercase letters, digits, - and _."))
+    data[key] = name or ""
+
+
+def dataviz_map_description(key: FlattenKey, data: FlattenDataDict,
+                            errors: FlattenErrorDict, context: Context) -> None:
+    """Markdown, at most 5000 characters."""
+    description = map_text(data.get(key), 5000)
+    if description is None:
+        errors[key].append(tk._("Too long or not text."))
+    data[key] = description or ""
+
+
+def dataviz_map_layers(key: FlattenKey, data: FlattenDataDict,
+                       errors: FlattenErrorDict, context: Context) -> None:
+    """1 to MAX_LAYERS layers ({"resource_id", "title", "source", "style"},
+    or their JSON text); errors keyed by path (``layers.0.style.mode``)."""
+    found: dict[str, list[str]] = {}
+    data[key] = clean_layers(_given(data.get(key)), found)
+    _record(errors, found)
+
+
+def dataviz_map_bbox(key: FlattenKey, data: FlattenDataDict,
+                     errors: FlattenErrorDict, context: Context) -> None:
+    """[west, south, east, north] in degrees (a list or "w,s,e,n"), or None."""
+    value = _given(data.get(key))
+    data[key] = None
+    if value in (None, "", []):
+        return
+    if isinstance(value, str):
+        try:
+            value = [float(v) for v in value.split(",")] if not value.strip().startswith("[") \
+                else json.loads(value)
+        except ValueError:
+            value = None
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        errors[key].append(tk._("The extent is four numbers: west, south, east, north (degrees)."))
+        return
+    west, south, east, north = (float(v) for v in value)
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        errors[key].append(tk._("The extent is four numbers: west, south, east, north (degrees)."))
+        return
+    data[key] = [west, south, east, north]
+
+
+def dataviz_map_flag(default: bool):
+    """A yes/no field: `default` when absent, flag() of the value otherwise
+    (a given None is false)."""
+
+    def validator(value: Any) -> bool:
+        return default if value is df.missing else flag(value)
+
+    return validator
+
+
+def dataviz_map_owner_org(key: FlattenKey, data: FlattenDataDict,
+                          errors: FlattenErrorDict, context: Context) -> None:
+    """The owning organisation's id or name, or None (the map is the
+    user's); whether it exists is checked by the action."""
+    owner = map_text(data.get(key))
+    if owner is None:
+        errors[key].append(tk._("Too long or not text."))
+    data[key] = owner or None
+
+
+def dataviz_name_or_id(value: Any) -> Any:
+    """A name or an id when given (None passes)."""
+    if _given(value) is not None and not isinstance(value, str):
+        raise tk.Invalid(tk._("Must be a name or an id"))
+    return _given(value)
+
+
+def dataviz_true_false(value: Any) -> bool:
+    """A boolean from true/false, yes/no, on/off, 1/0 (false when absent)."""
+    value = _given(value)
+    try:
+        return bool(value) and tk.asbool(value)
+    except ValueError:
+        raise tk.Invalid(tk._("Must be true or false")) from None
+
+
+def dataviz_list_limit(default: int, maximum: int):
+    """A whole number, at most `maximum`; `default` when absent."""
+
+    def validator(value: Any) -> int:
+        try:
+            return min(int(default if value is df.missing else value), maximum)
+        except (TypeError, ValueError):
+            raise tk.Invalid(tk._("Must be a whole number")) from None
+
+    return validator
+
+
+def dataviz_list_offset(key: FlattenKey, data: FlattenDataDict,
+                        errors: FlattenErrorDict, context: Context) -> None:
+    """A whole number, 0 or more (0 when absent); a wrong one is reported
+    under `limit`, with the limit's own error."""
+    value = data.get(key)
+    try:
+        data[key] = max(int(0 if value is df.missing else value), 0)
+    except (TypeError, ValueError):
+        if not errors.get(("limit",)):
+            errors[("limit",)].append(tk._("Must be a whole number"))

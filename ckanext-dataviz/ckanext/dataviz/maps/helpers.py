@@ -5,14 +5,13 @@ what to do; translated messages; the basemap from the configuration."""
 from __future__ import annotations
 
 import html
-from typing import Any, Optional
+from typing import Any
 
 import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
-
 from ckanext.dataviz import config
-from ckanext.dataviz.maps import action, schema
+from ckanext.dataviz.logic import auth, validators
 
 
 def current_context() -> dict[str, Any]:
@@ -22,7 +21,7 @@ def current_context() -> dict[str, Any]:
             "auth_user_obj": user if authenticated else None}
 
 
-def next_step(layer: dict[str, Any], came_from: str = "") -> Optional[dict[str, str]]:
+def next_step(layer: dict[str, Any], came_from: str = "") -> dict[str, str] | None:
     """The link that leads a viewer without access to the data."""
     step = layer.get("next_step")
     if step == "login":
@@ -78,9 +77,9 @@ def _base(title: str, layers: list[dict[str, Any]], came_from: str = "") -> dict
 
 def view_map_config(view: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
     """The map of a resource view: one layer, the resource."""
-    layer, _errors = schema.view_layer(view)
+    layer, _errors = validators.view_layer(view)
     context = current_context()
-    access = action.layer_access(context, resource.get("id") or "")
+    access = auth.layer_access(context, resource.get("id") or "")
     package = access.get("package")
     entry = {
         "resource_id": resource.get("id"), "title": view.get("title") or resource.get("name") or "",

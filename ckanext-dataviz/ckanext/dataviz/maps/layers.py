@@ -8,7 +8,7 @@ Remote addresses are fetched through the portal's outbound guard; every
 problem becomes a `LayerError` naming the field at fault, which the action
 turns into a ValidationError (HTTP 409) and the map into a message.
 
-The caller has already asked the access policy (see action.py).
+The caller has already asked the access policy (see logic/action.py).
 """
 
 from __future__ import annotations

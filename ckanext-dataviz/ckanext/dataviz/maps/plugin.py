@@ -9,8 +9,8 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import missing
 from ckan.types import Context, DataDict
-
-from ckanext.dataviz.maps import helpers, schema
+from ckanext.dataviz.logic import validators
+from ckanext.dataviz.maps import helpers
 
 GEO_FORMATS = ("geojson", "json", "wfs", "ogc api features", "oapif", "csv")
 
@@ -25,7 +25,7 @@ def _field_validator(name: str):
     def validator(key: Any, data: dict, errors: dict, context: Context) -> None:
         flat = {k[0]: ("" if v is missing else v) for k, v in data.items()
                 if isinstance(k, tuple) and len(k) == 1}
-        _, layer_errors = schema.view_layer(flat)
+        _, layer_errors = validators.view_layer(flat)
         for error_key, messages in layer_errors.items():
             if error_key.split(".")[-1] == name:
                 errors[key].extend(messages)

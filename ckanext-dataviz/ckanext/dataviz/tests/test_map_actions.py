@@ -12,7 +12,7 @@ import re
 import pytest
 from ckan.tests import helpers
 
-from ckanext.dataviz.maps import schema
+from ckanext.dataviz.logic import schema
 from ckanext.dataviz.tests import test_map_world as world_module
 from ckanext.dataviz.tests.test_map_world import api
 
@@ -55,15 +55,15 @@ def create(world, who="editor", **fields):
 ])
 def test_a_bad_map_names_the_field(fields, key):
     data = {"title": "T", "layers": [{"resource_id": "x"}], **fields}
-    _clean, errors = schema.clean_map(data)
+    _clean, errors = schema.check_map(data, schema.map_create())
     assert key in errors, errors
     assert all(isinstance(m, str) and m for m in errors[key])
 
 
 def test_a_good_map_gets_defaults():
-    clean, errors = schema.clean_map({"title": " Vélos ", "layers": json.dumps([
+    clean, errors = schema.check_map({"title": " Vélos ", "layers": json.dumps([
         {"resource_id": "r", "style": {"mode": "graduated", "field": "v", "popup_fields": "a, b"}}]),
-        "bbox": "4.7,45.6,4.9,45.9"})
+        "bbox": "4.7,45.6,4.9,45.9"}, schema.map_create())
     assert errors == {}
     assert clean["title"] == "Vélos" and clean["bbox"] == [4.7, 45.6, 4.9, 45.9]
     style = clean["layers"][0]["style"]
