@@ -43,6 +43,7 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 from ckan import model
+from ckan.lib import uploader
 from ckanext.dataviz import config
 from ckanext.dataviz.model import DatavizDatastoreLoad, utcnow
 
@@ -181,9 +182,7 @@ def _site_context() -> dict[str, Any]:
 
 
 def _upload_path(resource: dict[str, Any]) -> str:
-    from ckan.lib.uploader import get_resource_uploader
-
-    path = get_resource_uploader(resource).get_path(resource["id"])
+    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
     if not path or not os.path.isfile(path):
         raise LoadError("missing_file")
     return path

@@ -1,6 +1,6 @@
-"""Routes of charts and view embeds (added to the dataviz blueprint).
+"""The route of view embeds (added to the dataviz blueprint by views.py).
 
-/dataviz/embed/view/<view_id>: any resource view of a dataset alone in a bare
+/dataviz/embed/view/<view_id> (embed_view): any resource view of a dataset alone in a bare
 page (dataviz/embed/base.html) that other sites may frame. A viewer without
 access to the data gets what they must do to reach it, and no data; a view of
 a dataset they may not see is missing (404).
@@ -12,10 +12,8 @@ from typing import Any
 
 import ckan.lib.datapreview as datapreview
 import ckan.plugins.toolkit as tk
-from flask import make_response
-
 from ckanext.dataviz.chart.plugin import _access_vars, _context, _embed_url
-from ckanext.dataviz.views import dataviz
+from flask import make_response
 
 
 def _frameable(html: str, status: int = 200):
@@ -25,7 +23,6 @@ def _frameable(html: str, status: int = 200):
     return response
 
 
-@dataviz.route("/dataviz/embed/view/<view_id>")
 def embed_view(view_id: str):
     context = _context()
     try:

@@ -22,7 +22,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import ckan.plugins.toolkit as tk
-
+from ckan.lib import uploader
 from ckanext.dataviz import config
 from ckanext.grandlyon_access import shared as access
 
@@ -99,9 +99,7 @@ def _fetch(url: str) -> bytes:
 def _read(resource: dict[str, Any]) -> bytes:
     """The bytes of an uploaded file, or of the resource's URL."""
     if resource.get("url_type") == "upload":
-        from ckan.lib.uploader import get_resource_uploader
-
-        path = get_resource_uploader(resource).get_path(resource["id"])
+        path = uploader.get_resource_uploader(resource).get_path(resource["id"])
         if not os.path.isfile(path):
             raise LayerError("url", tk._("The layer's file is missing."))
         if os.path.getsize(path) > config.map_max_bytes():

@@ -1,4 +1,5 @@
-"""Routes of saved maps, the map builder and their embeds (added to the dataviz blueprint).
+"""Routes of saved maps, the map builder and their embeds (added to the
+dataviz blueprint by views.py).
 Redirects are relative: they stay on the host the user came through.
 
 /dataviz/map/<id>          the map's page (id or name)
@@ -15,11 +16,9 @@ from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
-from flask import make_response, redirect, request
-
 from ckanext.dataviz.maps import helpers
 from ckanext.dataviz.model import DatavizMap
-from ckanext.dataviz.views import dataviz
+from flask import make_response, redirect, request
 
 
 def _show(id: str) -> dict[str, Any]:
@@ -120,9 +119,3 @@ def map_delete(id: str):
     tk.h.flash_success(tk._("The map was deleted."))
     return redirect(tk.h.url_for("dashboard.datasets"))
 
-
-dataviz.add_url_rule("/dataviz/map/new", view_func=map_new, methods=["GET", "POST"])
-dataviz.add_url_rule("/dataviz/map/<id>", view_func=map_read)
-dataviz.add_url_rule("/dataviz/map/<id>/edit", view_func=map_edit, methods=["GET", "POST"])
-dataviz.add_url_rule("/dataviz/map/<id>/delete", view_func=map_delete, methods=["POST"])
-dataviz.add_url_rule("/dataviz/embed/map/<id>", view_func=map_embed)
