@@ -8,44 +8,19 @@ from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, inputguard, policy, resilience, search
-from ckanext.grandlyon_access.logic import action, auth, datastore, surfaces
-
-
-# Chained actions of surfaces that exist only with another plugin: chaining
-# an action nobody defines stops CKAN at start-up. (The DataStore's are in
-# logic/datastore.py, with their auth functions.)
-_CHAINS_NEEDING = {
-    "harvest": ("harvest_object_show", "harvest_object_list"),
-    "activity": ("package_activity_list", "organization_activity_list", "group_activity_list",
-                 "user_activity_list", "recently_changed_packages_activity_list",
-                 "dashboard_activity_list", "activity_show", "activity_data_show",
-                 "activity_diff"),
-}
-
-
-def _datastore_wrapped(table: dict[str, Any]) -> dict[str, Any]:
-    return datastore.wrapped("datastore" in tk.aslist(tk.config.get("ckan.plugins")),
-                             tk.asbool(tk.config.get("ckan.datastore.sqlsearch.enabled")), table)
+from ckanext.grandlyon_access.logic import action, auth, surfaces
 
 
 def _actions() -> dict[str, Any]:
-    """The plugin's actions (logic/action.py), the chained actions that gate
-    CKAN's own surfaces (logic/surfaces.py) less those of plugins this
-    configuration does not load, and the DataStore's (logic/datastore.py)."""
-    loaded = set(tk.aslist(tk.config.get("ckan.plugins")))
-    absent = {name for plugin, names in _CHAINS_NEEDING.items() if plugin not in loaded
-              for name in names}
-    surface_chains = {name: getattr(surfaces, name) for name in surfaces.__all__
-                      if name not in absent}
-    return {**dict(get_local_functions(action)), **surface_chains,
-            **_datastore_wrapped(datastore.ACTIONS)}
+    """The plugin's actions (logic/action.py) and the chained actions that
+    gate CKAN's own surfaces (logic/surfaces/, one module per area)."""
+    return {**dict(get_local_functions(action)), **surfaces.actions()}
 
 
 def _auth_functions() -> dict[str, Any]:
-    """The plugin's auth functions (logic/auth.py) and the DataStore's
-    chained ones (logic/datastore.py)."""
-    return {**{name: getattr(auth, name) for name in auth.__all__},
-            **_datastore_wrapped(datastore.AUTH_FUNCTIONS)}
+    """The plugin's auth functions (logic/auth.py) and the chained ones of
+    CKAN's surfaces (logic/surfaces/)."""
+    return {**{name: getattr(auth, name) for name in auth.__all__}, **surfaces.auth_functions()}
 
 
 @tk.blanket.actions(_actions)

@@ -1,7 +1,7 @@
 """Auth functions of the access plugin.
 
 `grandlyon_access_data_read` is the one policy decision (see policy.py).
-The DataStore's read auth functions are chained to it in logic/datastore.py,
+The DataStore's read auth functions are chained to it in logic/surfaces/datastore.py,
 beside the DataStore actions they guard.
 """
 

@@ -11,8 +11,8 @@ the DataTables view (both read through `datastore_search`).
 
 The plugin registers `ACTIONS` and `AUTH_FUNCTIONS` when the `datastore`
 plugin is loaded (`datastore_search_sql` only with
-`ckan.datastore.sqlsearch.enabled`): chaining a function nobody defines
-stops CKAN at start-up.
+`ckan.datastore.sqlsearch.enabled`, see `configured`): chaining a function
+nobody defines stops CKAN at start-up.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from typing import Any
 import ckan.authz as authz
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
-
 from ckanext.grandlyon_access import audit, policy
-from ckanext.grandlyon_access.logic.surfaces import Asker, package_of_resource
+
+from .common import Asker, package_of_resource
 
 ActionFunc = Callable[[Context, DataDict], Any]
+NEEDS_PLUGIN = "datastore"
 CATALOGUE = "_table_metadata"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -186,9 +187,9 @@ AUTH_FUNCTIONS = {"datastore_search": datastore_search_auth,
                   "datastore_search_sql": datastore_search_sql_auth}
 
 
-def wrapped(enabled: bool, sql_enabled: bool, table: dict[str, Any]) -> dict[str, Any]:
-    """`table` (ACTIONS or AUTH_FUNCTIONS) as this configuration has it."""
-    if not enabled:
-        return {}
+def configured(table: dict[str, Any]) -> dict[str, Any]:
+    """`table` (ACTIONS or AUTH_FUNCTIONS) as this configuration has it:
+    `datastore_search_sql` exists only when the SQL search is enabled."""
+    sql_enabled = tk.asbool(tk.config.get("ckan.datastore.sqlsearch.enabled"))
     return {name: fn for name, fn in table.items()
             if sql_enabled or name != "datastore_search_sql"}
