@@ -186,6 +186,21 @@ def test_filters_equal_and_range(table):
     assert as_list["series"] == answer["series"]
 
 
+def test_chart_keys_given_directly_with_a_list_of_filters(table):
+    """Without `config` the chart keys are the request's own, a list of
+    filter objects included (navl would set such a list aside)."""
+    filters = [{"field": "kind", "op": "=", "value": "a"},
+               {"field": "bikes", "op": "!=", "value": 3}]
+    direct = helpers.call_action("dataviz_chart_data", context={"user": table["user"]},
+                                 resource_id=table["resource_id"], chart_type="bar",
+                                 x="commune", y="bikes", aggregate="sum", filters=filters)
+    in_config = chart(table, chart_type="bar", x="commune", y="bikes", aggregate="sum",
+                      filters=filters)
+    unfiltered = chart(table, chart_type="bar", x="commune", y="bikes", aggregate="sum")
+    assert direct["series"] == in_config["series"] != unfiltered["series"]
+    assert direct["chart"]["filters"] == filters
+
+
 def test_raw_rows_sort_limit_and_truncation(table):
     answer = chart(table, chart_type="scatter", x="temp", y="bikes", sort="-y", limit=10)
     points = answer["series"][0]["points"]
