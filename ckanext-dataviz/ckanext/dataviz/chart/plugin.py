@@ -11,7 +11,6 @@ from typing import Any
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
-from ckan.lib.navl.dictization_functions import missing
 from ckanext.dataviz.chart import query, spec
 from ckanext.dataviz.logic import schema
 from ckanext.grandlyon_access import shared as access
@@ -43,31 +42,6 @@ def _embed_url(view_id: str | None) -> str:
     return tk.url_for("dataviz.embed_view", view_id=view_id, _external=True)
 
 
-def validate_chart_view(key, data, errors, context) -> None:
-    """Checks the whole chart configuration of a view form against the
-    resource's DataStore fields; errors go to the form field they concern."""
-    resource_id = data.get(("resource_id",))
-    if not resource_id or resource_id is missing or errors.get(("resource_id",)):
-        return
-    fields = query.datastore_fields(resource_id)
-    if fields is None:
-        errors.setdefault(("x",), []).append(
-            tk._("This resource has no DataStore table to chart."))
-        return
-    config = {}
-    for name in spec.KEYS:
-        if name == "title":
-            continue
-        value = data.get((name,))
-        if value is not missing and value is not None:
-            config[name] = value
-    chart, problems = schema.check_chart(config, fields)
-    for name, messages in problems.items():
-        errors.setdefault((name,), []).extend(messages)
-    if chart is not None:
-        data[("y",)] = chart.y
-
-
 class DatavizChartView(p.SingletonPlugin):
     """A chart (line, bar, area, pie, scatter) of a DataStore resource,
     aggregated by the database."""
@@ -76,9 +50,6 @@ class DatavizChartView(p.SingletonPlugin):
     p.implements(p.ITemplateHelpers)
 
     def info(self) -> dict[str, Any]:
-        # The chart's title is the view's own title (CKAN's field).
-        view_schema = schema.chart_view()
-        view_schema["__after"] = [validate_chart_view]
         return {
             "name": "dataviz_chart",
             "title": tk._("Chart"),
@@ -87,7 +58,7 @@ class DatavizChartView(p.SingletonPlugin):
             "iframed": True,
             "preview_enabled": False,
             "full_page_edit": True,
-            "schema": view_schema,
+            "schema": schema.chart_view(),
         }
 
     def can_view(self, data_dict: dict[str, Any]) -> bool:
@@ -176,16 +147,13 @@ class DatavizHistoryView(p.SingletonPlugin):
     p.implements(p.IResourceView, inherit=True)
 
     def info(self) -> dict[str, Any]:
-        ignore_missing = tk.get_validator("ignore_missing")
-        unicode_safe = tk.get_validator("unicode_safe")
         return {
             "name": "dataviz_history",
             "title": tk._("History chart"),
             "default_title": tk._("History"),
             "icon": "clock-rotate-left",
             "iframed": True,
-            "schema": {"fields": [ignore_missing, unicode_safe],
-                       "features": [ignore_missing, unicode_safe]},
+            "schema": schema.history_view(),
         }
 
     def can_view(self, data_dict: dict[str, Any]) -> bool:

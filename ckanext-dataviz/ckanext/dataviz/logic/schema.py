@@ -68,14 +68,31 @@ def check_chart(chart: dict[str, Any], fields: list[dict[str, Any]]
 @validator_args
 def chart_view(ignore_missing: Validator) -> Schema:
     """The form of a `dataviz_chart` view (the chart's title is the view's
-    own title); the whole is checked by the view plugin's __after."""
-    return {name: [ignore_missing] for name in KEYS if name != "title"}
+    own title), checked as a whole with check_chart."""
+    schema: Schema = {name: [ignore_missing] for name in KEYS if name != "title"}
+    schema["__after"] = [v.dataviz_chart_view_form(check_chart)]
+    return schema
+
+
+@validator_args
+def history_view(ignore_missing: Validator, unicode_safe: Validator) -> Schema:
+    """The form of a `dataviz_history` view."""
+    return {"fields": [ignore_missing, unicode_safe],
+            "features": [ignore_missing, unicode_safe]}
 
 
 # --- maps --------------------------------------------------------------------------------
 
 LIST_LIMIT = 50
 LIST_MAX = 500
+
+
+@validator_args
+def map_view(default: Any) -> Schema:
+    """The form of a `dataviz_map` view: its layer's source and style, each
+    field checked as validators.view_layer checks it."""
+    return {name: [default(""), v.dataviz_map_view_field(name)]
+            for name in v.SOURCE_KEYS + v.STYLE_KEYS}
 
 
 @validator_args

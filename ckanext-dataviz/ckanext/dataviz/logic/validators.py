@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import ckan.lib.navl.dictization_functions as df
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, FlattenDataDict, FlattenErrorDict, FlattenKey
 from ckanext.dataviz import config
+from ckanext.dataviz.chart import query
 from ckanext.dataviz.chart.spec import (
     AGGREGATES,
     BUCKETS,
@@ -284,6 +286,38 @@ def dataviz_chart_rules(key: FlattenKey, data: FlattenDataDict,
             errors[("y",)].append(tk._("A pie chart shows one field."))
 
 
+def dataviz_chart_view_form(check: Callable[..., tuple[Any, dict[str, list[str]]]]):
+    """The __after validator of a `dataviz_chart` view's form: the whole
+    configuration checked by `check` (schema.check_chart) against the
+    resource's DataStore fields; errors go to the form field they concern;
+    `y` is kept as the list of its fields."""
+
+    def validator(key: FlattenKey, data: FlattenDataDict,
+                  errors: FlattenErrorDict, context: Context) -> None:
+        resource_id = data.get(("resource_id",))
+        if not resource_id or resource_id is df.missing or errors.get(("resource_id",)):
+            return
+        fields = query.datastore_fields(resource_id)
+        if fields is None:
+            errors.setdefault(("x",), []).append(
+                tk._("This resource has no DataStore table to chart."))
+            return
+        chart = {}
+        for name in KEYS:
+            if name == "title":  # the chart's title is the view's own title
+                continue
+            value = data.get((name,))
+            if value is not df.missing and value is not None:
+                chart[name] = value
+        spec, problems = check(chart, fields)
+        for name, messages in problems.items():
+            errors.setdefault((name,), []).extend(messages)
+        if spec is not None:
+            data[("y",)] = spec.y
+
+    return validator
+
+
 # --- the request of dataviz_chart_data ----------------------------------------------------
 
 def _junk_keys(data: FlattenDataDict, names: tuple[str, ...]) -> dict[str, Any]:
@@ -535,6 +569,22 @@ def view_layer(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[s
     source = clean_source({k: config.get(k) for k in SOURCE_KEYS}, "", errors)
     style = clean_style({k: config.get(k) for k in STYLE_KEYS}, "", errors)
     return {"source": source, "style": style}, errors
+
+
+def dataviz_map_view_field(name: str):
+    """One field of a `dataviz_map` view's form, checked as the layer's
+    source or style would check it (the error names the field)."""
+
+    def validator(key: FlattenKey, data: FlattenDataDict,
+                  errors: FlattenErrorDict, context: Context) -> None:
+        flat = {k[0]: ("" if v is df.missing else v) for k, v in data.items()
+                if isinstance(k, tuple) and len(k) == 1}
+        _, layer_errors = view_layer(flat)
+        for error_key, messages in layer_errors.items():
+            if error_key.split(".")[-1] == name:
+                errors[key].extend(messages)
+
+    return validator
 
 
 def _record(errors: FlattenErrorDict, found: dict[str, list[str]]) -> None:

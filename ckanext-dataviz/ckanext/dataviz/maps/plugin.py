@@ -7,31 +7,11 @@ from typing import Any
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
-from ckan.lib.navl.dictization_functions import missing
 from ckan.types import Context, DataDict
-from ckanext.dataviz.logic import validators
+from ckanext.dataviz.logic import schema
 from ckanext.dataviz.maps import helpers
 
 GEO_FORMATS = ("geojson", "json", "wfs", "ogc api features", "oapif", "csv")
-
-VIEW_FIELDS = ("kind", "layer_name", "lat_field", "lon_field", "mode", "color", "field",
-               "classes", "method", "max_radius", "cluster", "popup_fields")
-
-
-def _field_validator(name: str):
-    """One field of the view form, checked as the layer's source or style
-    would check it (the error names the field)."""
-
-    def validator(key: Any, data: dict, errors: dict, context: Context) -> None:
-        flat = {k[0]: ("" if v is missing else v) for k, v in data.items()
-                if isinstance(k, tuple) and len(k) == 1}
-        _, layer_errors = validators.view_layer(flat)
-        for error_key, messages in layer_errors.items():
-            if error_key.split(".")[-1] == name:
-                errors[key].extend(messages)
-
-    return validator
-
 
 class DatavizMapPlugin(p.SingletonPlugin):
     """Map view of a resource (`dataviz_map`)."""
@@ -52,8 +32,7 @@ class DatavizMapPlugin(p.SingletonPlugin):
             "always_available": False,
             "preview_enabled": False,
             "full_page_edit": False,
-            "schema": {name: [tk.get_validator("default")(""), _field_validator(name)]
-                       for name in VIEW_FIELDS},
+            "schema": schema.map_view(),
         }
 
     def can_view(self, data_dict: DataDict) -> bool:
