@@ -272,8 +272,10 @@ def dataviz_map_update(context: Context, data_dict: DataDict) -> dict[str, Any]:
     if errors:
         raise tk.ValidationError(errors)
     saved = _get_map(context, ref["id"])
-    tk.check_access("dataviz_map_update", context, {"id": saved.id, **{
-        k: v for k, v in data_dict.items() if k == "owner_org"}})
+    asked = {"id": saved.id}
+    if "owner_org" in data_dict:
+        asked["owner_org"] = data_dict["owner_org"]
+    tk.check_access("dataviz_map_update", context, asked)
     clean, errors = schema.check_map(data_dict, schema.map_update())
     if "owner_org" in clean:
         clean["owner_org"] = _owner_org(clean["owner_org"], errors)
