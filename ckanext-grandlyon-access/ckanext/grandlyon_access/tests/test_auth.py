@@ -222,13 +222,6 @@ def test_a_missing_dataset_or_resource_is_refused_or_missing(world, name):
         assert outcome(world, name, "editor", context, **data) in (REFUSED, MISSING)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: logic/datastore.py's chained datastore_info auth judges `resource_id` "
-    "before `id`; CKAN's datastore_info puts the table an alias names in `id` and "
-    "leaves the alias in `resource_id`, so the policy is skipped: over HTTP an "
-    "outsider asking by alias gets a restricted table's info (200, row count and "
-    "fields) and a 403 naming a hidden table's resource id, where asking by id "
-    "gives 403 and 404. Remove this mark with the fix."))
 def test_datastore_info_asked_by_alias_follows_the_policy(world):
     """CKAN's datastore_info resolves an alias before asking its auth
     function: `id` is the table, `resource_id` the alias as asked. The answer

@@ -25,6 +25,7 @@ from typing import Any
 import ckan.authz as authz
 import ckan.plugins.toolkit as tk
 from ckan.types import AuthResult, Context, DataDict
+from ckanext.datastore.backend import DatastoreBackend
 from ckanext.grandlyon_access import audit, policy
 
 from .common import Asker, package_of_resource
@@ -37,8 +38,22 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 # --- asking the policy ------------------------------------------------------------------
 
-def _table_missing(context: Context, resource_id: str | None) -> bool:
-    package = package_of_resource(resource_id)
+def _real_table(ref: Any) -> str | None:
+    """The resource id of a table named by its id or by one of its aliases
+    (None when there is no such table): an alias is judged as its table."""
+    if not isinstance(ref, str) or not ref or "\x00" in ref:
+        return None
+    if package_of_resource(ref) is not None:
+        return ref
+    try:
+        exists, real_id = DatastoreBackend.get_active_backend().resource_id_from_alias(ref)
+    except Exception:  # not a name PostgreSQL takes: no table has it
+        return None
+    return real_id if exists and real_id else None
+
+
+def _table_missing(context: Context, ref: str | None) -> bool:
+    package = package_of_resource(_real_table(ref))
     return package is not None and not Asker(context).sees(package)
 
 
@@ -46,10 +61,10 @@ def _deny(msg: str) -> AuthResult:
     return {"success": False, "msg": msg}
 
 
-def _data_read_of_table(context: Context, resource_id: str) -> AuthResult:
-    """The policy for a table's rows; a table of a dataset the user may not
-    see is missing (404), not forbidden."""
-    package = policy.package_of({"resource_id": resource_id})
+def _data_read_of_table(context: Context, ref: str) -> AuthResult:
+    """The policy for a table's rows (named by id or alias); a table of a
+    dataset the user may not see is missing (404), not forbidden."""
+    package = package_of_resource(_real_table(ref))
     if package is None:
         raise tk.ObjectNotFound()
     decision = policy.decide(context.copy(), package)
@@ -61,9 +76,12 @@ def _data_read_of_table(context: Context, resource_id: str) -> AuthResult:
 
 
 def _table_read(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    resource_id = data_dict.get("resource_id") or data_dict.get("id") or ""
-    if policy.package_of({"resource_id": resource_id}) is not None:
-        decision = _data_read_of_table(context, resource_id)
+    """The policy on the table asked for, by id or alias. (CKAN's
+    datastore_info leaves the alias asked for in `resource_id` and puts the
+    table's id in `id`.)"""
+    table = _real_table(data_dict.get("resource_id")) or _real_table(data_dict.get("id"))
+    if table is not None:
+        decision = _data_read_of_table(context, table)
         if not decision["success"]:
             return decision
     return next_auth(context, data_dict)
