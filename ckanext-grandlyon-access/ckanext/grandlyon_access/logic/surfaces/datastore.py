@@ -75,11 +75,12 @@ def _data_read_of_table(context: Context, ref: str) -> AuthResult:
     return _deny(tk._("You do not have access to the data of this dataset"))
 
 
-def _table_read(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    """The policy on the table asked for, by id or alias. (CKAN's
-    datastore_info leaves the alias asked for in `resource_id` and puts the
-    table's id in `id`.)"""
-    table = _real_table(data_dict.get("resource_id")) or _real_table(data_dict.get("id"))
+def _table_read(next_auth, context: Context, data_dict: DataDict, key: str) -> AuthResult:
+    """The policy on the table named by `key` (id or alias). CKAN's
+    datastore_search puts the table's id in `resource_id`; datastore_info
+    puts it in `id` and leaves the name asked for in `resource_id`."""
+    ref = data_dict.get(key) or data_dict.get("resource_id")
+    table = _real_table(ref)
     if table is not None:
         decision = _data_read_of_table(context, table)
         if not decision["success"]:
@@ -92,7 +93,7 @@ def _table_read(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
 @tk.chained_auth_function
 @tk.auth_allow_anonymous_access
 def datastore_search_auth(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    return _table_read(next_auth, context, data_dict)
+    return _table_read(next_auth, context, data_dict, "resource_id")
 
 
 def _catalogue_seen_by(next_action: ActionFunc, context: Context,
@@ -145,7 +146,7 @@ def _audited(next_action: ActionFunc, context: Context, data_dict: DataDict) -> 
 @tk.chained_auth_function
 @tk.auth_allow_anonymous_access
 def datastore_info_auth(next_auth, context: Context, data_dict: DataDict) -> AuthResult:
-    return _table_read(next_auth, context, data_dict)
+    return _table_read(next_auth, context, data_dict, "id")
 
 
 @tk.chained_action
