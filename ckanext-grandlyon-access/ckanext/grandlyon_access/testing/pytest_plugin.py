@@ -161,16 +161,17 @@ class World:
     - `datasets`: the keys of the datasets to create, each a level of
       LEVELS, or a mapping key -> level (for two datasets at one level).
       Each is named `ds-<key>` (`name`), titled `Dataset <key>` (`title`),
-      created by the actor `creator`, with one external file at
-      `ORIGIN.format(key)` and, when `table`, a DataStore table holding one
-      row whose station is `secret-<key>`. `world.datasets[key]` is the
+      created by the actor `creator`, with `resources(key)` (one external
+      file at `ORIGIN.format(key)`) and, when `table`, a DataStore table
+      (`table_of(key)`: one row whose station is `secret-<key>`). `world.datasets[key]` is the
       dataset as `package_show` gives it, plus `file_id` and `table_id`.
     - `org`: fields of the organisation (default name `publisher`).
     - `email`: a format of the users' e-mail address (`"{name}@example.org"`);
       CKAN's factory makes one up by default.
 
-    A module that needs more overrides `make_dataset` (called once per
-    dataset, after the users and the organisation) or adds to `__init__`.
+    A module that needs more overrides `prepare` (called after the users
+    and the organisation, before the datasets), `resources`, `table_of`,
+    `make_dataset` (called once per dataset) or adds to `__init__`.
     """
 
     def __init__(self, *, users: Mapping[str, str] = USERS,
@@ -187,6 +188,7 @@ class World:
                                           password=password, **extra)
         members = [{"name": users[key], "capacity": key} for key in CAPACITIES if key in users]
         self.org = factories.Organization(**{"name": "publisher", **(org or {})}, users=members)
+        self.prepare()
         levels = datasets if isinstance(datasets, Mapping) else {key: key for key in datasets}
         self.datasets: dict[str, Any] = {}
         for key, level in levels.items():
@@ -198,6 +200,10 @@ class World:
             return actors[name]
         raise AttributeError(name)
 
+    def prepare(self) -> None:
+        """What the datasets need besides the users and the organisation
+        (a group, a circle...): nothing by default."""
+
     def call(self, action: str, who: str = "sysadmin", **params: Any) -> Any:
         """Calls an action in the name of the actor `who` (a key of
         `actors`), authorisation skipped as CKAN's `helpers.call_action`
@@ -207,24 +213,36 @@ class World:
 
     def make_dataset(self, key: str, **fields: Any) -> dict[str, Any]:
         """Creates the dataset `key` with `fields` (its level's by default:
-        an open one under an open licence), its external file and, when the
-        world has tables, its DataStore table."""
+        an open one under an open licence), its `resources` and, when the
+        world has tables, its DataStore table (`table_of`)."""
         fields.setdefault("license_id", LICENCE_OPEN)
         dataset = self.call(
             "package_create", self.creator, name=self.name_format.format(key=key),
             title=self.title_format.format(key=key), owner_org=self.org["id"],
-            resources=[{"name": "file", "url": ORIGIN.format(key), "format": "CSV"}], **fields)
+            resources=self.resources(key), **fields)
         table_id = None
         if self.table:
-            table_id = self.call(
-                "datastore_create", self.creator,
-                resource={"package_id": dataset["id"], "name": "table"},
-                fields=[{"id": "station", "type": "text"}, {"id": "bikes", "type": "int"}],
-                records=[{"station": f"secret-{key}", "bikes": 7}], force=True)["resource_id"]
+            table = self.table_of(key)
+            table["resource"] = {"package_id": dataset["id"], **table.get("resource", {})}
+            table_id = self.call("datastore_create", self.creator, force=True,
+                                 **table)["resource_id"]
         dataset = helpers.call_action("package_show", id=dataset["id"])
-        dataset["file_id"] = dataset["resources"][0]["id"]
+        dataset["file_id"] = dataset["resources"][0]["id"] if dataset["resources"] else None
         dataset["table_id"] = table_id
         return dataset
+
+    def resources(self, key: str) -> list[dict[str, Any]]:
+        """The resources the dataset `key` is created with: one external
+        CSV file at `ORIGIN.format(key)`."""
+        return [{"name": "file", "url": ORIGIN.format(key), "format": "CSV"}]
+
+    def table_of(self, key: str) -> dict[str, Any]:
+        """The `datastore_create` parameters of the dataset `key`'s table
+        (its `resource` gets the dataset's id): a resource named `table`
+        with one row, station `secret-<key>`."""
+        return {"resource": {"name": "table"},
+                "fields": [{"id": "station", "type": "text"}, {"id": "bikes", "type": "int"}],
+                "records": [{"station": f"secret-{key}", "bikes": 7}]}
 
     def grant(self, key: str, who: str, by: str = "admin", **params: Any) -> Any:
         """Grants the actor `who` the dataset `key`, in the name of `by`."""

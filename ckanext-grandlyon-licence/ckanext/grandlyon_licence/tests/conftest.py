@@ -1,10 +1,10 @@
-"""Fixtures of the licence tests: users with API tokens, a browser-like client
-logged in with its cookie, copies of the portal's registry to modify, and a
-count of the stored signatures."""
+"""Fixtures of the licence tests: users with API tokens (the shared plugin's
+actors, ckanext.grandlyon_access.testing.pytest_plugin), a browser-like
+client logged in with its cookie, copies of the portal's registry to modify,
+and a count of the stored signatures."""
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import re
 from collections.abc import Callable
@@ -13,43 +13,27 @@ from typing import Any
 import pytest
 import yaml
 from ckan import model
-from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import PASSWORD, Actor
 from ckanext.grandlyon_licence.model import GrandlyonLicenceSignature
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 PORTAL_REGISTRY = REPO / "config" / "licences.yaml"
-PASSWORD = "Correct-Horse-42"
 CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
-@dataclasses.dataclass
-class Actor:
-    name: str
-    id: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": self.token}
-
-
-def make_actor(user: dict[str, Any]) -> Actor:
-    return Actor(user["name"], user["id"], factories.APIToken(user=user["name"])["token"])
+@pytest.fixture
+def user(clean_db, actor_factory) -> Actor:
+    return actor_factory("signer")
 
 
 @pytest.fixture
-def user(clean_db) -> Actor:
-    return make_actor(factories.User(name="signer", password=PASSWORD))
+def other_user(clean_db, actor_factory) -> Actor:
+    return actor_factory("someone-else")
 
 
 @pytest.fixture
-def other_user(clean_db) -> Actor:
-    return make_actor(factories.User(name="someone-else", password=PASSWORD))
-
-
-@pytest.fixture
-def sysadmin(clean_db) -> Actor:
-    return make_actor(factories.Sysadmin(name="portal-admin", password=PASSWORD))
+def sysadmin(clean_db, actor_factory) -> Actor:
+    return actor_factory("portal-admin", sysadmin=True)
 
 
 def api_call(app, action: str, actor: Actor | None = None, lang: str = "", **data):
