@@ -20,7 +20,7 @@ import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
 from ckanext.activity.model import Activity
-from ckanext.grandlyon_access.inputguard import is_same_site
+from ckanext.grandlyon_access.site.inputguard import is_same_site
 from ckanext.grandlyon_licence.tests.conftest import MOBILITES_DETAILS, csrf_token
 
 PASSWORD = "Correct-Horse-42"

@@ -7,7 +7,8 @@ import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
-from ckanext.grandlyon_access import gate, inputguard, policy, resilience, search
+from ckanext.grandlyon_access import gate, policy, search
+from ckanext.grandlyon_access.site import inputguard, resilience
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 
 
@@ -88,7 +89,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
         return labels
 
     # IMiddleware: the resource download routes go through the policy; a
-    # search outage answers 503 with what to do (resilience.py).
+    # search outage answers 503 with what to do (site/).
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):

@@ -1,0 +1,17 @@
+"""What the portal does site-wide, on every page and API call whatever the
+extension: the one home for it (the access plugin, which every other
+extension of the suite depends on, installs it in `make_middleware`).
+
+- `inputguard.py`: requests refused or made safe before any view runs (a
+  NUL character, a redirect target on another site, a state change by a
+  plain link asks for a confirmation posted with the CSRF token).
+- `resilience.py`: the search index out of reach answers 503 with what to
+  do, not a 500.
+- `plurals.py`: the plural rule of the page's language, whatever catalogue
+  Flask-Babel read last.
+- `other_strings.py`: the strings of other packages (CKAN, ckanext-harvest)
+  shown without a French translation, translated by this extension's
+  catalogue.
+- `helpers.py`: CKAN's template helpers made right for every language (a
+  date with its hour in the language's order).
+"""
