@@ -26,11 +26,6 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 # sanity check: the walk below finds nothing if no plugin is loaded).
 EXPECTED_PLUGINS = ("grandlyon_access", "grandlyon_licence", "communes", "history", "dataviz")
 
-# Modules written before the COVERED convention, with the tuples that list
-# their names instead.
-LISTED_AS = {"ckanext.history.tests.test_auth": ("READS", "WRITES")}
-
-
 def distribution_of(plugin: object) -> str | None:
     """The `ckanext-*` folder of this repository holding the plugin's code,
     or None for a plugin from elsewhere (CKAN, its extensions)."""
@@ -67,8 +62,7 @@ def covered_by(module_name: str) -> set[str]:
             raise
         return set()
     names: set[str] = set()
-    for attribute in LISTED_AS.get(module_name, ("COVERED",)):
-        names.update(getattr(module, attribute, ()))
+    names.update(getattr(module, "COVERED", ()))
     return names
 
 

@@ -17,6 +17,7 @@ from .feed_world import ACCESS, EDITORS, LEVELS, World
 
 READS = ("history_query", "history_show", "history_feed_show")
 WRITES = ("history_feed_create", "history_feed_update", "history_feed_delete")
+COVERED = READS + WRITES  # read by tests/test_auth_coverage.py
 
 
 @pytest.fixture(scope="module")
