@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 ORIGIN = {"Origin": "https://www.site-de-commune.example"}
 
@@ -13,9 +14,8 @@ ORIGIN = {"Origin": "https://www.site-de-commune.example"}
 def world(clean_db, clean_index):
     org = factories.Organization(name="ville-c", is_commune="true")
     dataset = factories.Dataset(name="c-open", owner_org=org["id"], access_level="open")
-    user = factories.Sysadmin()
-    return {"token": factories.APIToken(user=user["name"])["token"], "dataset": dataset,
-            "user": user}
+    user = make_actor(sysadmin=True)
+    return {"token": user.token, "dataset": dataset, "user": user}
 
 
 def assert_cors(res):
@@ -71,7 +71,7 @@ def test_cookies_are_never_set_cross_origin(app, world):
     ("options", "/api/3/action/user_show", None),
 ])
 def test_nothing_else_is_cross_origin(app, world, method, url, body):
-    url = url.format(user=world["user"]["name"])
+    url = url.format(user=world["user"].name)
     headers = {**ORIGIN, "Authorization": world["token"]}
     if method == "options":
         headers["Access-Control-Request-Method"] = "POST"

@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime
 
 import ckan.plugins.toolkit as tk
-from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 from flask_babel import force_locale
 
 
 def test_the_sysadmin_page_is_in_french(app, clean_db):
-    admin = factories.Sysadmin()
-    token = factories.APIToken(user=admin["name"])["token"]
+    token = make_actor(sysadmin=True).token
     html = app.get("/ckan-admin/", headers={"Authorization": token}).get_data(as_text=True)
     for french in ("Administrateurs système actuels", "utilisateur administrateur système",
                    "Retirer les droits d", ">Nommer</button>"):

@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff"
@@ -20,8 +20,7 @@ SQUARE = {"type": "Polygon", "coordinates": [[[4.8, 45.7], [4.9, 45.7], [4.9, 45
 
 @pytest.fixture
 def sysadmin(clean_db):
-    user = factories.Sysadmin()
-    return {"Authorization": factories.APIToken(user=user["name"])["token"]}
+    return make_actor(sysadmin=True).headers
 
 
 def create(app, headers, prefix="", files=None, **fields):

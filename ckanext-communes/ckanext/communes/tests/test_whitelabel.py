@@ -8,32 +8,33 @@ import re
 
 import pytest
 from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import level_fields, make_actor
 
 HOST = "data.ville-a.fr"
 
 
 @pytest.fixture
 def world(clean_db, clean_index):
-    editor = factories.User(name="editeur-a")
+    editor = make_actor("editeur-a")
     commune = factories.Organization(
         name="ville-a", title="Ville A", is_commune="true", primary_color="#C8102E",
         secondary_color="#eee", host_names=HOST, introduction="Les **données** de A",
-        users=[{"name": editor["name"], "capacity": "editor"}])
+        users=[{"name": editor.name, "capacity": "editor"}])
     other = factories.Organization(name="autre-org", title="Autre organisation")
     service = factories.Organization(name="service-metropole", title="Service")
 
-    def dataset(name, org, **fields):
+    def dataset(name, org, level, **fields):
         return factories.Dataset(name=name, title=f"Titre {name}", owner_org=org["id"],
-                                 license_id="lo-2.0", **fields)
+                                 **level_fields(level), **fields)
 
-    dataset("a-open", commune, access_level="open", tags=[{"name": "velo"}],
+    dataset("a-open", commune, "open", tags=[{"name": "velo"}],
             resources=[{"url": "https://origin.example.org/a-open.csv", "format": "CSV"}])
-    dataset("a-restricted", commune, access_level="restricted",
+    dataset("a-restricted", commune, "restricted",
             resources=[{"url": "https://origin.example.org/a-restricted.csv", "format": "JSON"}])
-    dataset("a-hidden", commune, access_level="restricted", access_hidden="true")
-    dataset("a-private", commune, access_level="open", private=True)
-    dataset("b-open", other, access_level="open")
-    dataset("s-open", service, access_level="open")
+    dataset("a-hidden", commune, "hidden")
+    dataset("a-private", commune, "private")
+    dataset("b-open", other, "open")
+    dataset("s-open", service, "open")
     return {"commune": commune, "editor": editor}
 
 
@@ -56,8 +57,7 @@ def test_the_commune_page_shows_its_identity_and_only_its_visible_datasets(app, 
 
 
 def test_the_organisation_editor_sees_the_hidden_and_private_ones(app, world):
-    token = factories.APIToken(user="editeur-a")["token"]
-    html = app.get("/commune/ville-a", headers={"Authorization": token}).get_data(as_text=True)
+    html = app.get("/commune/ville-a", headers=world["editor"].headers).get_data(as_text=True)
     assert listed(html) == {"a-open", "a-restricted", "a-hidden", "a-private"}
 
 

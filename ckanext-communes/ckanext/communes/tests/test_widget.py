@@ -9,6 +9,7 @@ import re
 
 import pytest
 from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS, level_fields, make_actor
 
 ORIGIN = "https://origin.example.org/{}.csv"
 
@@ -18,21 +19,15 @@ def world(clean_db, clean_index):
     commune = factories.Organization(name="ville-w", title="Ville W", is_commune="true",
                                      primary_color="#0a0")
     other = factories.Organization(name="autre-w")
-    levels = {"w-open": {"access_level": "open"},
-              "w-licensed": {"access_level": "licensed", "license_id": "mobilites"},
-              "w-restricted": {"access_level": "restricted"},
-              "w-hidden": {"access_level": "restricted", "access_hidden": "true"},
-              "w-private": {"access_level": "open", "private": True}}
-    for name, fields in levels.items():
-        fields.setdefault("license_id", "lo-2.0")
+    for level in LEVELS:
+        name = f"w-{level}"
         factories.Dataset(name=name, title=f"Titre {name}", owner_org=commune["id"],
                           notes=f"**Description** de {name} " + "longue " * 60,
                           tags=[{"name": "theme-w"}] if name != "w-restricted" else [],
                           resources=[{"url": ORIGIN.format(name), "format": "csv",
-                                      "name": f"fichier {name}"}], **fields)
+                                      "name": f"fichier {name}"}], **level_fields(level))
     factories.Dataset(name="x-open", owner_org=other["id"], access_level="open")
-    admin = factories.Sysadmin()
-    return {"token": factories.APIToken(user=admin["name"])["token"]}
+    return {"token": make_actor(sysadmin=True).token}
 
 
 def search(app, headers=None, **params):

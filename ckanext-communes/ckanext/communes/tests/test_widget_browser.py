@@ -6,14 +6,10 @@ builder's live preview too. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
-import requests
 from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import level_fields
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))))
@@ -21,36 +17,11 @@ ARTIFACTS = os.path.join(REPO, "test-artifacts")
 ORIGIN = "https://origin.example.org/{}.csv"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live_ckan(request, tmp_path):
-    """A real CKAN web server on the test ini, on a free loopback port."""
-    ini = os.path.abspath(request.config.getoption("--ckan-ini"))
-    port = free_port()
-    ckan = os.path.join(os.path.dirname(sys.executable), "ckan")
-    log = open(tmp_path / "ckan.log", "w")
-    server = subprocess.Popen([ckan, "-c", ini, "run", "-H", "127.0.0.1", "-p", str(port),
-                               "-r", "-t"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if requests.get(f"{url}/api/3/action/status_show", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None, (tmp_path / "ckan.log").read_text()
-            time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+def live_ckan(world, live_portal) -> str:
+    """The URL of a real CKAN web server on the test ini (the shared
+    plugin's `live_portal`), started once the world is made."""
+    return live_portal.url
 
 
 @pytest.fixture
@@ -58,16 +29,12 @@ def world(clean_db, clean_index):
     commune = factories.Organization(name="ville-b", title="Ville B", is_commune="true",
                                      primary_color="#c8102e")
     other = factories.Organization(name="autre-b")
-    for name, fields in {
-        "b-open": {"access_level": "open"},
-        "b-licensed": {"access_level": "licensed", "license_id": "mobilites"},
-        "b-restricted": {"access_level": "restricted"},
-        "b-hidden": {"access_level": "restricted", "access_hidden": "true"},
-    }.items():
-        fields.setdefault("license_id", "lo-2.0")
+    for level in ("open", "licensed", "restricted", "hidden"):
+        name = f"b-{level}"
         factories.Dataset(name=name, title=f"Titre {name}", owner_org=commune["id"],
                           notes=f"Description <b>{name}</b> {'tulipe' if name == 'b-restricted' else ''}",
-                          resources=[{"url": ORIGIN.format(name), "format": "CSV"}], **fields)
+                          resources=[{"url": ORIGIN.format(name), "format": "CSV"}],
+                          **level_fields(level))
     factories.Dataset(name="x-open", title="Titre x-open", owner_org=other["id"])
 
 
