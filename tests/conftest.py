@@ -1,20 +1,16 @@
-"""Fixtures shared by the cross-extension tests."""
+"""Fixtures shared by the cross-extension tests (besides the suite's pytest
+plugin, ckanext.grandlyon_access.testing.pytest_plugin: actors, the
+five-level world, the live portal, `ckan_ini`)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
+from ckanext.grandlyon_access.testing.pytest_plugin import ckan_bin
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="session")
-def ckan_ini(request) -> str:
-    """Absolute path of the ini file the test session runs with."""
-    return os.path.abspath(request.config.getoption("--ckan-ini"))
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +20,9 @@ def ckan_command(ckan_ini):
     Returns a callable taking the command's arguments; it returns the
     CompletedProcess, with stdout and stderr as text.
     """
-    ckan = os.path.join(os.path.dirname(sys.executable), "ckan")
-
     def run(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [ckan, "-c", ckan_ini, *args],
+            [ckan_bin(), "-c", ckan_ini, *args],
             capture_output=True, text=True, timeout=timeout, cwd=REPO,
         )
 

@@ -1,20 +1,19 @@
 """The demo catalogue: its files are consistent, and its loader builds the
-catalogue through the HTTP API of a real CKAN server, idempotently."""
+catalogue through the HTTP API of a real CKAN server (the shared
+`live_portal`), idempotently."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
-import pytest
 import ckan.model as model
+import pytest
 import requests
-from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOADER = os.path.join(REPO, "demo", "load.py")
@@ -43,39 +42,6 @@ def test_check_reports_a_dataset_of_an_unknown_organisation(tmp_path):
     result = check(str(broken))
     assert result.returncode != 0
     assert "no-such-organisation" in result.stdout + result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def live_ckan(ckan_ini, tmp_path):
-    """A real CKAN web server on the test ini, on a free loopback port."""
-    port = free_port()
-    ckan = os.path.join(os.path.dirname(sys.executable), "ckan")
-    log = open(tmp_path / "ckan.log", "w")
-    server = subprocess.Popen(
-        [ckan, "-c", ckan_ini, "run", "-H", "127.0.0.1", "-p", str(port), "-r", "-t"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if requests.get(f"{url}/api/3/action/status_show", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None, (tmp_path / "ckan.log").read_text()
-            time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def catalogue(url: str, token: str) -> dict:
@@ -124,11 +90,11 @@ def access_state(url: str, token: str) -> dict:
 
 
 @pytest.mark.usefixtures("clean_db", "clean_index")
-def test_loader_builds_the_catalogue_and_a_second_run_changes_nothing(live_ckan, tmp_path):
+def test_loader_builds_the_catalogue_and_a_second_run_changes_nothing(live_portal, tmp_path):
     with open(os.path.join(DATA, "datasets.json"), encoding="utf-8") as f:
         expected = json.load(f)
-    admin = factories.Sysadmin()
-    token = factories.APIToken(user=admin["name"])["token"]
+    token = make_actor(sysadmin=True).token
+    live_ckan = live_portal.url
     passwords = tmp_path / "passwords"
     load = [sys.executable, LOADER, "--url", live_ckan, "--token", token,
             "--data", DATA, "--password-file", str(passwords)]

@@ -20,12 +20,12 @@ import ckan.plugins.toolkit as tk
 import pytest
 from ckan import model
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import PASSWORD, make_actor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 SUITE_PREFIXES = ("grandlyon_access", "grandlyon_licence", "communes", "history", "dataviz")
 SUITE_BLUEPRINTS = SUITE_PREFIXES + ("grandlyon_licence_admin",)
-PASSWORD = "Correct-Horse-42"
 # Payloads per action. By default the same payloads every run (CI stays
 # repeatable); PORTAL_FUZZ_EXAMPLES=300 searches deeper with fresh ones.
 FUZZ_EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "15"))
@@ -62,22 +62,15 @@ def parameter_names(action_name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def world(reset_portal_db, reset_index):
-    import ckan.plugins as plugins
-
-    plugins.load_all()
-    reset_portal_db()
-    reset_index()
+def world(portal_for_module):
     org = factories.Organization(name="fuzz-org")
-    sysadmin = factories.Sysadmin(name="fuzz-admin", password=PASSWORD)
-    editor = factories.User(name="fuzz-editor", password=PASSWORD)
-    helpers.call_action("organization_member_create", {"user": sysadmin["name"]}, id=org["id"],
-                        username=editor["name"], role="editor")
+    sysadmin = make_actor("fuzz-admin", sysadmin=True)
+    editor = make_actor("fuzz-editor")
+    helpers.call_action("organization_member_create", {"user": sysadmin.name}, id=org["id"],
+                        username=editor.name, role="editor")
     dataset = factories.Dataset(owner_org=org["id"], name="fuzz-dataset",
                                 resources=[{"url": "https://example.org/a.csv", "format": "CSV"}])
-    token = factories.APIToken(user=sysadmin["name"])["token"]
-    yield {"token": token, "dataset": dataset, "org": org}
-    plugins.unload_all()
+    return {"token": sysadmin.token, "dataset": dataset, "org": org}
 
 
 @pytest.fixture(scope="module")

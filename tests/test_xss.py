@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 SCRIPT = '<script>alert("xss-probe")</script>'
 IMG = '"><img src=x onerror=alert("xss-probe")>'
@@ -22,8 +23,8 @@ def assert_escaped(html: str, where: str, shown: bool = True) -> None:
 
 @pytest.fixture
 def world(clean_db, clean_index):
-    sysadmin = factories.Sysadmin()
-    ctx = {"user": sysadmin["name"], "ignore_auth": False}
+    sysadmin = make_actor(sysadmin=True)
+    ctx = {"user": sysadmin.name, "ignore_auth": False}
     commune = helpers.call_action("organization_create", dict(ctx), name="probe-commune", title=PAYLOAD,
                                   description=PAYLOAD, is_commune="true", insee_code="99999",
                                   primary_color="#123456", secondary_color="#abcdef",
@@ -39,9 +40,8 @@ def world(clean_db, clean_index):
                                 layers=[{"resource_id": resource_id, "title": PAYLOAD,
                                          "style": {"mode": "simple", "color": "#336699",
                                                    "popup_fields": "nom"}}])
-    token = factories.APIToken(user=sysadmin["name"])["token"]
-    return {"ctx": ctx, "commune": commune, "dataset": dataset, "map": saved, "token": token,
-            "resource_id": resource_id}
+    return {"ctx": ctx, "commune": commune, "dataset": dataset, "map": saved,
+            "token": sysadmin.token, "resource_id": resource_id}
 
 
 def test_commune_and_dataset_fields_are_escaped_everywhere_they_show(app, world):
