@@ -34,17 +34,17 @@ from typing import Any
 import ckan.lib.search as search
 import ckan.logic as logic
 import ckan.model as model
-import ckan.plugins as plugins
 import pytest
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+from ckanext.grandlyon_access.testing.pytest_plugin import ORIGIN, PASSWORD
+from ckanext.grandlyon_access.testing.pytest_plugin import World as FiveLevelWorld
 
-ORIGIN = "https://origin.example.org/secret/{}.csv"
-PASSWORD = "Correct-Horse-42"
 MISSING = "ds-does-not-exist"
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 DATASETS = ("open", "licensed", "restricted", "hidden", "private", "turned")
+LEVEL_OF = {"turned": "open"}  # created at this level (then made hidden)
 
 # What the policy gives each actor, per dataset: D = data (and metadata),
 # M = metadata only, - = nothing (the dataset looks missing).
@@ -105,18 +105,6 @@ def reads(actor: str, ds: str) -> bool:
 # --- the world ----------------------------------------------------------------------
 
 @dataclasses.dataclass
-class Actor:
-    key: str
-    name: str | None = None
-    id: str | None = None
-    token: str | None = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": self.token} if self.token else {}
-
-
-@dataclasses.dataclass
 class Dataset:
     key: str
     id: str
@@ -152,31 +140,18 @@ class Dataset:
                 self.tag]
 
 
-class World:
+class World(FiveLevelWorld):
     """Users, an organisation, a group, a circle, grants, a signature and the
-    datasets of ACCESS_TABLE, each with an external file, a DataStore table
-    with a datatables view, a harvest object, two activities, a relationship
-    from ds-open, and followed by every logged-in actor (a follow made when
-    the dataset was visible stays after the access ends)."""
+    datasets of ACCESS_TABLE (the shared five-level world, plus `turned`),
+    each with an external file, a DataStore table with a datatables view, a
+    harvest object, two activities, a relationship from ds-open, and
+    followed by every logged-in actor (a follow made when the dataset was
+    visible stays after the access ends)."""
 
     def __init__(self) -> None:
-        self.actors: dict[str, Actor] = {"anonymous": Actor("anonymous")}
-        for key, name in USERS.items():
-            factory = factories.Sysadmin if key == "sysadmin" else factories.User
-            user = factory(name=name, password=PASSWORD, email=f"{name}@example.org")
-            token = factories.APIToken(user=name)["token"]
-            self.actors[key] = Actor(key, name, user["id"], token)
-        self.org = factories.Organization(name="publisher", title="Publisher", is_commune="true",
-                                          users=[
-            {"name": "org-admin", "capacity": "admin"},
-            {"name": "org-editor", "capacity": "editor"},
-            {"name": "org-member", "capacity": "member"},
-        ])
-        self.group = factories.Group(name="themes", title="Themes",
-                                     users=[{"name": "root", "capacity": "admin"}])
-        self.datasets: dict[str, Dataset] = {}
-        for key in DATASETS:
-            self.datasets[key] = self._make_dataset(key)
+        super().__init__(users=USERS, datasets={key: LEVEL_OF.get(key, key) for key in DATASETS},
+                         org={"title": "Publisher", "is_commune": "true"},
+                         email="{name}@example.org")
         for key in DATASETS[1:]:
             self.call("package_relationship_create", subject="ds-open", object=f"ds-{key}",
                       type="links_to")
@@ -187,70 +162,49 @@ class World:
         for ds in self.datasets.values():
             self._activities(ds)
 
-    # helpers
-    def call(self, action: str, user: str = "root", **params) -> Any:
-        return helpers.call_action(action, context={"user": user}, **params)
+    def prepare(self) -> None:
+        self.group = factories.Group(name="themes", title="Themes",
+                                     users=[{"name": "root", "capacity": "admin"}])
 
-    def _make_dataset(self, key: str) -> Dataset:
-        fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
-        if key == "licensed":
-            fields = {"access_level": "licensed", "license_id": "mobilites"}
-        elif key == "restricted":
-            fields["access_level"] = "restricted"
-        elif key == "hidden":
-            fields.update(access_level="restricted", access_hidden="true")
-        elif key == "private":
-            fields["private"] = True
-        dataset = self.call(
-            "package_create", user="org-editor", name=f"ds-{key}", title=f"Dataset {key}",
-            owner_org=self.org["id"], tag_string=f"velo,tag-{key}",
-            resources=[{"name": "file", "url": ORIGIN.format(key), "format": "CSV"}], **fields)
-        table = self.call(
-            "datastore_create", user="org-editor",
-            resource={"package_id": dataset["id"], "name": "table"},
-            fields=[{"id": "station", "type": "text"}, {"id": "bikes", "type": "int"}],
-            records=[{"station": f"secret-{key}", "bikes": 7}], force=True)
+    def make_dataset(self, key: str, **fields: Any) -> Dataset:
+        dataset = super().make_dataset(key, tag_string=f"velo,tag-{key}", **fields)
         upload = self.call(
-            "resource_create", user="org-editor", package_id=dataset["id"], name="upload",
+            "resource_create", "editor", package_id=dataset["id"], name="upload",
             url="rows.csv", upload=FakeFileStorage(io.BytesIO(f"station\nsecret-upload-{key}\n"
                                                               .encode()), "rows.csv"))
         self.call("member_create", id="themes", object=dataset["id"], object_type="package",
                   capacity="public")
         if key == "turned":
-            self.call("package_patch", user="org-editor", id=dataset["id"],
+            self.call("package_patch", "editor", id=dataset["id"],
                       access_level="restricted", access_hidden="true")
         else:
-            self.call("package_patch", user="org-editor", id=dataset["id"], notes="Version 2")
-        views = self.call("resource_view_list", id=table["resource_id"])
+            self.call("package_patch", "editor", id=dataset["id"], notes="Version 2")
+        views = self.call("resource_view_list", id=dataset["table_id"])
         if not views:
-            views = [self.call("resource_view_create", resource_id=table["resource_id"],
+            views = [self.call("resource_view_create", resource_id=dataset["table_id"],
                                view_type="datatables_view", title="Table")]
         return Dataset(key, dataset["id"], dataset["name"], dataset["title"],
-                       dataset["resources"][0]["id"], table["resource_id"], upload["id"],
+                       dataset["file_id"], dataset["table_id"], upload["id"],
                        views[0]["id"], "")
 
     def _grant(self) -> None:
         from ckanext.grandlyon_access.model import CircleMember
 
         for key in ("restricted", "hidden", "private"):
-            helpers.call_action("grandlyon_access_grant_create",
-                                context={"user": "org-admin"},
-                                package_id=f"ds-{key}", user="grantee")
+            self.grant(key, "grantee")
         circle = self.call("grandlyon_access_circle_create", name="partenaires",
                            title="Partenaires")
         for name in ("circle-member", "circle-expired"):
-            helpers.call_action("grandlyon_access_circle_member_create", context={"user": "root"},
-                                circle_id="partenaires", user=name)
+            self.call("grandlyon_access_circle_member_create", circle_id="partenaires", user=name)
         for key in ("restricted", "hidden"):
-            self.call("grandlyon_access_grant_create", user="org-admin", package_id=f"ds-{key}",
+            self.call("grandlyon_access_grant_create", "admin", package_id=f"ds-{key}",
                       circle_id=circle["id"])
         expired = model.Session.query(CircleMember).filter_by(
             user_id=self.actors["expired"].id).one()
         expired.expires = datetime.datetime.utcnow() - datetime.timedelta(days=1)
         model.Session.commit()
-        helpers.call_action("grandlyon_licence_sign", context={"user": "signer"},
-                            licence_id="mobilites", organisation="Transports du Rhône",
-                            intended_use="Calculateur d'itinéraires")
+        self.sign("signer", organisation="Transports du Rhône",
+                  intended_use="Calculateur d'itinéraires")
 
     def _follow(self) -> None:
         for key in LOGGED_IN:
@@ -289,14 +243,8 @@ def _portal_plugins():
 
 
 @pytest.fixture(scope="module")
-def world(reset_portal_db, reset_index):
-    plugins.load_all()
-    reset_portal_db()
-    reset_index()
-    try:
-        yield World()
-    finally:
-        plugins.unload_all()
+def world(portal_for_module):
+    return World()
 
 
 @pytest.fixture(scope="module")
