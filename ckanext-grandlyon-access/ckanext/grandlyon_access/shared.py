@@ -40,7 +40,9 @@ __all__ = [
     "check_data_read",
     "check_url",
     "fetch",
+    "is_storable_text",
     "record_data_read",
+    "storable_text",
     "spreadsheet_safe",
     "FORMULA_PREFIXES",
 ]
@@ -58,6 +60,32 @@ def spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def is_storable_text(text: str) -> bool:
+    """Text PostgreSQL can store: no NUL character, no lone surrogate (JSON's
+    "\\ud800" decodes to one, which UTF-8 cannot hold)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_text(value: Any) -> Any:
+    """`value` without what PostgreSQL cannot store in text (NUL characters,
+    lone surrogates), through lists and dicts; other values as they are."""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
+    if isinstance(value, list):
+        return [storable_text(v) for v in value]
+    if isinstance(value, dict):
+        return {storable_text(k): storable_text(v) for k, v in value.items()}
+    return value
+
+
 PLUGIN = "grandlyon_access"
 
 

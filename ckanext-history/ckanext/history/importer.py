@@ -32,6 +32,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.grandlyon_access.shared import is_storable_text
+
 from . import archive, ingest, store
 
 # Times an import accepts: none before EARLIEST, none more than FUTURE_TOLERANCE
@@ -235,7 +237,7 @@ def check_rows(rows: list[dict], first_number: int, fields: list[dict], feature_
         raw_feature = row.get(feature_field)
         feature = "" if raw_feature is None or isinstance(raw_feature, (dict, list)) \
             else str(raw_feature).strip()
-        if not feature or len(feature) > ingest.MAX_ID_LENGTH or not ingest.storable_text(feature):
+        if not feature or len(feature) > ingest.MAX_ID_LENGTH or not is_storable_text(feature):
             refusals.add("no_feature", number, field=feature_field)
             continue
         raw_time = row.get(time_field)

@@ -56,7 +56,7 @@ from typing import Any
 import ckan.model as model
 import click
 import sqlalchemy as sa
-from ckanext.grandlyon_access.shared import OutboundError, fetch
+from ckanext.grandlyon_access.shared import OutboundError, fetch, is_storable_text
 from ckanext.history import config, problems, store
 from ckanext.history.model import Feed, Gap, utcnow
 
@@ -251,18 +251,6 @@ def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip() == "")
 
 
-def storable_text(text: str) -> bool:
-    """Text PostgreSQL can store: no NUL character, no lone surrogate (JSON's
-    "\\ud800" decodes to one, which UTF-8 cannot hold)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def value_of(raw: Any, type_: str) -> tuple[bool, Any]:
     """(readable, value) of a non-blank raw value as its declared type: a
     boolean is no number, a number other than 0 and 1 no boolean, a value
@@ -280,7 +268,7 @@ def value_of(raw: Any, type_: str) -> tuple[bool, Any]:
         raw = raw.strip().replace(",", ".")  # a decimal comma
     if type_ == "bool" and isinstance(raw, str):
         raw = FRENCH_BOOLEANS.get(raw.strip().lower(), raw)
-    if isinstance(raw, str) and not storable_text(raw):
+    if isinstance(raw, str) and not is_storable_text(raw):
         return False, None
     coerced = store.coerce(raw, type_)
     return coerced is not None, coerced
@@ -337,7 +325,7 @@ def parse(feed: Feed, body: bytes, fetched_at: datetime.datetime,
     for record in objects:
         raw_id = record.get(feed.feature_id_field)
         feature = "" if raw_id is None or isinstance(raw_id, (dict, list)) else str(raw_id).strip()
-        if not feature or len(feature) > MAX_ID_LENGTH or not storable_text(feature):
+        if not feature or len(feature) > MAX_ID_LENGTH or not is_storable_text(feature):
             out.skipped.add("bad_id", field=feed.feature_id_field)
             continue
         if feed.time_field:

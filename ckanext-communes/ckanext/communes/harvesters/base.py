@@ -61,7 +61,7 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra, HarvestSource
 
 from ckanext.communes import config as communes_config
-from ckanext.grandlyon_access.shared import OutboundError, check_url, fetch
+from ckanext.grandlyon_access.shared import OutboundError, check_url, fetch, storable_text
 
 try:  # optional: the licence extension's registry (licensed access needs a licence to sign)
     from ckanext.grandlyon_licence import shared as licence_shared
@@ -1066,23 +1066,10 @@ def match_resources(resources: list[dict], previous: list[dict]) -> None:
             used.add(match["id"])
 
 
-def _storable_text(value: Any) -> Any:
-    """Text without what PostgreSQL cannot store (NUL characters, lone
-    surrogates from JSON escapes); other values as they are, lists and
-    dicts through."""
-    if isinstance(value, str):
-        return value.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
-    if isinstance(value, list):
-        return [_storable_text(v) for v in value]
-    if isinstance(value, dict):
-        return {_storable_text(k): _storable_text(v) for k, v in value.items()}
-    return value
-
-
 def storable(remote: Remote) -> Remote:
     """A remote description whose text the portal can store."""
     return dataclasses.replace(remote, **{
-        f.name: _storable_text(getattr(remote, f.name)) for f in dataclasses.fields(remote)})
+        f.name: storable_text(getattr(remote, f.name)) for f in dataclasses.fields(remote)})
 
 
 def http_resources(resources: list[dict]) -> tuple[list[dict], list[str]]:
@@ -1392,7 +1379,7 @@ class CommunesHarvester(HarvesterBase):
         for remote_id, record in self.remote_records(source_url, conf, listing):
             # Text PostgreSQL cannot store (NUL, lone surrogates) goes at once:
             # the record is hashed, stored as the object's content and mapped.
-            records.setdefault(_storable_text(str(remote_id)), _storable_text(record))
+            records.setdefault(storable_text(str(remote_id)), storable_text(record))
         listing.complete(source_url)
         return records
 
