@@ -2,9 +2,10 @@
 
 A journey is a person's path through the portal in headless Chromium (Debian's
 package, driven by Playwright), through the web UI only, in French. It runs
-against a real CKAN web server started on the test ini (`portal`), with the
-workers it needs started the same way, and an SMTP catcher on the address the
-test ini gives (`mailbox`, in the root conftest).
+against a real CKAN web server started on the test ini (`portal`: the shared
+plugin's `live_portal`), with the workers it needs started the same way, and
+an SMTP catcher on the address the test ini gives (`mailbox`, in the root
+conftest).
 
 Each page a journey stops at goes through `Journey.check`: no serious or
 critical axe-core violation, no horizontal scrolling at a phone's width, the
@@ -17,15 +18,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import requests
+from ckanext.grandlyon_access.testing.pytest_plugin import LivePortal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -36,104 +32,15 @@ DESKTOP = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- the portal and its workers -------------------------------------------------------
-@dataclass
-class Portal:
-    """A live portal: its URL, its ini, and the processes started for it."""
-
-    url: str
-    ini: str
-    env: dict
-    logs: str
-    processes: list = field(default_factory=list)
-
-    def ckan(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Runs `ckan -c <test ini> ARGS` to completion (for what a sysadmin
-        would do on the server, never for what a journey does in the UI)."""
-        return subprocess.run([_ckan_bin(), "-c", self.ini, *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        """Starts `ckan -c <test ini> ARGS` in the background (a worker),
-        stopped with the portal."""
-        log = open(os.path.join(self.logs, f"{name}.log"), "w")
-        process = subprocess.Popen([_ckan_bin(), "-c", self.ini, *args], env=self.env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        self.processes.append((name, process, log))
-        return process
-
-    def log(self, name: str) -> str:
-        with open(os.path.join(self.logs, f"{name}.log")) as f:
-            return f.read()
-
-
-def _ckan_bin() -> str:
-    return os.path.join(os.path.dirname(sys.executable), "ckan")
-
-
 @pytest.fixture
-def portal_settings() -> dict[str, str]:
-    """Settings the live portal adds to the test ini (a journey module
-    overrides this fixture, e.g. to let the outbound guard reach a local
-    server: {"ckanext.grandlyon_access.outbound.allow": "127.0.0.1"})."""
-    return {}
-
-
-@pytest.fixture
-def portal(request, clean_db, clean_index, tmp_path, mailbox, portal_settings, ckan_config,
-           monkeypatch):
-    """A real CKAN web server on the test ini, on a free loopback port, with an
-    empty database and index. `ckan.site_url` is its own address, in the
-    server and in the test process (setup made here stores URLs, and the
-    search index keeps them as indexed), so links and e-mails point at it.
-    Its workers share its ini."""
-    ini = os.path.abspath(request.config.getoption("--ckan-ini"))
-    if portal_settings:
-        # The test ini with the settings added to [app:main] (logging sections kept).
-        import configparser
-
-        parser = configparser.RawConfigParser(strict=False)
-        parser.optionxform = str
-        parser.read(ini)
-        for key, value in portal_settings.items():
-            parser.set("app:main", key, value)
-        derived = tmp_path / "portal.ini"
-        with open(derived, "w") as f:
-            parser.write(f)
-        ini = str(derived)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    monkeypatch.setitem(ckan_config, "ckan.site_url", url)
-    env = dict(os.environ, CKAN_SITE_URL=url)
-    live = Portal(url=url, ini=ini, env=env, logs=str(tmp_path))
-    live.start("web", "run", "-H", "127.0.0.1", "-p", str(port), "-t")
-    web = live.processes[0][1]
-    try:
-        for _ in range(240):
-            try:
-                if requests.get(f"{url}/api/3/action/status_show", timeout=10).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            assert web.poll() is None, live.log("web")
-            time.sleep(0.5)
-        else:
-            pytest.fail("the portal did not start: " + live.log("web")[-2000:])
-        yield live
-    finally:
-        for _name, process, log in reversed(live.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
+def portal(clean_db, clean_index, mailbox, live_portal) -> LivePortal:
+    """The shared plugin's `live_portal` on an empty database and index
+    (emptied before the server starts), with the SMTP catcher listening:
+    a real CKAN web server on the test ini, its own address as
+    `ckan.site_url`, and its workers (`portal.start(...)`) on its ini. A
+    journey module adds settings by overriding `live_portal_settings`."""
+    return live_portal
 
 
 # --- the person in the browser ----------------------------------------------------------
@@ -141,7 +48,7 @@ class Journey:
     """One person's browser (a French-speaking context of its own) and the
     checks made at each page the journey stops at."""
 
-    def __init__(self, browser, portal: Portal, name: str):
+    def __init__(self, browser, portal: LivePortal, name: str):
         self.portal = portal
         self.name = name
         self.context = browser.new_context(locale="fr-FR", viewport=DESKTOP,

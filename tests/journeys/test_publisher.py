@@ -33,7 +33,7 @@ Confluence;centre;14;25;45.7410;4.8180;2026-11-01T08:15:00
 
 
 @pytest.fixture
-def portal_settings() -> dict[str, str]:
+def live_portal_settings() -> dict[str, str]:
     """The feed server runs on loopback; feeds may be polled every second."""
     return {"ckanext.grandlyon_access.outbound.allow": "127.0.0.1",
             "ckanext.history.feed.min_interval_seconds": "1"}

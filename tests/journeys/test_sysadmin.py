@@ -21,9 +21,10 @@ import pytest
 import requests
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
+from ckanext.grandlyon_access.testing.pytest_plugin import free_port
 from playwright.sync_api import expect
 
-from .conftest import REPO, free_port
+from .conftest import REPO
 
 PASSWORD = "Sysadmin-2026!"
 SIGNER_PASSWORD = "Signataire-2026!"
@@ -41,7 +42,7 @@ def registry_file(tmp_path):
 
 
 @pytest.fixture
-def portal_settings(registry_file):
+def live_portal_settings(registry_file):
     return {"ckanext.grandlyon_access.outbound.allow": "127.0.0.1",
             "ckanext.grandlyon_licence.registry": str(registry_file)}
 
