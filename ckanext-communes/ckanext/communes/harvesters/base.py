@@ -565,11 +565,14 @@ class Listing:
         self.ids.update(ids)
         self.unidentified += unidentified
 
-    def beyond(self, url: str, ids: list[str]) -> None:
-        """The page after the announced total, asked when the last page was
-        full: a portal whose total is too low (consistently, on every page)
-        lists more there, and the listing cannot be trusted to withdraw."""
-        more = set(ids) - self.ids
+    def beyond(self, url: str, entries: Any, id_key: str) -> None:
+        """The entries of the page after the announced total (anything the
+        portal answered there), asked when the last page was full: a portal
+        whose total is too low (consistently, on every page) lists more
+        there, and the listing cannot be trusted to withdraw."""
+        ids = [e.get(id_key) for e in entries if isinstance(e, dict)] \
+            if isinstance(entries, list) else []
+        more = {i for i in ids if isinstance(i, str) and i} - self.ids
         if more:
             raise IncompleteListing(tk._(
                 "{url}: the remote catalogue counts {total} datasets but lists more after "
@@ -582,6 +585,24 @@ class Listing:
                 "{count} different ones (pages repeated, reordered or changed while they "
                 "were read)").format(url=url, total=self.total, count=len(self.ids)),
                 failure_advice("listing"))
+
+
+def dig(answer: Any, *keys: str) -> Any:
+    """`answer[k1][k2]...` when each level is an object, else None (a page
+    whose shape is not the one expected)."""
+    for key in keys:
+        if not isinstance(answer, dict):
+            return None
+        answer = answer.get(key)
+    return answer
+
+
+def endless_paging(source_url: str) -> RemoteError:
+    """The error of a catalogue that pages past the configured maximum."""
+    return RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
+                            "without end").format(url=source_url,
+                                                  pages=communes_config.harvest_max_pages()),
+                       failure_advice("listing"))
 
 
 def check_max_withdraw(value: Any, key: str) -> None:

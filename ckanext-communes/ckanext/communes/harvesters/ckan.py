@@ -27,7 +27,8 @@ import ckan.plugins.toolkit as tk
 from ckanext.communes import config as communes_config
 
 from .base import (ACCESS_LEVELS, OBJECT_LIST, OPTIONAL_OBJECT, OPTIONAL_TEXT, TEXT,
-                   CommunesHarvester, Listing, Remote, RemoteError, check_text, failure_advice,
+                   CommunesHarvester, Listing, Remote, RemoteError, check_text, dig,
+                   endless_paging, failure_advice,
                    get_json)
 
 
@@ -115,15 +116,9 @@ class CommunesCKANHarvester(CommunesHarvester):
                 if len(result["results"]) >= rows:  # full: is the count true?
                     params["start"] = start
                     after = f"{source_url}/api/3/action/package_search?{urlencode(params)}"
-                    answer = get_json(after)
-                    more = ((answer or {}).get("result") or {}).get("results") \
-                        if isinstance(answer, dict) else None
-                    listing.beyond(after, [p.get("id") for p in more or [] if isinstance(p, dict)])
+                    listing.beyond(after, dig(get_json(after), "result", "results"), "id")
                 return
-        raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
-                               "without end").format(url=source_url,
-                                                     pages=communes_config.harvest_max_pages()),
-                          failure_advice("listing"))
+        raise endless_paging(source_url)
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         name = record.get("name") or record["id"]

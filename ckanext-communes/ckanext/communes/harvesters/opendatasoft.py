@@ -21,6 +21,7 @@ from ckanext.communes import config as communes_config
 
 from .base import (OBJECT, OBJECT_LIST, OPTIONAL_OBJECT, OPTIONAL_TEXT, TEXT, TEXT_LIST,
                    TEXT_OR_TEXT_LIST, CommunesHarvester, Listing, Remote, RemoteError, check_text,
+                   dig, endless_paging,
                    failure_advice, get_json, html_to_text, validate_common_config)
 
 API = "/api/explore/v2.1"
@@ -105,14 +106,9 @@ class OpenDataSoftHarvester(CommunesHarvester):
                 if len(page["results"]) >= limit:  # full: is the total true?
                     params["offset"] = offset
                     after = f"{base}{API}/catalog/datasets?{urlencode(params)}"
-                    results = (get_json(after) or {}).get("results")
-                    listing.beyond(after, [r.get("dataset_id") for r in results or []
-                                           if isinstance(r, dict)])
+                    listing.beyond(after, dig(get_json(after), "results"), "dataset_id")
                 return
-        raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
-                               "without end").format(url=source_url,
-                                                     pages=communes_config.harvest_max_pages()),
-                          failure_advice("listing"))
+        raise endless_paging(source_url)
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         base = portal_base(source_url)

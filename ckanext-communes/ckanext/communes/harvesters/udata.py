@@ -24,7 +24,8 @@ from ckanext.communes import config as communes_config
 
 from .base import (OBJECT_LIST, OPTIONAL_OBJECT, OPTIONAL_TEXT, TEXT, TEXT_LIST, TEXT_OR_OBJECT,
                    CommunesHarvester, Listing, Remote, RemoteError, check_required_text,
-                   check_text_map, failure_advice, get_json, latest_date, same_site)
+                   check_text_map, endless_paging, failure_advice, get_json, latest_date,
+                   same_site)
 
 
 def site_base(source_url: str) -> str:
@@ -91,10 +92,7 @@ class UdataHarvester(CommunesHarvester):
                                                                             next=following),
                                   failure_advice("listing"))
             url = following
-        raise RemoteError(tk._("{url}: more than {pages} pages; the catalogue seems to page "
-                               "without end").format(url=source_url,
-                                                     pages=communes_config.harvest_max_pages()),
-                          failure_advice("listing"))
+        raise endless_paging(source_url)
 
     def describe(self, record: dict, source_url: str, conf: dict) -> Remote:
         temporal = record.get("temporal_coverage") or {}

@@ -21,6 +21,7 @@ Paging follows each API: ODS `limit`/`offset` with `total_count` (sorted on
 - empty: the catalogue is empty, consistently;
 - low_total: every page announces 2 datasets fewer than the catalogue lists
   (a total that lies consistently; udata's next_page follows the total);
+- list_beyond: a page asked past the end answers a JSON array, not a page;
 - rate_limited: the next `limited` catalogue requests answer 429 with
   Retry-After (`retry_after`) and X-RateLimit-Reset headers;
 - redirect_private: the second page redirects to `redirect_to` (a private
@@ -40,14 +41,15 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .replay import Answer, ReplayServer
 
 MODES = ("ignore_offset", "reorder", "insert_while_paged", "remove_while_paged",
          "duplicates", "repeat_page", "shrunk", "empty", "rate_limited", "redirect_private",
-         "slow_drip", "huge", "gzip_bomb", "invalid_utf8", "html_200", "low_total")
+         "slow_drip", "huge", "gzip_bomb", "invalid_utf8", "html_200", "low_total",
+         "list_beyond")
 
 ORGANIZATION = "ville-d-exemple"
 CONFIGS = {
@@ -159,8 +161,10 @@ class Peer:
             return (number("page", 1) - 1) * size, size
         return number("start", 0), number("rows", 10)
 
-    def page_body(self, path: str, query: dict, start: int, size: int) -> dict:
+    def page_body(self, path: str, query: dict, start: int, size: int) -> Any:
         keys = self.listed(first_page_read=start > 0)
+        if self.mode == "list_beyond" and start >= len(keys):
+            return [{"error": "offset out of range"}]
         if self.mode == "ignore_offset" or (self.mode == "repeat_page" and start > 0):
             start = 0
         chosen = keys[start:start + size]

@@ -113,6 +113,22 @@ def test_a_total_too_low_on_every_page_withdraws_nothing(harvested_once, peer, c
     assert f"counts {COUNT - 2} datasets but lists more after them" in message
 
 
+@pytest.mark.parametrize("kind", ["opendatasoft", "communes_ckan"], indirect=True)
+def test_a_page_past_the_end_that_is_no_page_is_no_more_datasets(remote, kind, make_source,
+                                                                  commune):
+    """A catalogue of exactly one full page makes the harvester read the page
+    after it; an OpenDataSoft portal answering a JSON array there crashed the
+    gather (a list has no "results"). It lists nothing more."""
+    peer = Peer(remote, kind, count=4)
+    peer.mode = "list_beyond"
+    source = make_source(kind, peer.server.url, CONFIGS[kind])
+
+    report = run_job(source["id"])
+
+    assert report["gather_errors"] == [] and report["stats"]["added"] == 4, report
+    assert any(("offset=4" in r or "start=4" in r) for r in remote.requests)
+
+
 def test_a_percentage_withdraws_no_more_than_it_says():
     """20% of 6 datasets is 1 (it was rounded up to 2: 33%); a percentage
     allows one dataset at least."""
