@@ -8,11 +8,12 @@ import datetime
 import random
 from collections import defaultdict
 
+import ckan.lib.search as search
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories, helpers
 
-from ckanext.grandlyon_access.tests.conftest import World
+from ckanext.grandlyon_access.testing.pytest_plugin import World
 
 START = datetime.datetime(2023, 1, 1)
 COMMUNES = ["Lyon", "Villeurbanne", "Bron", "Écully"]
@@ -33,25 +34,15 @@ def make_rows(n: int = 600, seed: int = 7) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def env(reset_portal_db, reset_index):
+def env(portal_for_module):
     """One database for the module (resetting it per test costs seconds):
-    a table of generated rows, and the access world (see World)."""
-    import ckan.lib.search as search
-    import ckan.plugins as plugins
-
-    plugins.load_all()
-    try:
-        reset_portal_db()
-        reset_index()
-        out = {"table": _make_table(), "world": World()}
-        w = out["world"]
-        w.datasets["licensed"] = w.make_dataset("licensed", access_level="licensed",
-                                                license_id="mobilites")
-        w.datasets["private"] = w.make_dataset("private", access_level="open", private=True)
-        search.rebuild()
-        return out
-    finally:
-        plugins.unload_all()
+    a table of generated rows, and the shared five-level world, created by
+    its sysadmin."""
+    out = {"table": _make_table(),
+           "world": World(datasets=("open", "restricted", "hidden", "licensed", "private"),
+                          creator="sysadmin")}
+    search.rebuild()
+    return out
 
 
 @pytest.fixture

@@ -6,34 +6,27 @@ dataset they may not see looks missing. The embed may be framed by any site."""
 from __future__ import annotations
 
 import ckan.lib.search as search
-import ckan.plugins as plugins
 import pytest
 from ckan.tests import helpers
 
-from ckanext.grandlyon_access.tests.conftest import World
+from ckanext.grandlyon_access.testing.pytest_plugin import World
 
 CONFIG = {"chart_type": "bar", "x": "station", "y": "bikes", "aggregate": "sum"}
 
 
 @pytest.fixture(scope="module")
-def world(reset_portal_db, reset_index):
-    plugins.load_all()
-    try:
-        reset_portal_db()
-        reset_index()
-        w = World()
-        w.datasets["licensed"] = w.make_dataset("licensed", access_level="licensed",
-                                                license_id="mobilites")
-        w.datasets["private"] = w.make_dataset("private", access_level="open", private=True)
-        for ds in w.datasets.values():
-            ds["view"] = helpers.call_action(
-                "resource_view_create", context={"user": w.sysadmin.name},
-                resource_id=ds["table_id"], view_type="dataviz_chart",
-                title=f"Chart {ds['name']}", **CONFIG)
-        search.rebuild()
-        return w
-    finally:
-        plugins.unload_all()
+def world(portal_for_module):
+    """The shared five-level world, created by its sysadmin, with a chart
+    view of each dataset's table."""
+    w = World(datasets=("open", "restricted", "hidden", "licensed", "private"),
+              creator="sysadmin")
+    for ds in w.datasets.values():
+        ds["view"] = helpers.call_action(
+            "resource_view_create", context={"user": w.sysadmin.name},
+            resource_id=ds["table_id"], view_type="dataviz_chart",
+            title=f"Chart {ds['name']}", **CONFIG)
+    search.rebuild()
+    return w
 
 
 # what each viewer gets: chart, a next step (login / sign / request), or 404
