@@ -26,6 +26,7 @@ collect it.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import re
@@ -85,8 +86,22 @@ def relative_node_id(item: pytest.Item) -> str:
     return path + item.nodeid[item.nodeid.index("::"):] if "::" in item.nodeid else path
 
 
+def _register_root_conftest(config: pytest.Config) -> None:
+    """The repository's conftest.py, also when CKAN's tests are installed
+    outside the repository (PORTAL_STATE_DIR elsewhere): pytest then does
+    not find it above them."""
+    path = os.path.join(str(config.rootpath), "conftest.py")
+    loaded = (getattr(plugin, "__file__", None) for plugin in config.pluginmanager.get_plugins())
+    if os.path.exists(path) and path not in loaded:
+        spec = importlib.util.spec_from_file_location("portal_root_conftest", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        config.pluginmanager.register(module, path)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KNOWN] = read_known_failures()
+    _register_root_conftest(config)
     factories.Dataset._api_prepare_args = classmethod(_dataset_in_an_organization)
     config.pluginmanager.register(Fixtures(), "ckan_core_harness_fixtures")
 
@@ -130,7 +145,7 @@ def _dataset_in_an_organization(cls, data_dict: dict) -> dict:
     if "owner_org" not in data_dict:
         creator = factories._get_action_user_name(data_dict)
         site_user = helpers.call_action("get_site_user")["name"]
-        members = [{"name": creator, "capacity": "editor"}] if creator not in (None, site_user) else []
+        members = [] if creator in (None, site_user) else [{"name": creator, "capacity": "editor"}]
         data_dict["owner_org"] = factories.Organization(users=members)["id"]
     return _DATASET_PREPARE_ARGS(cls, data_dict)
 
