@@ -611,12 +611,15 @@ cmd_test_ckan() {
   cmd_up
   say "running CKAN's own tests with the suite on"
   cd "$ROOT"
-  local site arg paths=()
+  local site arg named_path=false
   site=$("$VENV/bin/python" -c 'import ckan, os; print(os.path.dirname(os.path.dirname(ckan.__file__)))')
   # ARGS go to pytest; without a test path among them, the three folders run.
-  for arg in "$@"; do [ -e "${arg%%::*}" ] && paths=("$@"); done
-  [ ${#paths[@]} -gt 0 ] || set -- "$site/ckan/tests/logic/action" "$site/ckanext/datastore/tests" \
-    "$site/ckanext/activity/tests" "$@"
+  for arg in "$@"; do
+    if [ -e "${arg%%::*}" ]; then named_path=true; fi
+  done
+  if [ "$named_path" = false ]; then
+    set -- "$site/ckan/tests/logic/action" "$site/ckanext/datastore/tests" "$site/ckanext/activity/tests" "$@"
+  fi
   PYTHONPATH="$ROOT/tests/ckan_core${PYTHONPATH:+:$PYTHONPATH}" \
     "$VENV/bin/pytest" --rootdir="$ROOT" -c "$ROOT/pyproject.toml" -p ckan_core_harness \
     --ckan-ini="$STATE/test.ini" "$@"
