@@ -6,7 +6,6 @@ import re
 from typing import Any, Optional
 
 import ckan.plugins.toolkit as tk
-from ckan.lib.helpers import _datestamp_to_datetime
 from ckanext.communes import communes
 from ckanext.communes.harvesters.base import (
     GATHER_MESSAGES,
@@ -17,7 +16,6 @@ from ckanext.communes.harvesters.base import (
     message_in_language,
 )
 from flask import g
-from flask_babel import format_date, format_datetime
 from markupsafe import Markup
 
 DEFAULT_PRIMARY = "#1f4e79"
@@ -159,18 +157,3 @@ def communes_sidebar_organization(org_id: str) -> dict[str, Any]:
     if org_id not in cache:
         cache[org_id] = communes.organization(org_id, include_dataset_count=False) or {}
     return cache[org_id]
-
-
-@tk.chained_helper
-def render_datetime(next_helper: Any, datetime_: Any, date_format: Optional[str] = None,
-                    with_hours: bool = False, with_seconds: bool = False) -> str:
-    """CKAN's, but a date with its hour in the order of the page's language:
-    CKAN writes it with an English pattern ("MMMM d, YYYY, HH:mm (z)") in
-    every language ("décembre 6, 2026, 05:33"). Site-wide, with the plural
-    rule (plurals.py) and CKAN's missing French (i18n_others.py)."""
-    if not with_hours or with_seconds or date_format:
-        return next_helper(datetime_, date_format, with_hours, with_seconds)
-    value = _datestamp_to_datetime(datetime_)
-    if not value:
-        return ""
-    return f"{format_date(value, 'long')}, {format_datetime(value, 'HH:mm (z)')}"

@@ -5,7 +5,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
-from ckanext.communes import harvest_pages, plurals, views
+from ckanext.communes import harvest_pages, views
 from ckanext.communes.harvesters.base import source_as_shown
 
 
@@ -43,7 +43,6 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
         if hasattr(app, "before_request"):
             app.before_request(views.host_identity)
             app.after_request(views.cors_headers)
-            plurals.install(app)
         return app
 
     # IPackageController: a harvest source saved with a config key that

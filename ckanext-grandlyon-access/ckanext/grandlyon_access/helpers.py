@@ -7,6 +7,19 @@ from typing import Any, Optional
 import ckan.plugins.toolkit as tk
 
 from ckanext.grandlyon_access import policy
+from ckanext.grandlyon_access.site.helpers import render_datetime
+
+# The template helpers of the access plugin, and CKAN's made right for every
+# language (site/helpers.py).
+__all__ = [
+    "grandlyon_access_status",
+    "grandlyon_access_levels",
+    "grandlyon_access_level_label",
+    "grandlyon_access_pending_requests",
+    "grandlyon_access_gated_levels",
+    "grandlyon_access_grants",
+    "render_datetime",
+]
 
 
 def _context() -> dict[str, Any]:

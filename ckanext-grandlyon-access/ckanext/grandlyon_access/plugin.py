@@ -8,7 +8,7 @@ from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, policy, search
-from ckanext.grandlyon_access.site import inputguard, resilience
+from ckanext.grandlyon_access.site import inputguard, plurals, resilience
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 
 
@@ -101,4 +101,5 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             inputguard.accept_confirmations(app)
             app.before_request(gate.check_download)
             resilience.install(app)
+            plurals.install(app)
         return app

@@ -1,9 +1,11 @@
 # ruff: noqa: E501  (the messages are ckanext-harvest's, one literal each)
 """Strings that other packages show on the portal's pages without a French
 translation: ckanext-harvest ships no French catalogue, and a few of CKAN's
-own strings have none. They are listed here so that this extension's
-catalogue (i18n/) translates them: CKAN merges every plugin's catalogue over
-its own. `_` only marks them for extraction; nothing calls this module."""
+own strings have none (on the way to data: registering, a resource's page,
+the API token page, the sysadmin pages). They are listed here, once for the
+whole suite, so that the access extension's catalogue (i18n/) translates
+them: CKAN merges every plugin's catalogue over its own. `_` only marks them
+for extraction; nothing calls this module."""
 
 from __future__ import annotations
 
@@ -103,6 +105,16 @@ CKAN_MORE = (
     _("Search followee"),
     _("Last Active"),
 )
+
+# CKAN: the API token page and the user form
+CKAN_ACCOUNT = (
+    _("API Token created: <code style=\"word-break:break-all;\">{token}</code> {copy}<br>"
+      "Make sure to copy it now, you won't be able to see it again!"),
+    _("API Tokens"),
+    _("Profile picture"),
+    _("Profile picture URL"),
+)
+
 
 # ckanext-harvest: its pages, flash messages, job statuses and statistics
 HARVEST = (

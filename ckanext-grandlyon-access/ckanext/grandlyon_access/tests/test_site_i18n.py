@@ -1,5 +1,7 @@
-"""Strings of CKAN's own pages that CKAN ships without French are translated
-by this extension's catalogue (i18n_others.py)."""
+"""Site-wide language (site/): strings of other packages shown without French
+are translated by this extension's catalogue (site/other_strings.py), counts
+follow the page language's plural rule (site/plurals.py), dates its order
+(site/helpers.py)."""
 
 from __future__ import annotations
 
