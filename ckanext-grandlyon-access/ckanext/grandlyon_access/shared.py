@@ -41,6 +41,7 @@ __all__ = [
     "check_url",
     "fetch",
     "is_storable_text",
+    "may_read_dataset_data",
     "record_data_read",
     "storable_text",
     "spreadsheet_safe",
@@ -139,6 +140,14 @@ def check_data_read(context: Context, resource_id: str | None) -> model.Resource
     elif _allowed("package_show", context, {"id": resource.package_id}):
         return resource
     raise tk.ObjectNotFound(tk._("Resource not found"))
+
+
+def may_read_dataset_data(context: Context, package_id: str) -> bool:
+    """The same policy as check_data_read, for the data of a whole dataset
+    (its resources' URLs, say): True or False, never an exception."""
+    if access_plugin_loaded():
+        return _allowed("grandlyon_access_data_read", context, {"id": package_id})
+    return _allowed("package_show", context, {"id": package_id})
 
 
 def record_data_read(context: Context, resource_id: str | None, surface: str) -> None:

@@ -26,6 +26,7 @@ from ckan.types import Action, Context, DataDict
 from ckanext.communes import communes, config
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 from ckanext.communes.logic import schema
+from ckanext.grandlyon_access import shared as access
 
 __all__ = ["communes_widget_search", "communes_list", "organization_create",
            "organization_update", "harvest_job_create"]
@@ -116,25 +117,6 @@ def harvest_job_create(next_action: Action, context: Context, data_dict: DataDic
             "This harvest source is inactive: make it active before starting a job.")]}) from None
 
 
-def _may_read_data(package_id: str) -> bool:
-    """The portal's one policy, for an anonymous visitor (package_show when
-    the access plugin is not loaded)."""
-    ctx = communes.context(user="")
-    try:
-        tk.check_access("grandlyon_access_data_read", ctx, {"id": package_id})
-        return True
-    except tk.NotAuthorized:
-        return False
-    except tk.ObjectNotFound:
-        return False
-    except (KeyError, ValueError):
-        try:
-            tk.check_access("package_show", communes.context(user=""), {"id": package_id})
-            return True
-        except (tk.NotAuthorized, tk.ObjectNotFound):
-            return False
-
-
 def _identity(org: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": org["name"], "title": org.get("title") or org["name"],
@@ -156,7 +138,7 @@ def _widget_item(pkg: dict[str, Any]) -> dict[str, Any]:
         "url": tk.url_for("dataset.read", id=pkg["name"], _external=True),
         "resources": [],
     }
-    if level == "open" and _may_read_data(pkg["id"]):
+    if level == "open" and access.may_read_dataset_data(communes.context(user=""), pkg["id"]):
         item["resources"] = [
             {"name": r.get("name") or "", "format": (r.get("format") or "").upper(),
              "url": r.get("url") or ""}

@@ -20,7 +20,3 @@ def widget_search(ignore_missing, ignore_empty, unicode_safe, strip_value, not_e
         "page_size": [communes_widget_page_size],
     }
 
-
-@validator_args
-def communes_list(ignore_missing) -> dict[str, Any]:
-    return {}
