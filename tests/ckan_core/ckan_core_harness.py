@@ -196,6 +196,11 @@ class Fixtures:
 
         def reset() -> None:
             reset_db()
+            # A session fixture (reset_db_once, for non_clean_db) may come
+            # before the root conftest.py loaded the plugins for the test.
+            if any(plugins.get_plugin(name) is None
+                   for name in tk.aslist(tk.config["ckan.plugins"])):
+                plugins.load_all()
             # Once run, the plugins' tables stay (CKAN's reset empties them):
             # again only when the tables changed.
             if migrated["tables"] is None or _table_count() != migrated["tables"]:

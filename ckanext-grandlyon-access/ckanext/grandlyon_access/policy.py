@@ -190,8 +190,10 @@ def decide(context: dict[str, Any], package: model.Package) -> Decision:
 def package_by_ref(ref: Optional[str]) -> Optional[model.Package]:
     """The dataset of id or name `ref`, looked up once per reading request: a
     dataset page asks for it in several wrapped actions, and by name each
-    lookup is two queries."""
-    if not ref:
+    lookup is two queries. Only text names a dataset (an id given as a
+    number, a list or with a NUL character names none: CKAN's own
+    validation then answers)."""
+    if not isinstance(ref, str) or not ref or "\x00" in ref:
         return None
     return cached_per_request(("package", ref), lambda: model.Package.get(ref))
 
@@ -199,6 +201,8 @@ def package_by_ref(ref: Optional[str]) -> Optional[model.Package]:
 def package_of(data_dict: dict[str, Any]) -> Optional[model.Package]:
     """The dataset named by `id` (dataset id or name) or `resource_id`."""
     resource_id = data_dict.get("resource_id")
+    if resource_id and (not isinstance(resource_id, str) or "\x00" in resource_id):
+        return None
     if resource_id:
         # Kept for the request: CKAN's own lookup of it that follows is then
         # answered by the session's identity map, without a query.
