@@ -30,29 +30,16 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-import ckan.plugins.toolkit as tk
 
 from ckanext.grandlyon_access.shared import is_storable_text
 
 from . import archive, ingest, store
+from .model import import_table
 
 # Times an import accepts: none before EARLIEST, none more than FUTURE_TOLERANCE
 # after the import runs (a clock or a format gone wrong, not a measurement).
 EARLIEST = store.EARLIEST_TIME
 FUTURE_TOLERANCE = ingest.FUTURE_TOLERANCE
-
-import_table = sa.Table(
-    "history_import",
-    tk.BaseModel.metadata,
-    sa.Column("key", sa.UnicodeText, primary_key=True),
-    sa.Column("resource_id", sa.UnicodeText, nullable=False),
-    sa.Column("path", sa.UnicodeText, nullable=False),
-    sa.Column("offset", sa.BigInteger, nullable=False),
-    sa.Column("rows", sa.BigInteger, nullable=False),
-    sa.Column("finished", sa.Boolean, nullable=False),
-    sa.Column("modified", sa.DateTime, nullable=False),
-)
-
 
 def guess_format(path: str) -> str:
     name = path.lower()
