@@ -1,7 +1,8 @@
 """A small world for the feed, ingest and web tests (imported by them; not a
-test module): an organisation with its admin, editor and member, an outsider
-and a sysadmin with API tokens, a dataset at each access level with one
-resource, and a local HTTP server that plays a real-time feed, well or badly
+test module): the shared plugin's five-level world (an organisation with its
+admin, editor and member, an outsider and a sysadmin with API tokens, a
+dataset at each access level) with one GeoJSON resource per dataset, and a
+local HTTP server that plays a real-time feed, well or badly
 (any status, body and headers, a delay, a slow drip, no Content-Length)."""
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ckan.tests import factories, helpers
+from ckan.tests import helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS, PASSWORD
+from ckanext.grandlyon_access.testing.pytest_plugin import World as SharedWorld
 
-PASSWORD = "Correct-Horse-42"
+__all__ = ["ACCESS", "EDITORS", "FEED_URL", "FIELDS", "LEVELS", "PASSWORD", "World",
+           "FeedServer", "Reply", "api", "feed_params", "geojson"]
+
 ORIGIN = "https://origin.example.org/secret/{}.geojson"
 FEED_URL = "http://127.0.0.1:9/secret-feed-{}.geojson"
-LEVELS = ("open", "licensed", "restricted", "hidden", "private")
 # What each actor may do with each dataset: D data, M metadata only, - nothing.
 ACCESS_TABLE = """
               open licensed restricted hidden private
@@ -33,58 +37,26 @@ ACCESS_TABLE = """
 ACCESS = {row.split()[0]: dict(zip(LEVELS, row.split()[1:], strict=True))
           for row in ACCESS_TABLE.strip().splitlines()[1:]}
 EDITORS = ("editor", "admin", "sysadmin")
-USERS = {"outsider": "outsider", "member": "org-member", "editor": "org-editor",
-         "admin": "org-admin", "sysadmin": "root"}
 
 FIELDS = [{"name": "available_bikes", "type": "int"},
           {"name": "available_bike_stands", "type": "int"},
           {"name": "status", "type": "text"}]
 
 
-@dataclasses.dataclass
-class Actor:
-    key: str
-    name: str | None = None
-    token: str | None = None
+class World(SharedWorld):
+    """The shared five-level world (`USERS`, created by the editor, with
+    e-mail addresses), no DataStore table: each dataset has one GeoJSON
+    resource, `stations`, that a feed can be declared on."""
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": self.token} if self.token else {}
-
-
-class World:
     def __init__(self) -> None:
-        self.actors = {"anonymous": Actor("anonymous")}
-        for key, name in USERS.items():
-            factory = factories.Sysadmin if key == "sysadmin" else factories.User
-            factory(name=name, password=PASSWORD, email=f"{name}@example.org")
-            self.actors[key] = Actor(key, name, factories.APIToken(user=name)["token"])
-        self.org = factories.Organization(name="publisher", users=[
-            {"name": "org-admin", "capacity": "admin"},
-            {"name": "org-editor", "capacity": "editor"},
-            {"name": "org-member", "capacity": "member"},
-        ])
-        self.datasets: dict[str, dict] = {}
-        for level in LEVELS:
-            fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
-            if level == "licensed":
-                fields = {"access_level": "licensed", "license_id": "mobilites"}
-            elif level == "restricted":
-                fields["access_level"] = "restricted"
-            elif level == "hidden":
-                fields.update(access_level="restricted", access_hidden="true")
-            elif level == "private":
-                fields["private"] = True
-            dataset = helpers.call_action(
-                "package_create", context={"user": "org-editor"}, name=f"ds-{level}",
-                title=f"Dataset {level}", owner_org=self.org["id"],
-                resources=[{"name": "stations", "url": ORIGIN.format(level),
-                            "format": "GeoJSON"}], **fields)
-            dataset["resource_id"] = dataset["resources"][0]["id"]
-            self.datasets[level] = dataset
+        super().__init__(email="{name}@example.org", table=False)
+
+    def resources(self, key: str) -> list[dict[str, Any]]:
+        return [{"name": "stations", "url": ORIGIN.format(key), "format": "GeoJSON"}]
 
     def rid(self, level: str) -> str:
-        return self.datasets[level]["resource_id"]
+        """The id of the dataset's resource."""
+        return self.datasets[level]["file_id"]
 
     def declare(self, level: str, **overrides) -> dict:
         """A feed on the dataset's resource, declared by the editor."""

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 from ckanext.history import archive, store
 from ckanext.history.logic import action
-from ckan.tests import factories
 
 from ckanext.history.tests.history_support import FIELDS, long_rows, make_dataset
 
@@ -110,9 +110,9 @@ def test_the_archive_is_in_the_bucket(history, archive_dir):
 
 def test_monthly_files_and_downloads_are_served_from_the_bucket(app, archive_dir):
     fs, bucket = archive_dir
-    user = factories.Sysadmin()
-    headers = {"Authorization": factories.APIToken(user=user["name"])["token"]}
-    dataset = make_dataset("open", user=user["name"])
+    user = make_actor(sysadmin=True)
+    headers = user.headers
+    dataset = make_dataset("open", user=user.name)
     rid = dataset["resource_id"]
     store.ensure_schema(rid, FIELDS)
     store.write_rows(rid, long_rows())

@@ -12,7 +12,8 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ckan.tests import factories, helpers
+from ckan.tests import helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 from ckanext.history import archive, store
 from ckanext.history.tests import history_support
@@ -27,15 +28,14 @@ END = "2026-02-02T00:00:00"
 
 @pytest.fixture
 def history():
-    user = factories.Sysadmin()
-    token = factories.APIToken(user=user["name"])["token"]
-    dataset = make_dataset("open", user=user["name"])
+    user = make_actor(sysadmin=True)
+    dataset = make_dataset("open", user=user.name)
     rid = dataset["resource_id"]
     store.ensure_schema(rid, FIELDS)
     store.write_rows(rid, long_rows())
     # Part of the range archived, part hot.
     archive.compact(rid, now=datetime.datetime(2026, 2, 15), retention=14)
-    return dataset, rid, {"Authorization": token}
+    return dataset, rid, user.headers
 
 
 def _expected(rid, **params):
@@ -165,9 +165,9 @@ def test_a_month_file_is_the_same_before_and_after_compaction(app):
     the order of history_query (time, feature), the archived one those of the
     archive (feature, time). Every monthly file is now the archive's layout,
     whichever tier holds the month, and however it was compacted."""
-    user = factories.Sysadmin()
-    headers = {"Authorization": factories.APIToken(user=user["name"])["token"]}
-    datasets = [make_dataset("open", user=user["name"]) for _ in range(2)]
+    user = make_actor(sysadmin=True)
+    headers = user.headers
+    datasets = [make_dataset("open", user=user.name) for _ in range(2)]
     for dataset in datasets:
         store.ensure_schema(dataset["resource_id"], FIELDS)
         store.write_rows(dataset["resource_id"], long_rows())
@@ -211,9 +211,9 @@ def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(app):
     """Feature ids and text values sent by a feed (and field names) are
     someone else's text: in CSV, one starting with = + - @ or a tab is not
     left for a spreadsheet to run. Parquet and JSON keep the exact value."""
-    user = factories.Sysadmin()
-    headers = {"Authorization": factories.APIToken(user=user["name"])["token"]}
-    dataset = make_dataset("open", user=user["name"])
+    user = make_actor(sysadmin=True)
+    headers = user.headers
+    dataset = make_dataset("open", user=user.name)
     rid = dataset["resource_id"]
     store.ensure_schema(rid, FIELDS)
     evil = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "\tcmd"]

@@ -15,6 +15,7 @@ import time
 import ckan.model as model
 import pytest
 import sqlalchemy as sa
+from ckanext.grandlyon_access.testing.pytest_plugin import ini_with
 from ckanext.history.model import Feed, Gap
 
 from .feed_world import FeedServer, Reply, World, geojson
@@ -39,19 +40,13 @@ def server():
 
 
 @pytest.fixture
-def worker_ini(tmp_path, request):
+def worker_ini(tmp_path, ckan_ini):
     """The test configuration, with loopback feeds allowed (the worker runs
     in another process, which the test's config markers do not reach)."""
-    base = os.path.abspath(request.config.getoption("ckan_ini"))
-    with open(base, encoding="utf-8") as f:
-        text = f.read()
-    logging_sections = text[text.index("[loggers]"):] if "[loggers]" in text else ""
-    ini = tmp_path / "worker.ini"
-    ini.write_text(f"[app:main]\nuse = config:{base}\n"
-                   "ckanext.grandlyon_access.outbound.allow = 127.0.0.1\n"
-                   "ckanext.history.ingest.idle_seconds = 1\n"
-                   "ckanext.history.ingest.max_bytes = 200000\n\n" + logging_sections)
-    return str(ini)
+    return ini_with(ckan_ini, {"ckanext.grandlyon_access.outbound.allow": "127.0.0.1",
+                               "ckanext.history.ingest.idle_seconds": "1",
+                               "ckanext.history.ingest.max_bytes": "200000"},
+                    str(tmp_path / "worker.ini"))
 
 
 def ckan_command(ini: str, *args: str) -> list[str]:

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from ckan.tests import helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 from ckanext.history import archive, store
 from ckanext.history.tests import history_support
@@ -330,7 +331,4 @@ def test_the_maximum_of_buckets_comes_from_the_config(history):
 
 
 def _token() -> str:
-    from ckan.tests import factories
-
-    user = factories.Sysadmin()
-    return factories.APIToken(user=user["name"])["token"]
+    return make_actor(sysadmin=True).token

@@ -10,17 +10,15 @@ import datetime
 import json
 
 import pytest
-from ckan.tests import factories, helpers
-
+from ckan.tests import helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS, World
 from ckanext.history import store
 from ckanext.history.tests import history_support
-from ckanext.history.tests.history_support import FIELDS, make_dataset
+from ckanext.history.tests.history_support import FIELDS
 
 archive_dir = history_support.archive_dir
 
-PASSWORD = "Correct-Horse-42"
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
-LEVELS = ("open", "licensed", "restricted", "hidden", "private")
 ACCESS_TABLE = """
               open licensed restricted hidden private
   anonymous    D      M        M         -       -
@@ -36,30 +34,35 @@ USERS = {"outsider": "h-outsider", "member": "h-member", "editor": "h-editor", "
          "sysadmin": "h-root"}
 
 
-@pytest.fixture
-def world(clean_db, clean_index, archive_dir):
-    tokens = {"anonymous": None}
-    for key, name in USERS.items():
-        factory = factories.Sysadmin if key == "sysadmin" else factories.User
-        factory(name=name, password=PASSWORD, email=f"{name}@example.org")
-        tokens[key] = factories.APIToken(user=name)["token"]
-    org = factories.Organization(name="h-publisher", users=[
-        {"name": "h-admin", "capacity": "admin"}, {"name": "h-editor", "capacity": "editor"},
-        {"name": "h-member", "capacity": "member"}])
-    datasets = {}
-    for level in LEVELS:
-        dataset = make_dataset(level, org=org, user="h-editor")
+class HistoryWorld(World):
+    """The shared five-level world with the module's own names, each dataset
+    with one GeoJSON resource (`resource_id`) holding one row of history."""
+
+    def __init__(self) -> None:
+        super().__init__(users=USERS, org={"name": "h-publisher"}, name="hist-{key}-h-publisher",
+                         title="History {key}", table=False, email="{name}@example.org")
+
+    def resources(self, key: str) -> list[dict]:
+        return [{"name": "stations", "url": f"https://origin.example.org/{key}.geojson",
+                 "format": "GeoJSON"}]
+
+    def make_dataset(self, key: str, **fields) -> dict:
+        dataset = super().make_dataset(key, **fields)
+        dataset["resource_id"] = dataset["file_id"]
         store.ensure_schema(dataset["resource_id"], FIELDS)
         store.write_rows(dataset["resource_id"], [
-            {"feature": f"secret-{level}", "time": datetime.datetime(2026, 3, 1, 12),
-             "values": {"available_bikes": 5, "status": f"row-{level}"}}])
-        datasets[level] = dataset
-    return {"tokens": tokens, "datasets": datasets}
+            {"feature": f"secret-{key}", "time": datetime.datetime(2026, 3, 1, 12),
+             "values": {"available_bikes": 5, "status": f"row-{key}"}}])
+        return dataset
+
+
+@pytest.fixture
+def world(clean_db, clean_index, archive_dir) -> HistoryWorld:
+    return HistoryWorld()
 
 
 def _headers(world, who):
-    token = world["tokens"][who]
-    return {"Authorization": token} if token else {}
+    return world.actors[who].headers
 
 
 def _api(app, world, who, action, **params):
@@ -79,7 +82,7 @@ def test_actions_at_each_level_for_each_actor(app, world, action):
         missing_status, missing_body = _api(app, world, who, action, resource_id=MISSING_ID, **params)
         assert missing_status == 404
         for level, expected in levels.items():
-            dataset = world["datasets"][level]
+            dataset = world.datasets[level]
             status, body = _api(app, world, who, action, resource_id=dataset["resource_id"], **params)
             where = f"{who} {level}"
             if expected == "D":
@@ -107,7 +110,7 @@ def test_downloads_at_each_level_for_each_actor(app, world, route):
         missing = app.get(f"/dataset/nope/resource/{MISSING_ID}/history/{route}", headers=_headers(world, who))
         assert missing.status_code == 404
         for level, expected in levels.items():
-            dataset = world["datasets"][level]
+            dataset = world.datasets[level]
             res = app.get(f"/dataset/{dataset['name']}/resource/{dataset['resource_id']}/history/{route}",
                           headers=_headers(world, who))
             body = res.get_data()
@@ -127,7 +130,7 @@ def test_downloads_at_each_level_for_each_actor(app, world, route):
 def test_the_feed_url_is_not_shown_by_history_show_to_readers(app, world):
     """history_show shows the feed through history_feed_show, which keeps the
     source URL for the dataset's editors."""
-    dataset = world["datasets"]["open"]
+    dataset = world.datasets["open"]
     helpers.call_action("history_feed_create", context={"user": "h-editor"},
                         resource_id=dataset["resource_id"], url="http://127.0.0.1:9/secret-feed.geojson",
                         format="geojson", feature_id_field="number", time_field="", fields=FIELDS,

@@ -18,7 +18,8 @@ import ckan.plugins.toolkit as tk
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ckan.tests import factories, helpers
+from ckan.tests import helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 from ckanext.history import query, store
 from ckanext.history.tests import history_support
 from ckanext.history.tests.history_support import FIELDS, long_rows, make_dataset
@@ -52,8 +53,8 @@ def cursor_of(*items) -> str:
 
 @pytest.fixture
 def sysadmin():
-    user = factories.Sysadmin()
-    return user["name"], {"Authorization": factories.APIToken(user=user["name"])["token"]}
+    user = make_actor(sysadmin=True)
+    return user.name, user.headers
 
 
 @pytest.fixture
