@@ -373,20 +373,10 @@ def grandlyon_licence_version_publish(context: Context, data_dict: DataDict) -> 
     :rtype: dictionary
     """
     tk.check_access("grandlyon_licence_version_publish", context, data_dict)
-    licence_id = str(data_dict.get("licence_id") or "").strip()
-    version = str(data_dict.get("version") or "").strip()
-    licence = registry.get_licence(licence_id) if licence_id else None
-    errors: dict[str, list[str]] = {}
-    if licence is None:
-        errors["licence_id"] = [tk._("Choose a licence of the registry")]
-    if not registry.VERSION_PATTERN.match(version):
-        errors["version"] = [tk._('Write the new version with letters, digits, ".", "-" or '
-                                  '"_" (at most 50), e.g. 2.0')]
-    elif licence is not None and version == licence.version:
-        errors["version"] = [tk._("{version} is already the current version: give the new "
-                                  "version another number").format(version=version)]
+    data, errors = tk.navl_validate(data_dict, schema.version_publish(), context)
     if errors:
         raise tk.ValidationError(errors)
+    licence_id, version = data["licence_id"], data["version"]
     try:
         published = registry.publish_version(licence_id, version)
     except registry.RegistryError as e:

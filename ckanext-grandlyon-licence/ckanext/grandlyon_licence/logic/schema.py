@@ -5,6 +5,8 @@ from __future__ import annotations
 from ckan.logic.schema import validator_args
 from ckan.types import Schema, Validator, ValidatorFactory
 
+from . import validators as v
+
 
 @validator_args
 def licence_list(ignore: Validator) -> Schema:
@@ -65,4 +67,14 @@ def signature_revoke(
     return {
         "id": [not_missing, unicode_safe, strip_value, not_empty],
         "reason": [not_missing, unicode_safe, strip_value, not_empty],
+    }
+
+
+def version_publish() -> Schema:
+    """A licence of the registry and its new version (trimmed), other than
+    its current one."""
+    return {
+        "licence_id": [v.licence_of_registry],
+        "version": [v.licence_version_text],
+        "__after": [v.licence_version_is_new],
     }
