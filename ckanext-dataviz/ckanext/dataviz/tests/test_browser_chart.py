@@ -14,6 +14,7 @@ import ckan.lib.search as search
 import ckan.plugins as plugins
 import pytest
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import actor_of
 from werkzeug.serving import make_server
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
@@ -61,7 +62,7 @@ def chart_world(reset_portal_db, reset_index):
                                      users=[{"name": editor["name"], "capacity": "editor"}])
         call = lambda action, **kw: helpers.call_action(  # noqa: E731
             action, context={"user": editor["name"]}, **kw)
-        out = {"views": {}, "token": factories.APIToken(user=editor["name"])["token"]}
+        out = {"views": {}, "token": actor_of(editor).token}
         for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
             ds = call("package_create", name=f"chart-{level}", title=f"Chart {level}",
                       owner_org=org["id"], access_level=level, license_id=licence)

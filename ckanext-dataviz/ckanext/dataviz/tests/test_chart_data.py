@@ -13,7 +13,7 @@ import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories, helpers
 
-from ckanext.grandlyon_access.testing.pytest_plugin import World
+from ckanext.grandlyon_access.testing.pytest_plugin import World, make_actor
 
 START = datetime.datetime(2023, 1, 1)
 COMMUNES = ["Lyon", "Villeurbanne", "Bron", "Écully"]
@@ -56,21 +56,21 @@ def world(env):
 
 
 def _make_table():
-    sysadmin = factories.Sysadmin()
-    org = factories.Organization(users=[{"name": sysadmin["name"], "capacity": "admin"}])
-    dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]},
+    sysadmin = make_actor(sysadmin=True)
+    org = factories.Organization(users=[{"name": sysadmin.name, "capacity": "admin"}])
+    dataset = helpers.call_action("package_create", context={"user": sysadmin.name},
                                   name="chart-data", owner_org=org["id"], access_level="open",
                                   license_id="lo-2.0")
     rows = make_rows()
     result = helpers.call_action(
-        "datastore_create", context={"user": sysadmin["name"]},
+        "datastore_create", context={"user": sysadmin.name},
         resource={"package_id": dataset["id"], "name": "counts"},
         fields=[{"id": "t", "type": "timestamp"}, {"id": "commune", "type": "text"},
                 {"id": "kind", "type": "text"}, {"id": "bikes", "type": "int"},
                 {"id": "temp", "type": "float"}],
         records=[dict(r, t=r["t"].isoformat()) for r in rows], force=True)
-    return {"resource_id": result["resource_id"], "rows": rows, "user": sysadmin["name"],
-            "org": org["id"]}
+    return {"resource_id": result["resource_id"], "rows": rows, "user": sysadmin.name,
+            "headers": sysadmin.headers, "org": org["id"]}
 
 
 def chart(table, **config):
@@ -248,8 +248,7 @@ def test_view_id_uses_the_saved_configuration(table):
     ({"chart_type": "bar", "x": "commune", "y": "bikes", "x_label": "x" * 201}, "x_label", "200"),
 ])
 def test_each_error_names_its_field(app, table, config, field, words):
-    token = factories.APIToken(user=table["user"])["token"]
-    res = app.post("/api/3/action/dataviz_chart_data", headers={"Authorization": token},
+    res = app.post("/api/3/action/dataviz_chart_data", headers=table["headers"],
                    json={"resource_id": table["resource_id"], "config": config})
     assert res.status_code == 409, res.body[:300]
     error = res.json["error"]
@@ -259,13 +258,12 @@ def test_each_error_names_its_field(app, table, config, field, words):
 
 
 def test_bad_config_json_and_resource_without_table(app, table):
-    token = factories.APIToken(user=table["user"])["token"]
-    res = app.post("/api/3/action/dataviz_chart_data", headers={"Authorization": token},
+    res = app.post("/api/3/action/dataviz_chart_data", headers=table["headers"],
                    json={"resource_id": table["resource_id"], "config": "{not json"})
     assert res.status_code == 409 and "config" in res.json["error"]
     plain = factories.Resource(url="https://example.org/x.csv",
                                package_id=factories.Dataset(owner_org=table["org"])["id"])
-    res = app.post("/api/3/action/dataviz_chart_data", headers={"Authorization": token},
+    res = app.post("/api/3/action/dataviz_chart_data", headers=table["headers"],
                    json={"resource_id": plain["id"], "config": {"x": "a", "y": "b"}})
     assert res.status_code == 409 and "resource_id" in res.json["error"]
 

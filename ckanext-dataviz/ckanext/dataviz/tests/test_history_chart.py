@@ -16,6 +16,7 @@ import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import actor_of
 from werkzeug.serving import make_server
 
 from ckanext.dataviz.chart.plugin import history_available
@@ -43,7 +44,7 @@ def history_world(reset_portal_db, reset_index):
         org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}])
         call = lambda action, **kw: helpers.call_action(  # noqa: E731
             action, context={"user": editor["name"]}, **kw)
-        out = {"token": factories.APIToken(user=editor["name"])["token"]}
+        out = {"token": actor_of(editor).token}
         from ckanext.history import store
 
         # The feed's URL (never polled here) is a local address: allowed for

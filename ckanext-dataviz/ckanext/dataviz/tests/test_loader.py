@@ -11,6 +11,7 @@ import pytest
 from ckan.lib import jobs
 from ckan.tests import factories, helpers
 from ckanext.dataviz import loader
+from ckanext.grandlyon_access.testing.pytest_plugin import actor_of
 
 EDITOR = "csv-editor"
 
@@ -216,7 +217,7 @@ def test_timestamps_with_an_offset_are_stored_in_utc(upload):
 def test_the_resource_page_tells_editors_in_french_and_nobody_else(app, upload, dataset):
     resource = upload("a,b\n1,2\n3\n")
     url = f"/dataset/{dataset['name']}/resource/{resource['id']}"
-    token = factories.APIToken(user=EDITOR)["token"]
+    token = actor_of(helpers.call_action("user_show", id=EDITOR)).token
     page = app.get(url, headers={"Authorization": token}).get_data(as_text=True)
     assert "Chargement dans le DataStore : en attente" in page
     run_jobs()

@@ -1,5 +1,6 @@
 """A world for the map tests (imported by test_map_*.py and
-test_browser_map.py): an organisation with its admin, editor and member,
+test_browser_map.py), on the shared plugin's five-level World: an
+organisation with its admin, editor and member,
 outsiders, a grantee and a signer, and one dataset per access level, each
 with an uploaded GeoJSON file of points and a DataStore table with latitude
 and longitude columns. Also a small HTTP server replaying recorded answers
@@ -7,21 +8,17 @@ of remote WFS and OGC API Features services."""
 
 from __future__ import annotations
 
-import dataclasses
 import http.server
 import io
 import json
 import threading
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import ckan.plugins as plugins
 import pytest
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
-
-PASSWORD = "Correct-Horse-42"
-LEVELS = ("open", "licensed", "restricted", "hidden", "private")
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS, World
 
 # D = data, M = metadata only, - = nothing (looks missing); as the access matrix.
 ACCESS_TABLE = """
@@ -48,18 +45,6 @@ def geojson(key: str) -> dict[str, Any]:
         for i, (x, y, kind, value) in enumerate(POINTS)]}
 
 
-@dataclasses.dataclass
-class Actor:
-    key: str
-    name: Optional[str] = None
-    id: Optional[str] = None
-    token: Optional[str] = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": self.token} if self.token else {}
-
-
 def upload(user: str, package_id: str, name: str, content: bytes, filename: str,
            fmt: str) -> dict[str, Any]:
     return helpers.call_action(
@@ -67,42 +52,36 @@ def upload(user: str, package_id: str, name: str, content: bytes, filename: str,
         url=filename, format=fmt, upload=FakeFileStorage(io.BytesIO(content), filename))
 
 
-class MapWorld:
+USERS = {key: f"map-{key}"
+         for key in ("outsider", "member", "editor", "sysadmin", "grantee", "signer", "admin")}
+
+
+class MapWorld(World):
+    """The shared five-level world with the map tests' own names, a second
+    organisation (`other_org`, where the outsider is an editor), a grantee
+    of the restricted and hidden datasets and a signer of the licence. Each
+    dataset holds an uploaded GeoJSON file of points (`geo_id`), then a
+    DataStore table with latitude and longitude columns (`table_id`)."""
+
     def __init__(self) -> None:
-        self.actors: dict[str, Actor] = {"anonymous": Actor("anonymous")}
-        for key in ("outsider", "member", "editor", "sysadmin", "grantee", "signer", "admin"):
-            name = f"map-{key}"
-            factory = factories.Sysadmin if key == "sysadmin" else factories.User
-            user = factory(name=name, password=PASSWORD, email=f"{name}@example.org")
-            self.actors[key] = Actor(key, name, user["id"], factories.APIToken(user=name)["token"])
-        self.org = factories.Organization(name="map-publisher", title="Map publisher", users=[
-            {"name": "map-admin", "capacity": "admin"},
-            {"name": "map-editor", "capacity": "editor"},
-            {"name": "map-member", "capacity": "member"}])
-        self.other_org = factories.Organization(name="other-publisher", users=[
-            {"name": "map-outsider", "capacity": "editor"}])
-        self.datasets: dict[str, dict[str, Any]] = {}
-        for key in LEVELS:
-            self.datasets[key] = self._dataset(key)
+        super().__init__(users=USERS, org={"name": "map-publisher", "title": "Map publisher"},
+                         name="map-ds-{key}", title="Map dataset {key}", table=False,
+                         email="{name}@example.org")
         for key in ("restricted", "hidden"):
             helpers.call_action("grandlyon_access_grant_create", context={"user": "map-admin"},
                                 package_id=f"map-ds-{key}", user="map-grantee")
         helpers.call_action("grandlyon_licence_sign", context={"user": "map-signer"},
                             licence_id="mobilites", organisation="Lab", intended_use="Maps")
 
-    def _dataset(self, key: str) -> dict[str, Any]:
-        fields: dict[str, Any] = {"access_level": "open", "license_id": "lo-2.0"}
-        if key == "licensed":
-            fields = {"access_level": "licensed", "license_id": "mobilites"}
-        elif key == "restricted":
-            fields["access_level"] = "restricted"
-        elif key == "hidden":
-            fields.update(access_level="restricted", access_hidden="true")
-        elif key == "private":
-            fields["private"] = True
-        dataset = helpers.call_action(
-            "package_create", context={"user": "map-editor"}, name=f"map-ds-{key}",
-            title=f"Map dataset {key}", owner_org=self.org["id"], **fields)
+    def prepare(self) -> None:
+        self.other_org = factories.Organization(name="other-publisher", users=[
+            {"name": "map-outsider", "capacity": "editor"}])
+
+    def resources(self, key: str) -> list[dict[str, Any]]:
+        return []
+
+    def make_dataset(self, key: str, **fields: Any) -> dict[str, Any]:
+        dataset = super().make_dataset(key, **fields)
         geo = upload("map-editor", dataset["id"], "points", json.dumps(geojson(key)).encode(),
                      "points.geojson", "GeoJSON")
         table = helpers.call_action(
@@ -117,24 +96,18 @@ class MapWorld:
         return {"key": key, "id": dataset["id"], "name": dataset["name"],
                 "title": dataset["title"], "geo_id": geo["id"], "table_id": table["resource_id"]}
 
-    def call(self, action: str, who: str = "sysadmin", **params) -> Any:
-        """An action as `who` would call it (CKAN's test helper skips auth
-        unless told)."""
-        return helpers.call_action(action, context={"user": self.actors[who].name or "",
-                                                    "ignore_auth": False}, **params)
+    def call(self, action: str, who: str = "sysadmin", **params: Any) -> Any:
+        """An action as `who` would call it, authorisation checked (the
+        shared World's `call` skips it; its datasets, created by the
+        editor, pass the check)."""
+        return self.actors[who].call(action, **params)
 
 
 @pytest.fixture(scope="module")
-def map_world(reset_portal_db, reset_index):
+def map_world(portal_for_module):
     """Built once per test module (indexing a world per test would take
     minutes); tests add what they need and do not change what is there."""
-    plugins.load_all()
-    reset_portal_db()
-    reset_index()
-    try:
-        yield MapWorld()
-    finally:
-        plugins.unload_all()
+    return MapWorld()
 
 
 def api(app, world: MapWorld, who: str, action: str, method: str = "post", **params):
