@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import ckan.logic as logic
-import ckan.model as model
 import pytest
 from ckan.plugins import get_plugin, load_all, plugin_loaded
-from ckan.tests import factories, helpers
-from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS
+from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS, auth_allows, auth_context
 from ckanext.grandlyon_access.testing.pytest_plugin import World as FiveLevelWorld
 
 # `nobody`: an anonymous call inside the portal (no user object);
@@ -133,19 +131,13 @@ def world(reset_portal_db):
 
 
 def context(who: str) -> dict[str, Any]:
-    if who == "nobody":
-        return {"model": model, "user": ""}
-    if who == "anonymous":
-        return {"model": model, "user": "", "auth_user_obj": model.AnonymousUser()}
-    return {"model": model, "user": f"dv-{who}"}
+    if who in ("nobody", "anonymous"):
+        return auth_context(anonymous_object=who == "anonymous")
+    return auth_context(f"dv-{who}")
 
 
 def allowed(name: str, who: str, **data: Any) -> bool:
-    try:
-        helpers.call_auth(name, context(who), **data)
-    except logic.NotAuthorized:
-        return False
-    return True
+    return auth_allows(name, context(who), **data)
 
 
 def test_the_plugins_register_these_auth_functions_and_no_other():

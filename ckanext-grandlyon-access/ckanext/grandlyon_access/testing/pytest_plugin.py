@@ -43,7 +43,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import ckan.model as model
 import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
 import pytest
 import requests
 from ckan.tests import factories, helpers
@@ -132,6 +134,26 @@ def actor_factory() -> Callable[..., Actor]:
 
 
 # --- the five-level world -------------------------------------------------------------
+
+def auth_context(user: str = "", *, anonymous_object: bool = False) -> dict[str, Any]:
+    """A context for `call_auth` as `user` (a user name; "" for a visitor
+    not logged in). `anonymous_object` adds CKAN's `AnonymousUser` as the
+    user object, as CKAN's views give it (API calls without a token give
+    none)."""
+    context: dict[str, Any] = {"model": model, "user": user}
+    if anonymous_object:
+        context["auth_user_obj"] = model.AnonymousUser()
+    return context
+
+
+def auth_allows(auth_name: str, context: dict[str, Any], **data: Any) -> bool:
+    """Does the auth function `auth_name` allow it (`call_auth`)?"""
+    try:
+        helpers.call_auth(auth_name, context, **data)
+    except tk.NotAuthorized:
+        return False
+    return True
+
 
 def level_fields(level: str) -> dict[str, Any]:
     """The dataset fields that put a dataset at `level` (one of LEVELS): its

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import ckan.logic as logic
-import ckan.model as model
 import pytest
 from ckan.plugins import get_plugin, load_all, plugin_loaded
-from ckan.tests import factories, helpers
+from ckan.tests import factories
+from ckanext.grandlyon_access.testing.pytest_plugin import auth_allows, auth_context
 
 # `nobody`: an anonymous call inside the portal (no user object);
 # `anonymous`: one made over the web (CKAN's AnonymousUser object).
@@ -50,19 +49,13 @@ def users(reset_portal_db) -> dict[str, dict[str, Any]]:
 
 
 def context(who: str) -> dict[str, Any]:
-    if who == "nobody":
-        return {"model": model, "user": ""}
-    if who == "anonymous":
-        return {"model": model, "user": "", "auth_user_obj": model.AnonymousUser()}
-    return {"model": model, "user": f"lic-{'root' if who == 'sysadmin' else who}"}
+    if who in ("nobody", "anonymous"):
+        return auth_context(anonymous_object=who == "anonymous")
+    return auth_context(f"lic-{'root' if who == 'sysadmin' else who}")
 
 
 def allowed(name: str, who: str, **data: Any) -> bool:
-    try:
-        helpers.call_auth(name, context(who), **data)
-    except logic.NotAuthorized:
-        return False
-    return True
+    return auth_allows(name, context(who), **data)
 
 
 def test_the_plugin_registers_these_auth_functions_and_no_other():
