@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-
+from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.testing.pytest_plugin import level_fields
 from ckanext.history import store
 
 FIELDS = [
@@ -54,20 +55,11 @@ def load(resource_id: str, rows=None, fields=FIELDS) -> list[dict]:
 
 def make_dataset(level: str = "open", org=None, user: str | None = None) -> dict:
     """A dataset at an access level (open, licensed, restricted, hidden,
-    private) with one resource; returns the dataset with `resource_id`."""
-    from ckan.tests import factories, helpers
-
+    private: the shared plugin's `level_fields`) with one resource; returns
+    the dataset with `resource_id`."""
     if org is None:
         org = factories.Organization()
-    fields: dict = {"access_level": "open", "license_id": "lo-2.0"}
-    if level == "licensed":
-        fields = {"access_level": "licensed", "license_id": "mobilites"}
-    elif level == "restricted":
-        fields["access_level"] = "restricted"
-    elif level == "hidden":
-        fields.update(access_level="restricted", access_hidden="true")
-    elif level == "private":
-        fields["private"] = True
+    fields = level_fields(level)
     if user is None:
         user = factories.Sysadmin()["name"]
     context = {"user": user}

@@ -9,12 +9,11 @@ import datetime
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 from ckan.tests import helpers
-
+from ckanext.grandlyon_access.testing.pytest_plugin import ckan_bin
 from ckanext.history import archive, store
 from ckanext.history.tests.history_support import FIELDS, make_dataset
 
@@ -42,7 +41,7 @@ def _total_answered(rid: str) -> int:
     return sum(r["available_bikes_count"] for r in answer["records"])
 
 
-def test_a_compaction_killed_midway_loses_and_doubles_nothing(request):
+def test_a_compaction_killed_midway_loses_and_doubles_nothing(ckan_ini):
     rid = make_dataset("open")["resource_id"]
     store.ensure_schema(rid, FIELDS)
     batch, total = [], 0
@@ -54,8 +53,7 @@ def test_a_compaction_killed_midway_loses_and_doubles_nothing(request):
     total += store.write_rows(rid, batch)
     assert _total_answered(rid) == total
 
-    ini = os.path.abspath(request.config.getoption("--ckan-ini"))
-    ckan = os.path.join(os.path.dirname(sys.executable), "ckan")
+    ini, ckan = ckan_ini, ckan_bin()
     folder = os.path.dirname(archive.month_path(rid, 2026, 1))
     january = archive.month_path(rid, 2026, 1)
 

@@ -7,11 +7,13 @@ import csv
 import datetime
 import json
 import os
+import subprocess
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from ckan.cli.cli import ckan
+from ckanext.grandlyon_access.testing.pytest_plugin import ckan_bin
 
 from ckanext.history import archive, cli as history_cli, store
 from ckanext.history.tests import history_support
@@ -252,15 +254,10 @@ def _big_parquet(path, rows: int) -> str:
     return str(path)
 
 
-def _peak_rss_of_import(request, resource_id: str, path: str) -> tuple[int, str]:
+def _peak_rss_of_import(ini: str, resource_id: str, path: str) -> tuple[int, str]:
     """Runs `ckan history import` as its own process: (its peak resident
     memory in MB, its output)."""
-    import subprocess
-    import sys
-
-    ini = os.path.abspath(request.config.getoption("--ckan-ini"))
-    ckan_bin = os.path.join(os.path.dirname(sys.executable), "ckan")
-    process = subprocess.Popen([ckan_bin, "-c", ini, "history", "import", resource_id, path,
+    process = subprocess.Popen([ckan_bin(), "-c", ini, "history", "import", resource_id, path,
                                 "--feature-field", "station", "--time-field", "date"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = process.stdout.read().decode()
@@ -270,16 +267,16 @@ def _peak_rss_of_import(request, resource_id: str, path: str) -> tuple[int, str]
     return usage.ru_maxrss // 1024, output
 
 
-def test_import_memory_does_not_grow_with_the_file(request, tmp_path, ckan_config):
+def test_import_memory_does_not_grow_with_the_file(ckan_ini, tmp_path, ckan_config):
     """20 times more rows, the same memory: the importer streams its file
     in batches (a year of a feed is 226 M rows; its import stays far below
     the 2 GB budget)."""
     small, large = 20_000, 400_000
     for rid in ("import-small", "import-large"):
         store.ensure_schema(rid, FIELDS)
-    small_rss, small_out = _peak_rss_of_import(request, "import-small",
+    small_rss, small_out = _peak_rss_of_import(ckan_ini, "import-small",
                                                _big_parquet(tmp_path / "small.parquet", small))
-    large_rss, large_out = _peak_rss_of_import(request, "import-large",
+    large_rss, large_out = _peak_rss_of_import(ckan_ini, "import-large",
                                                _big_parquet(tmp_path / "large.parquet", large))
     assert f"{small} rows read, {small} new" in small_out, small_out
     assert f"{large} rows read, {large} new" in large_out, large_out
