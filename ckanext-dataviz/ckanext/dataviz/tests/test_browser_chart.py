@@ -11,15 +11,13 @@ import os
 import threading
 
 import ckan.lib.search as search
-import ckan.plugins as plugins
 import pytest
 from ckan.tests import factories, helpers
-from ckanext.grandlyon_access.testing.pytest_plugin import actor_of
+from ckanext.grandlyon_access.testing.pytest_plugin import PASSWORD, actor_of
 from werkzeug.serving import make_server
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
-PASSWORD = "Correct-Horse-42"
 COMMUNES = ["Lyon", "Villeurbanne", "Bron", "Écully"]
 
 
@@ -51,40 +49,34 @@ CHARTS = {
 
 
 @pytest.fixture(scope="module")
-def chart_world(reset_portal_db, reset_index):
-    plugins.load_all()
-    reset_portal_db()
-    reset_index()
-    try:
-        editor = factories.User(name="chart-editor", password=PASSWORD,
-                                email="chart-editor@example.org")
-        org = factories.Organization(name="chart-org",
-                                     users=[{"name": editor["name"], "capacity": "editor"}])
-        call = lambda action, **kw: helpers.call_action(  # noqa: E731
-            action, context={"user": editor["name"]}, **kw)
-        out = {"views": {}, "token": actor_of(editor).token}
-        for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
-            ds = call("package_create", name=f"chart-{level}", title=f"Chart {level}",
-                      owner_org=org["id"], access_level=level, license_id=licence)
-            table = call("datastore_create", resource={"package_id": ds["id"], "name": "counts"},
-                         fields=[{"id": "t", "type": "timestamp"},
-                                 {"id": "commune", "type": "text"},
-                                 {"id": "kind", "type": "text"}, {"id": "bikes", "type": "int"},
-                                 {"id": "temp", "type": "float"}],
-                         records=_rows() if level == "open" else
-                         [{"t": "2024-01-01", "commune": "secret-licensed", "kind": "a",
-                           "bikes": 1, "temp": 1.0}], force=True)
-            out[level] = {"name": ds["name"], "id": ds["id"], "table_id": table["resource_id"]}
-        for title, (config, _, _) in CHARTS.items():
-            out["views"][title] = call("resource_view_create", view_type="dataviz_chart",
-                                       resource_id=out["open"]["table_id"], title=title, **config)
-        out["gated"] = call("resource_view_create", view_type="dataviz_chart",
-                            resource_id=out["licensed"]["table_id"], title="gated",
-                            chart_type="bar", x="commune", y="bikes")
-        search.rebuild()
-        yield out
-    finally:
-        plugins.unload_all()
+def chart_world(portal_for_module):
+    editor = factories.User(name="chart-editor", password=PASSWORD,
+                            email="chart-editor@example.org")
+    org = factories.Organization(name="chart-org",
+                                 users=[{"name": editor["name"], "capacity": "editor"}])
+    call = lambda action, **kw: helpers.call_action(  # noqa: E731
+        action, context={"user": editor["name"]}, **kw)
+    out = {"views": {}, "token": actor_of(editor).token}
+    for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
+        ds = call("package_create", name=f"chart-{level}", title=f"Chart {level}",
+                  owner_org=org["id"], access_level=level, license_id=licence)
+        table = call("datastore_create", resource={"package_id": ds["id"], "name": "counts"},
+                     fields=[{"id": "t", "type": "timestamp"},
+                             {"id": "commune", "type": "text"},
+                             {"id": "kind", "type": "text"}, {"id": "bikes", "type": "int"},
+                             {"id": "temp", "type": "float"}],
+                     records=_rows() if level == "open" else
+                     [{"t": "2024-01-01", "commune": "secret-licensed", "kind": "a",
+                       "bikes": 1, "temp": 1.0}], force=True)
+        out[level] = {"name": ds["name"], "id": ds["id"], "table_id": table["resource_id"]}
+    for title, (config, _, _) in CHARTS.items():
+        out["views"][title] = call("resource_view_create", view_type="dataviz_chart",
+                                   resource_id=out["open"]["table_id"], title=title, **config)
+    out["gated"] = call("resource_view_create", view_type="dataviz_chart",
+                        resource_id=out["licensed"]["table_id"], title="gated",
+                        chart_type="bar", x="commune", y="bikes")
+    search.rebuild()
+    return out
 
 
 @pytest.fixture(scope="module")

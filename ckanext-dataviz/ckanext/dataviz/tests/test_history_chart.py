@@ -12,7 +12,6 @@ import threading
 
 import ckan.lib.datapreview as datapreview
 import ckan.lib.search as search
-import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories, helpers
@@ -34,48 +33,42 @@ def test_no_history_view_without_a_feed(clean_db):
 
 
 @pytest.fixture(scope="module")
-def history_world(reset_portal_db, reset_index):
-    plugins.load_all()
-    try:
-        assert history_available(), "the portal's configuration loads the history plugin"
-        reset_portal_db()
-        reset_index()
-        editor = factories.User(name="history-editor")
-        org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}])
-        call = lambda action, **kw: helpers.call_action(  # noqa: E731
-            action, context={"user": editor["name"]}, **kw)
-        out = {"token": actor_of(editor).token}
-        from ckanext.history import store
+def history_world(portal_for_module):
+    assert history_available(), "the portal's configuration loads the history plugin"
+    editor = factories.User(name="history-editor")
+    org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}])
+    call = lambda action, **kw: helpers.call_action(  # noqa: E731
+        action, context={"user": editor["name"]}, **kw)
+    out = {"token": actor_of(editor).token}
+    from ckanext.history import store
 
-        # The feed's URL (never polled here) is a local address: allowed for
-        # the time of the fixture, as the history plugin's own tests do.
-        allow_key = "ckanext.grandlyon_access.outbound.allow"
-        allowed_before = tk.config.get(allow_key)
-        tk.config[allow_key] = ["127.0.0.1"]
-        now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
-        for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
-            ds = call("package_create", name=f"history-{level}", owner_org=org["id"],
-                      access_level=level, license_id=licence,
-                      resources=[{"name": "stations", "url": "http://127.0.0.1:9/feed.json",
-                                  "format": "JSON"}])
-            rid = ds["resources"][0]["id"]
-            call("history_feed_create", resource_id=rid, url="http://127.0.0.1:9/feed.json",
-                 format="json", feature_id_field="id", time_field="",
-                 fields=[{"name": "available_bikes", "type": "int"}], interval_seconds=300,
-                 store_mode="every", enabled=False)
-            rows = [{"feature": f, "time": now - datetime.timedelta(hours=h),
-                     "values": {"available_bikes": (h * 3 + i) % 20}}
-                    for h in range(48) for i, f in enumerate(FEATURES)]
-            store.write_rows(rid, rows)
-            view = call("resource_view_create", resource_id=rid, view_type="dataviz_history",
-                        title=f"History {level}")
-            out[level] = {"name": ds["name"], "resource_id": rid, "view": view,
-                          "resource": ds["resources"][0], "package": ds}
-        tk.config[allow_key] = allowed_before
-        search.rebuild()
-        yield out
-    finally:
-        plugins.unload_all()
+    # The feed's URL (never polled here) is a local address: allowed for
+    # the time of the fixture, as the history plugin's own tests do.
+    allow_key = "ckanext.grandlyon_access.outbound.allow"
+    allowed_before = tk.config.get(allow_key)
+    tk.config[allow_key] = ["127.0.0.1"]
+    now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
+    for level, licence in (("open", "lo-2.0"), ("licensed", "mobilites")):
+        ds = call("package_create", name=f"history-{level}", owner_org=org["id"],
+                  access_level=level, license_id=licence,
+                  resources=[{"name": "stations", "url": "http://127.0.0.1:9/feed.json",
+                              "format": "JSON"}])
+        rid = ds["resources"][0]["id"]
+        call("history_feed_create", resource_id=rid, url="http://127.0.0.1:9/feed.json",
+             format="json", feature_id_field="id", time_field="",
+             fields=[{"name": "available_bikes", "type": "int"}], interval_seconds=300,
+             store_mode="every", enabled=False)
+        rows = [{"feature": f, "time": now - datetime.timedelta(hours=h),
+                 "values": {"available_bikes": (h * 3 + i) % 20}}
+                for h in range(48) for i, f in enumerate(FEATURES)]
+        store.write_rows(rid, rows)
+        view = call("resource_view_create", resource_id=rid, view_type="dataviz_history",
+                    title=f"History {level}")
+        out[level] = {"name": ds["name"], "resource_id": rid, "view": view,
+                      "resource": ds["resources"][0], "package": ds}
+    tk.config[allow_key] = allowed_before
+    search.rebuild()
+    return out
 
 
 def test_the_view_is_offered_for_a_resource_with_a_feed(history_world):
