@@ -6,11 +6,8 @@ these check the decisions themselves."""
 
 from __future__ import annotations
 
-import ckan.logic as logic
-import ckan.model as model
 import pytest
-from ckan.tests import helpers
-
+from ckanext.grandlyon_access.testing.pytest_plugin import auth_allows, auth_context
 from ckanext.history.logic import auth
 
 from .feed_world import ACCESS, EDITORS, LEVELS, World
@@ -21,20 +18,14 @@ COVERED = READS + WRITES  # read by tests/test_auth_coverage.py
 
 
 @pytest.fixture(scope="module")
-def world(reset_portal_db):
+def world(portal_for_module):
     """One world for the module: auth checks write nothing."""
-    reset_portal_db()
     return World()
 
 
 def allowed(name: str, who: str, world: World, resource_id: str) -> bool:
-    user = world.actors[who].name
-    context = {"model": model, "user": user or ""}
-    try:
-        helpers.call_auth(name, context, resource_id=resource_id)
-    except logic.NotAuthorized:
-        return False
-    return True
+    return auth_allows(name, auth_context(world.actors[who].name or ""),
+                       resource_id=resource_id)
 
 
 def test_the_suite_defines_these_auth_functions_and_no_other():
