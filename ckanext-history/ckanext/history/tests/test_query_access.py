@@ -11,25 +11,15 @@ import json
 
 import pytest
 from ckan.tests import helpers
-from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS, World
+from ckanext.grandlyon_access.testing.pytest_plugin import World
 from ckanext.history import store
 from ckanext.history.tests import history_support
+from ckanext.history.tests.feed_world import ACCESS
 from ckanext.history.tests.history_support import FIELDS
 
 archive_dir = history_support.archive_dir
 
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
-ACCESS_TABLE = """
-              open licensed restricted hidden private
-  anonymous    D      M        M         -       -
-  outsider     D      M        M         -       -
-  member       D      M        M         M       D
-  editor       D      D        D         D       D
-  admin        D      D        D         D       D
-  sysadmin     D      D        D         D       D
-"""
-ACCESS = {row.split()[0]: dict(zip(LEVELS, row.split()[1:], strict=True))
-          for row in ACCESS_TABLE.strip().splitlines()[1:]}
 USERS = {"outsider": "h-outsider", "member": "h-member", "editor": "h-editor", "admin": "h-admin",
          "sysadmin": "h-root"}
 
