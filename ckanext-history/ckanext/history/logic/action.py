@@ -142,10 +142,16 @@ def _refuse_retyped_fields(resource_id: str, before: list[dict], after: list[dic
 def _commit() -> None:
     try:
         model.Session.commit()
-    except IntegrityError:
+    except IntegrityError as error:
         model.Session.rollback()
+        if getattr(error.orig, "pgcode", None) != UNIQUE_VIOLATION:
+            raise
         raise tk.ValidationError(
             {"resource_id": [tk._("This resource already has a feed")]}) from None
+
+
+# PostgreSQL's error code of a unique constraint violated (a second feed).
+UNIQUE_VIOLATION = "23505"
 
 
 @_authorised("history_feed_create")

@@ -25,19 +25,17 @@ def feed_create() -> dict[str, Any]:
     not_empty = tk.get_validator("not_empty")
     ignore_missing = tk.get_validator("ignore_missing")
     unicode_safe = tk.get_validator("unicode_safe")
-    one_of = tk.get_validator("one_of")
     default = tk.get_validator("default")
     return {
         "resource_id": [not_empty, unicode_safe],
         "url": [not_empty, unicode_safe, v.history_feed_url],
-        "format": [not_empty, _lower, one_of(list(v.FORMATS))],
+        "format": [not_empty, _lower, v.history_choice(v.FORMATS)],
         "feature_id_field": [not_empty, v.history_identifier],
         "time_field": [v.history_optional_identifier],
         "fields": [not_empty, v.history_feed_fields],
         "interval_seconds": [default(60), v.history_feed_interval],
-        "hot_retention_days": [ignore_missing, _empty_is_missing, tk.get_validator("int_validator"),
-                               tk.get_validator("is_positive_integer")],
-        "store_mode": [default("changes"), _lower, one_of(list(v.STORE_MODES))],
+        "hot_retention_days": [ignore_missing, _empty_is_missing, v.history_retention_days],
+        "store_mode": [default("changes"), _lower, v.history_choice(v.STORE_MODES)],
         "enabled": [default(True), v.history_boolean],
     }
 
@@ -46,30 +44,20 @@ def feed_update() -> dict[str, Any]:
     """As create; every field but resource_id is optional (kept when absent)."""
     ignore_missing = tk.get_validator("ignore_missing")
     unicode_safe = tk.get_validator("unicode_safe")
-    one_of = tk.get_validator("one_of")
     not_empty = tk.get_validator("not_empty")
     return {
         "resource_id": [not_empty, unicode_safe],
         "url": [ignore_missing, not_empty, unicode_safe, v.history_feed_url],
-        "format": [ignore_missing, not_empty, _lower, one_of(list(v.FORMATS))],
+        "format": [ignore_missing, not_empty, _lower, v.history_choice(v.FORMATS)],
         "feature_id_field": [ignore_missing, not_empty, v.history_identifier],
         "time_field": [ignore_missing, v.history_optional_identifier],
         "fields": [ignore_missing, not_empty, v.history_feed_fields],
         "interval_seconds": [ignore_missing, v.history_feed_interval],
         # Empty clears the feed's own retention (the configured one applies).
-        "hot_retention_days": [ignore_missing, tk.get_validator("int_validator"),
-                               _none_or_positive],
-        "store_mode": [ignore_missing, _lower, one_of(list(v.STORE_MODES))],
+        "hot_retention_days": [ignore_missing, v.history_retention_days],
+        "store_mode": [ignore_missing, not_empty, _lower, v.history_choice(v.STORE_MODES)],
         "enabled": [ignore_missing, v.history_boolean],
     }
-
-
-def _none_or_positive(value: Any) -> Any:
-    if value is None:
-        return None
-    if value <= 0:
-        raise tk.Invalid(tk._("Must be a positive integer"))
-    return value
 
 
 def feed_ref() -> dict[str, Any]:

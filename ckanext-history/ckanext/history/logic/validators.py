@@ -126,6 +126,33 @@ def history_feed_url(value: Any) -> str:
     return value
 
 
+def history_choice(values: tuple[str, ...]):
+    """A validator: one of `values` (CKAN's one_of says so in English only,
+    and lets an empty value through)."""
+    def validator(value: Any) -> str:
+        if value not in values:
+            raise tk.Invalid(tk._("Choose one of: {values}").format(values=", ".join(values)))
+        return value
+    return validator
+
+
+MAX_RETENTION_DAYS = 36500
+
+
+def history_retention_days(value: Any) -> int | None:
+    """Days the hot tier keeps a feed's rows: a whole number from 1 to
+    MAX_RETENTION_DAYS, or empty (on update: the configured retention
+    applies). One message for any other value (a fraction, text, a number
+    too large for the database: each failed as a 500 or twice)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise tk.Invalid(tk._("Give a whole number of days between 1 and {high}").format(
+            high=MAX_RETENTION_DAYS))
+    return int(text)
+
+
 def history_feed_interval(value: Any, context) -> int:
     """Seconds between two polls, within the configured bounds."""
     value = tk.get_validator("int_validator")(value, context)

@@ -77,6 +77,10 @@ BAD_INPUT = [
     ("interval_seconds", {"interval_seconds": "often"}),
     ("store_mode", {"store_mode": "sometimes"}),
     ("hot_retention_days", {"hot_retention_days": -3}),
+    ("hot_retention_days", {"hot_retention_days": 1.5}),
+    ("hot_retention_days", {"hot_retention_days": "abc"}),
+    ("hot_retention_days", {"hot_retention_days": 10 ** 30}),
+    ("hot_retention_days", {"hot_retention_days": True}),
     ("enabled", {"enabled": "maybe"}),
     ("enabled", {"enabled": 2}),
 ]
@@ -93,6 +97,32 @@ def test_bad_input_answers_409_naming_the_field_and_stores_nothing(app, world):
     assert failures == []
     assert model.Session.query(Feed).count() == 0
     assert store.get_schema(world.rid("open")) is None
+
+
+def test_bad_input_to_an_update_answers_409_naming_the_field_once(app, world):
+    """Found by the outside probe of issue 21: a fraction, text or a huge
+    number of retention days failed an update with a 500 (and a create said
+    it twice); an empty store mode was blamed on the resource."""
+    params = feed_params(world.rid("open"), url=FEED_URL.format("open"))
+    status, _answer = api(app, world, "editor", "history_feed_create", **params)
+    assert status == 200
+    failures = []
+    for field, change in [("hot_retention_days", {"hot_retention_days": 1.5}),
+                          ("hot_retention_days", {"hot_retention_days": "abc"}),
+                          ("hot_retention_days", {"hot_retention_days": 10 ** 30}),
+                          ("store_mode", {"store_mode": ""}),
+                          ("store_mode", {"store_mode": "sometimes"})]:
+        status, answer = api(app, world, "editor", "history_feed_update",
+                             resource_id=world.rid("open"), **change)
+        if status != 409 or list(answer["error"]) != [field, "__type"] and \
+                set(answer["error"]) - {"__type"} != {field} or len(answer["error"][field]) != 1:
+            failures.append((change, status, answer))
+    assert failures == []
+    # CKAN's one_of answered in English on French pages.
+    status, answer = api(app, world, "editor", "history_feed_update",
+                         resource_id=world.rid("open"), format="xml")
+    assert status == 409 and answer["error"]["format"] == [
+        "Choisissez parmi : geojson, json, csv"]
 
 
 def test_a_missing_resource_id_is_named(app, world):
