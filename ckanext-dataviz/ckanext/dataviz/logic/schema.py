@@ -154,8 +154,7 @@ def map_list(ignore: Validator) -> Schema:
 
 
 def map_page() -> Schema:
-    """limit and offset of dataviz_map_list (a wrong one is reported under
-    `limit`)."""
+    """limit and offset of dataviz_map_list, each reported under its name."""
     return {
         "limit": [v.dataviz_list_limit(LIST_LIMIT, LIST_MAX)],
         "offset": [v.dataviz_list_offset],

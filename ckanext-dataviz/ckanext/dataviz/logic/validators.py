@@ -716,24 +716,27 @@ def dataviz_true_false(value: Any) -> bool:
 
 
 def dataviz_list_limit(default: int, maximum: int):
-    """A whole number, at most `maximum`; `default` when absent."""
+    """A whole number from 1, at most `maximum` (a larger one is taken as
+    `maximum`); `default` when absent."""
 
     def validator(value: Any) -> int:
         try:
-            return min(int(default if value is df.missing else value), maximum)
+            number = int(default if value is df.missing else value)
         except (TypeError, ValueError):
             raise tk.Invalid(tk._("Must be a whole number")) from None
+        if number < 1 or isinstance(value, bool):
+            raise tk.Invalid(tk._("Must be a whole number from 1"))
+        return min(number, maximum)
 
     return validator
 
 
-def dataviz_list_offset(key: FlattenKey, data: FlattenDataDict,
-                        errors: FlattenErrorDict, context: Context) -> None:
-    """A whole number, 0 or more (0 when absent); a wrong one is reported
-    under `limit`, with the limit's own error."""
-    value = data.get(key)
+def dataviz_list_offset(value: Any) -> int:
+    """A whole number, 0 or more (0 when absent)."""
     try:
-        data[key] = max(int(0 if value is df.missing else value), 0)
+        number = int(0 if value is df.missing else value)
     except (TypeError, ValueError):
-        if not errors.get(("limit",)):
-            errors[("limit",)].append(tk._("Must be a whole number"))
+        raise tk.Invalid(tk._("Must be a whole number")) from None
+    if number < 0 or isinstance(value, bool):
+        raise tk.Invalid(tk._("Must be a whole number, 0 or more"))
+    return number

@@ -213,6 +213,25 @@ def test_maps_listed_on_a_dataset(app, map_world):
     assert "Listed map" in page.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("params,field", [
+    ({"offset": "abc"}, "offset"), ({"offset": "-1"}, "offset"), ({"offset": "1.5"}, "offset"),
+    ({"limit": "0"}, "limit"), ({"limit": "-1"}, "limit"), ({"limit": "x"}, "limit"),
+])
+def test_a_bad_page_of_the_list_names_its_parameter(app, map_world, params, field):
+    """Found by the outside probe of issue 21: a bad offset was reported
+    under `limit`, and a limit of 0 or -1 listed a map."""
+    status, body, _ = api(app, map_world, "anonymous", "dataviz_map_list", method="get",
+                          **params)
+    assert status == 409 and list(body["error"]) == ["__type", field] or \
+        set(body["error"]) - {"__type"} == {field}, body
+
+
+def test_a_limit_beyond_the_most_gives_the_most(app, map_world):
+    status, _body, _ = api(app, map_world, "anonymous", "dataviz_map_list", method="get",
+                           limit="501")
+    assert status == 200
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 def test_map_page_and_embed(app, map_world):
