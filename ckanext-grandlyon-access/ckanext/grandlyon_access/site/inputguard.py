@@ -65,31 +65,56 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, path)
 
 
-def _offending() -> str | None:
+def _not_text(text: str) -> str | None:
+    """What makes `text` unfit for the portal's database: a NUL character,
+    or a lone UTF-16 surrogate (JSON's "\\ud800" decodes to one, which
+    UTF-8 cannot hold); None when it is fine."""
+    if "\x00" in text:
+        return "nul"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "surrogate"
+    return None
+
+
+def _offending() -> tuple[str, str] | None:
+    """(the parameter, what is wrong with it) of the first parameter that
+    is not storable text."""
+    pairs: Iterator[tuple[str, str]] = iter(())
     for key, value in request.args.items(multi=True):
-        if "\x00" in key or "\x00" in value:
-            return key
+        for text in (key, value):
+            if (problem := _not_text(text)) is not None:
+                return key, problem
     if request.method in ("POST", "PUT", "PATCH"):
         if request.is_json:
-            body = request.get_json(silent=True)
-            for path, text in _strings(body, ""):
-                if "\x00" in text:
-                    return path or "body"
+            pairs = _strings(request.get_json(silent=True), "")
         else:
-            for key, value in request.form.items(multi=True):
-                if "\x00" in key or "\x00" in value:
-                    return key
+            pairs = ((key, text) for key, value in request.form.items(multi=True)
+                     for text in (key, value))
+    for path, text in pairs:
+        if (problem := _not_text(text)) is not None:
+            return path or "body", problem
     return None
 
 
 def refuse_nul() -> Response | None:
-    name = _offending()
-    if name is None:
+    """A parameter holding a NUL character or a lone surrogate is refused
+    with a 400 naming it (PostgreSQL cannot store such text: it failed
+    deep inside an action with a 500)."""
+    found = _offending()
+    if found is None:
         return None
-    message = tk._("The parameter {name} contains a NUL character, which is not allowed.").format(
-        name=name.replace("\x00", "\\0"))
+    name, problem = found
+    shown = name.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
+    if problem == "nul":
+        message = tk._("The parameter {name} contains a NUL character, which is not "
+                       "allowed.").format(name=shown)
+    else:
+        message = tk._("The parameter {name} contains a character that is not valid text "
+                       "(a lone UTF-16 surrogate), which is not allowed.").format(name=shown)
     if request.path.startswith("/api/"):
-        body = {"success": False, "error": {"__type": "Validation Error", name: [message]}}
+        body = {"success": False, "error": {"__type": "Validation Error", shown: [message]}}
         return Response(json.dumps(body), status=400, content_type="application/json;charset=utf-8")
     return Response(message, status=400, content_type="text/plain; charset=utf-8")
 

@@ -35,6 +35,8 @@ policy's `access_hidden`: lists ask the policy about those datasets only.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -43,6 +45,29 @@ import ckan.plugins.toolkit as tk
 from . import activity, datasets, datastore, following, harvest, tags, views
 
 AREAS: tuple[ModuleType, ...] = (datasets, tags, views, following, activity, harvest, datastore)
+
+
+# The keys by which CKAN's actions name one object (a dataset, resource,
+# view, activity, tag, table...): always text.
+ID_KEYS = ("id", "id2", "resource_id", "object_id")
+
+
+def _ids_as_text(action: Callable) -> Callable:
+    """The chained action, refusing an id that is not text (a number, a
+    list, an object: a parameter repeated in a query string is a list) with
+    a validation error naming it, before anything looks it up: CKAN failed
+    on them in the database with a 500, and a lookup that unpacked them
+    answered otherwise for a hidden object than for a missing one."""
+    @functools.wraps(action)
+    def wrapper(next_action: Callable, context: Any, data_dict: Any) -> Any:
+        if isinstance(data_dict, dict):
+            wrong = {key: [tk._("Give one identifier, as text")] for key in ID_KEYS
+                     if key in data_dict and data_dict[key] is not None
+                     and not isinstance(data_dict[key], str)}
+            if wrong:
+                raise tk.ValidationError(wrong)
+        return action(next_action, context, data_dict)
+    return wrapper
 
 
 def _configured(table: str) -> dict[str, Any]:
@@ -54,7 +79,10 @@ def _configured(table: str) -> dict[str, Any]:
         if area.NEEDS_PLUGIN and area.NEEDS_PLUGIN not in loaded:
             continue
         functions = getattr(area, table)
-        out.update(area.configured(functions) if hasattr(area, "configured") else functions)
+        functions = area.configured(functions) if hasattr(area, "configured") else functions
+        if table == "ACTIONS":
+            functions = {name: _ids_as_text(fn) for name, fn in functions.items()}
+        out.update(functions)
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -119,7 +120,8 @@ def _catalogue_seen_by(next_action: ActionFunc, context: Context,
 @tk.side_effect_free
 def datastore_search(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
     """See the module's table."""
-    resource_id = data_dict.get("resource_id")
+    # CKAN's schema renames `id` to `resource_id` (`id` wins when both are given).
+    resource_id = data_dict.get("id") or data_dict.get("resource_id")
     if resource_id == CATALOGUE:
         try:
             tk.check_access("datastore_search", context, data_dict)  # sysadmins, ignore_auth
@@ -129,10 +131,27 @@ def datastore_search(next_action: ActionFunc, context: Context, data_dict: DataD
             return _audited(next_action, context, data_dict)
         return _catalogue_seen_by(next_action, context, data_dict)
     if _table_missing(context, resource_id):
-        # The DataStore's own words for a missing table, untranslated as CKAN
-        # leaves them: a denied table must look exactly like a missing one.
-        raise tk.ObjectNotFound('Resource "{0}" was not found.'.format(resource_id))
+        return _as_missing_table(next_action, context, data_dict, resource_id)
     return _audited(next_action, context, data_dict)
+
+
+def _as_missing_table(next_action: ActionFunc, context: Context, data_dict: DataDict,
+                      ref: str) -> Any:
+    """Answers exactly as the DataStore answers for a table that does not
+    exist (its checks of the other parameters first, then its own words):
+    by asking it about a name no table has, then naming `ref` in its answer."""
+    stand_in = f"missing-{uuid.uuid4()}"
+    asked = {**data_dict, "resource_id": stand_in}
+    if "id" in asked:
+        asked["id"] = stand_in
+    try:
+        return next_action(context, asked)
+    except tk.ObjectNotFound as error:
+        raise tk.ObjectNotFound(str(getattr(error, "message", "") or "").replace(
+            stand_in, ref)) from None
+    except tk.ValidationError as error:
+        raise tk.ValidationError(json.loads(json.dumps(error.error_dict).replace(
+            stand_in, ref))) from None
 
 
 def _audited(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
@@ -155,7 +174,7 @@ def datastore_info(next_action: ActionFunc, context: Context, data_dict: DataDic
     """A table of a dataset the user may not see is missing."""
     resource_id = data_dict.get("resource_id", data_dict.get("id"))
     if _table_missing(context, resource_id):
-        raise tk.ObjectNotFound('Resource/Alias "{0}" was not found.'.format(resource_id))
+        return _as_missing_table(next_action, context, data_dict, resource_id)
     return next_action(context, data_dict)
 
 
