@@ -82,7 +82,7 @@ def request_decide(not_empty, unicode_safe, ignore_missing, ignore_empty, one_of
 
 @validator_args
 def log_list(ignore_missing, ignore_empty, unicode_safe, strip_value, isodate, natural_number_validator,
-             limit_to_configured_maximum):
+             limit_to_configured_maximum, grandlyon_access_offset):
     return {
         "package_id": [ignore_missing, unicode_safe],
         "user": [ignore_missing, unicode_safe],
@@ -93,5 +93,6 @@ def log_list(ignore_missing, ignore_empty, unicode_safe, strip_value, isodate, n
         # and blank values are dropped first.
         "limit": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator,
                   limit_to_configured_maximum("ckan.search.rows_max", 1000)],
-        "offset": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator],
+        "offset": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator,
+                   grandlyon_access_offset],
     }

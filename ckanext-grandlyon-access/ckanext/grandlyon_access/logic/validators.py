@@ -69,3 +69,15 @@ def grandlyon_access_max_length(length: int):
         return value
 
     return validator
+
+
+# The largest row offset PostgreSQL takes (a bigint).
+MAX_OFFSET = 2 ** 63 - 1
+
+
+def grandlyon_access_offset(value: Any) -> Any:
+    """An offset the database can take (after natural_number_validator):
+    a larger one failed in PostgreSQL with a 500."""
+    if isinstance(value, int) and value > MAX_OFFSET:
+        raise tk.Invalid(tk._("Must be at most {maximum}").format(maximum=MAX_OFFSET))
+    return value

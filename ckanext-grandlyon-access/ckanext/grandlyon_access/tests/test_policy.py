@@ -139,6 +139,14 @@ def test_personal_grant_opens_data_and_hidden_metadata(app, world):
     assert {s for s, _p in surfaces} == {"download", "datastore"}
 
 
+def test_an_offset_beyond_the_database_is_refused_naming_it(app, world):
+    """Found by the outside probe of issue 21: 2**63 failed in PostgreSQL (500)."""
+    answer = api(app, "grandlyon_access_log_list", world.sysadmin, expect=409,
+                 offset=str(2 ** 63))
+    assert "offset" in answer["error"]
+    api(app, "grandlyon_access_log_list", world.sysadmin, offset=str(2 ** 63 - 1))
+
+
 def test_circle_membership_grants_until_it_expires(app, world):
     circle = api(app, "grandlyon_access_circle_create", world.sysadmin,
                  name="partenaires", title="Partenaires mobilité")["result"]
