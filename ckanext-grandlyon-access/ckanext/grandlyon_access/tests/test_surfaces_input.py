@@ -20,7 +20,7 @@ from ckanext.grandlyon_access.logic import surfaces
 from ckanext.grandlyon_access.testing.pytest_plugin import make_actor
 
 WRAPPED = sorted(name for area in surfaces.AREAS for name in area.ACTIONS)
-NOT_TEXT = [3, ["x"], {"a": 1}, True, id]
+NOT_TEXT = [3, ["x"], {"a": 1}, True, id, "x\x00y"]
 SUITE = "/ckanext/grandlyon_access/"
 CKAN_ACTIONS = ("/ckan/logic/", "/ckanext/datastore/logic/", "/ckanext/activity/logic/",
                 "/ckanext/harvest/logic/")

@@ -41,6 +41,7 @@ from types import ModuleType
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+from ckanext.grandlyon_access.shared import is_storable_text
 
 from . import activity, datasets, datastore, following, harvest, tags, views
 
@@ -54,7 +55,8 @@ ID_KEYS = ("id", "id2", "resource_id", "object_id")
 
 def _ids_as_text(action: Callable) -> Callable:
     """The chained action, refusing an id that is not text (a number, a
-    list, an object: a parameter repeated in a query string is a list) with
+    list, an object: a parameter repeated in a query string is a list; text
+    PostgreSQL cannot hold) with
     a validation error naming it, before anything looks it up: CKAN failed
     on them in the database with a 500, and a lookup that unpacked them
     answered otherwise for a hidden object than for a missing one."""
@@ -63,7 +65,8 @@ def _ids_as_text(action: Callable) -> Callable:
         if isinstance(data_dict, dict):
             wrong = {key: [tk._("Give one identifier, as text")] for key in ID_KEYS
                      if key in data_dict and data_dict[key] is not None
-                     and not isinstance(data_dict[key], str)}
+                     and not (isinstance(data_dict[key], str)
+                              and is_storable_text(data_dict[key]))}
             if wrong:
                 raise tk.ValidationError(wrong)
         return action(next_action, context, data_dict)

@@ -17,7 +17,7 @@ from ckan.types import Context, DataDict
 from ckanext.grandlyon_access import gate
 
 from .common import (ActionFunc, Asker, as_missing, dataset, dataset_missing_for, gate_urls,
-                     text_ref, viewer_context)
+                     viewer_context)
 
 # The plugin this area needs loaded (chaining an action nobody defines stops
 # CKAN at start-up), or None.
@@ -112,7 +112,7 @@ def dashboard_activity_list(next_action: ActionFunc, context: Context,
 def _activity_of_unseen(context: Context, data_dict: DataDict) -> tuple[bool, model.Package | None]:
     from ckanext.activity.model import Activity
 
-    activity = Activity.get(text_ref(data_dict.get("id")))
+    activity = Activity.get(data_dict.get("id") or "")
     if activity is None:
         return False, None
     package = _activity_package({"object_id": activity.object_id, "data": activity.data})

@@ -109,10 +109,3 @@ def gate_dataset_dict(asker: Asker, pkg_dict: dict[str, Any]) -> None:
 def dataset_missing_for(context: Context, data_dict: DataDict) -> bool:
     package = dataset(data_dict.get("id"))
     return package is not None and not Asker(context).sees(package)
-
-
-def text_ref(value: Any) -> str:
-    """`value` when it can name an object (text without a NUL character),
-    else "" (it names none: CKAN's own validation then answers, instead of
-    the database failing on a number or a list)."""
-    return value if isinstance(value, str) and "\x00" not in value else ""

@@ -144,14 +144,23 @@ def _as_missing_table(next_action: ActionFunc, context: Context, data_dict: Data
     asked = {**data_dict, "resource_id": stand_in}
     if "id" in asked:
         asked["id"] = stand_in
+    return _named_back(lambda: next_action(context, asked), {ref: stand_in})
+
+
+def _named_back(call: Callable[[], Any], stand_ins: dict[str, str]) -> Any:
+    """`call()`, its errors naming each table asked for (a key of
+    `stand_ins`) where the DataStore was asked about its stand-in."""
+    def back(text: str) -> str:
+        for ref, stand_in in stand_ins.items():
+            text = text.replace(stand_in, ref)
+        return text
+
     try:
-        return next_action(context, asked)
+        return call()
     except tk.ObjectNotFound as error:
-        raise tk.ObjectNotFound(str(getattr(error, "message", "") or "").replace(
-            stand_in, ref)) from None
+        raise tk.ObjectNotFound(back(str(getattr(error, "message", "") or ""))) from None
     except tk.ValidationError as error:
-        raise tk.ValidationError(json.loads(json.dumps(error.error_dict).replace(
-            stand_in, ref))) from None
+        raise tk.ValidationError(json.loads(back(json.dumps(error.error_dict)))) from None
 
 
 def _audited(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
@@ -209,13 +218,7 @@ def datastore_search_sql(next_action: ActionFunc, context: Context, data_dict: D
     stand_ins = {ref: ref[:-1] + "z" for ref in unseen}
     for ref, stand_in in stand_ins.items():
         sql = sql.replace(ref, stand_in)
-    try:
-        return next_action(context, dict(data_dict, sql=sql))
-    except tk.ValidationError as error:
-        text = json.dumps(error.error_dict)
-        for ref, stand_in in stand_ins.items():
-            text = text.replace(stand_in, ref)
-        raise tk.ValidationError(json.loads(text)) from None
+    return _named_back(lambda: next_action(context, dict(data_dict, sql=sql)), stand_ins)
 
 
 ACTIONS = {"datastore_search": datastore_search, "datastore_info": datastore_info,

@@ -15,7 +15,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 
-from .common import ActionFunc, Asker, as_missing, dataset, text_ref
+from .common import ActionFunc, Asker, as_missing, dataset
 
 # The plugin this area needs loaded (chaining an action nobody defines stops
 # CKAN at start-up), or None.
@@ -31,7 +31,7 @@ def harvest_object_show(next_action: ActionFunc, context: Context, data_dict: Da
     from ckanext.harvest.model import HarvestObject
 
     if data_dict.get("id"):
-        obj = HarvestObject.get(text_ref(data_dict["id"]))
+        obj = HarvestObject.get(data_dict["id"])
         package, key = (dataset(obj.package_id) if obj else None), "id"
     else:
         package, key = dataset(data_dict.get("dataset_id")), "dataset_id"

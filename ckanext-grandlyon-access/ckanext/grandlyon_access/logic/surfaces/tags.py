@@ -16,7 +16,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan.types import Context, DataDict
 
-from .common import ActionFunc, Asker, as_missing, text_ref
+from .common import ActionFunc, Asker, as_missing
 
 # The plugin this area needs loaded (chaining an action nobody defines stops
 # CKAN at start-up), or None.
@@ -50,7 +50,7 @@ def _tag_name(tag: Any) -> str:
 def tag_show(next_action: ActionFunc, context: Context, data_dict: DataDict) -> dict[str, Any]:
     """A tag carried only by datasets the user may not see is missing; the
     datasets of a tag are those the user may see."""
-    tag = model.Tag.get(text_ref(data_dict.get("id")),
+    tag = model.Tag.get(data_dict.get("id") or "",
                         vocab_id_or_name=data_dict.get("vocabulary_id"))
     if tag is not None and tag.name in _tags_of_unseen_only(context):
         return as_missing(next_action, context, data_dict)

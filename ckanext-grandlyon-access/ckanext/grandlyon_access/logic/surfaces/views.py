@@ -13,7 +13,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 
-from .common import ActionFunc, Asker, as_missing, package_of_resource, text_ref
+from .common import ActionFunc, Asker, as_missing, package_of_resource
 
 # The plugin this area needs loaded (chaining an action nobody defines stops
 # CKAN at start-up), or None.
@@ -25,7 +25,7 @@ NEEDS_PLUGIN = None
 def resource_view_show(next_action: ActionFunc, context: Context,
                        data_dict: DataDict) -> dict[str, Any]:
     """A view of a resource of a dataset the user may not see is missing."""
-    view = model.ResourceView.get(text_ref(data_dict.get("id")))
+    view = model.ResourceView.get(data_dict.get("id") or "")
     if view is not None and not Asker(context).sees(package_of_resource(view.resource_id)):
         return as_missing(next_action, context, data_dict)
     return next_action(context, data_dict)
