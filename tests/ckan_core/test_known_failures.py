@@ -50,3 +50,10 @@ def test_star_matches_any_text_and_brackets_are_plain():
     assert not failure.regex.match("ckan/tests/x.py::TestA::test_bc")
     exact = harness.KnownFailure("ckan/tests/x.py::test_b", "a reason here", 2)
     assert not exact.regex.match("ckan/tests/x.py::test_b_more")
+
+
+def test_the_xfail_reason_names_the_decision_and_what_makes_the_test_run():
+    reason = harness.xfail_reason("the schema requires an organisation")
+    assert "the schema requires an organisation" in reason
+    assert "runs again when that decision changes" in reason
+    assert "known-failures.txt" in reason
