@@ -9,6 +9,7 @@ groups.
 | `member_list` | members of a group or organisation without the datasets the user may not see |
 | `organization_show`, `group_show` | CKAN's featured organisations and groups (shown with `ignore_auth`) list the visitor's datasets only |
 | `package_relationships_list` | a dataset the user may not see is missing; relationships name only datasets the user may see |
+| `bulk_update_public`, `bulk_update_private`, `bulk_update_delete` | CKAN's, then the datasets read afresh: the activity recorded next carries their labels as they are now (a dataset made public is seen by the public) |
 """
 
 from __future__ import annotations
@@ -147,6 +148,43 @@ def package_relationships_list(next_action: ActionFunc, context: Context,
             if all(asker.sees(dataset(rel.get(end))) for end in ("subject", "object"))]
 
 
+# --- an organisation's bulk actions ---------------------------------------------------
+
+
+def _read_afresh_after(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    """CKAN's bulk update writes the datasets in SQL without telling the
+    session (`synchronize_session=False`), and CKAN's session keeps objects
+    after a commit: a dataset read earlier in the request (or test) stayed
+    as it was, and the activity subscriber that runs next recorded a dataset
+    made public with its private labels (hidden from the public) and a
+    deleted one as "changed". Those datasets are expired, so that what runs
+    next reads them from the database."""
+    result = next_action(context, data_dict)
+    ids = set(data_dict.get("datasets") or []) if isinstance(data_dict, dict) else set()
+    for held in list(model.Session.identity_map.values()):
+        if isinstance(held, model.Package) and held.id in ids:
+            model.Session.expire(held)
+    return result
+
+
+@tk.chained_action
+def bulk_update_public(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    """See _read_afresh_after."""
+    return _read_afresh_after(next_action, context, data_dict)
+
+
+@tk.chained_action
+def bulk_update_private(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    """See _read_afresh_after."""
+    return _read_afresh_after(next_action, context, data_dict)
+
+
+@tk.chained_action
+def bulk_update_delete(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    """See _read_afresh_after."""
+    return _read_afresh_after(next_action, context, data_dict)
+
+
 ACTIONS = {
     "package_show": package_show,
     "resource_show": resource_show,
@@ -156,5 +194,8 @@ ACTIONS = {
     "organization_show": organization_show,
     "group_show": group_show,
     "package_relationships_list": package_relationships_list,
+    "bulk_update_public": bulk_update_public,
+    "bulk_update_private": bulk_update_private,
+    "bulk_update_delete": bulk_update_delete,
 }
 AUTH_FUNCTIONS: dict[str, Any] = {}
