@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import datetime
+import hashlib
+import hmac
 import json
 import math
 from collections.abc import Iterator
@@ -109,13 +110,17 @@ def _time(value, key: str) -> datetime.datetime:
         raise _error(key, tk._("Not a date and time in ISO 8601 (e.g. 2026-03-01T00:00:00)")) from None
 
 
-def _cursor_tag(resource_id: str) -> str:
-    return hashlib.sha256(resource_id.encode()).hexdigest()[:8]
+def _cursor_tag(time: str, feature: str, resource_id: str) -> str:
+    """A keyed hash (the site's SECRET_KEY) of the position and the history:
+    only the portal makes a cursor it accepts, for that history only."""
+    secret = str(tk.config.get("SECRET_KEY") or "").encode()
+    message = json.dumps([time, feature, resource_id], separators=(",", ":")).encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
 def encode_cursor(time: datetime.datetime, feature: str, resource_id: str) -> str:
     """The position after (time, feature), for this resource's history only."""
-    raw = json.dumps([time.isoformat(), feature, _cursor_tag(resource_id)],
+    raw = json.dumps([time.isoformat(), feature, _cursor_tag(time.isoformat(), feature, resource_id)],
                      separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -127,13 +132,12 @@ def decode_cursor(cursor: str, resource_id: str) -> tuple[datetime.datetime, str
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
-        if not isinstance(decoded, list) or len(decoded) not in (2, 3) \
+        if not isinstance(decoded, list) or len(decoded) != 3 \
                 or not all(isinstance(v, str) for v in decoded) or "\x00" in decoded[1]:
             raise ValueError("not a cursor")
-        after = store.parse_time(decoded[0]), decoded[1]
-        if decoded[2:] != [_cursor_tag(resource_id)]:
-            raise ValueError("a cursor of another history")
-        return after
+        if not hmac.compare_digest(decoded[2], _cursor_tag(decoded[0], decoded[1], resource_id)):
+            raise ValueError("made by hand, or a cursor of another history")
+        return store.parse_time(decoded[0]), decoded[1]
     except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise _error("cursor", tk._("Invalid cursor: use the next_cursor of a previous answer")) from None
 

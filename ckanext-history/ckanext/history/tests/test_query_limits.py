@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime
+import hashlib
 import io
 import json
 import string
@@ -142,6 +143,16 @@ def test_a_cursor_reads_only_the_history_it_came_from(app, sysadmin, filled):
     store.write_rows(other["resource_id"], long_rows(days=3))
     for forged in (cursor, cursor_of("2026-01-27T01:00:00", "A")):
         status, body = api(app, sysadmin[1], resource_id=other["resource_id"], start="2026-01-27",
+                           end="2026-01-28", cursor=forged)
+        assert status == 409 and "cursor" in body["error"], body
+    # Made by hand for this very history: with the tag anyone can compute
+    # from the resource id (the first cursors' tag), or a real cursor whose
+    # position was moved.
+    time, feature, tag = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    for forged in (cursor_of(time, feature, hashlib.sha256(rid.encode()).hexdigest()[:8]),
+                   cursor_of("2026-01-27T02:00:00", feature, tag),
+                   cursor_of(time, feature)):
+        status, body = api(app, sysadmin[1], resource_id=rid, start="2026-01-27",
                            end="2026-01-28", cursor=forged)
         assert status == 409 and "cursor" in body["error"], body
 
