@@ -507,20 +507,21 @@ def clean_style(style: Any, prefix: str, errors: dict[str, list[str]]) -> dict[s
 
 def clean_source(source: Any, prefix: str, errors: dict[str, list[str]]) -> dict[str, str]:
     """Where a layer reads its features: kind, WFS/OGC layer name, lat/lon
-    columns; errors under `<prefix>source.<key>`."""
+    columns; errors under `<prefix><key>` (`layers.0.source.kind` in a saved
+    map, `kind` for a layer's data and a view's form)."""
     if source in (None, ""):
         source = {}
     if not isinstance(source, dict):
-        errors[f"{prefix}source"] = [tk._("The source must be an object.")]
+        errors[prefix.rstrip(".") or "source"] = [tk._("The source must be an object.")]
         return {}
     clean = {}
     for key in SOURCE_KEYS:
         value = map_text(source.get(key), 200)
         if value is None:
-            errors[f"{prefix}source.{key}"] = [tk._("Too long or not text.")]
+            errors[f"{prefix}{key}"] = [tk._("Too long or not text.")]
         clean[key] = value or ""
     if clean["kind"] not in SOURCE_KINDS:
-        errors[f"{prefix}source.kind"] = [tk._("Unknown kind of source {}.").format(
+        errors[f"{prefix}kind"] = [tk._("Unknown kind of source {}.").format(
             json.dumps(clean["kind"][:40]))]
     return clean
 
@@ -556,7 +557,7 @@ def clean_layers(value: Any, errors: dict[str, list[str]]) -> list[dict[str, Any
         layers.append({
             "resource_id": resource_id or "",
             "title": title or "",
-            "source": clean_source(layer.get("source"), prefix, errors),
+            "source": clean_source(layer.get("source"), f"{prefix}source.", errors),
             "style": clean_style(layer.get("style"), prefix, errors),
         })
     return layers

@@ -112,6 +112,15 @@ def test_datastore_unknown_column_is_refused_naming_the_field(map_world):
     assert "lon_field" in error.value.error_dict
 
 
+def test_an_unknown_kind_is_refused_under_the_parameter_s_own_name(map_world):
+    """The parameters of a layer's data are top-level: errors name them as
+    given (`kind`), not as a saved map's layer source (`source.kind`)."""
+    with pytest.raises(helpers.logic.ValidationError) as error:
+        layer_data(map_world, resource_id=map_world.datasets["open"]["table_id"],
+                   kind="shapefile", layer_name="x" * 300)
+    assert set(error.value.error_dict) == {"kind", "layer_name"}
+
+
 @pytest.mark.ckan_config("ckanext.dataviz.map.max_features", "2")
 def test_features_are_capped(map_world):
     for rid in (map_world.datasets["open"]["geo_id"], map_world.datasets["open"]["table_id"]):
