@@ -9,6 +9,7 @@ groups.
 | `member_list` | members of a group or organisation without the datasets the user may not see |
 | `organization_show`, `group_show` | CKAN's featured organisations and groups (shown with `ignore_auth`) list the visitor's datasets only |
 | `package_relationships_list` | a dataset the user may not see is missing; relationships name only datasets the user may see |
+| `organization_update`, `group_update` | without `users`, the members stay (CKAN's update replaced them with none; the portal's organisations and groups list no users, so the dict an admin reads and sends back has none) |
 | `bulk_update_public`, `bulk_update_private`, `bulk_update_delete` | CKAN's, then the datasets read afresh: the activity recorded next carries their labels as they are now (a dataset made public is seen by the public) |
 """
 
@@ -148,6 +149,45 @@ def package_relationships_list(next_action: ActionFunc, context: Context,
             if all(asker.sees(dataset(rel.get(end))) for end in ("subject", "object"))]
 
 
+# --- organisations and groups updated whole -------------------------------------------
+
+
+def _members_kept(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    """User details are not public (`ckan.auth.public_user_details =
+    false`), so `organization_show` and `group_show` list no users, and
+    CKAN's update replaces the members with the `users` it is given: an
+    admin sending back the dict they read removed every member, themselves
+    included. Without `users` (and unless the caller asked for a partial
+    update, as CKAN's edit form does), the active members are sent along;
+    `users: []` still removes them. CKAN protects a group's datasets the
+    same way (`packages`)."""
+    if isinstance(data_dict, dict) and "users" not in data_dict \
+            and not context.get("allow_partial_update"):
+        group = model.Group.get(data_dict.get("id") or data_dict.get("name") or "")
+        if group is not None:
+            members = (model.Session.query(model.User.name, model.Member.capacity)
+                       .join(model.Member, model.Member.table_id == model.User.id)
+                       .filter(model.Member.group_id == group.id,
+                               model.Member.table_name == "user",
+                               model.Member.state == "active"))
+            data_dict = {**data_dict, "users": [{"name": name, "capacity": capacity}
+                                                for name, capacity in members]}
+    return next_action(context, data_dict)
+
+
+@tk.chained_action
+def organization_update(next_action: ActionFunc, context: Context,
+                        data_dict: DataDict) -> Any:
+    """See _members_kept."""
+    return _members_kept(next_action, context, data_dict)
+
+
+@tk.chained_action
+def group_update(next_action: ActionFunc, context: Context, data_dict: DataDict) -> Any:
+    """See _members_kept."""
+    return _members_kept(next_action, context, data_dict)
+
+
 # --- an organisation's bulk actions ---------------------------------------------------
 
 
@@ -194,6 +234,8 @@ ACTIONS = {
     "organization_show": organization_show,
     "group_show": group_show,
     "package_relationships_list": package_relationships_list,
+    "organization_update": organization_update,
+    "group_update": group_update,
     "bulk_update_public": bulk_update_public,
     "bulk_update_private": bulk_update_private,
     "bulk_update_delete": bulk_update_delete,
