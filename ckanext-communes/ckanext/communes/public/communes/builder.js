@@ -45,6 +45,9 @@
       '" style="width:100%;height:600px;border:0" title="' + attr(commune) + '"></iframe>';
   }
 
+  // The form only sets options: Enter must not submit it (no inline
+  // handler: the portal's Content-Security-Policy runs none).
+  form.addEventListener("submit", function (event) { event.preventDefault(); });
   form.addEventListener("change", update);
   form.addEventListener("input", update);
   root.querySelectorAll("[data-copy]").forEach(function (button) {
