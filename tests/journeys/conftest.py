@@ -11,6 +11,11 @@ Each page a journey stops at goes through `Journey.check`: no serious or
 critical axe-core violation, no horizontal scrolling at a phone's width, the
 same page in English, and a screenshot in test-artifacts/journeys/ (the
 README's tour is made from them: `./portal tour`).
+
+The portal's Content-Security-Policy is enforced as in production: any
+violation in any page or frame of the journey (a `securitypolicyviolation`
+event, or Chromium's console error naming the policy, as for a refused
+frame-ancestors) fails the journey at its next check, or at its end.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 ARTIFACTS = os.path.join(REPO, "test-artifacts", "journeys")
 AXE = os.path.join(HERE, "node_modules", "axe-core", "axe.min.js")
+# Reports every CSP violation of a document to the test (all frames, every
+# page of the context), before any script of the page runs.
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', (e) =>
+    window.__journeyCspViolation({directive: e.violatedDirective, blocked: e.blockedURI,
+        page: e.documentURI, source: e.sourceFile, line: e.lineNumber, sample: e.sample}));"""
+CSP_CONSOLE = re.compile(r"Content Security Policy|Refused to (frame|load|execute|connect|apply)")
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = ("serious", "critical")
@@ -57,9 +68,23 @@ class Journey:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.csp_violations: list[str] = []
+        self.context.expose_binding("__journeyCspViolation",
+                                    lambda _source, v: self.csp_violations.append(str(v)))
+        self.context.add_init_script(CSP_LISTENER)
+        self.context.on("console", self._console)
         self.steps = 0
         self.checked: list[str] = []
         os.makedirs(ARTIFACTS, exist_ok=True)
+
+    def _console(self, message) -> None:
+        if message.type == "error" and CSP_CONSOLE.search(message.text):
+            self.csp_violations.append(f"{message.text} ({message.location.get('url')})")
+
+    def assert_no_csp_violation(self, step: str) -> None:
+        """Nothing the portal's Content-Security-Policy refused so far."""
+        violations, self.csp_violations[:] = list(self.csp_violations), []
+        assert not violations, f"{step}: Content-Security-Policy violations: {violations}"
 
     def goto(self, path: str):
         """Opens a page of the portal by its path (French, the default locale)."""
@@ -87,6 +112,7 @@ class Journey:
         if english:
             assert_english_version(self.context, page.url, step, status)
         assert not self.errors, f"{step}: JavaScript errors on {page.url}: {self.errors}"
+        self.assert_no_csp_violation(step)
         self.checked.append(page.url)
 
     def close(self) -> None:
@@ -96,7 +122,10 @@ class Journey:
 def assert_accessible(page, step: str) -> None:
     """axe-core finds no serious or critical violation on the page."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=AXE)
+        # Evaluated, not added as a <script> tag: the page's policy would
+        # refuse an inline script (and count as a violation).
+        with open(AXE, encoding="utf-8") as source:
+            page.evaluate(source.read())
     result = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -160,4 +189,8 @@ def journey(chromium, portal, request):
 
     yield open_journey
     for j in opened:
-        j.close()
+        try:
+            j.page.wait_for_timeout(200)  # reports of the last page arrive
+            j.assert_no_csp_violation("end of the journey")
+        finally:
+            j.close()

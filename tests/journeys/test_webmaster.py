@@ -129,8 +129,10 @@ def test_the_webmaster_themes_the_commune_and_puts_its_widget_on_another_site(
     options = page.locator("form.widget-builder-form")
     options.get_by_label("Jeux de données par page").fill("2")
     options.get_by_label("Langue").select_option(label="Français")
-    page.wait_for_function("document.querySelector('#wb-preview commune-datasets').shadowRoot"
-                           ".querySelectorAll('li.ds').length === 2")
+    # A function, not an expression: Playwright evaluates an expression with
+    # eval(), which the portal's Content-Security-Policy refuses.
+    page.wait_for_function("() => document.querySelector('#wb-preview commune-datasets')"
+                           ".shadowRoot.querySelectorAll('li.ds').length === 2")
     j.check("widget-builder")
     page.get_by_role("button", name="Copier").first.click()
     expect(page.get_by_text("Copié.")).to_be_visible()
