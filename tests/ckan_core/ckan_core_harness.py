@@ -4,16 +4,23 @@ Loaded with `-p ckan_core_harness` by `./portal test-ckan`, next to CKAN's
 pytest plugin and the repository's root conftest.py (whose autouse fixture
 loads the plugins named by `ckan.plugins` for every test). It does three things:
 
+- every test runs in English (CKAN's tests read CKAN's English words), unless
+  it names a language;
 - every test runs with the portal's plugins: a test that asks for its own
   plugins (`@pytest.mark.ckan_config("ckan.plugins", "datastore")`) gets the
   portal's plugins plus the ones it names;
 - CKAN's database fixtures (`reset_db`, hence `clean_db`, `non_clean_db`,
   `clean_datastore` and ckanext-activity's own `clean_db`) also bring the
   tables of every configured plugin that has migrations up to date;
-- a dataset made by CKAN's factory without `owner_org` is put in an
-  organisation of its own, made for it, of which the dataset's creator is
-  an editor: the portal's schema requires an organisation (the tests that
-  are about datasets without one stay failures, listed with that reason);
+- a dataset made without `owner_org` by CKAN's factory, by `call_action`'s
+  `package_create` or by `CreateTestData` is put in an organisation of its
+  own, made for it, of which the dataset's creator is an editor: the
+  portal's schema requires an organisation (the tests that are about
+  datasets without one stay failures, listed with that reason);
+- the activities of CKAN's nameless test caller ('127.0.0.1', no account:
+  `helpers.call_action` acts as it when a test names no user) are recorded
+  as the site user's: the activity plugin is on, and its subscriber
+  refuses an action it cannot attribute;
 - CKAN's `with_plugins` keeps the plugins loaded from one test to the next
   (as the root conftest.py does for the suite's tests);
 - each test listed in `known-failures.txt` is marked `xfail(strict=True)`
@@ -33,6 +40,7 @@ import re
 from dataclasses import dataclass, field
 
 import ckan
+import ckan.lib.create_test_data as ctd
 import ckan.model as model
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
@@ -41,6 +49,7 @@ import sqlalchemy as sa
 from ckan.plugins import core
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan import ckan_setup
+from ckanext.activity import subscriptions
 
 KNOWN_FAILURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known-failures.txt")
 
@@ -103,6 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KNOWN] = read_known_failures()
     _register_root_conftest(config)
     factories.Dataset._api_prepare_args = classmethod(_dataset_in_an_organization)
+    helpers.call_action = _datasets_in_an_organization(_CALL_ACTION)
+    subscriptions.get_subscriptions = _attributed_subscriptions(subscriptions.get_subscriptions)
+    ctd.CreateTestData.create = classmethod(_test_data_in_an_organization)
     config.pluginmanager.register(Fixtures(), "ckan_core_harness_fixtures")
 
 
@@ -146,16 +158,95 @@ def portal_plugins() -> list[str]:
 
 # --- datasets in an organisation -----------------------------------------------------
 _DATASET_PREPARE_ARGS = factories.Dataset._api_prepare_args.__func__
+_CALL_ACTION = helpers.call_action
+
+
+def _an_organization_for(creator: str | None) -> str:
+    """The id of a new organisation of which `creator` (a user name, unless
+    it is the site user or nobody) is an editor."""
+    site_user = _CALL_ACTION("get_site_user")["name"]
+    members = [] if creator in (None, "", site_user) else [{"name": creator, "capacity": "editor"}]
+    return factories.Organization(users=members)["id"]
 
 
 def _dataset_in_an_organization(cls, data_dict: dict) -> dict:
     """CKAN's factory dataset, in a new organisation when it names none."""
     if "owner_org" not in data_dict:
-        creator = factories._get_action_user_name(data_dict)
-        site_user = helpers.call_action("get_site_user")["name"]
-        members = [] if creator in (None, site_user) else [{"name": creator, "capacity": "editor"}]
-        data_dict["owner_org"] = factories.Organization(users=members)["id"]
+        data_dict["owner_org"] = _an_organization_for(factories._get_action_user_name(data_dict))
     return _DATASET_PREPARE_ARGS(cls, data_dict)
+
+
+_CREATE_TEST_DATA = ctd.CreateTestData.create.__func__
+
+
+def _test_data_in_an_organization(cls, *args, **kwargs):
+    """CKAN's CreateTestData (two datasets written through the model, with
+    no organisation), then those datasets in an organisation of their own."""
+    result = _CREATE_TEST_DATA(cls, *args, **kwargs)
+    owner = _an_organization_for(None)
+    for name in cls.pkg_names:
+        package = model.Package.by_name(name)
+        if package is not None and not package.owner_org:
+            package.owner_org = owner
+    model.repo.commit_and_remove()
+    return result
+
+
+# --- datasets made through call_action, activities of its nameless caller ---------------
+def _datasets_in_an_organization(call_action):
+    """CKAN's `helpers.call_action`, creating a dataset that names no
+    organisation in one of its own (of which the caller is an editor)."""
+
+    def call_action_with_an_organization(action_name: str, context=None, **kwargs):
+        if action_name == "package_create" and "owner_org" not in kwargs:
+            kwargs["owner_org"] = _an_organization_for((context or {}).get("user"))
+        return call_action(action_name, context, **kwargs)
+
+    call_action_with_an_organization.__doc__ = call_action.__doc__
+    return call_action_with_an_organization
+
+
+# CKAN's `helpers.call_action` acts as this name when the test names no user.
+NAMELESS_CALLER = "127.0.0.1"
+
+
+def _attributed(receiver):
+    """An activity subscriber that, for an action of CKAN's nameless test
+    caller, is told the site user acted: the portal records activities
+    (stock CKAN's action tests run without the activity plugin), and the
+    subscribers refuse (or record as "not logged in", which activity_create
+    then refuses) an action they cannot attribute. Only the activity's
+    author changes; the action itself ran as the nameless caller."""
+
+    def attributed(sender, **kwargs):
+        context = kwargs.get("context")
+        if isinstance(context, dict) and context.get("user") == NAMELESS_CALLER \
+                and model.User.get(NAMELESS_CALLER) is None:
+            kwargs["context"] = {**context, "user": _CALL_ACTION("get_site_user")["name"]}
+        return receiver(sender, **kwargs)
+
+    return attributed
+
+
+# One `_attributed` per receiver, kept: blinker holds its receivers weakly, and
+# unloading the plugin disconnects the receivers it connected.
+_ATTRIBUTED: dict = {}
+
+
+def _attributed_subscriptions(get_subscriptions):
+    """ckanext-activity's signal subscriptions, each receiver `_attributed`."""
+
+    def one(entry):
+        entry = dict(entry) if isinstance(entry, dict) else {"receiver": entry}
+        receiver = entry["receiver"]
+        entry["receiver"] = _ATTRIBUTED.setdefault(receiver, _attributed(receiver))
+        return entry
+
+    def subscriptions_attributed():
+        return {signal: [one(entry) for entry in entries]
+                for signal, entries in get_subscriptions().items()}
+
+    return subscriptions_attributed
 
 
 def plugins_with_migrations() -> list[str]:
@@ -181,12 +272,18 @@ class Fixtures:
     after `-p` plugins), so that these override CKAN's and still reach them."""
 
     @pytest.fixture
-    def ckan_config(self, ckan_config):
-        """CKAN's `ckan_config`, with the portal's plugins before those a test names."""
+    def ckan_config(self, request, ckan_config):
+        """CKAN's `ckan_config`, with the portal's plugins before those a test
+        names, and in English unless the test names a language: CKAN's tests
+        read CKAN's English words and dates (the portal speaks French first
+        and offers English)."""
         asked = ckan_config.get("ckan.plugins")
         asked = tk.aslist(asked) if isinstance(asked, str) else list(asked or [])
         wanted = portal_plugins()
         ckan_config["ckan.plugins"] = " ".join(wanted + [p for p in asked if p not in wanted])
+        named = {mark.args[0] for mark in request.node.iter_markers("ckan_config") if mark.args}
+        if "ckan.locale_default" not in named:
+            ckan_config["ckan.locale_default"] = "en"
         return ckan_config
 
     @pytest.fixture
