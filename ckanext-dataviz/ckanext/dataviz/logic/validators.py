@@ -681,13 +681,26 @@ def dataviz_map_bbox(key: FlattenKey, data: FlattenDataDict,
 
 
 def dataviz_map_flag(default: bool):
-    """A yes/no field: `default` when absent, flag() of the value otherwise
-    (a given None is false)."""
+    """A yes/no field: `default` when absent; true/false, yes/no, on/off,
+    1/0 (any case) or a boolean otherwise (a given None or "" is false);
+    anything else is refused, not taken as false."""
 
     def validator(value: Any) -> bool:
-        return default if value is df.missing else flag(value)
+        if value is df.missing:
+            return default
+        if value is None or value == "":
+            return False
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (str, int)) and str(value).strip().lower() in _FLAG_WORDS:
+            return _FLAG_WORDS[str(value).strip().lower()]
+        raise tk.Invalid(tk._("Must be true or false"))
 
     return validator
+
+
+_FLAG_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+               "false": False, "no": False, "off": False, "0": False}
 
 
 def dataviz_map_owner_org(key: FlattenKey, data: FlattenDataDict,

@@ -52,12 +52,25 @@ def create(world, who="editor", **fields):
     ({"bbox": "a,b,c,d"}, "bbox"),
     ({"bbox": [4.7, 45.6, 4.9, 95]}, "bbox"),
     ({"name": "Not A Slug!"}, "name"),
+    ({"private": "xxxx"}, "private"),
+    ({"private": [True]}, "private"),
+    ({"legend": "maybe"}, "legend"),
 ])
 def test_a_bad_map_names_the_field(fields, key):
     data = {"title": "T", "layers": [{"resource_id": "x"}], **fields}
     _clean, errors = schema.check_map(data, schema.map_create())
     assert key in errors, errors
     assert all(isinstance(m, str) and m for m in errors[key])
+
+
+@pytest.mark.parametrize("given, meant", [
+    ("true", True), ("on", True), ("1", True), (1, True), (True, True),
+    ("false", False), ("off", False), ("0", False), (0, False), (False, False), (None, False),
+    ("", False)])
+def test_a_map_flag_takes_the_usual_words_for_yes_and_no(given, meant):
+    clean, errors = schema.check_map({"title": "T", "layers": [{"resource_id": "x"}],
+                                      "private": given}, schema.map_create())
+    assert errors == {} and clean["private"] is meant
 
 
 def test_a_good_map_gets_defaults():
