@@ -331,6 +331,10 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
         `PUBLIC_REASON`), `problem_explained` says what happened, what was
         kept and what to do in the request's language
     """
+    unknown = [key for key in data_dict if key != "resource_id"]
+    if unknown:
+        raise tk.ValidationError({str(unknown[0])[:100]: [
+            tk._("Unknown parameter: choose among %s") % "resource_id"]})
     resource, package = auth.check_read(context, data_dict.get("resource_id"), "history_show")
     has_feed = model.Session.query(Feed.id).filter(Feed.resource_id == resource.id).first()
     if store.get_schema(resource.id) is None and has_feed is None:

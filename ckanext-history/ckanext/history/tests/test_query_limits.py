@@ -157,6 +157,17 @@ def test_a_cursor_reads_only_the_history_it_came_from(app, sysadmin, filled):
         assert status == 409 and "cursor" in body["error"], body
 
 
+def test_history_show_refuses_an_unknown_parameter_by_name(app, sysadmin, filled):
+    """As history_query does: a misspelt parameter is not ignored."""
+    res = app.get("/api/3/action/history_show", headers=sysadmin[1],
+                  query_string={"resource_id": filled["resource_id"], "resource": "x"})
+    assert res.status_code == 409
+    assert "resource_id" in res.json["error"]["resource"][0]
+    res = app.get("/api/3/action/history_show", headers=sysadmin[1],
+                  query_string={"resource_id": filled["resource_id"]})
+    assert res.status_code == 200
+
+
 def test_unknown_and_repeated_parameters_are_refused_by_name(app, sysadmin, filled):
     """A misspelt parameter (`function` for `functions`) is not ignored; a
     download takes each parameter once, and no page size."""
