@@ -26,3 +26,38 @@ def outbound_max_bytes() -> int:
 def outbound_deadline() -> int:
     """Seconds a remote request may take in all."""
     return tk.config["ckanext.grandlyon_access.outbound.deadline"]
+
+
+def headers_embed_endpoints() -> list[str]:
+    """Endpoints of the pages other sites may frame (site/headers.py)."""
+    return tk.config["ckanext.grandlyon_access.headers.embed_endpoints"]
+
+
+def headers_embed_origins() -> list[str]:
+    """Origins that may frame the embed pages (`*`: any)."""
+    return tk.config["ckanext.grandlyon_access.headers.embed_origins"]
+
+
+def headers_hsts_max_age() -> int:
+    """max-age of Strict-Transport-Security, in seconds (0: not sent)."""
+    return tk.config["ckanext.grandlyon_access.headers.hsts_max_age"]
+
+
+def headers_img_src() -> list[str]:
+    """Image sources the pages may load besides the portal."""
+    return tk.config["ckanext.grandlyon_access.headers.img_src"]
+
+
+def headers_connect_src() -> list[str]:
+    """Origins the pages' scripts may connect to besides the portal."""
+    return tk.config["ckanext.grandlyon_access.headers.connect_src"]
+
+
+def headers_frame_src() -> list[str]:
+    """Origins the pages may frame besides the portal."""
+    return tk.config["ckanext.grandlyon_access.headers.frame_src"]
+
+
+def headers_csp_report_only() -> bool:
+    """Whether the Content-Security-Policy only reports (blocks nothing)."""
+    return tk.config["ckanext.grandlyon_access.headers.csp_report_only"]

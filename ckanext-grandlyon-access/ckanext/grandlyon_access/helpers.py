@@ -7,6 +7,7 @@ from typing import Any, Optional
 import ckan.plugins.toolkit as tk
 
 from ckanext.grandlyon_access import policy
+from ckanext.grandlyon_access.site import headers
 from ckanext.grandlyon_access.site.helpers import render_datetime
 
 # The template helpers of the access plugin, and CKAN's made right for every
@@ -18,6 +19,8 @@ __all__ = [
     "grandlyon_access_pending_requests",
     "grandlyon_access_gated_levels",
     "grandlyon_access_grants",
+    "grandlyon_access_csp_nonce",
+    "grandlyon_access_csp_markup",
     "render_datetime",
 ]
 
@@ -80,3 +83,15 @@ def grandlyon_access_grants(package_id: str) -> Optional[list[dict[str, Any]]]:
         return tk.get_action("grandlyon_access_grant_list")(_context(), {"package_id": package_id})
     except (tk.ObjectNotFound, tk.NotAuthorized):
         return None
+
+
+def grandlyon_access_csp_nonce() -> str:
+    """The nonce that lets an inline script of a template run
+    (`<script nonce="{{ h.grandlyon_access_csp_nonce() }}">`)."""
+    return headers.csp_nonce()
+
+
+def grandlyon_access_csp_markup(html: Any, drop_handlers: Any = ()) -> Any:
+    """A CKAN template block's output (`super()`) with the nonce on its
+    inline scripts and without the inline handlers named (site/headers.py)."""
+    return headers.nonce_inline_scripts(html, tuple(drop_handlers))

@@ -8,7 +8,7 @@ from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, policy, search
-from ckanext.grandlyon_access.site import inputguard, plurals, resilience
+from ckanext.grandlyon_access.site import headers, inputguard, plurals, resilience
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 
 
@@ -35,6 +35,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     requests: the portal's one access policy (see policy.py)."""
 
     p.implements(p.IConfigurer)
+    p.implements(p.IConfigurable)
     p.implements(p.IFacets, inherit=True)
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IPermissionLabels)
@@ -46,6 +47,11 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     def update_config(self, config: Any) -> None:
         tk.add_template_directory(config, "templates")
         tk.add_resource("assets", "grandlyon_access")
+
+    # IConfigurable: overrides of other plugins' templates (site/headers.py).
+
+    def configure(self, config: Any) -> None:
+        headers.put_templates_first(config)
 
     # IFacets: the dataset search filters by access level.
 
@@ -89,7 +95,8 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
         return labels
 
     # IMiddleware: the resource download routes go through the policy; a
-    # search outage answers 503 with what to do (site/).
+    # search outage answers 503 with what to do; every response carries the
+    # security headers (site/).
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):
@@ -102,4 +109,5 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             app.before_request(gate.check_download)
             resilience.install(app)
             plurals.install(app)
+            app.after_request(headers.add_security_headers)
         return app
