@@ -222,7 +222,10 @@ def _attributed(receiver):
         context = kwargs.get("context")
         if isinstance(context, dict) and context.get("user") == NAMELESS_CALLER \
                 and model.User.get(NAMELESS_CALLER) is None:
-            kwargs["context"] = {**context, "user": _CALL_ACTION("get_site_user")["name"]}
+            # defer_commit: making the site user must not commit the action's
+            # own work (a test may roll it back).
+            site_user = _CALL_ACTION("get_site_user", {"defer_commit": True})["name"]
+            kwargs["context"] = {**context, "user": site_user}
         return receiver(sender, **kwargs)
 
     return attributed
