@@ -1333,8 +1333,9 @@ NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
         "harvest_send_job_to_gather_queue", "harvest_objects_import", "harvest_object_create",
         "harvest_source_show_status", "harvest_get_notifications_recipients",
         "harvest_log_list"),
-    "circles, grants, requests, audit log: sysadmins, the dataset's editors or admins, or "
-    "the requester (tests in ckanext-grandlyon-access)": (
+    "circles, grants, requests, audit log, throttling unlock: sysadmins, the dataset's "
+    "editors or admins, or the requester (tests in ckanext-grandlyon-access)": (
+        "grandlyon_access_throttle_unlock",
         "grandlyon_access_circle_create", "grandlyon_access_circle_update",
         "grandlyon_access_circle_delete", "grandlyon_access_circle_list",
         "grandlyon_access_circle_show", "grandlyon_access_circle_member_create",

@@ -61,3 +61,24 @@ def headers_frame_src() -> list[str]:
 def headers_csp_report_only() -> bool:
     """Whether the Content-Security-Policy only reports (blocks nothing)."""
     return tk.config["ckanext.grandlyon_access.headers.csp_report_only"]
+
+
+def throttle_enabled() -> bool:
+    """Whether the doors to accounts are throttled (site/throttle.py)."""
+    return tk.config["ckanext.grandlyon_access.throttle.enabled"]
+
+
+def throttle_trusted_proxies() -> list[str]:
+    """Reverse proxies whose `X-Forwarded-For` names the client."""
+    return tk.config["ckanext.grandlyon_access.throttle.trusted_proxies"]
+
+
+def throttle_limit(kind: str, scope: str) -> int:
+    """Attempts counted at the door `kind` (login, reset, register,
+    request) per `scope` (account, address) before refusing."""
+    return tk.config[f"ckanext.grandlyon_access.throttle.{kind}.per_{scope}"]
+
+
+def throttle_window(kind: str) -> int:
+    """Seconds the attempts at the door `kind` are counted for."""
+    return tk.config[f"ckanext.grandlyon_access.throttle.{kind}.window"]

@@ -8,7 +8,7 @@ from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, policy, search
-from ckanext.grandlyon_access.site import headers, inputguard, plurals, resilience
+from ckanext.grandlyon_access.site import headers, inputguard, plurals, resilience, throttle
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 
 
@@ -30,6 +30,7 @@ def _auth_functions() -> dict[str, Any]:
 @tk.blanket.helpers
 @tk.blanket.blueprints
 @tk.blanket.config_declarations
+@tk.blanket.cli
 class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermissionLabels):
     """Access levels (open, licensed, restricted), circles, grants and access
     requests: the portal's one access policy (see policy.py)."""
@@ -96,7 +97,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
 
     # IMiddleware: the resource download routes go through the policy; a
     # search outage answers 503 with what to do; every response carries the
-    # security headers (site/).
+    # security headers; logins and account requests are throttled (site/).
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):
@@ -109,5 +110,6 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             app.before_request(gate.check_download)
             resilience.install(app)
             plurals.install(app)
+            throttle.install(app)
             app.after_request(headers.add_security_headers)
         return app

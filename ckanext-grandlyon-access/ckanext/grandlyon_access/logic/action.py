@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ckanext.grandlyon_access import policy
 from ckanext.grandlyon_access.logic import schema
+from ckanext.grandlyon_access.site import throttle
 from ckanext.grandlyon_access.model import (
     AccessLog,
     AccessRequest,
@@ -446,3 +447,25 @@ def _validated_int(data_dict: DataDict, key: str, default: int) -> int:
     back untouched (it means "none" for list fields), so check the type."""
     value = data_dict.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+# --- throttling (site/throttle.py) ------------------------------------------------------
+
+@validate(schema.throttle_unlock)
+def grandlyon_access_throttle_unlock(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Clears the throttling counters of an account and/or a client
+    address, so they may try again at once. Sysadmins only.
+
+    :param account: a user name or e-mail address (or any login text)
+    :param address: a client IP address
+    :param kinds: the doors to clear (login, reset, register, request);
+        default all
+    :returns: {"cleared": ["<door> <account|address> <value>", ...]}, the
+        counters that held something
+    """
+    tk.check_access("grandlyon_access_throttle_unlock", context, data_dict)
+    account, address = data_dict.get("account"), data_dict.get("address")
+    if not account and not address:
+        raise tk.ValidationError({"account": [tk._("Give an account, an address or both")]})
+    kinds = tuple(data_dict.get("kinds") or throttle.KINDS)
+    return {"cleared": throttle.unlock(account, address, kinds)}

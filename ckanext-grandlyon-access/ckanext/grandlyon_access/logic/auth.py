@@ -23,6 +23,7 @@ __all__ = [
     "grandlyon_access_grant_create", "grandlyon_access_grant_delete", "grandlyon_access_grant_list",
     "grandlyon_access_request_create", "grandlyon_access_request_list",
     "grandlyon_access_request_decide", "grandlyon_access_log_list",
+    "grandlyon_access_throttle_unlock",
 ]
 
 
@@ -110,3 +111,7 @@ def grandlyon_access_request_decide(context: Context, data_dict: DataDict) -> Au
 
 def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> AuthResult:
     return _deny(tk._("Only sysadmins read the access log"))
+
+
+def grandlyon_access_throttle_unlock(context: Context, data_dict: DataDict) -> AuthResult:
+    return _deny(tk._("Only sysadmins unlock accounts and addresses"))

@@ -96,3 +96,12 @@ def log_list(ignore_missing, ignore_empty, unicode_safe, strip_value, isodate, n
         "offset": [ignore_empty, unicode_safe, strip_value, ignore_empty, natural_number_validator,
                    grandlyon_access_offset],
     }
+
+
+@validator_args
+def throttle_unlock(ignore_missing, unicode_safe, grandlyon_access_throttle_kinds):
+    return {
+        "account": [ignore_missing, unicode_safe],
+        "address": [ignore_missing, unicode_safe],
+        "kinds": [ignore_missing, grandlyon_access_throttle_kinds],
+    }

@@ -12,6 +12,7 @@ from ckan.logic.validators import isodate
 
 from ckanext.grandlyon_access import config, policy
 from ckanext.grandlyon_access.model import Circle, utcnow
+from ckanext.grandlyon_access.site import throttle
 from ckanext.grandlyon_licence import shared as licences
 
 
@@ -81,3 +82,12 @@ def grandlyon_access_offset(value: Any) -> Any:
     if isinstance(value, int) and value > MAX_OFFSET:
         raise tk.Invalid(tk._("Must be at most {maximum}").format(maximum=MAX_OFFSET))
     return value
+
+
+def grandlyon_access_throttle_kinds(value: Any) -> list[str]:
+    """Doors of the throttling (site/throttle.py), as a list or one
+    space- or comma-separated text; empty means all of them."""
+    kinds = tk.aslist(value.replace(",", " ")) if isinstance(value, str) else value
+    if not isinstance(kinds, list) or any(k not in throttle.KINDS for k in kinds):
+        raise tk.Invalid(tk._("Must be a list of: {kinds}").format(kinds=", ".join(throttle.KINDS)))
+    return kinds or list(throttle.KINDS)

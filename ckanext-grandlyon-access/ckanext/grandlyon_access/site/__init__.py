@@ -7,6 +7,10 @@ extension of the suite depends on, installs it in `make_middleware`).
   plain link asks for a confirmation posted with the CSRF token).
 - `resilience.py`: the search index out of reach answers 503 with what to
   do, not a 500.
+- `throttle.py`: logging in, password reset requests, registration and
+  access requests limited per account and per client address, with
+  counters in Redis shared by every web process (429 with when to try
+  again).
 - `plurals.py`: the plural rule of the page's language, whatever catalogue
   Flask-Babel read last.
 - `other_strings.py`: the strings of other packages (CKAN, ckanext-harvest)

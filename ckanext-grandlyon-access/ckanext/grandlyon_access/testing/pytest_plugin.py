@@ -20,6 +20,8 @@ What is here:
   and index once, for a world built once per module.
 - `LivePortal` / the `live_portal` fixture: a real `ckan run` server on the
   test ini, on a free loopback port, with workers started alongside it.
+- Each test starts with no throttling counter (site/throttle.py): tests
+  log in, register and ask for access from one address, run after run.
 
 Example::
 
@@ -49,6 +51,8 @@ import ckan.plugins.toolkit as tk
 import pytest
 import requests
 from ckan.tests import factories, helpers
+from ckanext.grandlyon_access.site import throttle
+from redis.exceptions import RedisError
 
 PASSWORD = "Correct-Horse-42"
 """The password of every user the fixtures create (for cookie logins)."""
@@ -73,6 +77,17 @@ USERS = {"outsider": "outsider", "member": "org-member", "editor": "org-editor",
 `member` belong to the organisation with that capacity; `sysadmin` is one."""
 
 CAPACITIES = ("admin", "editor", "member")
+
+
+@pytest.fixture(autouse=True)
+def _no_throttling_counters() -> None:
+    """Clears the throttling counters before each test: tests log in,
+    register and ask for access from one address, many times within the
+    window, run after run (CKAN's own tests too, in tests/ckan_core)."""
+    try:
+        throttle.clear_all()
+    except RedisError:  # a session without Redis throttles nothing either
+        pass
 
 
 # --- actors ---------------------------------------------------------------------------
