@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import configparser
 import glob
+import ipaddress
 import json
 import posixpath
 import re
@@ -754,6 +755,21 @@ def test_plugin_lists_name_every_plugin(dockerfile, compose):
 def test_image_plugins_are_the_portal_plugins(dockerfile):
     plugins = dockerfile_env(dockerfile).get("CKAN__PLUGINS")
     assert check_plugins_match_portal(plugins, PORTAL_INI.read_text(encoding="utf-8")) == []
+
+
+def test_production_trusts_nginx_for_the_client_address():
+    """Throttling counts per client address: behind nginx, CKAN must read it
+    from X-Forwarded-For, or every visitor counts as nginx's one address
+    (Docker gives the compose network a private range)."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(PRODUCTION_INI)
+    networks = [ipaddress.ip_network(item) for item in
+                ini["app:main"]["ckanext.grandlyon_access.throttle.trusted_proxies"].split()]
+    for docker_default in ("172.17.0.2", "172.18.0.5", "192.168.16.3", "10.0.1.4"):
+        assert any(ipaddress.ip_address(docker_default) in net for net in networks)
+    assert not any(ipaddress.ip_address("203.0.113.7") in net for net in networks)
+    conf = (DOCKER_DIR / "nginx" / "default.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
 
 
 def test_image_config_chains_to_portal_ini(dockerfile):
