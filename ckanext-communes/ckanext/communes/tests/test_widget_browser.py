@@ -122,8 +122,10 @@ def test_the_builder_previews_the_real_widget(world, live_ckan, chromium, ckan_c
     page.goto(f"{live_ckan}/commune/ville-b/widget-builder")
     page.locator("#wb-preview commune-datasets li.ds").first.wait_for()
     page.fill("#wb-size", "1")
+    # A function, not an expression: Playwright evaluates an expression with
+    # eval(), which the portal's Content-Security-Policy refuses.
     page.wait_for_function(
-        "document.querySelector('#wb-preview commune-datasets').shadowRoot"
+        "() => document.querySelector('#wb-preview commune-datasets').shadowRoot"
         ".querySelectorAll('li.ds').length === 1")
     snippet = page.input_value("#wb-script")
     assert f'<script src="{portal}/communes/widget.js" defer></script>' in snippet
