@@ -1333,9 +1333,9 @@ NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
         "harvest_send_job_to_gather_queue", "harvest_objects_import", "harvest_object_create",
         "harvest_source_show_status", "harvest_get_notifications_recipients",
         "harvest_log_list"),
-    "circles, grants, requests, audit log, throttling unlock: sysadmins, the dataset's "
-    "editors or admins, or the requester (tests in ckanext-grandlyon-access)": (
-        "grandlyon_access_throttle_unlock",
+    "circles, grants, requests, audit log, throttling unlock, two-factor reset: sysadmins, "
+    "the dataset's editors or admins, or the requester (tests in ckanext-grandlyon-access)": (
+        "grandlyon_access_throttle_unlock", "grandlyon_access_two_factor_reset",
         "grandlyon_access_circle_create", "grandlyon_access_circle_update",
         "grandlyon_access_circle_delete", "grandlyon_access_circle_list",
         "grandlyon_access_circle_show", "grandlyon_access_circle_member_create",
@@ -1488,6 +1488,10 @@ RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
     "accounts: the user themself, sysadmins": (
         "/user/edit", "/user/edit/<id>", "/user/delete/<id>", "/user/<id>/api-tokens",
         "/user/<id>/api-tokens/<jti>/revoke", "/user/sysadmin"),
+    "two-factor sign-in: the user themself (a pending sign-in's user for verify and enrol), "
+    "reset by sysadmins (tests in ckanext-grandlyon-access test_two_factor.py)": (
+        "/user/<id>/two-factor", "/user/<id>/two-factor/reset", "/user/two-factor/verify",
+        "/user/two-factor/enrol"),
     "site administration: sysadmins": (
         "/ckan-admin/", "/ckan-admin/config", "/ckan-admin/reset_config", "/ckan-admin/trash",
         "/ckan-admin/licence-signatures", "/ckan-admin/licence-signatures/<id>/revoke",

@@ -1,5 +1,6 @@
 """Tables of the access plugin: circles and their members, grants, access
-requests and the audit log of data reads. No foreign keys to CKAN's tables
+requests, the audit log of data reads, second factors and the account log.
+No foreign keys to CKAN's tables
 (datasets and users are referred to by id); created by the plugin's
 migrations (`ckan db upgrade -p grandlyon_access`)."""
 
@@ -12,6 +13,7 @@ import ckan.plugins.toolkit as tk
 from ckan.model import types as ckan_types
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -114,3 +116,43 @@ class AccessLog(tk.BaseModel):
     package_id = Column(UnicodeText, nullable=False)
     resource_id = Column(UnicodeText)
     surface = Column(UnicodeText, nullable=False)
+
+
+class TwoFactor(tk.BaseModel):
+    """A user's TOTP second factor (site/twofactor.py): the secret,
+    encrypted with a key derived from the site's SECRET_KEY, whether it is
+    switched on (after a first valid code), and the last time step used (a
+    code is accepted once)."""
+
+    __tablename__ = "grandlyon_access_two_factor"
+
+    user_id = Column(UnicodeText, primary_key=True)
+    secret = Column(UnicodeText, nullable=False)
+    enabled = Column(Boolean, nullable=False, default=False)
+    last_step = Column(BigInteger, nullable=False, default=0)
+    created = Column(DateTime, nullable=False, default=utcnow)
+    enabled_at = Column(DateTime)
+
+
+class TwoFactorRecoveryCode(tk.BaseModel):
+    """One single-use recovery code of a user, stored as a keyed hash."""
+
+    __tablename__ = "grandlyon_access_two_factor_recovery"
+
+    id = Column(BigInteger, primary_key=True, autoincrement=True)
+    user_id = Column(UnicodeText, nullable=False, index=True)
+    code_hash = Column(UnicodeText, nullable=False)
+    used_at = Column(DateTime)
+
+
+class AccountLog(tk.BaseModel):
+    """One change made to a user's account security by someone (a sysadmin
+    resetting a second factor): who, to whom, what, when."""
+
+    __tablename__ = "grandlyon_access_account_log"
+
+    id = Column(BigInteger, primary_key=True, autoincrement=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    actor_id = Column(UnicodeText)
+    user_id = Column(UnicodeText, nullable=False, index=True)
+    event = Column(UnicodeText, nullable=False)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ckanext.grandlyon_access import policy
 from ckanext.grandlyon_access.logic import schema
-from ckanext.grandlyon_access.site import throttle
+from ckanext.grandlyon_access.site import throttle, twofactor
 from ckanext.grandlyon_access.model import (
     AccessLog,
     AccessRequest,
@@ -469,3 +469,20 @@ def grandlyon_access_throttle_unlock(context: Context, data_dict: DataDict) -> d
         raise tk.ValidationError({"account": [tk._("Give an account, an address or both")]})
     kinds = tuple(data_dict.get("kinds") or throttle.KINDS)
     return {"cleared": throttle.unlock(account, address, kinds)}
+
+
+@validate(schema.two_factor_reset)
+def grandlyon_access_two_factor_reset(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Removes a user's second factor and recovery codes (a lost phone),
+    writes it to the account log and tells the user by e-mail. Sysadmins
+    only (site/twofactor.py).
+
+    :param id: the user's id or name
+    :returns: {"reset": whether the user had a second factor}
+    """
+    tk.check_access("grandlyon_access_two_factor_reset", context, data_dict)
+    user = model.User.get(data_dict["id"])
+    if user is None:
+        raise tk.ObjectNotFound(tk._("User not found"))
+    actor = policy.user_of(context)
+    return {"reset": twofactor.reset(user, actor.id if actor else None)}

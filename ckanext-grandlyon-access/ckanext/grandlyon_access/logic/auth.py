@@ -23,7 +23,7 @@ __all__ = [
     "grandlyon_access_grant_create", "grandlyon_access_grant_delete", "grandlyon_access_grant_list",
     "grandlyon_access_request_create", "grandlyon_access_request_list",
     "grandlyon_access_request_decide", "grandlyon_access_log_list",
-    "grandlyon_access_throttle_unlock",
+    "grandlyon_access_throttle_unlock", "grandlyon_access_two_factor_reset",
 ]
 
 
@@ -115,3 +115,7 @@ def grandlyon_access_log_list(context: Context, data_dict: DataDict) -> AuthResu
 
 def grandlyon_access_throttle_unlock(context: Context, data_dict: DataDict) -> AuthResult:
     return _deny(tk._("Only sysadmins unlock accounts and addresses"))
+
+
+def grandlyon_access_two_factor_reset(context: Context, data_dict: DataDict) -> AuthResult:
+    return _deny(tk._("Only sysadmins reset a user's two-factor sign-in"))

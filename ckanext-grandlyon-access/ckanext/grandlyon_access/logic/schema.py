@@ -105,3 +105,8 @@ def throttle_unlock(ignore_missing, unicode_safe, grandlyon_access_throttle_kind
         "address": [ignore_missing, unicode_safe],
         "kinds": [ignore_missing, grandlyon_access_throttle_kinds],
     }
+
+
+@validator_args
+def two_factor_reset(not_empty, unicode_safe):
+    return {"id": [not_empty, unicode_safe]}

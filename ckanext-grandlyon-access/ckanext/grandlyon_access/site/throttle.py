@@ -6,8 +6,9 @@ worker and process of the portal shares them. Each door (`KINDS`) counts per
 account and per client address, in a fixed window that starts at the first
 counted attempt (`INCR`, then `EXPIRE` on a new key, in one Lua script):
 
-- `login` counts *failures* (the login form and CKAN's old-password check
-  on the profile form). Each attempt takes a slot before the password is
+- `login` counts *failures* (the login form, CKAN's old-password check
+  on the profile form, second-factor codes: site/twofactor.py). Each
+  attempt takes a slot before the password is
   checked, so a burst of parallel guesses cannot slip past the limit; an
   attempt that did not fail (no `failed_login` signal: right password, empty
   form...) gives its slots back, and a successful login clears the
@@ -45,7 +46,8 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import signals
 from ckan.lib.redis import connect_to_redis
 from ckanext.grandlyon_access import config
-from flask import Response, request
+from ckanext.grandlyon_access.site import twofactor
+from flask import Response, request, session
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,9 @@ return 0
 _FORM_DOORS = {
     "user.login": "login",
     "user.edit": "login",
+    "grandlyon_access.two_factor_verify": "login",
+    "grandlyon_access.two_factor_enrol": "login",
+    "grandlyon_access.two_factor": "login",
     "user.request_reset": "reset",
     "user.register": "register",
     "grandlyon_access.request_access": "request",
@@ -251,6 +256,9 @@ def _attempt() -> Attempt | None:
             if not request.form.get("old_password") or _current_name() is None:
                 return None
             return Attempt(kind, _current_name(), client_address())
+        if endpoint.startswith("grandlyon_access.two_factor"):  # a second-factor code
+            account = _current_name() or twofactor.pending_account(session)
+            return Attempt(kind, account, client_address())
         return Attempt(kind, account_of(request.form.get("login", "")), client_address())
     if _is_sysadmin():
         return None

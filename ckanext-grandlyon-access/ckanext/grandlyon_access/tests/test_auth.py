@@ -84,7 +84,7 @@ SYSADMIN_ONLY = (
     "grandlyon_access_circle_delete", "grandlyon_access_circle_list",
     "grandlyon_access_circle_show", "grandlyon_access_circle_member_create",
     "grandlyon_access_circle_member_delete", "grandlyon_access_log_list",
-    "grandlyon_access_throttle_unlock",
+    "grandlyon_access_throttle_unlock", "grandlyon_access_two_factor_reset",
 )
 # The dataset's editors and admins, and sysadmins, manage its grants.
 MANAGERS = ("editor", "admin", "sysadmin")

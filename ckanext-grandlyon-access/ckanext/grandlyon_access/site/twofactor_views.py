@@ -1,0 +1,215 @@
+"""Web pages of two-factor sign-in (site/twofactor.py), on the access
+plugin's blueprint (`add_routes`, called by views.py):
+
+- `/user/<id>/two-factor`: the user's own page: switch it on (QR code,
+  secret, first code, recovery codes shown once), regenerate the recovery
+  codes, switch it off (refused when it is required of the user).
+- `/user/two-factor/verify`: the code (or a recovery code) after a right
+  password, for a pending sign-in.
+- `/user/two-factor/enrol`: the enrolment a required user goes through
+  after a right password, before being logged in.
+- `/user/<id>/two-factor/reset`: a sysadmin removes a user's factor.
+
+`password_step` is the login form's IAuthenticator hook: it checks the
+password and, for a user with (or required to have) a second factor,
+keeps a pending sign-in instead of logging in.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Optional
+
+import ckan.lib.base as base
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+from ckan.lib import authenticator, signals
+from ckan.views.user import regenerate_session, rotate_token
+from flask import Blueprint, Response, request, session
+
+from ckanext.grandlyon_access.site import twofactor
+
+
+def safe_next(target: Optional[str]) -> Optional[str]:
+    """`target` when it is a path of this site (no scheme, no host, no
+    `//` or `/\\` that browsers read as another host), else None."""
+    if not target or not target.startswith("/") or target[1:2] in ("/", "\\"):
+        return None
+    if any(ord(char) < 32 for char in target) or not tk.h.url_is_local(target):
+        return None
+    return target
+
+
+def _complete_login(user: model.User, remember: Optional[str], next_url: Optional[str],
+                    redirect: bool = True) -> Optional[Response]:
+    """Logs `user` in as CKAN's login view does (new session, new CSRF token)."""
+    twofactor.drop_pending(session)
+    regenerate_session()
+    if remember and str(remember).isdigit():
+        tk.login_user(user, remember=True,
+                      duration=datetime.timedelta(milliseconds=int(remember)))
+    else:
+        tk.login_user(user)
+    rotate_token()
+    if not redirect:
+        return None
+    target = safe_next(next_url)
+    return tk.redirect_to(target) if target else tk.redirect_to("user.read", id=user.name)
+
+
+def password_step() -> Optional[Response]:
+    """The login form's first step (IAuthenticator.login): None lets CKAN
+    show the form; a right password logs in, or, when the user has (or
+    must have) a second factor, starts a pending sign-in."""
+    if request.method != "POST" or tk.current_user.is_authenticated:
+        return None
+    identity = {"login": request.form.get("login"), "password": request.form.get("password")}
+    user = authenticator.ckan_authenticator(identity)  # sends `failed_login` on failure
+    if not user:
+        if tk.config.get("ckan.recaptcha.privatekey"):
+            tk.h.flash_error(tk._("Login failed. Bad username or password or CAPTCHA."))
+        else:
+            tk.h.flash_error(tk._("Login failed. Bad username or password."))
+        return base.render("user/login.html", {})
+    next_url = safe_next(request.args.get("next", request.args.get("came_from")))
+    remember = request.form.get("remember")
+    if twofactor.is_enabled(user.id):
+        twofactor.start_pending(session, user, "verify", next_url, remember)
+        return tk.redirect_to("grandlyon_access.two_factor_verify")
+    if twofactor.is_required(user):
+        twofactor.start_pending(session, user, "enrol", next_url, remember)
+        return tk.redirect_to("grandlyon_access.two_factor_enrol")
+    return _complete_login(user, remember, next_url)
+
+
+def _pending_user(purpose: str) -> tuple[Optional[dict[str, Any]], Optional[model.User]]:
+    state = twofactor.pending(session, purpose)
+    user = model.User.get(state["user_id"]) if state else None
+    if user is None or user.state != "active":
+        twofactor.drop_pending(session)
+        return None, None
+    return state, user
+
+
+def _expired() -> Response:
+    tk.h.flash_error(tk._("Your sign-in has expired or was not started. Log in again."))
+    return tk.redirect_to("user.login")
+
+
+def _wrong_code(user: model.User) -> None:
+    """A wrong code counts as a failed login (throttling, CKAN's signal)."""
+    signals.failed_login.send(user.name)
+    tk.h.flash_error(tk._("This code is not valid. Check your authentication app's clock "
+                          "and try again with a new code."))
+
+
+def verify() -> Any:
+    state, user = _pending_user("verify")
+    if user is None:
+        return _expired()
+    if request.method == "POST":
+        code = request.form.get("code", "")
+        if twofactor.check_code_or_recovery(user.id, code):
+            return _complete_login(user, state.get("remember"), state.get("next"))
+        _wrong_code(user)
+    return base.render("grandlyon_access/two_factor/verify.html", {"pending_user": user})
+
+
+def _setup_vars(user: model.User, action_url: str) -> dict[str, Any]:
+    secret = twofactor.start_enrolment(user.id)
+    uri = twofactor.provisioning_uri(user, secret)
+    return {"the_user": user, "secret": secret, "qr_svg": tk.literal(twofactor.qr_svg(uri)),
+            "action_url": action_url}
+
+
+def _codes_page(user: model.User, codes: list[str], next_url: Optional[str]) -> str:
+    return base.render("grandlyon_access/two_factor/codes.html", {
+        "the_user": user, "codes": codes,
+        "continue_url": safe_next(next_url) or tk.h.url_for("user.read", id=user.name)})
+
+
+def enrol() -> Any:
+    state, user = _pending_user("enrol")
+    if user is None:
+        return _expired()
+    if request.method == "POST":
+        if twofactor.check_code(user.id, request.form.get("code", ""), enabling=True):
+            codes = twofactor.enable(user.id)
+            _complete_login(user, state.get("remember"), None, redirect=False)
+            return _codes_page(user, codes, state.get("next"))
+        _wrong_code(user)
+    extra = _setup_vars(user, tk.h.url_for("grandlyon_access.two_factor_enrol"))
+    return base.render("grandlyon_access/two_factor/enrol.html", extra)
+
+
+def _myself(id: str) -> model.User:
+    user = tk.current_user
+    if not getattr(user, "is_authenticated", False) or id not in (user.name, user.id):
+        return tk.abort(404, tk._("User not found"))
+    return model.User.get(user.id)
+
+
+def account(id: str) -> Any:
+    user = _myself(id)
+    enabled = twofactor.is_enabled(user.id)
+    required = twofactor.is_required(user)
+    if request.method == "POST":
+        done = _account_post(user, enabled, required, request.form.get("do", ""))
+        if done is not None:
+            return done
+        enabled = twofactor.is_enabled(user.id)
+    extra: dict[str, Any] = {"the_user": user, "enabled": enabled, "required": required}
+    if not enabled:
+        extra.update(_setup_vars(user, tk.h.url_for("grandlyon_access.two_factor", id=user.name)))
+    return base.render("grandlyon_access/two_factor/account.html", extra)
+
+
+def _account_post(user: model.User, enabled: bool, required: bool, do: str) -> Any:
+    code = request.form.get("code", "")
+    if do == "enable" and not enabled:
+        if twofactor.check_code(user.id, code, enabling=True):
+            return _codes_page(user, twofactor.enable(user.id), None)
+        return _wrong_code(user)
+    if do == "disable" and enabled:
+        if required:
+            tk.h.flash_error(tk._("Two-factor sign-in is required for your account: it cannot "
+                                  "be switched off."))
+            return None
+        if twofactor.check_code_or_recovery(user.id, code):
+            twofactor.remove(user.id)
+            tk.h.flash_success(tk._("Two-factor sign-in is switched off."))
+            return tk.redirect_to("grandlyon_access.two_factor", id=user.name)
+        return _wrong_code(user)
+    if do == "regenerate" and enabled:
+        if twofactor.check_code_or_recovery(user.id, code):
+            return _codes_page(user, twofactor.new_recovery_codes(user.id), None)
+        return _wrong_code(user)
+    return None
+
+
+def reset(id: str) -> Any:
+    context = {"user": tk.current_user.name, "auth_user_obj": tk.current_user}
+    try:
+        result = tk.get_action("grandlyon_access_two_factor_reset")(context, {"id": id})
+    except tk.ObjectNotFound:
+        return tk.abort(404, tk._("User not found"))
+    except tk.NotAuthorized:
+        if not tk.current_user.is_authenticated:
+            return tk.abort(404, tk._("User not found"))
+        return tk.abort(403, tk._("Only sysadmins reset a user's two-factor sign-in"))
+    if result["reset"]:
+        tk.h.flash_success(tk._("Two-factor sign-in of this user was reset; they were told by "
+                                "e-mail."))
+    else:
+        tk.h.flash_notice(tk._("This user has no two-factor sign-in."))
+    return tk.redirect_to("user.read", id=id)
+
+
+def add_routes(blueprint: Blueprint) -> None:
+    """The pages of two-factor sign-in, on the plugin's blueprint."""
+    both = ["GET", "POST"]
+    blueprint.add_url_rule("/user/two-factor/verify", "two_factor_verify", verify, methods=both)
+    blueprint.add_url_rule("/user/two-factor/enrol", "two_factor_enrol", enrol, methods=both)
+    blueprint.add_url_rule("/user/<id>/two-factor", "two_factor", account, methods=both)
+    blueprint.add_url_rule("/user/<id>/two-factor/reset", "two_factor_reset", reset,
+                           methods=["POST"])
