@@ -18,6 +18,12 @@ DEMO_DATA=${PORTAL_DEMO_DATA:-$ROOT/demo/lyon}
 COMMUNE_PORTAL_PORT=${PORTAL_COMMUNE_PORTAL_PORT:-5092}
 WIDGET_DEMO_PORT=${PORTAL_WIDGET_DEMO_PORT:-5091}
 SMTP_TEST_PORT=${PORTAL_SMTP_TEST_PORT:-2525} # the tests' SMTP catcher
+# The production run (./portal prod): nginx, uWSGI behind it, and the name of
+# its databases (ckan_<name>, datastore_<name>), Solr core and site id.
+PROD_PORT=${PORTAL_PROD_PORT:-5180}
+PROD_UWSGI_PORT=${PORTAL_PROD_UWSGI_PORT:-5181}
+PROD_NAME=${PORTAL_PROD_NAME:-prod}
+PROD_REDIS_DB=${PORTAL_PROD_REDIS_DB:-10}
 
 VENV=$STATE/venv
 LOG=$STATE/log
@@ -82,8 +88,9 @@ stop_pid() {
 
 # --- installation ---------------------------------------------------------------
 # chromium: the browser the tests drive (widgets, views, embeds, journeys).
+# nginx and gettext-base (envsubst): the production run (./portal prod).
 SYSTEM_PACKAGES=(postgresql-15 redis-server libpq-dev gcc curl openjdk-17-jdk-headless maven ca-certificates
-  chromium fonts-dejavu-core)
+  chromium fonts-dejavu-core nginx gettext-base)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
@@ -549,6 +556,229 @@ load_demo_history() {
     || { tail -5 "$LOG/demo.log" >&2; die "compacting the demo history failed; see $LOG/demo.log"; }
 }
 
+# --- production, run on this machine (./portal prod) ---------------------------------
+# The image's way (docker/): docker/ckan/entrypoint.sh writes the plugins and
+# the secrets into a copy of docker/ckan/production.ini, the start-up steps of
+# the base image follow (migrations, DataStore permissions, sysadmin), then
+# uWSGI with docker/ckan/uwsgi.ini (pyuwsgi, from PyPI) behind nginx (Debian's)
+# with docker/nginx/portal.conf. Only where CKAN and the cache are differs from
+# docker/nginx/default.conf. Its own databases, Solr core and Redis database:
+# the development portal and the tests are never touched.
+prod_settings() {
+  case $PROD_NAME in *[!a-z0-9_]* | "") die "PORTAL_PROD_NAME must be lower-case letters, digits and _" ;; esac
+  PROD_DIR=$STATE/$PROD_NAME
+  PROD_URL=http://127.0.0.1:$PROD_PORT
+  PROD_USER=
+  # As root, uWSGI and nginx's workers run as nobody: they cannot write the
+  # code or the configuration (the image runs as its "ckan" user).
+  # (When nobody cannot read the Python or the code, e.g. a Python under
+  # /root, they run as root, as the rest of the stack.)
+  if [ "$(id -u)" = 0 ] && [ -d "$PROD_DIR" ] && runuser -u nobody -- test -x "$PROD_DIR" 2>/dev/null \
+    && (cd / && runuser -u nobody -- "$VENV/bin/python" -c 'import threading, ckan, ckanext.grandlyon_access') >/dev/null 2>&1; then
+    PROD_USER=nobody
+  fi
+}
+
+# The environment the compose file gives the ckan service (x-ckan-environment).
+prod_env() {
+  # Nothing writes under the code, not even Python's bytecode cache.
+  export PATH="$VENV/bin:$PATH" CKAN_INI=$PROD_DIR/ckan.ini PYTHONDONTWRITEBYTECODE=1
+  export CKAN_SITE_URL=$PROD_URL CKAN_SITE_ID=portal_$PROD_NAME
+  export CKAN_SQLALCHEMY_URL=postgresql://ckan_default:$PG_CKAN_PASSWORD@127.0.0.1:$PG_PORT/ckan_$PROD_NAME
+  export CKAN_DATASTORE_WRITE_URL=postgresql://ckan_default:$PG_CKAN_PASSWORD@127.0.0.1:$PG_PORT/datastore_$PROD_NAME
+  export CKAN_DATASTORE_READ_URL=postgresql://datastore_read:$PG_READ_PASSWORD@127.0.0.1:$PG_PORT/datastore_$PROD_NAME
+  export CKAN_SOLR_URL=http://127.0.0.1:$SOLR_PORT/solr/ckan_$PROD_NAME
+  export CKAN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/$PROD_REDIS_DB
+  export CKAN_STORAGE_PATH=$PROD_DIR/storage CKAN_MAX_UPLOAD_SIZE_MB=${CKAN_MAX_UPLOAD_SIZE_MB:-100}
+  export CKAN_SECRET_KEY=$SESSION_SECRET CKAN_API_TOKEN_SECRET=$JWT_SECRET
+  export CKAN_SYSADMIN_NAME=admin CKAN_SYSADMIN_EMAIL=admin@example.org
+  export UWSGI_HARAKIRI=${UWSGI_HARAKIRI:-60} UWSGI_HTTP_SOCKET=127.0.0.1:$PROD_UWSGI_PORT
+  export NGINX_LISTEN=127.0.0.1:$PROD_PORT
+  # The image's plugin list, without envvars (not installed here: the
+  # settings it would read from CKAN___ variables are written below).
+  CKAN__PLUGINS=$(sed -n 's/^ *CKAN__PLUGINS="\([^"]*\)".*/\1/p' "$ROOT/docker/Dockerfile" | sed 's/ *envvars//')
+  [ -n "$CKAN__PLUGINS" ] || die "no CKAN__PLUGINS in docker/Dockerfile"
+  export CKAN__PLUGINS
+}
+
+prod_ready() { curl -fsS -o /dev/null "$PROD_URL/api/3/action/status_show"; }
+
+prod_databases() {
+  local db
+  for db in "ckan_$PROD_NAME" "datastore_$PROD_NAME"; do
+    if [ -z "$(psql_admin postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+      psql_admin postgres -c "CREATE DATABASE $db OWNER ckan_default ENCODING 'UTF8'"
+    fi
+  done
+}
+
+# A Solr core of its own, added to the running Solr (CoreAdmin) and found again
+# by a restarted one (its core.properties).
+prod_solr_core() {
+  local core=ckan_$PROD_NAME home=$STATE/solr/home
+  solr_ready "$core" && return 0
+  mkdir -p "$home/$core"
+  rm -f "$home/$core/core.properties"
+  rm -rf "$home/$core/conf"
+  cp -r "$home/ckan/conf" "$home/$core/conf"
+  curl -fsS -o /dev/null "http://127.0.0.1:$SOLR_PORT/solr/admin/cores?action=CREATE&name=$core&instanceDir=$core" \
+    || die "Solr did not create the core $core; see $LOG/solr.log"
+  wait_for "the Solr core $core" 60 solr_ready "$core"
+}
+
+# The image's ckan.ini: docker/ckan/production.ini, beside config/ (it chains
+# to config/portal.ini), then what the entrypoint writes. Read-only at the end.
+prod_ini() {
+  mkdir -p "$PROD_DIR/storage" "$PROD_DIR/history"
+  rm -f "$CKAN_INI"
+  cp "$ROOT/docker/ckan/production.ini" "$CKAN_INI"
+  ln -sfn "$ROOT/config" "$PROD_DIR/config"
+  # What the compose file's CKAN___ variables would set: the archive, and
+  # nginx on loopback as the proxy whose X-Forwarded-For is trusted.
+  ckan config-tool "$CKAN_INI" \
+    "ckanext.history.archive.path = $PROD_DIR/history" \
+    "ckanext.grandlyon_access.throttle.trusted_proxies = 127.0.0.1/32" >/dev/null
+  bash "$ROOT/docker/ckan/entrypoint.sh" true
+  chmod 444 "$CKAN_INI"
+  if [ -n "$PROD_USER" ]; then chown -R "$PROD_USER" "$PROD_DIR/storage" "$PROD_DIR/history"; fi
+}
+
+# The base image's start-up steps (its prerun): migrations of CKAN and every
+# plugin, DataStore permissions, the sysadmin from CKAN_SYSADMIN_*.
+prod_prerun() {
+  local pwfile=$PROD_DIR/sysadmin-password
+  ckan -c "$CKAN_INI" db init >>"$LOG/$PROD_NAME-prerun.log" 2>&1 \
+    || die "database migrations failed; see $LOG/$PROD_NAME-prerun.log"
+  ckan -c "$CKAN_INI" datastore set-permissions 2>>"$LOG/$PROD_NAME-prerun.log" \
+    | psql_admin "datastore_$PROD_NAME" >/dev/null
+  [ -s "$pwfile" ] || (umask 077; "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(16))' >"$pwfile")
+  if ! ckan -c "$CKAN_INI" user show "$CKAN_SYSADMIN_NAME" 2>>"$LOG/$PROD_NAME-prerun.log" | grep -q "name=$CKAN_SYSADMIN_NAME"; then
+    ckan -c "$CKAN_INI" user add "$CKAN_SYSADMIN_NAME" "email=$CKAN_SYSADMIN_EMAIL" \
+      "password=$(cat "$pwfile")" >>"$LOG/$PROD_NAME-prerun.log" 2>&1
+  fi
+  ckan -c "$CKAN_INI" sysadmin add "$CKAN_SYSADMIN_NAME" >>"$LOG/$PROD_NAME-prerun.log" 2>&1
+}
+
+# nginx.conf of this run: what the nginx image's own nginx.conf and
+# docker/nginx/default.conf give, on loopback, with every path under $PROD_DIR.
+prod_nginx_conf() {
+  local dir=$PROD_DIR/nginx
+  rm -rf "$dir/conf"
+  mkdir -p "$dir/conf" "$dir/temp" "$dir/cache"
+  # The nginx image's envsubst step: the variables the compose file gives
+  # the nginx service, nothing else (nginx's own $variables stay).
+  envsubst '${CKAN_MAX_UPLOAD_SIZE_MB} ${UWSGI_HARAKIRI} ${NGINX_LISTEN}' \
+    <"$ROOT/docker/nginx/portal.conf" >"$dir/conf/portal.conf"
+  cat >"$dir/conf/nginx.conf" <<CONF
+# Written by scripts/stack.sh (./portal prod); the portal's rules are in
+# portal.conf, from docker/nginx/portal.conf.
+${PROD_USER:+user $PROD_USER nogroup;}
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $LOG/$PROD_NAME-nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 65;
+    access_log $LOG/$PROD_NAME-nginx-access.log;
+    client_body_temp_path $dir/temp/client;
+    proxy_temp_path $dir/temp/proxy;
+    fastcgi_temp_path $dir/temp/fastcgi;
+    uwsgi_temp_path $dir/temp/uwsgi;
+    scgi_temp_path $dir/temp/scgi;
+    proxy_cache_path $dir/cache levels=1:2 keys_zone=ckan:20m max_size=256m inactive=60m use_temp_path=off;
+    upstream ckan_web {
+        server 127.0.0.1:$PROD_UWSGI_PORT;
+        keepalive 32;
+    }
+    include $dir/conf/portal.conf;
+}
+CONF
+  nginx -p "$dir" -c "$dir/conf/nginx.conf" -t -q 2>>"$LOG/$PROD_NAME-nginx-error.log" \
+    || { tail -5 "$LOG/$PROD_NAME-nginx-error.log" >&2; die "nginx -t refused $dir/conf/nginx.conf"; }
+}
+
+cmd_prod_start() {
+  install_system
+  install_python
+  install_assets
+  compile_translations
+  secrets
+  mkdir -p "$STATE/$PROD_NAME"
+  prod_settings
+  prod_env
+  if pid_alive "$PROD_NAME-uwsgi" && pid_alive "$PROD_NAME-nginx" && prod_ready; then
+    say "the production run is already serving $PROD_URL"; return 0
+  fi
+  cmd_prod_stop 2>/dev/null
+  start_postgres
+  start_redis
+  start_solr
+  require_free_port "$PROD_PORT" PORTAL_PROD_PORT "nginx of the production run"
+  require_free_port "$PROD_UWSGI_PORT" PORTAL_PROD_UWSGI_PORT "uWSGI of the production run"
+  mkdir -p "$LOG" "$RUN"
+  say "production run: databases ckan_$PROD_NAME, datastore_$PROD_NAME, Solr core ckan_$PROD_NAME, Redis db $PROD_REDIS_DB"
+  prod_databases
+  prod_solr_core
+  prod_ini
+  prod_prerun
+  say "starting uWSGI (docker/ckan/uwsgi.ini) on 127.0.0.1:$PROD_UWSGI_PORT${PROD_USER:+ as $PROD_USER}"
+  spawn "$PROD_NAME-uwsgi" "$LOG/$PROD_NAME-uwsgi.log" "$VENV/bin/uwsgi" --ini "$ROOT/docker/ckan/uwsgi.ini" \
+    ${PROD_USER:+--uid "$PROD_USER" --gid nogroup}
+  local i
+  for ((i = 0; i < 240; i++)); do
+    "$VENV/bin/python" "$ROOT/docker/ckan/healthcheck.py" web "$PROD_UWSGI_PORT" 2>/dev/null && break
+    pid_alive "$PROD_NAME-uwsgi" || { tail -20 "$LOG/$PROD_NAME-uwsgi.log" >&2; die "uWSGI stopped while starting; see $LOG/$PROD_NAME-uwsgi.log"; }
+    sleep 0.5
+  done
+  "$VENV/bin/python" "$ROOT/docker/ckan/healthcheck.py" web "$PROD_UWSGI_PORT" \
+    || die "uWSGI did not answer within 120s; see $LOG/$PROD_NAME-uwsgi.log"
+  prod_nginx_conf
+  say "starting nginx (docker/nginx/portal.conf) on $PROD_URL"
+  # In the foreground of its own process group: stop_pid stops it with the rest.
+  spawn "$PROD_NAME-nginx" "$LOG/$PROD_NAME-nginx-error.log" nginx -p "$PROD_DIR/nginx" \
+    -c "$PROD_DIR/nginx/conf/nginx.conf" -g 'daemon off;'
+  wait_for "nginx on $PROD_URL" 30 curl -fsS -o /dev/null "$PROD_URL/nginx-health"
+  wait_for "CKAN through nginx on $PROD_URL" 30 prod_ready
+  cat <<MSG
+
+The production run is served at $PROD_URL (nginx -> uWSGI on 127.0.0.1:$PROD_UWSGI_PORT)
+  Sysadmin:  $CKAN_SYSADMIN_NAME, password in $PROD_DIR/sysadmin-password
+  Config:    $CKAN_INI (read-only)
+  Logs:      $LOG/$PROD_NAME-*.log
+  Stop it:   ./portal prod stop
+MSG
+}
+
+cmd_prod_stop() {
+  prod_settings
+  stop_pid "$PROD_NAME-nginx"
+  stop_pid "$PROD_NAME-uwsgi"
+}
+
+cmd_prod() {
+  case ${1:-start} in
+    start) cmd_prod_start ;;
+    stop) cmd_prod_stop; say "stopped the production run ($PROD_NAME)" ;;
+    status)
+      prod_settings
+      local name
+      for name in "$PROD_NAME-uwsgi" "$PROD_NAME-nginx"; do
+        if pid_alive "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
+      done ;;
+    ckan)
+      # A ckan command against the production run's configuration and
+      # environment (docker: `docker compose exec ckan ckan ...`).
+      shift
+      secrets; prod_settings; prod_env
+      [ -f "$CKAN_INI" ] || die "the production run has not started yet: ./portal prod"
+      "$VENV/bin/ckan" -c "$CKAN_INI" "$@" ;;
+    *) die "usage: ./portal prod [start|stop|status|ckan ARGS]" ;;
+  esac
+}
+
 # --- commands ----------------------------------------------------------------------------
 cmd_up() {
   install_system
@@ -655,6 +885,7 @@ cmd_bench_dataviz() {
 
 cmd_stop() {
   local name
+  cmd_prod_stop
   for name in history-ingest velov-feed widget-demo commune-portal harvester-fetch-consumer harvester-gather-consumer jobs-worker web solr; do stop_pid "$name"; done
   if pid_alive redis; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid redis; fi
   rm -f "$RUN/redis.pid"
@@ -722,6 +953,8 @@ usage: ./portal COMMAND
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
   bench load     the load scenario, concurrent clients, side by side (bench/load.py --help)
   bench-dataviz  a chart of a 1,000,000-row DataStore table against DataTables (bench/dataviz.py)
+  prod [stop|status|ckan ARGS]  the production run: uWSGI (docker/ckan/uwsgi.ini) behind nginx
+                 (docker/nginx/portal.conf), the image's start-up steps, on http://127.0.0.1:$PROD_PORT
   bench-history  the history store against the DataStore on bike-share rows (bench/history.py --help)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
@@ -732,7 +965,8 @@ usage: ./portal COMMAND
   ckan ARGS      run a ckan command against the local instance
 
 State folder: $STATE. Ports: PORTAL_CKAN_PORT=$CKAN_PORT PORTAL_PG_PORT=$PG_PORT
-PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT PORTAL_FEED_PORT=$FEED_PORT (environment variables).
+PORTAL_REDIS_PORT=$REDIS_PORT PORTAL_SOLR_PORT=$SOLR_PORT PORTAL_FEED_PORT=$FEED_PORT
+PORTAL_PROD_PORT=$PROD_PORT PORTAL_PROD_UWSGI_PORT=$PROD_UWSGI_PORT (environment variables).
 EOF
 }
 
@@ -746,6 +980,7 @@ main() {
     tour) cmd_tour ;;
     bench) cmd_bench "$@" ;;
     bench-dataviz) cmd_bench_dataviz "$@" ;;
+    prod) cmd_prod "$@" ;;
     bench-history) cmd_up; cd "$ROOT"; "$VENV/bin/python" bench/history.py --ini "$STATE/bench-suite.ini" "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;

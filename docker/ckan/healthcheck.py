@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Health checks of the containers built from docker/Dockerfile.
 
-    portal-healthcheck web
-        CKAN answers /api/action/status_show on port 5000.
+    portal-healthcheck web [PORT]
+        CKAN answers /api/action/status_show on PORT (default: the
+        HEALTHCHECK_WEB_PORT environment variable, else 5000, the image's
+        uWSGI port; `./portal prod` passes its own).
     portal-healthcheck process PATTERN [--redis]
         A process whose command line contains PATTERN is running (the worker
         has not died) and, with --redis, Redis answers a PING at
@@ -21,8 +23,9 @@ import urllib.request
 SELF_MARKER = "portal-healthcheck"
 
 
-def check_web() -> str | None:
-    url = "http://localhost:5000/api/action/status_show"
+def check_web(port: str | None = None) -> str | None:
+    port = port or os.environ.get("HEALTHCHECK_WEB_PORT") or "5000"
+    url = f"http://localhost:{int(port)}/api/action/status_show"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             if response.status != 200:
@@ -66,8 +69,8 @@ def check_redis() -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["web"]:
-        problems = [check_web()]
+    if argv[:1] == ["web"] and len(argv) <= 2:
+        problems = [check_web(*argv[1:])]
     elif len(argv) >= 2 and argv[0] == "process":
         problems = [check_process(argv[1])]
         if "--redis" in argv[2:]:
