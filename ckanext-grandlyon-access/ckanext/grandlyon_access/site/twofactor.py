@@ -26,7 +26,7 @@ import hmac
 import logging
 import secrets
 import time
-from typing import Any, Optional
+from typing import Any
 
 import ckan.lib.mailer as mailer
 import ckan.model as model
@@ -34,8 +34,6 @@ import ckan.plugins.toolkit as tk
 import pyotp
 import segno
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
-
 from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.model import (
     AccountLog,
@@ -45,6 +43,7 @@ from ckanext.grandlyon_access.model import (
     TwoFactorRecoveryCode,
     utcnow,
 )
+from cryptography.fernet import Fernet, InvalidToken
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def encrypt(secret: str) -> str:
     return _fernet().encrypt(secret.encode()).decode()
 
 
-def decrypt(token: str) -> Optional[str]:
+def decrypt(token: str) -> str | None:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:  # SECRET_KEY changed: the factor must be reset
@@ -86,7 +85,7 @@ def hash_recovery_code(code: str) -> str:
 
 # --- the factor -----------------------------------------------------------------------
 
-def factor_of(user_id: str) -> Optional[TwoFactor]:
+def factor_of(user_id: str) -> TwoFactor | None:
     return model.Session.get(TwoFactor, user_id)
 
 
@@ -124,7 +123,7 @@ def qr_svg(uri: str) -> str:
                                                  svgclass="grandlyon-two-factor-qr-svg")
 
 
-def _matched_step(secret: str, code: str, now: float) -> Optional[int]:
+def _matched_step(secret: str, code: str, now: float) -> int | None:
     code = "".join((code or "").split())
     if not (code.isdigit() and len(code) == 6):
         return None
@@ -208,14 +207,14 @@ def remove(user_id: str) -> bool:
     return removed > 0
 
 
-def record_reset(actor_id: Optional[str], user_id: str) -> None:
+def record_reset(actor_id: str | None, user_id: str) -> None:
     """The account log's record of a reset, on a connection of its own."""
     with model.meta.engine.begin() as connection:
         connection.execute(AccountLog.__table__.insert().values(
             at=utcnow(), actor_id=actor_id, user_id=user_id, event="two_factor_reset"))
 
 
-def reset(user: model.User, actor_id: Optional[str]) -> bool:
+def reset(user: model.User, actor_id: str | None) -> bool:
     """A sysadmin's reset: removes the user's factor, records it in the
     account log and tells the user by e-mail; whether there was a factor."""
     removed = remove(user.id)
@@ -277,8 +276,8 @@ def is_required(user: model.User) -> bool:
 
 # --- the pending sign-in --------------------------------------------------------------
 
-def start_pending(session: Any, user: model.User, purpose: str, next_url: Optional[str],
-                  remember: Optional[str]) -> None:
+def start_pending(session: Any, user: model.User, purpose: str, next_url: str | None,
+                  remember: str | None) -> None:
     """Keeps, in the session, a sign-in waiting for a code (`verify`) or an
     enrolment (`enrol`) by `user`, until it expires."""
     session[PENDING] = {
@@ -289,7 +288,7 @@ def start_pending(session: Any, user: model.User, purpose: str, next_url: Option
     }
 
 
-def pending(session: Any, purpose: str) -> Optional[dict[str, Any]]:
+def pending(session: Any, purpose: str) -> dict[str, Any] | None:
     """The session's pending sign-in for `purpose`, if it has not expired
     (an expired one is dropped)."""
     state = session.get(PENDING)
@@ -301,7 +300,7 @@ def pending(session: Any, purpose: str) -> Optional[dict[str, Any]]:
     return state if state.get("purpose") == purpose else None
 
 
-def pending_account(session: Any) -> Optional[str]:
+def pending_account(session: Any) -> str | None:
     """The name of the user whose sign-in is pending in the session, if any."""
     state = session.get(PENDING)
     user = model.User.get(state.get("user_id")) if isinstance(state, dict) else None

@@ -18,19 +18,18 @@ keeps a pending sign-in instead of logging in.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Optional
+from typing import Any
 
 import ckan.lib.base as base
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import authenticator, signals
 from ckan.views.user import regenerate_session, rotate_token
+from ckanext.grandlyon_access.site import twofactor
 from flask import Blueprint, Response, request, session
 
-from ckanext.grandlyon_access.site import twofactor
 
-
-def safe_next(target: Optional[str]) -> Optional[str]:
+def safe_next(target: str | None) -> str | None:
     """`target` when it is a path of this site (no scheme, no host, no
     `//` or `/\\` that browsers read as another host), else None."""
     if not target or not target.startswith("/") or target[1:2] in ("/", "\\"):
@@ -40,8 +39,8 @@ def safe_next(target: Optional[str]) -> Optional[str]:
     return target
 
 
-def _complete_login(user: model.User, remember: Optional[str], next_url: Optional[str],
-                    redirect: bool = True) -> Optional[Response]:
+def _complete_login(user: model.User, remember: str | None, next_url: str | None,
+                    redirect: bool = True) -> Response | None:
     """Logs `user` in as CKAN's login view does (new session, new CSRF token)."""
     twofactor.drop_pending(session)
     regenerate_session()
@@ -57,7 +56,7 @@ def _complete_login(user: model.User, remember: Optional[str], next_url: Optiona
     return tk.redirect_to(target) if target else tk.redirect_to("user.read", id=user.name)
 
 
-def password_step() -> Optional[Response]:
+def password_step() -> Response | None:
     """The login form's first step (IAuthenticator.login): None lets CKAN
     show the form; a right password logs in, or, when the user has (or
     must have) a second factor, starts a pending sign-in."""
@@ -82,7 +81,7 @@ def password_step() -> Optional[Response]:
     return _complete_login(user, remember, next_url)
 
 
-def _pending_user(purpose: str) -> tuple[Optional[dict[str, Any]], Optional[model.User]]:
+def _pending_user(purpose: str) -> tuple[dict[str, Any] | None, model.User | None]:
     state = twofactor.pending(session, purpose)
     user = model.User.get(state["user_id"]) if state else None
     if user is None or user.state != "active":
@@ -122,7 +121,7 @@ def _setup_vars(user: model.User, action_url: str) -> dict[str, Any]:
             "action_url": action_url}
 
 
-def _codes_page(user: model.User, codes: list[str], next_url: Optional[str]) -> str:
+def _codes_page(user: model.User, codes: list[str], next_url: str | None) -> str:
     return base.render("grandlyon_access/two_factor/codes.html", {
         "the_user": user, "codes": codes,
         "continue_url": safe_next(next_url) or tk.h.url_for("user.read", id=user.name)})

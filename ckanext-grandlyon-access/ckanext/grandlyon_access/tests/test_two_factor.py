@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from ckan.cli.cli import ckan as ckan_command
 from ckan.lib import signals
 from ckan.lib.redis import connect_to_redis
-
 from ckanext.grandlyon_access.model import AccountLog, TwoFactor, TwoFactorRecoveryCode
 from ckanext.grandlyon_access.site import throttle, twofactor
 from ckanext.grandlyon_access.testing.pytest_plugin import (
@@ -113,8 +112,9 @@ def enrol(app, name: str) -> tuple[str, list[str]]:
     assert log_in(client, name).status_code == 302
     res = client.get(f"/user/{name}/two-factor")
     secret = SECRET.search(page(res)).group(1)
-    res = client.post(f"/user/{name}/two-factor", data={
-        "do": "enable", "code": code(secret, -1), "_csrf_token": csrf(client, f"/user/{name}/two-factor")})
+    url = f"/user/{name}/two-factor"
+    res = client.post(url, data={"do": "enable", "code": code(secret, -1),
+                                 "_csrf_token": csrf(client, url)})
     assert res.status_code == 200
     return secret, CODES.findall(page(res))
 
@@ -144,7 +144,8 @@ def test_enrolment_needs_a_right_first_code_and_shows_recovery_codes_once(app, w
     secret = SECRET.search(text).group(1)
     assert "La double authentification est désactivée" in text
 
-    res = client.post(url, data={"do": "enable", "code": "000000", "_csrf_token": csrf(client, url)})
+    res = client.post(url, data={"do": "enable", "code": "000000",
+                                 "_csrf_token": csrf(client, url)})
     assert "Ce code n'est pas valide" in page(res)
     assert not twofactor.is_enabled(world.member.id)
 
@@ -427,6 +428,12 @@ def test_a_name_with_markup_is_escaped(app, world):
     body = client.get(f"/user/{user.name}/two-factor").get_data(as_text=True)
     assert "<script>alert" not in body and "<img src=x" not in body
     assert "&lt;script&gt;" in body
+    # the sign-in's code page and the recovery codes page name the user too
+    secret, _ = enrol(app, user.name)
+    other = app.test_client()
+    log_in(other, user.name)
+    body = other.get("/user/two-factor/verify").get_data(as_text=True)
+    assert "<script>alert" not in body and "&lt;script&gt;" in body
 
 
 def test_the_pages_in_english(app, world):
