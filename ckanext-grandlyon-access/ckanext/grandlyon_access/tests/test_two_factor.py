@@ -444,3 +444,13 @@ def test_the_pages_in_english(app, world):
     assert "Two-factor sign-in is off" in text and "Code from the app" in text
     text = page(client.get(f"/user/{user.name}/two-factor"))
     assert "Code de l'application" in text
+
+
+def test_the_users_own_page_links_to_it_and_only_theirs(app, world):
+    user = make_actor()
+    client = app.test_client()
+    log_in(client, user.name)
+    assert f'href="/user/{user.name}/two-factor"' in client.get(f"/user/{user.name}").get_data(
+        as_text=True)
+    assert 'href="/user/tf-member/two-factor"' not in client.get("/user/tf-member").get_data(
+        as_text=True)
