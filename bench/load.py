@@ -17,6 +17,11 @@ passing disturbance over both sides); each phase is bounded by a request
 count and a duration. Prints
 requests per second, p50 and p95 latency and errors, and the suite/stock ratio
 on the shared requests (target: zero errors, within 15 %).
+
+With `--prod-url` (`./portal bench load --prod`), a third side, "prod", runs
+every shared phase too: the suite on the same databases served the way the
+image serves it, nginx in front of uWSGI with several processes and threads
+(`./portal prod`, docker/ckan/uwsgi.ini, docker/nginx/portal.conf).
 """
 
 from __future__ import annotations
@@ -194,6 +199,9 @@ def main() -> int:
                              "time cap are shared among them)")
     parser.add_argument("--port-suite", type=int, default=5083)
     parser.add_argument("--port-stock", type=int, default=5084)
+    parser.add_argument("--prod-url", metavar="URL",
+                        help="also run the shared phases against this production run "
+                             "(nginx and uWSGI on the benchmark's databases)")
     parser.add_argument("--only", action="append", metavar="SURFACE",
                         help="run only this shared surface (repeatable), e.g. 'dataset page'")
     args = parser.parse_args()
@@ -224,8 +232,13 @@ def main() -> int:
                     parser.error(f"unknown surface {sorted(unknown)}; choose from {sorted(shared)}")
                 shared = {name: shared[name] for name in args.only}
             sides = {"stock": stock, "suite": suite}
+            if args.prod_url:
+                sides["prod"] = args.prod_url.rstrip("/")
             print(f"\n{args.clients} concurrent clients, {args.requests} requests per surface and side"
-                  f" (cap {args.max_seconds:.0f} s), {args.rounds} rounds of phases stock/suite\n")
+                  f" (cap {args.max_seconds:.0f} s), {args.rounds} rounds of phases "
+                  f"{'/'.join(sides)}")
+            print("stock, suite: `ckan run -t` (one process, threads)" + (
+                "; prod: nginx -> uWSGI (docker/ckan/uwsgi.ini)" if args.prod_url else "") + "\n")
             print(f"{'surface':<18}{'side':<7}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}"
                   f"{'p50 ratio':>11}{'rps ratio':>11}")
             worst = 0.0
@@ -233,7 +246,7 @@ def main() -> int:
             for surface, request in shared.items():
                 for side_url in sides.values():  # warm-up
                     run_phase(side_url, request, 2, 10, 30)
-                results: dict[str, Optional[dict]] = {"stock": None, "suite": None}
+                results: dict[str, Optional[dict]] = {side: None for side in sides}
                 for _ in range(args.rounds):
                     for side, url in sides.items():
                         results[side] = merge(results[side], run_phase(
@@ -242,7 +255,7 @@ def main() -> int:
                 base = results["stock"]
                 base_p50 = percentile(base["times"], 50)
                 base_rps = len(base["times"]) / base["wall"]
-                for side in ("stock", "suite"):
+                for side in sides:
                     r = results[side]
                     rps = len(r["times"]) / r["wall"]
                     p50, p95 = percentile(r["times"], 50), percentile(r["times"], 95)

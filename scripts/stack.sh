@@ -568,14 +568,22 @@ prod_settings() {
   case $PROD_NAME in *[!a-z0-9_]* | "") die "PORTAL_PROD_NAME must be lower-case letters, digits and _" ;; esac
   PROD_DIR=$STATE/$PROD_NAME
   PROD_URL=http://127.0.0.1:$PROD_PORT
-  PROD_USER=
+}
+
+prod_user() {
+  PROD_USER= PROD_NGINX_USER=
+  [ "$(id -u)" = 0 ] || return 0
   # As root, uWSGI and nginx's workers run as nobody: they cannot write the
-  # code or the configuration (the image runs as its "ckan" user).
-  # (When nobody cannot read the Python or the code, e.g. a Python under
-  # /root, they run as root, as the rest of the stack.)
-  if [ "$(id -u)" = 0 ] && [ -d "$PROD_DIR" ] && runuser -u nobody -- test -x "$PROD_DIR" 2>/dev/null \
-    && (cd / && runuser -u nobody -- "$VENV/bin/python" -c 'import threading, ckan, ckanext.grandlyon_access') >/dev/null 2>&1; then
-    PROD_USER=nobody
+  # code or the configuration (the image runs as its "ckan" user). When
+  # nobody cannot reach them (e.g. a Python or a state folder under /root),
+  # they run as root, as the rest of the stack.
+  if runuser -u nobody -- test -x "$PROD_DIR" 2>/dev/null; then
+    PROD_NGINX_USER="nobody nogroup"
+    if (cd / && runuser -u nobody -- "$VENV/bin/python" -c 'import threading, ckan, ckanext.grandlyon_access') >/dev/null 2>&1; then
+      PROD_USER=nobody
+    fi
+  else
+    PROD_NGINX_USER=root
   fi
 }
 
@@ -672,7 +680,7 @@ prod_nginx_conf() {
   cat >"$dir/conf/nginx.conf" <<CONF
 # Written by scripts/stack.sh (./portal prod); the portal's rules are in
 # portal.conf, from docker/nginx/portal.conf.
-${PROD_USER:+user $PROD_USER nogroup;}
+${PROD_NGINX_USER:+user $PROD_NGINX_USER;}
 worker_processes 2;
 pid $dir/nginx.pid;
 error_log $LOG/$PROD_NAME-nginx-error.log warn;
@@ -708,6 +716,7 @@ cmd_prod_start() {
   secrets
   mkdir -p "$STATE/$PROD_NAME"
   prod_settings
+  prod_user
   prod_env
   if pid_alive "$PROD_NAME-uwsgi" && pid_alive "$PROD_NAME-nginx" && prod_ready; then
     say "the production run is already serving $PROD_URL"; return 0
@@ -868,8 +877,24 @@ cmd_bench() {
   case "${1:-}" in
     load)
       shift
-      say "load scenario: the suite against stock CKAN, concurrent clients on loopback"
-      "$VENV/bin/python" bench/load.py --state "$STATE" "$@" ;;
+      local arg args=() prod=false rc=0
+      for arg in "$@"; do
+        if [ "$arg" = --prod ]; then prod=true; else args+=("$arg"); fi
+      done
+      if [ "$prod" = false ]; then
+        say "load scenario: the suite against stock CKAN, concurrent clients on loopback"
+        "$VENV/bin/python" bench/load.py --state "$STATE" ${args[@]+"${args[@]}"}
+        return
+      fi
+      # --prod: a third side, the production run (nginx -> uWSGI) on the
+      # benchmark's own databases, Solr core and Redis database.
+      PROD_NAME=bench PROD_REDIS_DB=2
+      PROD_PORT=${PORTAL_BENCH_PROD_PORT:-5085} PROD_UWSGI_PORT=${PORTAL_BENCH_PROD_UWSGI_PORT:-5086}
+      cmd_prod_start
+      say "load scenario: stock CKAN, the suite with ckan run, the suite behind nginx and uWSGI"
+      "$VENV/bin/python" bench/load.py --state "$STATE" --prod-url "$PROD_URL" ${args[@]+"${args[@]}"} || rc=$?
+      cmd_prod_stop
+      return $rc ;;
     *)
       say "benchmark: the suite against stock CKAN on the same datasets"
       "$VENV/bin/python" bench/run.py --state "$STATE" "$@" ;;
@@ -951,7 +976,8 @@ usage: ./portal COMMAND
   test-ckan [ARGS]  CKAN's own tests (actions, DataStore, activity) with the suite on (long)
   tour           run the browser journeys, then rebuild the README's illustrated tour from them
   bench [ARGS]   the benchmark: the suite against stock CKAN, side by side (bench/run.py --help)
-  bench load     the load scenario, concurrent clients, side by side (bench/load.py --help)
+  bench load [--prod]  the load scenario, concurrent clients, side by side (bench/load.py --help);
+                 --prod adds the production run (nginx -> uWSGI) as a third side
   bench-dataviz  a chart of a 1,000,000-row DataStore table against DataTables (bench/dataviz.py)
   prod [stop|status|ckan ARGS]  the production run: uWSGI (docker/ckan/uwsgi.ini) behind nginx
                  (docker/nginx/portal.conf), the image's start-up steps, on http://127.0.0.1:$PROD_PORT

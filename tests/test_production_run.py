@@ -43,12 +43,23 @@ class ProdRun:
         self.uwsgi_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         redis_db = urlparse(tk.config["ckan.redis.url"]).path.strip("/") or "0"
-        self.env = dict(os.environ, PORTAL_PROD_NAME=self.name, PORTAL_PROD_PORT=str(self.port),
-                        PORTAL_PROD_UWSGI_PORT=str(self.uwsgi_port), PORTAL_PROD_REDIS_DB=redis_db)
+        self.env = dict(
+            os.environ,
+            PORTAL_PROD_NAME=self.name,
+            PORTAL_PROD_PORT=str(self.port),
+            PORTAL_PROD_UWSGI_PORT=str(self.uwsgi_port),
+            PORTAL_PROD_REDIS_DB=redis_db,
+        )
 
     def stack(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([str(STACK), "prod", *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout, cwd=ROOT)
+        return subprocess.run(
+            [str(STACK), "prod", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
 
     def pid(self, process: str) -> int:
         return int((STATE / "run" / f"{self.name}-{process}.pid").read_text())
@@ -86,8 +97,17 @@ def prod():
 @pytest.fixture(scope="module")
 def sysadmin_token(prod):
     # A lifetime, for when tokens expire (CKAN's expire_api_token).
-    made = prod.stack("ckan", "user", "token", "add", "admin", "test-production-run",
-                      "expires_in=1", "unit=86400", "-q")
+    made = prod.stack(
+        "ckan",
+        "user",
+        "token",
+        "add",
+        "admin",
+        "test-production-run",
+        "expires_in=1",
+        "unit=86400",
+        "-q",
+    )
     if made.returncode != 0:
         made = prod.stack("ckan", "user", "token", "add", "admin", "test-production-run", "-q")
     assert made.returncode == 0, made.stderr[-2000:]
@@ -126,7 +146,10 @@ def test_security_headers_arrive_through_nginx(prod):
         headers = response.headers
         assert headers.get("X-Content-Type-Options") == "nosniff", path
         csp = headers.get("Content-Security-Policy", "")
-        assert "frame-ancestors" in csp or headers.get("X-Frame-Options") in ("DENY", "SAMEORIGIN"), path
+        assert "frame-ancestors" in csp or headers.get("X-Frame-Options") in (
+            "DENY",
+            "SAMEORIGIN",
+        ), path
         assert "default-src" in csp, path
         # One of each: nginx adds its own only to its own answers.
         assert "," not in headers.get("X-Content-Type-Options"), path
@@ -149,15 +172,27 @@ def test_gated_downloads_answer_anonymous_as_the_portal_does(prod, sysadmin_toke
     api = prod.url + "/api/3/action/"
     headers = {"Authorization": sysadmin_token}
     suffix = str(int(time.time() * 1000))
-    org = requests.post(api + "organization_create", headers=headers, timeout=60,
-                        json={"name": f"prod-org-{suffix}"})
+    org = requests.post(
+        api + "organization_create",
+        headers=headers,
+        timeout=60,
+        json={"name": f"prod-org-{suffix}"},
+    )
     assert org.status_code == 200, org.text[:500]
 
     def download_of(name: str, **fields: str) -> str:
-        made = requests.post(api + "package_create", headers=headers, timeout=60, json={
-            "name": f"{name}-{suffix}", "owner_org": org.json()["result"]["id"],
-            "access_level": "restricted", **fields,
-            "resources": [{"name": "rows", "url": "http://example.org/secret-rows.csv"}]})
+        made = requests.post(
+            api + "package_create",
+            headers=headers,
+            timeout=60,
+            json={
+                "name": f"{name}-{suffix}",
+                "owner_org": org.json()["result"]["id"],
+                "access_level": "restricted",
+                **fields,
+                "resources": [{"name": "rows", "url": "http://example.org/secret-rows.csv"}],
+            },
+        )
         assert made.status_code == 200, made.text[:500]
         result = made.json()["result"]
         return f"/dataset/{result['id']}/resource/{result['resources'][0]['id']}/download"
@@ -183,8 +218,12 @@ def test_gated_downloads_answer_anonymous_as_the_portal_does(prod, sysadmin_toke
 def login_post(session: requests.Session, url: str, password: str) -> requests.Response:
     form = session.get(url + "/user/login", timeout=30).text
     token = re.search(r'name="_csrf_token" value="([^"]+)"', form).group(1)
-    return session.post(url + "/user/login", timeout=30, allow_redirects=False,
-                        data={"login": "admin", "password": password, "_csrf_token": token})
+    return session.post(
+        url + "/user/login",
+        timeout=30,
+        allow_redirects=False,
+        data={"login": "admin", "password": password, "_csrf_token": token},
+    )
 
 
 def test_wrong_password_gets_the_portals_answer(prod):
@@ -203,8 +242,12 @@ def test_nginx_limits_login_posts(prod):
     statuses = []
     nginx_refusal = None
     for _ in range(25):
-        answer = session.post(prod.url + "/user/login", timeout=30, allow_redirects=False,
-                              data={"login": "nobody-here", "password": "x", "_csrf_token": token})
+        answer = session.post(
+            prod.url + "/user/login",
+            timeout=30,
+            allow_redirects=False,
+            data={"login": "nobody-here", "password": "x", "_csrf_token": token},
+        )
         statuses.append(answer.status_code)
         if answer.status_code == 429 and "<center>nginx</center>" in answer.text:
             nginx_refusal = answer

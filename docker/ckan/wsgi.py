@@ -16,6 +16,7 @@ from ckan.cli import load_config
 from ckan.config.middleware import make_app
 
 _ini = os.environ.get("CKAN_INI", "/srv/app/ckan.ini")
-fileConfig(_ini, defaults={"here": os.path.dirname(os.path.abspath(_ini))},
-           disable_existing_loggers=False)
+fileConfig(
+    _ini, defaults={"here": os.path.dirname(os.path.abspath(_ini))}, disable_existing_loggers=False
+)
 application = make_app(load_config(_ini))
