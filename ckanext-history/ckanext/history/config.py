@@ -91,3 +91,13 @@ def ingest_max_backoff() -> int:
 def ingest_idle_seconds() -> int:
     """Longest sleep of the worker when no feed is due."""
     return tk.config["ckanext.history.ingest.idle_seconds"]
+
+
+# Time zones.
+
+def time_zone() -> str:
+    """The portal's time zone (CKAN's `ckan.display_timezone`): the zone of
+    history queries, downloads and charts that name none. `server` or
+    empty is UTC."""
+    name = str(tk.config["ckan.display_timezone"] or "").strip()
+    return "UTC" if name in ("", "server") else name

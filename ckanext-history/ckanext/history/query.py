@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import json
 import math
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ import ckan.plugins.toolkit as tk
 import duckdb
 import pyarrow as pa
 
-from . import archive, config, store
+from . import archive, config, store, zones
 from .duck import connect
 
 AGGREGATES = ("none", "minute", "hour", "day", "week", "month")
@@ -98,11 +99,45 @@ def _as_list(value, key: str) -> list[str] | None:
     return _no_nul([str(v) for v in value], key)
 
 
-def _time(value, key: str) -> datetime.datetime:
-    """A time parameter as naive UTC; a value that is not a time, or lies
-    beyond the limits of times once converted to UTC, names `key`."""
+def _zone(value) -> zoneinfo.ZoneInfo:
+    """The zone of a query: `tz` when given (an IANA name), else the
+    portal's (config.time_zone); anything else names `tz`."""
     try:
-        return store.parse_time(value)
+        return zones.zone(config.time_zone() if value is None else value)
+    except zones.UnknownZone:
+        raise _error("tz", tk._("Unknown time zone: give an IANA name such as Europe/Paris or UTC")) from None
+
+
+def _read_time(value) -> datetime.datetime:
+    """A datetime (naive or with its offset) from a datetime, a date or ISO
+    8601 text (`Z` is UTC). Raises ValueError."""
+    if isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, datetime.date):
+        return datetime.datetime(value.year, value.month, value.day)
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return datetime.datetime.fromisoformat(text)
+
+
+def _time(value, key: str, tz: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """A time parameter as naive UTC: with an offset (or Z), that instant;
+    naive, a local time of `tz`. A value that is not a time, lies beyond
+    the limits of times once converted to UTC, or is a local time that the
+    clocks skip or pass twice, names `key`."""
+    try:
+        return zones.to_utc(_read_time(value), tz)
+    except zones.NonexistentTime:
+        raise _error(key, tk._("This local time does not exist in %(zone)s (the clocks move forward): "
+                               "give a time after the change, or with its offset")
+                     % {"zone": tz.key}) from None
+    except zones.AmbiguousTime as twice:
+        raise _error(key, tk._("This local time happens twice in %(zone)s (the clocks go back): add its "
+                               "offset, %(first)s or %(second)s")
+                     % {"zone": tz.key, "first": twice.offsets[0], "second": twice.offsets[1]}) from None
     except OverflowError:
         raise _error(key, tk._("Out of range: give a time between 0001-01-01T00:00:00 and "
                                "9999-12-31T23:59:59 in UTC")) from None
@@ -155,6 +190,8 @@ class Query:
     per_feature: bool = True
     limit: int = 1000
     after: tuple[datetime.datetime, str] | None = None
+    # The zone of the buckets and of the times of the answer.
+    tz: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
 
     @property
     def aggregated(self) -> bool:
@@ -192,9 +229,9 @@ def _result_type(function: str, type_: str) -> str:
 
 # The parameters of history_query and of downloads; any other is refused
 # (a misspelt one would otherwise be ignored without a word).
-QUERY_PARAMETERS = ("start", "end", "features", "fields", "aggregate", "functions", "per_feature",
-                    "limit", "cursor")
-DOWNLOAD_PARAMETERS = ("format", "start", "end", "features", "fields", "aggregate", "functions",
+QUERY_PARAMETERS = ("start", "end", "tz", "features", "fields", "aggregate", "functions",
+                    "per_feature", "limit", "cursor")
+DOWNLOAD_PARAMETERS = ("format", "start", "end", "tz", "features", "fields", "aggregate", "functions",
                        "per_feature")
 
 
@@ -209,9 +246,10 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
         if key not in known and key != "resource_id":
             raise _error(str(key)[:100], tk._("Unknown parameter: choose among %s") % ", ".join(known))
 
+    tz = _zone(data_dict.get("tz"))
     now = store.utcnow().replace(microsecond=0)
-    end = _time(data_dict["end"], "end") if data_dict.get("end") not in (None, "") else now
-    start = (_time(data_dict["start"], "start") if data_dict.get("start") not in (None, "")
+    end = _time(data_dict["end"], "end", tz) if data_dict.get("end") not in (None, "") else now
+    start = (_time(data_dict["start"], "start", tz) if data_dict.get("start") not in (None, "")
              else minus(end, datetime.timedelta(days=1)))
     if start >= end:
         raise _error("start", tk._("The start must be before the end"))
@@ -280,16 +318,19 @@ def parse(data_dict: dict, schema: list[dict], for_download: bool = False) -> Qu
     if not for_download and data_dict.get("cursor"):
         after = decode_cursor(str(data_dict["cursor"]), resource_id)
         # A cursor is the last record of a previous page: within the range
-        # (an aggregate's bucket may start up to one bucket before it).
+        # (an aggregate's bucket may start up to one bucket before it, and
+        # a local day, week or month may hold a day of 25 hours).
         slack = datetime.timedelta(seconds=0 if aggregate == "none" else BUCKET_SECONDS[aggregate])
         if aggregate == "month":
             slack = datetime.timedelta(days=31)
+        if aggregate in ("day", "week", "month"):
+            slack += datetime.timedelta(days=1)
         if not minus(start, slack) <= after[0] < end:
             raise _error("cursor", tk._("Invalid cursor: use the next_cursor of a previous answer"))
 
     return Query(resource_id=resource_id, schema=schema, start=start, end=end, fields=fields,
                  features=features, aggregate=aggregate, functions=functions,
-                 per_feature=per_feature, limit=limit, after=after)
+                 per_feature=per_feature, limit=limit, after=after, tz=tz)
 
 
 # --- execution ------------------------------------------------------------------
@@ -331,6 +372,12 @@ class Sources:
             parts.append(f"SELECT {select} FROM {archived} WHERE {where}")
 
         first, last = store.hot_range(q.resource_id, start, end)
+        # Where rows may lie: the UTC offsets of the query's zone are only
+        # needed there.
+        bounds = [(max(f.start, start), min(month_after(f.start), end)) for f in files]
+        if first is not None:
+            bounds.append((first, min(last + datetime.timedelta(microseconds=1), end)))
+        self.span = (min(b[0] for b in bounds), max(b[1] for b in bounds)) if bounds else (start, start)
         if first is not None:
             reader = pa.RecordBatchReader.from_batches(target, store.hot_batches(
                 q.resource_id, q.schema, start, end, q.features,
@@ -352,10 +399,92 @@ class Sources:
         self.sql = "(" + " UNION ALL ".join(parts) + ")"
 
 
-def _bucket(aggregate: str, start: datetime.datetime) -> tuple[str, str]:
-    """(key, start of the bucket from its key): fixed-size buckets group on
-    an integer (microseconds since 1970 divided by the bucket's length,
-    faster than date_trunc); weeks start on Monday; months use date_trunc."""
+# Buckets in a zone other than UTC give each row its offset from the zone's
+# changes over the rows' span (two a year in Europe): up to this span.
+MAX_ZONED_SPAN = datetime.timedelta(days=400 * 365)
+
+
+@dataclass
+class Buckets:
+    """How a query's rows fall into its buckets (the one place that decides
+    it): `key` groups the rows of a bucket, `back` is the bucket's start
+    (naive UTC) from its key `b`; with `offset`, the rows first get the UTC
+    offset of their time as `tz_offset` (microseconds); `params` are the
+    bound parameters of these expressions."""
+    key: str
+    back: str
+    offset: str | None = None
+    params: dict = field(default_factory=dict)
+
+
+def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
+            span: tuple[datetime.datetime, datetime.datetime]) -> Buckets:
+    """The buckets of `aggregate` in zone `tz` for rows within `span` (naive
+    UTC). In UTC (or a zone whose offset is 0 over the span), fixed-size
+    buckets of UTC time. Otherwise buckets of local time: a minute or hour
+    is that of the row's local time and offset (the hour that comes twice
+    when the clocks go back is two buckets); a day, week (from Monday) or
+    month starts at its local midnight (in Europe/Paris, the last Sunday of
+    March is a day of 23 hours, the last Sunday of October of 25), found
+    from the transitions of the zone (zones.segments)."""
+    if not zones.is_utc(tz) and span[1] - span[0] > MAX_ZONED_SPAN:
+        raise _error("tz", tk._("The rows of this range span more than %d years: query them in UTC, "
+                                "or a shorter range") % (MAX_ZONED_SPAN.days // 365))
+    # A bucket starts at most a month before the rows it holds.
+    first, changes = (0, []) if zones.is_utc(tz) else \
+        zones.segments(tz, minus(span[0], datetime.timedelta(days=32)), span[1])
+    if first == 0 and not changes:
+        key, back = _utc_bucket(aggregate, start)
+        return Buckets(key, back)
+    params: dict = {"tz_o0": first}
+    offset = "$tz_o0"
+    if changes:
+        whens = []
+        for i, (instant, after) in enumerate(changes, 1):
+            params[f"tz_t{i}"], params[f"tz_o{i}"] = instant, after
+            whens.append(f"WHEN time < $tz_t{i} THEN $tz_o{i - 1}")
+        offset = f"CASE {' '.join(whens)} ELSE $tz_o{len(changes)} END"
+    day = 86_400_000_000
+    fixed = {"minute": 60_000_000, "hour": 3_600_000_000}
+    local = "(epoch_us(time) + tz_offset)"
+    if start.year >= 1970 and aggregate in fixed:
+        size = fixed[aggregate]
+        return Buckets(f"{local} // {size} * {size} - tz_offset", "make_timestamp(b)", offset, params)
+    if aggregate in fixed:
+        return Buckets(f"epoch_us(date_trunc('{aggregate}', make_timestamp({local}))) - tz_offset",
+                       "make_timestamp(b)", offset, params)
+    if start.year >= 1970 and aggregate == "day":
+        key, wall = f"{local} // {day}", f"b * {day}"
+    elif start.year >= 1970 and aggregate == "week":  # 1970-01-01 was a Thursday
+        key, wall = f"({local} // {day} + 3) // 7", f"(b * 7 - 3) * {day}"
+    else:
+        key, wall = f"date_trunc('{aggregate}', make_timestamp({local}))", "epoch_us(b)"
+    return Buckets(key, f"make_timestamp({_wall_to_utc(wall, first, changes, params)})", offset, params)
+
+
+def _wall_to_utc(wall: str, first: int, changes: list, params: dict) -> str:
+    """SQL of the UTC instant (microseconds) of the local time `wall`
+    (microseconds): the first of two, and the instant of the change for a
+    time the clocks skip."""
+    whens, before, w = [], first, f"({wall})"
+    for i, (instant, after) in enumerate(changes, 1):
+        at = int((instant - datetime.datetime(1970, 1, 1)) / datetime.timedelta(microseconds=1))
+        params[f"tz_w{i}"] = at + before
+        whens.append(f"WHEN {w} < $tz_w{i} THEN {w} - $tz_o{i - 1}")
+        if after > before:
+            params[f"tz_u{i}"], params[f"tz_g{i}"] = at, at + after
+            whens.append(f"WHEN {w} < $tz_g{i} THEN $tz_u{i}")
+        before = after
+    if not whens:
+        return f"{w} - $tz_o0"
+    return f"CASE {' '.join(whens)} ELSE {w} - $tz_o{len(changes)} END"
+
+
+def _utc_bucket(aggregate: str, start: datetime.datetime) -> tuple[str, str]:
+    """(key, start of the bucket from its key) in UTC: fixed-size buckets
+    group on an integer (microseconds since 1970 divided by the bucket's
+    length, faster than date_trunc); weeks start on Monday; months use
+    date_trunc."""
     day = 86_400_000_000
     fixed = {"minute": 60_000_000, "hour": 3_600_000_000, "day": day}
     if start.year < 1970 or aggregate == "month":
@@ -391,9 +520,11 @@ def _aggregate_sql(q: Query) -> tuple[str, list[str]]:
     return ", ".join(exprs), names
 
 
-def select_sql(q: Query, source: str, limit: bool) -> tuple[str, dict]:
-    """The SELECT answering `q` over `source` (a Sources.sql), ordered by
-    (time, feature), with the keyset condition and the limit."""
+def select_sql(q: Query, source: str, limit: bool,
+               span: tuple[datetime.datetime, datetime.datetime] | None = None) -> tuple[str, dict]:
+    """The SELECT answering `q` over `source` (a Sources.sql, whose rows lie
+    within `span`, by default the query's range), ordered by (time,
+    feature), with the keyset condition and the limit."""
     params: dict = {}
     if not q.aggregated:
         cols = ", ".join(["time", "feature"] + [quote(f["name"]) for f in q.fields])
@@ -401,10 +532,13 @@ def select_sql(q: Query, source: str, limit: bool) -> tuple[str, dict]:
     else:
         aggs, _names = _aggregate_sql(q)
         keys = "time, feature" if q.per_feature else "time"
-        key, back = _bucket(q.aggregate, q.start)
+        bucketing = buckets(q.aggregate, q.start, q.tz, span or (q.start, q.end))
+        params.update(bucketing.params)
+        if bucketing.offset:
+            source = f"(SELECT {bucketing.offset} AS tz_offset, * FROM {source})"
         by = "b, feature" if q.per_feature else "b"
-        sql = (f"SELECT * FROM (SELECT {back} AS time{', feature' if q.per_feature else ''}, {aggs} "
-               f"FROM (SELECT {key} AS b, * FROM {source}) GROUP BY {by}) AS buckets")
+        sql = (f"SELECT * FROM (SELECT {bucketing.back} AS time{', feature' if q.per_feature else ''}, "
+               f"{aggs} FROM (SELECT {bucketing.key} AS b, * FROM {source}) GROUP BY {by}) AS buckets")
         if q.after is not None:
             if q.per_feature:
                 sql += " WHERE (time, feature) > ($c_time, $c_feature)"
@@ -419,9 +553,19 @@ def select_sql(q: Query, source: str, limit: bool) -> tuple[str, dict]:
     return sql, params
 
 
-def _jsonable(value):
+def local_iso(value: datetime.datetime, tz: zoneinfo.ZoneInfo) -> str:
+    """A naive UTC time as ISO 8601 in `tz`, with its offset (in UTC at the
+    very ends of datetimes, where the local time would not fit)."""
+    utc = value.replace(tzinfo=datetime.timezone.utc)
+    try:
+        return utc.astimezone(tz).isoformat()
+    except OverflowError:
+        return utc.isoformat()
+
+
+def _jsonable(value, tz: zoneinfo.ZoneInfo):
     if isinstance(value, datetime.datetime):
-        return value.isoformat()
+        return local_iso(value, tz)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -433,7 +577,7 @@ def run(q: Query) -> dict:
     try:
         hot_limit = q.limit + 1 if not q.aggregated else None
         sources = Sources(con, q, q.start, q.end, hot_order="time" if hot_limit else "", hot_limit=hot_limit)
-        sql, params = select_sql(q, sources.sql, limit=True)
+        sql, params = select_sql(q, sources.sql, limit=True, span=sources.span)
         result = con.execute(sql, {**sources.params, **params})
         names = [d[0] for d in result.description]
         rows = result.fetchall()
@@ -444,7 +588,7 @@ def run(q: Query) -> dict:
         rows = rows[: q.limit]
         last = dict(zip(names, rows[-1]))
         next_cursor = encode_cursor(last["time"], str(last.get("feature", "")), q.resource_id)
-    records = [{n: _jsonable(v) for n, v in zip(names, row)} for row in rows]
+    records = [{n: _jsonable(v, q.tz) for n, v in zip(names, row)} for row in rows]
     return {"fields": q.output_fields(), "records": records, "next_cursor": next_cursor}
 
 
@@ -466,7 +610,7 @@ def stream(q: Query, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         con = connect()
         try:
             sources = Sources(con, q, start, end)
-            sql, params = select_sql(q, sources.sql, limit=False)
+            sql, params = select_sql(q, sources.sql, limit=False, span=sources.span)
             reader = con.execute(sql, {**sources.params, **params}).fetch_record_batch(batch_rows)
             for batch in reader:
                 if batch.num_rows:
@@ -477,7 +621,7 @@ def stream(q: Query, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
 
 def arrow_output_schema(q: Query) -> pa.Schema:
     types = {"int": pa.int64(), "float": pa.float64(), "text": pa.string(), "bool": pa.bool_(),
-             "timestamp": pa.timestamp("us")}
+             "timestamp": pa.timestamp("us", tz=q.tz.key)}
     return pa.schema([pa.field(f["id"], types[f["type"]]) for f in q.output_fields()])
 
 

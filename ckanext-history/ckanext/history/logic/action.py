@@ -296,8 +296,11 @@ def history_query(context: Context, data_dict: DataDict) -> dict[str, Any]:
     hot rows together, in (time, feature) order, a page at a time.
 
     :param resource_id: the resource
-    :param start: ISO 8601 (naive = UTC), included; default one day before end
+    :param start: ISO 8601 (with an offset or Z: exact; naive: a local time of
+        `tz`), included; default one day before end
     :param end: ISO 8601, excluded; default now
+    :param tz: IANA time zone of naive times, buckets and answered times
+        (default the portal's, `ckan.display_timezone`)
     :param features: list of feature ids (default all)
     :param fields: list of field names (default all value fields)
     :param aggregate: none, minute, hour, day, week or month (default none)
@@ -307,7 +310,8 @@ def history_query(context: Context, data_dict: DataDict) -> dict[str, Any]:
         (default true) or per bucket across features
     :param limit: records per page (default 1000, at most the configured max)
     :param cursor: next_cursor of the previous page
-    :returns: {"fields": [{"id", "type"}], "records": [...], "next_cursor"}
+    :returns: {"fields": [{"id", "type"}], "records": [...], "next_cursor"};
+        times in ISO 8601 with their offset in `tz`
     """
     resource, _package = auth.check_read(context, data_dict.get("resource_id"), "history_query")
     q = query.parse({**data_dict, "resource_id": resource.id}, _schema_of(resource.id))

@@ -35,7 +35,9 @@ from ckanext.history.tests.test_query import (  # noqa: F401
     test_paging_has_no_gap_and_no_repeat,
 )
 
-pytestmark = pytest.mark.usefixtures("clean_db", "archive_dir")
+# The times of these tests are UTC (test_time_zones.py: other zones).
+pytestmark = [pytest.mark.usefixtures("clean_db", "archive_dir"),
+              pytest.mark.ckan_config("ckan.display_timezone", "UTC")]
 
 SERVER = os.environ.get("PORTAL_S3_TEST_SERVER") or os.path.join(
     os.path.dirname(__file__), *[".."] * 5, ".stack", "s3-test", "bin", "moto_server")

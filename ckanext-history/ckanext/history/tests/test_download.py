@@ -20,7 +20,9 @@ from ckanext.history.tests import history_support
 from ckanext.history.tests.history_support import FIELDS, long_rows, make_dataset
 
 archive_dir = history_support.archive_dir
-pytestmark = pytest.mark.usefixtures("clean_db", "archive_dir")
+# The times of these tests are UTC (test_time_zones.py: other zones).
+pytestmark = [pytest.mark.usefixtures("clean_db", "archive_dir"),
+              pytest.mark.ckan_config("ckan.display_timezone", "UTC")]
 
 START = "2026-01-30T00:00:00"
 END = "2026-02-02T00:00:00"
@@ -67,7 +69,8 @@ def test_csv(app, history):
     assert "attachment" in res.headers["Content-Disposition"]
     expected, fields = _expected(rid)
     rows = list(csv.reader(io.StringIO(res.get_data(as_text=True))))
-    assert rows[0] == [f["id"] for f in fields]
+    # The time column names the zone; each time carries its offset.
+    assert rows[0] == ["time (UTC)"] + [f["id"] for f in fields[1:]]
     got = [{f["id"]: _typed(v, f["type"]) for f, v in zip(fields, row)} for row in rows[1:]]
     assert got == [{k: pytest.approx(v) if isinstance(v, float) else v for k, v in r.items()}
                    for r in expected]
@@ -93,7 +96,7 @@ def test_parquet(app, history):
     table = pq.read_table(io.BytesIO(res.get_data()))
     expected, fields = _expected(rid)
     assert table.column_names == [f["id"] for f in fields]
-    assert table.schema.field("time").type == pa.timestamp("us")
+    assert table.schema.field("time").type == pa.timestamp("us", tz="UTC")
     got = table.to_pylist()
     for record in got:
         record["time"] = record["time"].isoformat()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import zoneinfo
 
 import pytest
 from ckan.tests import helpers
@@ -16,7 +17,9 @@ from ckanext.history.tests import history_support
 from ckanext.history.tests.history_support import FIELDS, long_rows, make_dataset
 
 archive_dir = history_support.archive_dir
-pytestmark = pytest.mark.usefixtures("clean_db", "archive_dir")
+# The times of these tests are UTC (test_time_zones.py: other zones).
+pytestmark = [pytest.mark.usefixtures("clean_db", "archive_dir"),
+              pytest.mark.ckan_config("ckan.display_timezone", "UTC")]
 
 START = "2026-01-26T00:00:00"
 END = "2026-02-07T00:00:00"
@@ -24,14 +27,26 @@ END = "2026-02-07T00:00:00"
 
 # --- the reference: plain Python ---------------------------------------------------
 
-def bucket(t: datetime.datetime, aggregate: str) -> datetime.datetime:
+UTC = datetime.timezone.utc
+
+
+def local(t: datetime.datetime, tz: str) -> datetime.datetime:
+    """A naive UTC time as the local time of zone `tz` (with its offset)."""
+    return t.replace(tzinfo=UTC).astimezone(zoneinfo.ZoneInfo(tz))
+
+
+def bucket(t: datetime.datetime, aggregate: str, tz: str = "UTC") -> datetime.datetime:
+    """The start of `t`'s bucket, in local time of `tz`: a minute or hour of
+    the local clock (with its offset: the hour that comes twice is two),
+    a day, week or month from its local midnight."""
+    t = local(t, tz)
     if aggregate == "none":
         return t
     if aggregate == "minute":
         return t.replace(second=0, microsecond=0)
     if aggregate == "hour":
         return t.replace(minute=0, second=0, microsecond=0)
-    day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = t.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
     if aggregate == "day":
         return day
     if aggregate == "week":
@@ -39,19 +54,28 @@ def bucket(t: datetime.datetime, aggregate: str) -> datetime.datetime:
     return day.replace(day=1)
 
 
-def reference(rows, aggregate, functions, fields, per_feature=True, start=START, end=END, features=None):
-    start, end = store.parse_time(start), store.parse_time(end)
+def reference(rows, aggregate, functions, fields, per_feature=True, start=START, end=END, features=None,
+              tz="UTC"):
+    """The answer computed in plain Python: rows in [start, end) (naive
+    times are local times of `tz`), bucketed in `tz`, times with offsets."""
+    zone = zoneinfo.ZoneInfo(tz)
+    start, end = (store.parse_time(t if not isinstance(t, str) or t[-1:] == "Z" or "+" in t[10:]
+                                   else datetime.datetime.fromisoformat(t).replace(tzinfo=zone))
+                  for t in (start, end))
     rows = [r for r in rows if start <= r["time"] < end and (not features or r["feature"] in features)]
     if aggregate == "none":
-        out = [{"time": r["time"].isoformat(), "feature": r["feature"],
+        out = [{"time": local(r["time"], tz).isoformat(), "feature": r["feature"],
                 **{f: r["values"].get(f) for f in fields}} for r in rows]
-        return sorted(out, key=lambda r: (r["time"], r["feature"]))
+        return sorted(out, key=lambda r: (store.parse_time(r["time"]), r["feature"]))
     groups: dict = {}
     for r in rows:
-        key = (bucket(r["time"], aggregate), r["feature"] if per_feature else None)
-        groups.setdefault(key, []).append(r)
+        b = bucket(r["time"], aggregate, tz)
+        # Grouped by the UTC instant of the bucket's start: two local
+        # times differing by their offset only are two buckets.
+        key = (b.astimezone(UTC), r["feature"] if per_feature else None)
+        groups.setdefault(key, (b, []))[1].append(r)
     out = []
-    for (b, feature), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    for (_instant, feature), (b, members) in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         record = {"time": b.isoformat()}
         if per_feature:
             record["feature"] = feature

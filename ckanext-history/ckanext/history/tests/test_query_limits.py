@@ -31,6 +31,8 @@ archive_dir = history_support.archive_dir
 pytestmark = [
     pytest.mark.usefixtures("clean_db", "archive_dir"),
     pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1"),
+    # The times of these tests are UTC (test_time_zones.py: other zones).
+    pytest.mark.ckan_config("ckan.display_timezone", "UTC"),
 ]
 
 PARAMETERS = (
@@ -194,14 +196,14 @@ def test_downloads_of_an_empty_range_are_valid_empty_files(app, sysadmin, new_fe
     assert res.status_code == 200 and json.loads(res.get_data(as_text=True)) == []
     res = download(app, headers, dataset, format="csv", **empty)
     assert res.status_code == 200
-    assert list(csv.reader(io.StringIO(res.get_data(as_text=True)))) == [names]
+    assert list(csv.reader(io.StringIO(res.get_data(as_text=True)))) == [["time (UTC)"] + names[1:]]
     res = download(app, headers, dataset, format="jsonl", **empty)
     assert res.status_code == 200 and res.get_data() == b""
     res = download(app, headers, dataset, format="parquet", **empty)
     assert res.status_code == 200
     table = pq.read_table(io.BytesIO(res.get_data()))
     assert table.num_rows == 0 and table.column_names == names
-    assert table.schema.field("time").type == pa.timestamp("us")
+    assert table.schema.field("time").type == pa.timestamp("us", tz="UTC")
     # The default range of a new feed, and a month long before any row.
     res = download(app, headers, dataset, format="json")
     assert res.status_code == 200 and json.loads(res.get_data(as_text=True)) == []

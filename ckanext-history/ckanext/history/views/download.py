@@ -92,7 +92,7 @@ def _params() -> dict:
             out[key] = values[0] if len(values) == 1 else values
         elif len(values) > 1:
             raise tk.ValidationError({key[:100]: [tk._("Given more than once")]})
-        elif values[0] not in (None, ""):
+        elif values[0] not in (None, "") or key == "tz":  # an empty zone is no zone
             out[key] = values[0]
     return out
 
@@ -107,11 +107,16 @@ def _bad_request(error: tk.ValidationError) -> Response:
 # --- writers: Arrow batches -> bytes ---------------------------------------------
 
 def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Timestamps as ISO 8601 text, and text a spreadsheet would run as a
-    formula started with an apostrophe (shared.FORMULA_PREFIXES)."""
+    """Timestamps as ISO 8601 text (those of a zone in local time with their
+    offset, 2026-10-25T02:30:00+01:00), and text a spreadsheet would run as
+    a formula started with an apostrophe (shared.FORMULA_PREFIXES)."""
     columns = []
     for field, column in zip(batch.schema, batch.columns):
-        if pa.types.is_timestamp(field.type):
+        if pa.types.is_timestamp(field.type) and field.type.tz:
+            column = pc.replace_substring_regex(
+                pc.strftime(column, format="%Y-%m-%dT%H:%M:%S%Ez"),
+                pattern=r"\.0+([+-]\d\d:\d\d)$", replacement=r"\1")
+        elif pa.types.is_timestamp(field.type):
             column = pc.replace_substring_regex(
                 pc.strftime(column, format="%Y-%m-%dT%H:%M:%S"), pattern=r"\.0+$", replacement="")
         elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
@@ -257,8 +262,11 @@ def download(id: str, resource_id: str):
     except tk.ValidationError as error:
         return _bad_request(error)
     names = [f["id"] for f in q.output_fields()]
+    # The CSV says the zone of its times in the time column's name, which
+    # spreadsheets show; every time carries its offset.
+    header = [f"time ({q.tz.key})" if n == "time" else n for n in names] if fmt == "csv" else names
     filename = f"history-{resource.id}-{q.start:%Y%m%dT%H%M}-{q.end:%Y%m%dT%H%M}.{fmt}"
-    return _response(fmt, _batches(q), names, query.arrow_output_schema(q), filename)
+    return _response(fmt, _batches(q), header, query.arrow_output_schema(q), filename)
 
 
 @history.route("/dataset/<id>/resource/<resource_id>/history/month/<month>.<fmt>")
