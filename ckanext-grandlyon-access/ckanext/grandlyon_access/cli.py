@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import ckan.plugins.toolkit as tk
 import click
+import flask
+from ckanext.grandlyon_access import tokens
 from ckanext.grandlyon_access.site import throttle
 
 __all__ = ["grandlyon_access"]
@@ -31,3 +35,42 @@ def unlock_command(account: str | None, address: str | None, kinds: tuple[str, .
         click.echo(f"cleared: {cleared}")
     if not result["cleared"]:
         click.echo("nothing to clear: no counter held anything")
+
+def _require_expiring_tokens() -> None:
+    if not tokens.enabled():
+        raise click.ClickException(
+            "API tokens do not expire here: add expire_api_token to ckan.plugins first")
+
+
+@contextlib.contextmanager
+def _request_context():
+    """Links and languages of the mails need a request: the `ckan` command's
+    app makes one (a test may already be in one)."""
+    if flask.has_request_context():
+        yield
+        return
+    with click.get_current_context().meta["flask_app"].test_request_context():
+        yield
+
+
+@grandlyon_access.command("backfill-token-expiry",
+                          short_help="Give API tokens without expiry the default lifetime.")
+def backfill_token_expiry_command():
+    """Gives every API token that has no expiry (made before the
+    expire_api_token plugin was on) the default lifetime from now. Run once
+    on upgrade; running it again changes nothing."""
+    _require_expiring_tokens()
+    click.echo(f"tokens given an expiry: {tokens.backfill()}")
+
+
+@grandlyon_access.command("notify-expiring-tokens",
+                          short_help="E-mail the owners of API tokens that expire soon.")
+def notify_expiring_tokens_command():
+    """E-mails the owner of each API token that expires within
+    ckanext.grandlyon_access.api_token.notify_before_days, once per token
+    (recorded on the token: a rerun sends nothing twice)."""
+    _require_expiring_tokens()
+    with _request_context():
+        counts = tokens.notify_expiring()
+    click.echo(f"notices sent: {counts['sent']}, owners without e-mail: "
+               f"{counts['without_email']}, failed (tried again next run): {counts['failed']}")

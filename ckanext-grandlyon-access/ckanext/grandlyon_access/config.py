@@ -13,6 +13,16 @@ def default_level() -> str:
     return tk.config["ckanext.grandlyon_access.default_level"]
 
 
+def api_token_max_lifetime_days() -> int:
+    """Longest lifetime of a new API token, in days (tokens.py)."""
+    return tk.config["ckanext.grandlyon_access.api_token.max_lifetime_days"]
+
+
+def api_token_notify_before_days() -> int:
+    """Days before its expiry that a token's owner is e-mailed."""
+    return tk.config["ckanext.grandlyon_access.api_token.notify_before_days"]
+
+
 def outbound_allow() -> list[str]:
     """Hosts, addresses or networks fetched from even when private."""
     return tk.config["ckanext.grandlyon_access.outbound.allow"]

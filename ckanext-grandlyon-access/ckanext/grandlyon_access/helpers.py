@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.grandlyon_access import policy
+from ckanext.grandlyon_access import config, policy, tokens
 from ckanext.grandlyon_access.site import headers
 from ckanext.grandlyon_access.site.helpers import render_datetime
 
@@ -21,6 +21,8 @@ __all__ = [
     "grandlyon_access_grants",
     "grandlyon_access_csp_nonce",
     "grandlyon_access_csp_markup",
+    "grandlyon_access_api_token_lifetime",
+    "grandlyon_access_api_token_expiry",
     "render_datetime",
 ]
 
@@ -95,3 +97,21 @@ def grandlyon_access_csp_markup(html: Any, drop_handlers: Any = ()) -> Any:
     """A CKAN template block's output (`super()`) with the nonce on its
     inline scripts and without the inline handlers named (site/headers.py)."""
     return headers.nonce_inline_scripts(html, tuple(drop_handlers))
+
+
+def grandlyon_access_api_token_lifetime() -> Optional[dict[str, int]]:
+    """What the API token form offers: the default lifetime (`expires_in`
+    times `unit` seconds) and the maximum in days; None when tokens do not
+    expire (tokens.py)."""
+    if not tokens.enabled():
+        return None
+    return {**tokens.default_lifetime_field(), "max_days": config.api_token_max_lifetime_days()}
+
+
+def grandlyon_access_api_token_expiry(token: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """When a token of `api_token_list` (with its plugin_extras) expires,
+    as `at` (UTC) and whether it has `expired`; None if it never does."""
+    at = tokens.expiry_from_extras(token.get("plugin_extras"))
+    if at is None:
+        return None
+    return {"at": at, "expired": at <= tokens.utcnow()}

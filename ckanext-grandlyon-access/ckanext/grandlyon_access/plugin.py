@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
-from ckanext.grandlyon_access import gate, policy, search
+from ckanext.grandlyon_access import gate, policy, search, tokens
 from ckanext.grandlyon_access.site import headers, inputguard, plurals, resilience, throttle
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 
@@ -42,6 +42,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     p.implements(p.IPermissionLabels)
     p.implements(p.IMiddleware, inherit=True)
     p.implements(p.ITranslation)
+    p.implements(p.IApiToken, inherit=True)
 
     # IConfigurer
 
@@ -94,6 +95,16 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             labels.extend(policy.GRANTEE_LABEL.format(pid)
                           for pid in policy.granted_package_ids(user_obj.id))
         return labels
+
+    # IApiToken: with CKAN's expire_api_token, a token has a default and a
+    # maximum lifetime, and one past its recorded expiry is refused
+    # (tokens.py).
+
+    def create_api_token_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return tokens.create_schema(schema)
+
+    def preprocess_api_token(self, data: Any) -> Any:
+        return tokens.refuse_expired(data)
 
     # IMiddleware: the resource download routes go through the policy; a
     # search outage answers 503 with what to do; every response carries the

@@ -43,6 +43,8 @@ CKAN = (
     _("<b>No table view defined:</b> click the Views button and add a Table view to view "
       "and edit data"),
     _("Save this resource, then customize the table from the Data Dictionary tab"),
+    # the API token form (a lifetime of 0)
+    _("Must be a positive integer"),
 )
 
 # CKAN (no French in CKAN 2.11 either): the sysadmin pages, the activity
