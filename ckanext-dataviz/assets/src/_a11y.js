@@ -67,7 +67,7 @@ export function buildTable(holder, answer, info, t) {
     const row = body.insertRow();
     const th = document.createElement("th");
     th.scope = "row";
-    th.textContent = label(seen.get(key).x);
+    th.textContent = (answer.label || label)(seen.get(key).x);
     row.appendChild(th);
     answer.series.forEach((s, i) => {
       const v = seen.get(key).values[i];

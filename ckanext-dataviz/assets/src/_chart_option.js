@@ -9,6 +9,26 @@ function xKind(answer) {
   return "category";
 }
 
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// A time axis read in the answer's zone (history charts): axis labels and
+// tooltips show local times of that zone, not of the browser.
+function zoned(base, answer) {
+  const format = new Intl.DateTimeFormat(answer.lang || undefined, {
+    timeZone: answer.timeZone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+  base.xAxis.axisLabel = { formatter: (value) => format.format(new Date(value)) };
+  base.tooltip.formatter = (params) => {
+    const list = [].concat(params);
+    if (!list.length) return "";
+    const head = answer.label ? answer.label(list[0].value[0]) : String(list[0].value[0]);
+    return [escapeHtml(head)].concat(list.map((p) =>
+      `${p.marker || ""}${escapeHtml(p.seriesName)}: ${escapeHtml(p.value[1] === null ? "" : p.value[1])}`)).join("<br>");
+  };
+}
+
 export function chartOption(answer, info, t) {
   const type = info.type;
   const base = {
@@ -33,6 +53,7 @@ export function chartOption(answer, info, t) {
   base.legend.data = answer.series.map((s) => s.name);
   base.grid = { left: 60, right: 24, top: info.title ? 40 : 24, bottom: 60, containLabel: true };
   base.xAxis = { type: kind, name: info.xLabel, nameLocation: "middle", nameGap: 28 };
+  if (kind === "time" && answer.timeZone) zoned(base, answer);
   base.yAxis = { type: "value", name: info.yLabel, nameLocation: "middle", nameGap: 44 };
   let categories = null;
   if (kind === "category") {

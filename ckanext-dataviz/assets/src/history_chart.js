@@ -1,6 +1,9 @@
 // History charts (`dataviz_history` views): a period, an aggregation and
 // features chosen by the reader, points from ckanext-history's history_query
-// (GET, the user's cookie), drawn like the other charts.
+// (GET, the user's cookie), drawn like the other charts. Times are those of
+// the chart's zone (`data-tz`, sent as `tz`): the date inputs hold its local
+// times (sent without offset, read by history_query in that zone), the
+// presets send exact instants, the axis and tooltips show its local times.
 import { copyButtons, format, strings } from "./_a11y.js";
 import { draw, fail, fetchData } from "./_draw.js";
 
@@ -11,8 +14,28 @@ function iso(date) {
   return date.toISOString().slice(0, 19);
 }
 
-function localInput(date) {
-  return iso(date).slice(0, 16);
+// The local time of `date` in zone `tz`, as a datetime-local input holds it.
+export function localInput(date, tz) {
+  const parts = {};
+  new Intl.DateTimeFormat("en-GB", {
+    timeZone: tz || "UTC", hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit",
+  }).formatToParts(date).forEach((p) => { parts[p.type] = p.value; });
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+// A time of the answer (ISO 8601 with its offset) as the reader reads it in
+// zone `tz`, in the page's language, with the offset (the hour that comes
+// twice in autumn shows as two distinct times).
+export function zonedLabel(value, tz, lang) {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const text = new Intl.DateTimeFormat(lang || undefined, {
+    timeZone: tz || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit",
+  }).format(date);
+  const offset = typeof value === "string" ? (value.match(/([+-]\d\d:\d\d|Z)$/) || [""])[0] : "";
+  return offset ? `${text} (${offset === "Z" ? "+00:00" : offset})` : text;
 }
 
 export function toAnswer(records, params, truncated) {
@@ -20,13 +43,23 @@ export function toAnswer(records, params, truncated) {
   records.forEach((r) => Object.keys(r).forEach((k) => { if (k !== "time" && k !== "feature") valueKeys.add(k); }));
   const keys = Array.from(valueKeys);
   const series = new Map();
+  // With a zone, x is the instant (ECharts reads whole-hour offsets only);
+  // labels show the answer's own local time and offset.
+  const originals = new Map();
+  const xOf = (time) => {
+    if (!params.tz) return time;
+    const instant = Date.parse(time);
+    if (Number.isNaN(instant)) return time;
+    originals.set(instant, time);
+    return instant;
+  };
   records.forEach((r) => {
     keys.forEach((k) => {
       if (r[k] === undefined || r[k] === null || typeof r[k] === "string") return;
       const prefix = r.feature !== undefined && r.feature !== null ? String(r.feature) : "";
       const name = prefix ? (keys.length > 1 ? `${prefix} · ${k}` : prefix) : k;
       if (!series.has(name)) series.set(name, { name, points: [] });
-      series.get(name).points.push([r.time, typeof r[k] === "boolean" ? Number(r[k]) : r[k]]);
+      series.get(name).points.push([xOf(r.time), typeof r[k] === "boolean" ? Number(r[k]) : r[k]]);
     });
   });
   return {
@@ -34,19 +67,31 @@ export function toAnswer(records, params, truncated) {
     series: Array.from(series.values()),
     truncated,
     chart: { chart_type: "line", x_label: params.xLabel || "time", y_label: keys.join(", ") },
+    timeZone: params.tz || "",
+    lang: params.lang || "",
+    label: params.tz ? (value) => zonedLabel(originals.has(value) ? originals.get(value) : value,
+      params.tz, params.lang) : null,
   };
 }
 
 async function load(figure, form) {
   const t = strings();
   const get = (name) => { const el = form.querySelector(`[name="${name}"]`); return el ? el.value.trim() : ""; };
-  const start = get("start") ? new Date(get("start") + "Z") : null;
-  const end = get("end") ? new Date(get("end") + "Z") : null;
+  // A preset's exact instant, else the local time typed (history_query
+  // reads it in the zone, and names the field of a time that does not exist
+  // or happens twice there).
+  const time = (name) => {
+    const el = form.querySelector(`[name="${name}"]`);
+    if (!el || !el.value) return "";
+    return el.dataset.exact || (el.value.length === 16 ? `${el.value}:00` : el.value);
+  };
   const aggregate = get("aggregate") || "none";
+  const tz = figure.dataset.tz || "UTC";
   const params = {
     resource_id: figure.dataset.resourceId,
-    start: start ? iso(start) : "",
-    end: end ? iso(end) : "",
+    start: time("start"),
+    end: time("end"),
+    tz,
     aggregate,
     features: get("features") ? get("features").split(",").map((s) => s.trim()).filter(Boolean) : [],
     fields: figure.dataset.fields ? figure.dataset.fields.split(",").map((s) => s.trim()).filter(Boolean) : [],
@@ -63,7 +108,8 @@ async function load(figure, form) {
       cursor = page.next_cursor;
       pages += 1;
     } while (cursor && pages < MAX_PAGES);
-    const answer = toAnswer(records, { xLabel: t.period || "time" }, Boolean(cursor));
+    const answer = toAnswer(records, { xLabel: t.period || "time", tz, lang: figure.dataset.lang },
+      Boolean(cursor));
     draw(figure, answer, { title: figure.dataset.title || "" });
     if (!records.length) {
       const caption = figure.querySelector(".dataviz-chart-caption");
@@ -82,9 +128,16 @@ function setup(root) {
     const days = PRESETS[key] || 7;
     const end = new Date();
     const start = new Date(end.getTime() - days * 86400000);
-    form.querySelector('[name="start"]').value = localInput(start);
-    form.querySelector('[name="end"]').value = localInput(end);
+    [["start", start], ["end", end]].forEach(([name, date]) => {
+      const input = form.querySelector(`[name="${name}"]`);
+      input.value = localInput(date, figure.dataset.tz);
+      input.dataset.exact = `${iso(date)}Z`;
+    });
   };
+  // A time typed by the reader is a local time of the chart's zone.
+  form.querySelectorAll('[name="start"], [name="end"]').forEach((input) => {
+    input.addEventListener("input", () => { delete input.dataset.exact; });
+  });
   form.querySelectorAll("[data-preset]").forEach((button) => {
     button.addEventListener("click", () => { setPreset(button.dataset.preset); load(figure, form); });
   });

@@ -51,3 +51,10 @@ def loader_batch_rows() -> int:
 def loader_timeout() -> int:
     """Seconds a load job may run before the worker stops it."""
     return tk.config["ckanext.dataviz.loader.timeout"]
+
+
+def time_zone() -> str:
+    """The portal's time zone (CKAN's `ckan.display_timezone`; `server` or
+    empty is UTC): the zone of history charts that name none."""
+    name = str(tk.config["ckan.display_timezone"] or "").strip()
+    return "UTC" if name in ("", "server") else name

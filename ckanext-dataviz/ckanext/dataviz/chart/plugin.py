@@ -7,10 +7,13 @@ data action and the embed route).
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from typing import Any
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckanext.dataviz import config
 from ckanext.dataviz.chart import query, spec
 from ckanext.dataviz.logic import schema
 from ckanext.grandlyon_access import shared as access
@@ -140,6 +143,19 @@ def history_available() -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory", "posixrules"}
+
+
+def history_chart_zone() -> str:
+    """The zone of a history chart: the page's `tz` parameter when it is an
+    IANA name (a link may show another zone), else the portal's. The chart
+    sends it to history_query, which buckets and labels times in it."""
+    asked = tk.request.args.get("tz", "") if tk.request else ""
+    return asked if asked in _zone_names() else config.time_zone()
+
+
 class DatavizHistoryView(p.SingletonPlugin):
     """A chart of a resource's history (ckanext-history's history_query):
     period, aggregation and features chosen by the reader."""
@@ -172,6 +188,7 @@ class DatavizHistoryView(p.SingletonPlugin):
         out = _access_vars(resource["id"], data_dict["package"]["id"])
         out["dataviz_embed_url"] = _embed_url(view.get("id"))
         out["dataviz_history_ready"] = history_available()
+        out["dataviz_history_tz"] = history_chart_zone()
         return out
 
     def view_template(self, context, data_dict) -> str:

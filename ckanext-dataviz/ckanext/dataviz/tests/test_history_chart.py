@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import threading
+import zoneinfo
 
 import ckan.lib.datapreview as datapreview
 import ckan.lib.search as search
@@ -87,18 +88,51 @@ def test_history_query_answers_what_the_chart_asks(history_world):
     assert answer["records"] and "available_bikes_avg" in answer["records"][0]
 
 
+def _view_page(app, ds, query="", lang=""):
+    url = f"{lang}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/{ds['view']['id']}{query}"
+    res = app.get(url)
+    assert res.status_code == 200
+    return res.get_data(as_text=True)
+
+
+def test_the_history_chart_is_in_the_portals_zone(app, history_world):
+    ds = history_world["open"]
+    page = _view_page(app, ds, lang="/en")
+    assert 'data-tz="Europe/Paris"' in page
+    assert "From (Europe/Paris)" in page and "To (Europe/Paris)" in page and "(UTC)" not in page
+    page = _view_page(app, ds)  # the portal's language, French
+    assert "Du (Europe/Paris)" in page and "Au (Europe/Paris)" in page and "(UTC)" not in page
+    # A link may name another zone; what is not an IANA name is ignored.
+    assert 'data-tz="America/New_York"' in _view_page(app, ds, "?tz=America/New_York")
+    for bad in ("Mars/Olympus", "../etc/passwd", "+01:00", "localtime"):
+        assert 'data-tz="Europe/Paris"' in _view_page(app, ds, f"?tz={bad}"), bad
+
+
+@pytest.mark.ckan_config("ckan.display_timezone", "server")
+def test_a_server_zone_charts_in_utc(app, history_world):
+    page = _view_page(app, history_world["open"], lang="/en")
+    assert 'data-tz="UTC"' in page and "From (UTC)" in page
+
+
 def test_the_history_chart_draws_one_series_per_feature(history_world, chromium):
     server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     live = f"http://127.0.0.1:{server.server_port}"
     try:
         page = chromium.new_page()
+        asked = []
+        page.on("request", lambda r: asked.append(r.url) if "history_query" in r.url else None)
         ds = history_world["open"]
         page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
                   f"{ds['view']['id']}")
         page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
         assert page.locator("[data-dataviz-history]").get_attribute("data-series") == "2"
         assert page.locator("[data-dataviz-history] svg path").count() > 0
+        # The chart asks in its zone, and its inputs hold local times of it.
+        assert asked and all("tz=Europe%2FParis" in url for url in asked), asked
+        end = page.locator('[name="end"]').input_value()
+        paris = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).replace(tzinfo=None)
+        assert abs(datetime.datetime.fromisoformat(end) - paris) < datetime.timedelta(minutes=5), end
         page.locator("[data-preset='30d']").click()
         page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
         os.makedirs(os.path.join(REPO, "test-artifacts"), exist_ok=True)
