@@ -16,6 +16,7 @@ import ckan.lib.api_token as api_token
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pytest
+from ckan.cli.cli import ckan
 from ckan.tests import helpers
 from ckanext.grandlyon_access import cli, tokens
 from ckanext.grandlyon_access.testing.pytest_plugin import PASSWORD, make_actor
@@ -253,3 +254,15 @@ def test_notice_of_a_crashed_run_is_not_sent_again(app, partner, mailbox):
     _token_row().set_extra(tokens.NOTICE_KEY, {"exp": expiry.isoformat(), "state": "sending"}, True)
     assert "notices sent: 0" in _notify(app)
     assert len(mailbox) == 0
+
+
+def test_notice_through_the_ckan_command(app, partner, mailbox, cli):
+    """As production runs it: `ckan grandlyon-access notify-expiring-tokens`,
+    outside any request (the command makes its own for links and languages)."""
+    _create(app, partner)
+    _set_expiry("script", datetime.datetime.utcnow() + 2 * DAY)
+    result = cli.invoke(ckan, ["grandlyon-access", "notify-expiring-tokens"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "notices sent: 1" in result.output
+    assert len(mailbox) == 1
+    assert f"{tk.config['ckan.site_url']}/user/partner/api-tokens" in _body(mailbox[0])
