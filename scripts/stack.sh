@@ -24,6 +24,11 @@ PROD_PORT=${PORTAL_PROD_PORT:-5180}
 PROD_UWSGI_PORT=${PORTAL_PROD_UWSGI_PORT:-5181}
 PROD_NAME=${PORTAL_PROD_NAME:-prod}
 PROD_REDIS_DB=${PORTAL_PROD_REDIS_DB:-10}
+# Where it reaches PostgreSQL, Solr and Redis (host:port; default the stack's
+# own): the production fault tests put a forwarder they can cut in between.
+PROD_PG_ADDRESS=${PORTAL_PROD_PG_ADDRESS:-127.0.0.1:$PG_PORT}
+PROD_SOLR_ADDRESS=${PORTAL_PROD_SOLR_ADDRESS:-127.0.0.1:$SOLR_PORT}
+PROD_REDIS_ADDRESS=${PORTAL_PROD_REDIS_ADDRESS:-127.0.0.1:$REDIS_PORT}
 
 VENV=$STATE/venv
 LOG=$STATE/log
@@ -592,11 +597,11 @@ prod_env() {
   # Nothing writes under the code, not even Python's bytecode cache.
   export PATH="$VENV/bin:$PATH" CKAN_INI=$PROD_DIR/ckan.ini PYTHONDONTWRITEBYTECODE=1
   export CKAN_SITE_URL=$PROD_URL CKAN_SITE_ID=portal_$PROD_NAME
-  export CKAN_SQLALCHEMY_URL=postgresql://ckan_default:$PG_CKAN_PASSWORD@127.0.0.1:$PG_PORT/ckan_$PROD_NAME
-  export CKAN_DATASTORE_WRITE_URL=postgresql://ckan_default:$PG_CKAN_PASSWORD@127.0.0.1:$PG_PORT/datastore_$PROD_NAME
-  export CKAN_DATASTORE_READ_URL=postgresql://datastore_read:$PG_READ_PASSWORD@127.0.0.1:$PG_PORT/datastore_$PROD_NAME
-  export CKAN_SOLR_URL=http://127.0.0.1:$SOLR_PORT/solr/ckan_$PROD_NAME
-  export CKAN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/$PROD_REDIS_DB
+  export CKAN_SQLALCHEMY_URL=postgresql://ckan_default:$PG_CKAN_PASSWORD@$PROD_PG_ADDRESS/ckan_$PROD_NAME
+  export CKAN_DATASTORE_WRITE_URL=postgresql://ckan_default:$PG_CKAN_PASSWORD@$PROD_PG_ADDRESS/datastore_$PROD_NAME
+  export CKAN_DATASTORE_READ_URL=postgresql://datastore_read:$PG_READ_PASSWORD@$PROD_PG_ADDRESS/datastore_$PROD_NAME
+  export CKAN_SOLR_URL=http://$PROD_SOLR_ADDRESS/solr/ckan_$PROD_NAME
+  export CKAN_REDIS_URL=redis://$PROD_REDIS_ADDRESS/$PROD_REDIS_DB
   export CKAN_STORAGE_PATH=$PROD_DIR/storage CKAN_MAX_UPLOAD_SIZE_MB=${CKAN_MAX_UPLOAD_SIZE_MB:-100}
   export CKAN_SECRET_KEY=$SESSION_SECRET CKAN_API_TOKEN_SECRET=$JWT_SECRET
   export CKAN_SYSADMIN_NAME=admin CKAN_SYSADMIN_EMAIL=admin@example.org
@@ -697,9 +702,9 @@ http {
     uwsgi_temp_path $dir/temp/uwsgi;
     scgi_temp_path $dir/temp/scgi;
     proxy_cache_path $dir/cache levels=1:2 keys_zone=ckan:20m max_size=256m inactive=60m use_temp_path=off;
+    # As docker/nginx/default.conf: no keepalive to uWSGI's http-socket.
     upstream ckan_web {
         server 127.0.0.1:$PROD_UWSGI_PORT;
-        keepalive 32;
     }
     include $dir/conf/portal.conf;
 }

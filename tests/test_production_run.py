@@ -7,16 +7,24 @@ module, under a name of its own (its databases, Solr core and site id derive
 from the test configuration's site id, so parallel test environments and the
 developer's own `./portal prod` are never touched), on free ports, and checks
 what a visitor meets through nginx. Stops only its own uWSGI and nginx.
+
+The fault tests of tests/test_faults.py stop and restart the stack's real
+services, which other test environments share. Here the production run
+reaches PostgreSQL and Solr through forwarders of this module (`Forwarder`):
+cutting one resets every open connection and refuses new ones, which is what
+CKAN meets when the service stops; the shared services never stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from urllib.parse import urlparse
 
@@ -35,6 +43,73 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Forwarder:
+    """A TCP forwarder on 127.0.0.1 to a service of the stack, that a test can
+    cut (open connections reset, new ones refused) and restore on the same
+    port, as if the service had stopped and started again."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = free_port()
+        self.lock = threading.Lock()
+        self.sockets: set[socket.socket] = set()
+        self.listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(256)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self.listener = self.listener, None
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
+        listener.close()
+        with self.lock:
+            for sock in list(self.sockets):
+                with contextlib.suppress(OSError):
+                    # An abortive close (RST), as from a server that died.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                    sock.close()
+            self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            with self.lock:
+                self.sockets.discard(source)
+                self.sockets.discard(sink)
+
+
 class ProdRun:
     def __init__(self) -> None:
         site_id = re.sub(r"[^a-z0-9_]", "_", tk.config["ckan.site_id"].lower())
@@ -43,8 +118,12 @@ class ProdRun:
         self.uwsgi_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         redis_db = urlparse(tk.config["ckan.redis.url"]).path.strip("/") or "0"
+        self.postgres = Forwarder(urlparse(tk.config["sqlalchemy.url"]).port)
+        self.solr = Forwarder(urlparse(tk.config["solr_url"]).port)
         self.env = dict(
             os.environ,
+            PORTAL_PROD_PG_ADDRESS=f"127.0.0.1:{self.postgres.port}",
+            PORTAL_PROD_SOLR_ADDRESS=f"127.0.0.1:{self.solr.port}",
             PORTAL_PROD_NAME=self.name,
             PORTAL_PROD_PORT=str(self.port),
             PORTAL_PROD_UWSGI_PORT=str(self.uwsgi_port),
@@ -276,3 +355,80 @@ def test_a_killed_worker_is_replaced_and_nobody_notices(prod):
         time.sleep(0.5)
     else:
         pytest.fail(f"workers before {before}, now {children(master)}")
+
+
+@contextlib.contextmanager
+def outage(forwarder: Forwarder):
+    forwarder.cut()
+    try:
+        yield
+    finally:
+        forwarder.restore()
+
+
+def test_solr_stopped_answers_503_through_nginx_and_loses_nothing(prod, sysadmin_token):
+    """tests/test_faults.py's Solr outage, met through nginx and uWSGI."""
+    api = prod.url + "/api/3/action/"
+    headers = {"Authorization": sysadmin_token}
+    suffix = str(int(time.time() * 1000))
+    org = requests.post(
+        api + "organization_create",
+        headers=headers,
+        timeout=60,
+        json={"name": f"prod-outage-{suffix}"},
+    ).json()["result"]
+    kept = requests.post(
+        api + "package_create",
+        headers=headers,
+        timeout=60,
+        json={"name": f"kept-{suffix}", "owner_org": org["id"], "access_level": "open"},
+    )
+    assert kept.status_code == 200, kept.text[:300]
+
+    with outage(prod.solr):
+        search = requests.get(api + "package_search", params={"q": "kept"}, timeout=60)
+        assert search.status_code == 503
+        assert search.headers["Retry-After"]
+        assert (
+            "service de recherche est momentanément indisponible"
+            in search.json()["error"]["message"]
+        )
+        page = requests.get(prod.url + "/dataset/", timeout=60)
+        assert page.status_code == 503
+        assert "Service temporairement indisponible" in page.text
+        assert page.headers.get("X-Cache-Status") != "HIT"
+        create = requests.post(
+            api + "package_create",
+            headers=headers,
+            timeout=60,
+            json={"name": f"during-{suffix}", "owner_org": org["id"], "access_level": "open"},
+        )
+        assert create.status_code == 503
+        assert str(prod.solr.target[1]) not in create.text  # no internal address
+        shown = requests.get(api + "package_show", params={"id": f"kept-{suffix}"}, timeout=60)
+        assert shown.status_code == 200
+
+    # Refused, not half-saved; search answers again once Solr is back.
+    missing = requests.get(
+        api + "package_show", params={"id": f"during-{suffix}"}, headers=headers, timeout=60
+    )
+    assert missing.status_code == 404
+    found = requests.get(api + "package_search", params={"q": f"name:kept-{suffix}"}, timeout=60)
+    assert found.status_code == 200 and found.json()["result"]["count"] == 1
+
+
+def test_postgres_restart_every_worker_reconnects(prod):
+    """tests/test_faults.py's PostgreSQL restart: the pooled connections of
+    every uWSGI process die at once; the next requests, whichever worker
+    takes them, reconnect."""
+    for _ in range(8):  # connections in several workers' pools
+        assert requests.get(prod.url + "/api/action/status_show", timeout=30).status_code == 200
+        assert requests.get(prod.url + "/dataset/", timeout=30).status_code == 200
+    with outage(prod.postgres):
+        time.sleep(1)
+    answers = [requests.get(prod.url + "/user/login", timeout=30).status_code for _ in range(4)]
+    answers += [
+        requests.get(prod.url + "/api/3/action/organization_list", timeout=30).status_code
+        for _ in range(16)
+    ]
+    assert answers == [200] * 20
