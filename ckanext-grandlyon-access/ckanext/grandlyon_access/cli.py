@@ -36,6 +36,7 @@ def unlock_command(account: str | None, address: str | None, kinds: tuple[str, .
     if not result["cleared"]:
         click.echo("nothing to clear: no counter held anything")
 
+
 def _require_expiring_tokens() -> None:
     if not tokens.enabled():
         raise click.ClickException(
@@ -74,3 +75,20 @@ def notify_expiring_tokens_command():
         counts = tokens.notify_expiring()
     click.echo(f"notices sent: {counts['sent']}, owners without e-mail: "
                f"{counts['without_email']}, failed (tried again next run): {counts['failed']}")
+
+
+@grandlyon_access.command("two-factor-reset", short_help="Reset a user's two-factor sign-in.")
+@click.argument("user")
+def two_factor_reset_command(user: str):
+    """Removes the second factor and recovery codes of USER (a name or id),
+    who may then log in with the password alone and is told by e-mail; the
+    reset is written to the account log (site/twofactor.py)."""
+    app = click.get_current_context().meta["flask_app"]
+    with app.test_request_context():
+        try:
+            result = tk.get_action("grandlyon_access_two_factor_reset")({"ignore_auth": True},
+                                                                         {"id": user})
+        except tk.ObjectNotFound:
+            raise click.ClickException(f"no such user: {user}")
+    click.echo(f"two-factor sign-in reset: {user}" if result["reset"]
+               else f"{user} had no two-factor sign-in (nothing to reset)")

@@ -92,3 +92,15 @@ def throttle_limit(kind: str, scope: str) -> int:
 def throttle_window(kind: str) -> int:
     """Seconds the attempts at the door `kind` are counted for."""
     return tk.config[f"ckanext.grandlyon_access.throttle.{kind}.window"]
+
+
+def two_factor_required_for() -> list[str]:
+    """Roles that must use two-factor sign-in (site/twofactor.py):
+    `sysadmin`, `org_admin`, `restricted`; other words are ignored."""
+    roles = tk.config["ckanext.grandlyon_access.two_factor.required_for"]
+    return [role for role in roles if role in ("sysadmin", "org_admin", "restricted")]
+
+
+def two_factor_pending_seconds() -> int:
+    """Seconds a sign-in waits for its second factor."""
+    return tk.config["ckanext.grandlyon_access.two_factor.pending_seconds"]

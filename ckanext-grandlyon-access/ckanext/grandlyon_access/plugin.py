@@ -9,6 +9,7 @@ from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.grandlyon_access import gate, policy, search, tokens
 from ckanext.grandlyon_access.site import headers, inputguard, plurals, resilience, throttle
+from ckanext.grandlyon_access.site import twofactor_views
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 
 
@@ -43,6 +44,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     p.implements(p.IMiddleware, inherit=True)
     p.implements(p.ITranslation)
     p.implements(p.IApiToken, inherit=True)
+    p.implements(p.IAuthenticator, inherit=True)
 
     # IConfigurer
 
@@ -95,6 +97,12 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             labels.extend(policy.GRANTEE_LABEL.format(pid)
                           for pid in policy.granted_package_ids(user_obj.id))
         return labels
+
+    # IAuthenticator: a right password asks for the second factor of a user
+    # who has one or must have one (site/twofactor_views.py).
+
+    def login(self) -> Any:
+        return twofactor_views.password_step()
 
     # IApiToken: with CKAN's expire_api_token, a token has a default and a
     # maximum lifetime, and one past its recorded expiry is refused
