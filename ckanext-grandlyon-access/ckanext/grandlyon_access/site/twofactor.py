@@ -94,14 +94,16 @@ def is_enabled(user_id: str) -> bool:
     return bool(factor and factor.enabled)
 
 
-def start_enrolment(user_id: str) -> str:
+def start_enrolment(user_id: str) -> str | None:
     """The secret being enrolled for `user_id` (a new one unless an
-    unconfirmed one waits); nothing changes for an enabled factor."""
+    unconfirmed one waits); None when the user's factor is on already (its
+    secret is never shown again)."""
     factor = factor_of(user_id)
-    if factor is not None:
-        secret = decrypt(factor.secret)
-        if factor.enabled or secret:
-            return secret or ""
+    if factor is not None and factor.enabled:
+        return None
+    secret = decrypt(factor.secret) if factor is not None else None
+    if secret:
+        return secret
     secret = pyotp.random_base32()
     if factor is None:
         factor = TwoFactor(user_id=user_id)

@@ -131,6 +131,9 @@ def enrol() -> Any:
     state, user = _pending_user("enrol")
     if user is None:
         return _expired()
+    if twofactor.is_enabled(user.id):  # switched on meanwhile: a code, not its secret
+        twofactor.start_pending(session, user, "verify", state.get("next"), state.get("remember"))
+        return tk.redirect_to("grandlyon_access.two_factor_verify")
     if request.method == "POST":
         if twofactor.check_code(user.id, request.form.get("code", ""), enabling=True):
             codes = twofactor.enable(user.id)

@@ -311,6 +311,25 @@ def test_a_required_user_enrols_before_being_logged_in(app, world):
     assert "two-factor" not in log_in(app.test_client(), plain.name).headers["Location"]
 
 
+@pytest.mark.ckan_config(REQUIRED, "sysadmin")
+def test_a_pending_enrolment_never_shows_a_factor_switched_on_meanwhile(app, world):
+    root = make_actor(sysadmin=True)
+    client = app.test_client()
+    assert log_in(client, root.name).headers["Location"].endswith("/user/two-factor/enrol")
+    # the user switches it on elsewhere (another sign-in) while this one waits
+    wait_for_a_fresh_step()
+    secret = twofactor.start_enrolment(root.id)
+    assert twofactor.check_code(root.id, code(secret), enabling=True)
+    twofactor.enable(root.id)
+    res = client.get("/user/two-factor/enrol", follow_redirects=False)
+    assert res.status_code == 302 and res.headers["Location"].endswith("/user/two-factor/verify")
+    assert secret not in res.get_data(as_text=True)
+    assert secret not in client.get("/user/two-factor/verify").get_data(as_text=True)
+    assert twofactor.start_enrolment(root.id) is None
+    assert give_code(client, code(secret, 1)).status_code == 302
+    assert logged_in_as(client, root.name)
+
+
 def test_switching_off_needs_a_code(app, world):
     user = make_actor()
     secret, codes = enrol(app, user.name)
