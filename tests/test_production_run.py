@@ -217,6 +217,11 @@ def test_config_is_read_only(prod):
     ini = STATE / prod.name / "ckan.ini"
     assert ini.stat().st_mode & 0o777 == 0o444
     assert "ckan.plugins = " in ini.read_text()  # written by docker/ckan/entrypoint.sh
+    # Nothing writes under the code: not even Python's bytecode cache.
+    master = prod.pid("uwsgi")
+    environ = pathlib.Path(f"/proc/{master}/environ").read_bytes().split(b"\0")
+    assert b"PYTHONDONTWRITEBYTECODE=1" in environ
+    assert f"CKAN_INI={ini}".encode() in environ
 
 
 def test_security_headers_arrive_through_nginx(prod):
