@@ -6,10 +6,12 @@ the API, the web form with a cookie login, real SMTP and the CLI."""
 
 from __future__ import annotations
 
+import configparser
 import datetime
 import html
 import re
 from email.header import decode_header, make_header
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import ckan.lib.api_token as api_token
@@ -17,6 +19,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.cli.cli import ckan
+from ckan.plugins import IApiToken, PluginImplementations
 from ckan.tests import helpers
 from ckanext.grandlyon_access import cli, tokens
 from ckanext.grandlyon_access.testing.pytest_plugin import PASSWORD, make_actor
@@ -24,6 +27,15 @@ from click.testing import CliRunner
 from freezegun import freeze_time
 
 DAY = datetime.timedelta(days=1)
+
+
+def _plugins_with_expiry_last() -> str:
+    """The portal's plugin list (config/portal.ini) with expire_api_token
+    moved after the access plugin."""
+    portal = configparser.RawConfigParser(strict=False)
+    portal.read(Path(__file__).resolve().parents[4] / "config" / "portal.ini")
+    names = portal.get("app:main", "ckan.plugins").split()
+    return " ".join([n for n in names if n != tokens.EXPIRE_PLUGIN] + [tokens.EXPIRE_PLUGIN])
 CSRF = re.compile(r'<meta name="_csrf_token" content="([^"]+)"')
 
 
@@ -83,6 +95,17 @@ def test_token_lifetime_beyond_the_maximum_is_refused(app, partner):
     assert not model.Session.query(model.ApiToken).filter_by(name="script").count()
     _create(app, partner, expires_in=365, unit=86400)
     assert 364.9 < _days_left(_token_row()) <= 365
+
+
+@pytest.mark.ckan_config("ckan.plugins", _plugins_with_expiry_last())
+def test_lifetime_rules_hold_whatever_the_plugin_order(app, partner):
+    order = [plugin.name for plugin in PluginImplementations(IApiToken)]
+    assert order.index("grandlyon_access") < order.index(tokens.EXPIRE_PLUGIN)
+    _create(app, partner, status=409, expires_in=400, unit=86400)
+    _create(app, partner)
+    assert 89.9 < _days_left(_token_row()) <= 90
+    page = app.get(f"/user/{partner.name}/api-tokens", headers=partner.headers).body
+    assert 'name="expires_in" value="90"' in page and "Expire le" in page
 
 
 @pytest.mark.ckan_config("ckanext.grandlyon_access.api_token.max_lifetime_days", "30")
