@@ -709,7 +709,8 @@ http {
     include $dir/conf/portal.conf;
 }
 CONF
-  nginx -p "$dir" -c "$dir/conf/nginx.conf" -t -q 2>>"$LOG/$PROD_NAME-nginx-error.log" \
+  # -e: not even the test opens the packaged /var/log/nginx/error.log.
+  nginx -p "$dir" -e "$LOG/$PROD_NAME-nginx-error.log" -c "$dir/conf/nginx.conf" -t -q 2>>"$LOG/$PROD_NAME-nginx-error.log" \
     || { tail -5 "$LOG/$PROD_NAME-nginx-error.log" >&2; die "nginx -t refused $dir/conf/nginx.conf"; }
 }
 
@@ -753,7 +754,7 @@ cmd_prod_start() {
   say "starting nginx (docker/nginx/portal.conf) on $PROD_URL"
   # In the foreground of its own process group: stop_pid stops it with the rest.
   spawn "$PROD_NAME-nginx" "$LOG/$PROD_NAME-nginx-error.log" nginx -p "$PROD_DIR/nginx" \
-    -c "$PROD_DIR/nginx/conf/nginx.conf" -g 'daemon off;'
+    -e "$LOG/$PROD_NAME-nginx-error.log" -c "$PROD_DIR/nginx/conf/nginx.conf" -g 'daemon off;'
   wait_for "nginx on $PROD_URL" 30 curl -fsS -o /dev/null "$PROD_URL/nginx-health"
   wait_for "CKAN through nginx on $PROD_URL" 30 prod_ready
   cat <<MSG
