@@ -44,6 +44,7 @@ DAY = 86400
 
 
 def utcnow() -> datetime.datetime:
+    """Now, naive UTC, as CKAN stores times."""
     return datetime.datetime.utcnow()
 
 
@@ -221,7 +222,10 @@ def _notify_one(token_id: str, now: datetime.datetime) -> str | None:
         model.Session.rollback()
         return None
     user = token.owner
-    if user is None or user.state != "active" or not user.email:
+    if user is None or user.state != "active":  # a deleted or pending account
+        model.Session.rollback()
+        return None
+    if not user.email:
         model.Session.rollback()
         return "without_email"
     subject, body = _message(token, expiry)

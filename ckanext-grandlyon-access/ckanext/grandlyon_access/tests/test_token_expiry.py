@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from freezegun import freeze_time
 
 DAY = datetime.timedelta(days=1)
+CSRF = re.compile(r'<meta name="_csrf_token" content="([^"]+)"')
 
 
 def _plugins_with_expiry_last() -> str:
@@ -36,7 +37,6 @@ def _plugins_with_expiry_last() -> str:
     portal.read(Path(__file__).resolve().parents[4] / "config" / "portal.ini")
     names = portal.get("app:main", "ckan.plugins").split()
     return " ".join([n for n in names if n != tokens.EXPIRE_PLUGIN] + [tokens.EXPIRE_PLUGIN])
-CSRF = re.compile(r'<meta name="_csrf_token" content="([^"]+)"')
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def partner(reset_portal_db):
 def _create(app, actor, status: int = 200, **params):
     """api_token_create over HTTP as the actor."""
     return app.post("/api/3/action/api_token_create", headers=actor.headers,
-                          json={"user": actor.name, "name": "script", **params}, status=status)
+                    json={"user": actor.name, "name": "script", **params}, status=status)
 
 
 def _token_row(name: str = "script") -> model.ApiToken:
