@@ -263,6 +263,15 @@ def test_owner_without_email_is_skipped_and_counted(app, partner, mailbox):
     assert len(mailbox) == 0
 
 
+def test_no_notice_for_a_deleted_account(app, partner, mailbox):
+    _create(app, partner)
+    _set_expiry("script", datetime.datetime.utcnow() + 2 * DAY)
+    model.User.get(partner.name).state = "deleted"
+    model.Session.commit()
+    assert "notices sent: 0, owners without e-mail: 0" in _notify(app)
+    assert len(mailbox) == 0
+
+
 def test_notice_refused_by_the_server_is_tried_again(app, partner):
     _create(app, partner)
     _set_expiry("script", datetime.datetime.utcnow() + 2 * DAY)
