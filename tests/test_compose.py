@@ -1,8 +1,10 @@
 """Static checks of the production deployment in docker/.
 
 Reads docker/docker-compose.yml, docker/.env.example, docker/Dockerfile,
-docker/nginx/default.conf and docker/postgres/init-db.sh, and checks them
-against each other and against the repository. No Docker engine, no CKAN:
+docker/nginx/default.conf and portal.conf, docker/ckan/uwsgi.ini and
+docker/postgres/init-db.sh, and checks them against each other, against the
+repository and against the production run of scripts/stack.sh (`./portal
+prod`), which must use the very same files. No Docker engine, no CKAN:
 plain pytest and PyYAML, so it runs in the same session as the CKAN tests.
 
 Each check is a function that returns a list of problems (empty when all is
@@ -36,6 +38,11 @@ PRODUCTION_INI = DOCKER_DIR / "ckan" / "production.ini"
 PORTAL_INI = REPO_ROOT / "config" / "portal.ini"
 IMAGE_CKAN_INI = "/srv/app/ckan.ini"
 NGINX_CONF = DOCKER_DIR / "nginx" / "default.conf"
+# The portal's server, shared by the nginx container and `./portal prod`.
+NGINX_PORTAL_CONF = DOCKER_DIR / "nginx" / "portal.conf"
+UWSGI_INI = DOCKER_DIR / "ckan" / "uwsgi.ini"
+WSGI_ENTRY = DOCKER_DIR / "ckan" / "wsgi.py"
+STACK_SCRIPT = REPO_ROOT / "scripts" / "stack.sh"
 INIT_DB = DOCKER_DIR / "postgres" / "init-db.sh"
 
 SUITE_PLUGINS = ("grandlyon_access", "grandlyon_licence", "communes", "history", "dataviz")
@@ -732,8 +739,80 @@ def test_database_urls_match_init_script(compose):
     assert check_database_urls(compose, INIT_DB.read_text(encoding="utf-8")) == []
 
 
+def docker_nginx_conf() -> str:
+    """What the nginx container runs: both templates (conf.d/*.conf)."""
+    return NGINX_CONF.read_text(encoding="utf-8") + NGINX_PORTAL_CONF.read_text(encoding="utf-8")
+
+
 def test_nginx_proxies_to_ckan_with_gzip_and_no_api_cache(compose):
-    assert check_nginx(NGINX_CONF.read_text(encoding="utf-8"), compose) == []
+    assert check_nginx(docker_nginx_conf(), compose) == []
+
+
+def nginx_templates(compose: dict[str, Any]) -> dict[str, Path]:
+    """Template name in the nginx container -> the repository file mounted there."""
+    found = {}
+    for mount in (_services(compose).get("nginx") or {}).get("volumes") or []:
+        if isinstance(mount, str) and ":" in mount:
+            source, target = mount.split(":")[:2]
+            if target.startswith("/etc/nginx/templates/") and target.endswith(".template"):
+                found[posixpath.basename(target)] = (COMPOSE_FILE.parent / source).resolve()
+    return found
+
+
+def test_nginx_container_and_prod_run_share_the_portal_conf(compose):
+    """The container mounts both templates; the shared one holds every rule
+    but where CKAN and the cache are; `./portal prod` substitutes it."""
+    templates = nginx_templates(compose)
+    assert templates.get("default.conf.template") == NGINX_CONF
+    assert templates.get("portal.conf.template") == NGINX_PORTAL_CONF
+    portal = NGINX_PORTAL_CONF.read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(upstream|resolver|proxy_cache_path)\b", portal, re.MULTILINE)
+    assert re.search(r"^\s*server\s*\{", portal, re.MULTILINE)
+    assert not re.search(r"^\s*server\s*\{", NGINX_CONF.read_text(encoding="utf-8"), re.MULTILINE)
+    # uWSGI's http-socket closes after each answer: a kept connection would fail.
+    assert not re.search(r"^\s*keepalive\s", docker_nginx_conf(), re.MULTILINE)
+    # The local run substitutes exactly the container's template variables.
+    variables = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", portal))
+    stack = STACK_SCRIPT.read_text(encoding="utf-8")
+    envsubst = re.search(
+        r"envsubst '([^']*)'\s*\\?\s*<\s*\"\$ROOT/docker/nginx/portal\.conf\"", stack
+    )
+    assert envsubst, "scripts/stack.sh does not envsubst docker/nginx/portal.conf"
+    assert set(re.findall(r"\$\{(\w+)\}", envsubst.group(1))) == variables
+    assert variables <= set(_services(compose)["nginx"].get("environment") or {})
+
+
+def test_image_and_prod_run_share_the_uwsgi_config(dockerfile):
+    """The image's web server runs docker/ckan/uwsgi.ini and wsgi.py (not the
+    base image's built-in options), and `./portal prod` runs the same files."""
+    env = dockerfile_env(dockerfile)
+    options = shlex.split(env.get("UWSGI_OPTS", ""))
+    assert options[:1] == ["--ini"], f"UWSGI_OPTS {options} does not name an ini file"
+    image_ini = options[1]
+    assert image_path_source(dockerfile, image_ini, REPO_ROOT) == UWSGI_INI
+    wsgi_file = re.search(r"^wsgi-file\s*=\s*(\S+)", UWSGI_INI.read_text(), re.MULTILINE).group(1)
+    assert wsgi_file == "%d/wsgi.py"  # beside the ini, in the image as here
+    wsgi_in_image = posixpath.dirname(image_ini) + "/wsgi.py"
+    assert image_path_source(dockerfile, wsgi_in_image, REPO_ROOT) == WSGI_ENTRY
+    # The CMD is still the base image's start script, which passes UWSGI_OPTS.
+    cmd = [args for keyword, args in dockerfile if keyword == "CMD"][-1]
+    assert _split_args(cmd) == ["/srv/app/start_ckan.sh"]
+    stack = STACK_SCRIPT.read_text(encoding="utf-8")
+    assert '"$VENV/bin/uwsgi" --ini "$ROOT/docker/ckan/uwsgi.ini"' in stack
+    assert '"$ROOT/docker/ckan/entrypoint.sh"' in stack
+    assert '"$ROOT/docker/ckan/production.ini"' in stack
+    assert '"$ROOT/docker/ckan/healthcheck.py" web' in stack
+
+
+def test_uwsgi_config_runs_several_workers_with_harakiri():
+    text = UWSGI_INI.read_text(encoding="utf-8")
+    for option in ("master", "lazy-apps", "die-on-term", "need-app", "strict"):
+        assert re.search(rf"^{option}\s*=\s*true", text, re.MULTILINE), option
+    default_processes = re.search(r"if-not-env = UWSGI_PROCESSES\nprocesses = (\d+)", text)
+    default_threads = re.search(r"if-not-env = UWSGI_THREADS\nthreads = (\d+)", text)
+    assert int(default_processes.group(1)) > 1 and int(default_threads.group(1)) > 1
+    assert "if-env = UWSGI_HARAKIRI\nharakiri = %(_)" in text
+    assert "if-not-env = UWSGI_HTTP_SOCKET\nhttp-socket = :5000" in text
 
 
 def test_dockerfile_base_image_is_ckan_2_11(dockerfile):
@@ -768,8 +847,7 @@ def test_production_trusts_nginx_for_the_client_address():
     for docker_default in ("172.17.0.2", "172.18.0.5", "192.168.16.3", "10.0.1.4"):
         assert any(ipaddress.ip_address(docker_default) in net for net in networks)
     assert not any(ipaddress.ip_address("203.0.113.7") in net for net in networks)
-    conf = (DOCKER_DIR / "nginx" / "default.conf").read_text()
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in docker_nginx_conf()
 
 
 def test_image_config_chains_to_portal_ini(dockerfile):
