@@ -9,6 +9,9 @@ plugin's blueprint (`add_routes`, called by views.py):
 - `/user/two-factor/enrol`: the enrolment a required user goes through
   after a right password, before being logged in.
 - `/user/<id>/two-factor/reset`: a sysadmin removes a user's factor.
+- `require_enrolment`, before every request: a session of a user the
+  configuration requires a factor of, without one (logged in before the
+  requirement), reaches only the user's two-factor page and logging out.
 
 `password_step` is the login form's IAuthenticator hook: it checks the
 password and, for a user with (or required to have) a second factor,
@@ -18,6 +21,8 @@ keeps a pending sign-in instead of logging in.
 from __future__ import annotations
 
 import datetime
+import json
+import time
 from typing import Any
 
 import ckan.lib.base as base
@@ -25,6 +30,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import authenticator, signals
 from ckan.views.user import regenerate_session, rotate_token
+from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.site import twofactor
 from flask import Blueprint, Response, request, session
 
@@ -207,6 +213,39 @@ def reset(id: str) -> Any:
     return tk.redirect_to("user.read", id=id)
 
 
+# A session's user found not to need an enrolment, until a time (seconds).
+_CHECKED = "grandlyon_access_two_factor_checked"
+_CHECK_EVERY = 300
+_ALLOWED_ENDPOINTS = ("grandlyon_access.two_factor", "user.logout", "user.logged_out_page",
+                      "user.logged_out_redirect", "static", "webassets.index")
+
+
+def require_enrolment() -> Response | None:
+    """Before a request made with a session (not an API token): a user the
+    configuration requires a factor of, without one, is sent to their
+    two-factor page (JSON 403 on the API). Checked again every few minutes
+    of a session."""
+    user = tk.current_user
+    if (not getattr(user, "is_authenticated", False) or request.headers.get("Authorization")
+            or not config.two_factor_required_for()
+            or (request.endpoint or "") in _ALLOWED_ENDPOINTS
+            or request.path.startswith(("/webassets/", "/api/i18n/", "/base/"))):
+        return None
+    checked = session.get(_CHECKED)
+    if isinstance(checked, list) and checked[:1] == [user.id] and checked[1] > time.time():
+        return None
+    account = model.User.get(user.id)
+    if twofactor.is_enabled(account.id) or not twofactor.is_required(account):
+        session[_CHECKED] = [account.id, time.time() + _CHECK_EVERY]
+        return None
+    text = tk._("Two-factor sign-in is required for your account: set it up to go on.")
+    if request.path.startswith("/api/"):
+        body = {"success": False, "error": {"__type": "Authorization Error", "message": text}}
+        return Response(json.dumps(body), status=403, content_type="application/json")
+    tk.h.flash_notice(text)
+    return tk.redirect_to("grandlyon_access.two_factor", id=account.name)
+
+
 def add_routes(blueprint: Blueprint) -> None:
     """The pages of two-factor sign-in, on the plugin's blueprint."""
     both = ["GET", "POST"]
@@ -215,3 +254,4 @@ def add_routes(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/user/<id>/two-factor", "two_factor", account, methods=both)
     blueprint.add_url_rule("/user/<id>/two-factor/reset", "two_factor_reset", reset,
                            methods=["POST"])
+    blueprint.before_app_request(require_enrolment)

@@ -312,6 +312,33 @@ def test_a_required_user_enrols_before_being_logged_in(app, world):
 
 
 @pytest.mark.ckan_config(REQUIRED, "sysadmin")
+def test_a_session_from_before_the_requirement_must_enrol_first(app, world):
+    """Logged in before the requirement applied (here: made sysadmin since):
+    only the two-factor page and logging out until the factor is on."""
+    user = make_actor()
+    client = app.test_client()
+    assert log_in(client, user.name).status_code == 302  # not required yet
+    model.User.get(user.id).sysadmin = True
+    model.Session.commit()
+    res = client.get("/dataset/", follow_redirects=False)
+    assert res.status_code == 302
+    assert res.headers["Location"].endswith(f"/user/{user.name}/two-factor")
+    assert client.get("/api/3/action/package_list").status_code == 403
+    text = page(client.get(f"/user/{user.name}/two-factor"))
+    assert "La double authentification est obligatoire pour votre compte : configurez-la" in text
+    # an API token is not affected, nor are visitors
+    assert app.get("/api/3/action/package_list", headers=user.headers).status_code == 200
+    assert app.test_client().get("/dataset/").status_code == 200
+    # once enrolled, the session goes on
+    wait_for_a_fresh_step()
+    url = f"/user/{user.name}/two-factor"
+    secret = SECRET.search(text).group(1)
+    client.post(url, data={"do": "enable", "code": code(secret),
+                           "_csrf_token": csrf(client, url)})
+    assert client.get("/dataset/", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.ckan_config(REQUIRED, "sysadmin")
 def test_a_pending_enrolment_never_shows_a_factor_switched_on_meanwhile(app, world):
     root = make_actor(sysadmin=True)
     client = app.test_client()
