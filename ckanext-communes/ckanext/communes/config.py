@@ -72,3 +72,33 @@ def harvest_max_withdraw() -> str:
     """How many datasets one harvest job may withdraw, by default: a number
     or a percentage of the source's datasets ("20%")."""
     return tk.config["ckanext.communes.harvest.max_withdraw"]
+
+
+def dcat_mappings_path() -> str:
+    """The portal's DCAT-AP mapping file ("": the shipped defaults alone)."""
+    return tk.config["ckanext.communes.dcat.mappings"]
+
+
+def dcat_publisher_uri() -> str:
+    """IRI of the DCAT-AP catalogue's publisher (default: the site URL)."""
+    return tk.config["ckanext.communes.dcat.publisher_uri"] or tk.config["ckan.site_url"]
+
+
+def dcat_publisher_name() -> str:
+    """Name of the DCAT-AP catalogue's publisher (default: the site title)."""
+    return tk.config["ckanext.communes.dcat.publisher_name"] or tk.config["ckan.site_title"]
+
+
+def dcat_publisher_type() -> str:
+    """ADMS publisher type IRI of the catalogue's publisher ("" for none)."""
+    return tk.config["ckanext.communes.dcat.publisher_type"]
+
+
+def dcat_languages() -> list[str]:
+    """EU language IRIs of the DCAT-AP catalogue."""
+    return list(tk.config["ckanext.communes.dcat.languages"])
+
+
+def dcat_theme_taxonomies() -> list[str]:
+    """Theme taxonomy IRIs of the DCAT-AP catalogue."""
+    return list(tk.config["ckanext.communes.dcat.theme_taxonomies"])

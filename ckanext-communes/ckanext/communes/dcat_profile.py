@@ -1,8 +1,16 @@
-"""A ckanext-dcat profile that adds the portal's access conditions to its
-DCAT-AP catalogue: dct:accessRights from the EU access-right vocabulary per
-access level, and the dataset's licence (dct:license) on the dataset itself.
+"""A ckanext-dcat profile that makes the portal's DCAT-AP 3 catalogue
+conform to the official DCAT-AP shapes and adds its access conditions.
 
-Registered as the RDF profile `communes_access` (after `euro_dcat_ap_2` in
+- dct:accessRights from the EU access-right vocabulary per access level;
+- the licence (dct:license) on the dataset and on every distribution, the
+  EU licence IRI where the mapping file gives one;
+- formats, media types, frequencies, themes (from the groups) and places (from
+  the commune organisations' INSEE code) as IRIs of the EU vocabularies,
+  mapped from the stored text by `dcat_mapping` (configuration, not code);
+- the catalogue record's publisher, languages, typed homepage and theme
+  taxonomies from ckan.ini.
+
+Registered as the RDF profile `communes_access` (after `euro_dcat_ap_3` in
 `ckanext.dcat.rdf.profiles`). The resource URLs it serialises are those the
 requesting user is shown: the portal's gated download route for data the
 user may not read (the access plugin rewrites them in package_show and
@@ -11,11 +19,15 @@ package_search), never the origin.
 
 from __future__ import annotations
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckanext.dcat.profiles import RDFProfile
-from ckanext.dcat.profiles.base import DCT
-from rdflib import URIRef
+from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, SKOS
+from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
+
+from ckanext.communes import config
+from ckanext.communes.dcat_mapping import Mappings, current, is_iri
 
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
 ACCESS_RIGHTS = {"open": "PUBLIC", "licensed": "RESTRICTED", "restricted": "NON_PUBLIC"}
@@ -40,18 +52,105 @@ def licence_uri(dataset_dict: dict) -> str:
     return tk.config["ckan.site_url"].rstrip("/") + "/licence/" + licence_id
 
 
+def insee_code_of(org_id: str) -> str:
+    """The INSEE code a commune organisation holds (scheming field
+    `insee_code`, kept in the group's extras); "" for any other."""
+    group = model.Group.get(org_id) if org_id else None
+    return (group.extras.get("insee_code") or "") if group else ""
+
+
 class CommunesAccessProfile(RDFProfile):
     def graph_from_dataset(self, dataset_dict, dataset_ref):
         g = self.g
+        mappings = current()
         for node in list(g.objects(dataset_ref, DCT.accessRights)):
             g.remove((dataset_ref, DCT.accessRights, node))
         right = URIRef(access_right_uri(dataset_dict))
         g.add((dataset_ref, DCT.accessRights, right))
         g.add((right, RDF.type, DCT.RightsStatement))
-        licence = licence_uri(dataset_dict)
+        licence = mappings.licence(dataset_dict.get("license_id") or "") or licence_uri(
+            dataset_dict)
         if licence and not list(g.objects(dataset_ref, DCT.license)):
             g.add((dataset_ref, DCT.license, URIRef(licence)))
             g.add((URIRef(licence), RDF.type, DCT.LicenseDocument))
+        self._frequency(dataset_ref, mappings)
+        self._themes(dataset_dict, dataset_ref, mappings)
+        self._place(dataset_dict, dataset_ref, mappings)
+        for distribution in list(g.objects(dataset_ref, DCAT.distribution)):
+            self._distribution(distribution, licence, mappings)
+
+    def _frequency(self, dataset_ref, mappings: Mappings) -> None:
+        g = self.g
+        for value in list(g.objects(dataset_ref, DCT.accrualPeriodicity)):
+            iri = mappings.frequency(str(value))
+            g.remove((dataset_ref, DCT.accrualPeriodicity, value))
+            if iri:
+                g.add((dataset_ref, DCT.accrualPeriodicity, URIRef(iri)))
+                g.add((URIRef(iri), RDF.type, DCT.Frequency))
+
+    def _themes(self, dataset_dict: dict, dataset_ref, mappings: Mappings) -> None:
+        names = [group.get("name") or "" for group in dataset_dict.get("groups") or []]
+        for iri in mappings.themes_of(names):
+            self.g.add((dataset_ref, DCAT.theme, URIRef(iri)))
+        for theme in list(self.g.objects(dataset_ref, DCAT.theme)):
+            self._concept(theme, SKOS.Concept, SKOS.prefLabel, mappings)
+
+    def _concept(self, iri, kind, label_property, mappings: Mappings) -> None:
+        """Types a concept (or scheme) of a vocabulary and gives it its
+        label, as the shapes want of every skos:Concept and ConceptScheme."""
+        label = mappings.labels.get(str(iri))
+        if label:
+            self.g.add((iri, RDF.type, kind))
+            self.g.add((iri, label_property, Literal(label, lang="en")))
+
+    def _place(self, dataset_dict: dict, dataset_ref, mappings: Mappings) -> None:
+        if not hasattr(self, "_places"):
+            self._places: dict[str, str | None] = {}
+        org_id = dataset_dict.get("owner_org") or ""
+        if org_id not in self._places:
+            self._places[org_id] = mappings.place(insee_code_of(org_id))
+        place = self._places[org_id]
+        if place:
+            self.g.add((dataset_ref, DCT.spatial, URIRef(place)))
+            self.g.add((URIRef(place), RDF.type, DCT.Location))
+
+    def _distribution(self, distribution, licence: str, mappings: Mappings) -> None:
+        g = self.g
+        if licence and not list(g.objects(distribution, DCT.license)):
+            g.add((distribution, DCT.license, URIRef(licence)))
+            g.add((URIRef(licence), RDF.type, DCT.LicenseDocument))
+        formats = [str(v) for v in g.objects(distribution, DCT["format"])]
+        media = [str(v) for v in g.objects(distribution, DCAT.mediaType)]
+        g.remove((distribution, DCT["format"], None))
+        g.remove((distribution, DCAT.mediaType, None))
+        fmt = formats[0] if formats else ""
+        file_type = mappings.file_type(fmt) if fmt else None
+        if not file_type and media and not is_iri(media[0]):
+            file_type = mappings.file_type(media[0])
+        media_type = mappings.media_type(fmt, media[0] if media else None)
+        if file_type:
+            g.add((distribution, DCT["format"], URIRef(file_type)))
+            g.add((URIRef(file_type), RDF.type, DCT.MediaTypeOrExtent))
+        if media_type:
+            g.add((distribution, DCAT.mediaType, URIRef(media_type)))
+            g.add((URIRef(media_type), RDF.type, DCT.MediaType))
 
     def graph_from_catalog(self, catalog_dict, catalog_ref):
-        pass
+        g = self.g
+        publisher = URIRef(config.dcat_publisher_uri())
+        g.add((catalog_ref, DCT.publisher, publisher))
+        g.add((publisher, RDF.type, FOAF.Agent))
+        g.add((publisher, FOAF.name, Literal(config.dcat_publisher_name())))
+        if config.dcat_publisher_type():
+            kind = URIRef(config.dcat_publisher_type())
+            g.add((publisher, DCT.type, kind))
+            self._concept(kind, SKOS.Concept, SKOS.prefLabel, current())
+        g.remove((catalog_ref, DCT.language, None))
+        for language in config.dcat_languages():
+            g.add((catalog_ref, DCT.language, URIRef(language)))
+            g.add((URIRef(language), RDF.type, DCT.LinguisticSystem))
+        for homepage in g.objects(catalog_ref, FOAF.homepage):
+            g.add((homepage, RDF.type, FOAF.Document))
+        for taxonomy in config.dcat_theme_taxonomies():
+            g.add((catalog_ref, DCAT.themeTaxonomy, URIRef(taxonomy)))
+            self._concept(URIRef(taxonomy), SKOS.ConceptScheme, DCT.title, current())
