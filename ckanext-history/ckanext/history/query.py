@@ -447,15 +447,16 @@ def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
     day = 86_400_000_000
     fixed = {"minute": 60_000_000, "hour": 3_600_000_000}
     local = "(epoch_us(time) + tz_offset)"
-    if start.year >= 1970 and aggregate in fixed:
+    # Integer buckets need local times after 1970 (// rounds towards zero).
+    if start.year > 1970 and aggregate in fixed:
         size = fixed[aggregate]
         return Buckets(f"{local} // {size} * {size} - tz_offset", "make_timestamp(b)", offset, params)
     if aggregate in fixed:
         return Buckets(f"epoch_us(date_trunc('{aggregate}', make_timestamp({local}))) - tz_offset",
                        "make_timestamp(b)", offset, params)
-    if start.year >= 1970 and aggregate == "day":
+    if start.year > 1970 and aggregate == "day":
         key, wall = f"{local} // {day}", f"b * {day}"
-    elif start.year >= 1970 and aggregate == "week":  # 1970-01-01 was a Thursday
+    elif start.year > 1970 and aggregate == "week":  # 1970-01-01 was a Thursday
         key, wall = f"({local} // {day} + 3) // 7", f"(b * 7 - 3) * {day}"
     else:
         key, wall = f"date_trunc('{aggregate}', make_timestamp({local}))", "epoch_us(b)"

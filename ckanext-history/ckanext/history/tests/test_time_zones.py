@@ -202,6 +202,21 @@ def test_hours_around_the_changes_are_distinct_and_labelled(history):
     assert [r["time"] for r in raw] == ["2026-10-25T02:50:00+02:00", "2026-10-25T02:00:00+01:00"]
 
 
+def test_pages_follow_local_buckets(history):
+    """Keyset pages of local hours and days have no gap and no repeat
+    across both changes."""
+    dataset, rows = history
+    rid = dataset["resource_id"]
+    for aggregate, per_feature in (("hour", True), ("hour", False), ("day", True)):
+        params = dict(resource_id=rid, start="2026-03-28", end="2026-10-27", tz=PARIS,
+                      aggregate=aggregate, functions=["count", "last"],
+                      fields=["available_bikes"], per_feature=per_feature)
+        paged, pages, _a = query_all(**params, limit=7)
+        assert pages >= 2
+        assert paged == reference(rows, aggregate, ["count", "last"], ["available_bikes"],
+                                  per_feature, start="2026-03-28", end="2026-10-27", tz=PARIS)
+
+
 def test_weeks_and_months_start_at_local_midnight(history):
     dataset, rows = history
     rid = dataset["resource_id"]
@@ -419,3 +434,22 @@ def test_a_server_zone_is_utc(history):
         "2026-03-28T00:00:00+00:00",
         "2026-03-28T00:10:00+00:00",
     ]
+
+
+def test_rows_spanning_centuries_are_refused_in_a_zone_naming_tz(app, history):
+    """The offsets of a zone reach the query as its changes over the rows'
+    span: over more than 400 years, a 409 (400 in downloads) naming tz,
+    never a 500; in UTC the query answers."""
+    dataset, _rows = history
+    rid = dataset["resource_id"]
+    store.write_rows(rid, [{"feature": "A", "time": datetime.datetime(year, 6, 1, 12),
+                            "values": {"available_bikes": 1}} for year in (1900, 2400)])
+    params = {"start": "1900-01-01T00:00:00Z", "end": "2401-01-01T00:00:00Z", "aggregate": "month",
+              "functions": "count", "per_feature": "false", "fields": "available_bikes"}
+    status, body = api(app, dataset["headers"], resource_id=rid, tz=PARIS, **params)
+    assert status == 409 and "tz" in body["error"], body
+    res = download(app, dataset, tz=PARIS, **params)
+    assert res.status_code == 400 and res.get_data(as_text=True).startswith("tz: ")
+    status, body = api(app, dataset["headers"], resource_id=rid, tz="UTC", **params)
+    assert status == 200 and body["result"]["records"][0] == {
+        "time": "1900-06-01T00:00:00+00:00", "available_bikes_count": 1}

@@ -266,7 +266,12 @@ def download(id: str, resource_id: str):
     # spreadsheets show; every time carries its offset.
     header = [f"time ({q.tz.key})" if n == "time" else n for n in names] if fmt == "csv" else names
     filename = f"history-{resource.id}-{q.start:%Y%m%dT%H%M}-{q.end:%Y%m%dT%H%M}.{fmt}"
-    return _response(fmt, _batches(q), header, query.arrow_output_schema(q), filename)
+    try:
+        # The first batch is read here: a query refused while it runs (a
+        # zone over too long a span of rows) is a 400 as well.
+        return _response(fmt, _batches(q), header, query.arrow_output_schema(q), filename)
+    except tk.ValidationError as error:
+        return _bad_request(error)
 
 
 @history.route("/dataset/<id>/resource/<resource_id>/history/month/<month>.<fmt>")
