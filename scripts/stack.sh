@@ -763,7 +763,7 @@ The production run is served at $PROD_URL (nginx -> uWSGI on 127.0.0.1:$PROD_UWS
   Sysadmin:  $CKAN_SYSADMIN_NAME, password in $PROD_DIR/sysadmin-password
   Config:    $CKAN_INI (read-only)
   Logs:      $LOG/$PROD_NAME-*.log
-  Stop it:   ./portal prod stop
+  Stop it:   $([ "$PROD_NAME" = prod ] || printf 'PORTAL_PROD_NAME=%s ' "$PROD_NAME")./portal prod stop
 MSG
 }
 
