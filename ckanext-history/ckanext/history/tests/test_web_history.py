@@ -106,6 +106,8 @@ def test_the_page_shows_coverage_gaps_downloads_and_the_chart_link(browser, worl
     # editors; a reader reads that the source could not be read.
     assert "HTTP 503" not in body and "La source n'a pas pu être lue." in body
     assert f"/dataset/ds-open/resource/{world.rid('open')}/history/download" in body
+    # The period's dates are days of the portal's zone, sent with it.
+    assert "Début (Europe/Paris)" in body and 'name="tz" value="Europe/Paris"' in body
     for month in ("2026-02", "2026-03"):
         assert f"/history/month/{month}.parquet" in body and f"/history/month/{month}.csv" in body
     assert FEED_URL.format("open") not in body      # a reader: no source URL
@@ -117,6 +119,7 @@ def test_the_page_is_in_english_too(browser, world):
     fill(world, "open")
     body = text(browser.get("/en" + page_url(world, "open")))
     assert "History of stations" in body and "Monthly files" in body and "Gaps" in body
+    assert "Start (Europe/Paris)" in body and "End, excluded (Europe/Paris)" in body
 
 
 def test_each_reader_sees_what_the_policy_gives(app, world):

@@ -19,6 +19,7 @@ from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckanext.history import config, query, store, zones
 from ckanext.history.logic.auth import may_edit, may_read_data
 from flask import request
 
@@ -60,6 +61,17 @@ def _history(resource_id: str) -> dict | None:
         return None
 
 
+def _local_day(time: str | None, zone_name: str) -> str:
+    """The local date (YYYY-MM-DD) in the portal's zone of a naive UTC time
+    of history_show, or an empty text."""
+    if not time:
+        return ""
+    try:
+        return query.local_iso(store.parse_time(time), zones.zone(zone_name))[:10]
+    except (zones.UnknownZone, ValueError):
+        return time[:10]
+
+
 def _feed(resource_id: str) -> dict | None:
     try:
         return tk.get_action("history_feed_show")(_context(), {"resource_id": resource_id})
@@ -94,6 +106,9 @@ def _render(id: str, resource_id: str, form: dict | None = None,
         "feed": feed, "history": shown, "chart_view": _chart_view(package, resource),
         "form": form, "errors": errors or {},
         "formats": ("csv", "json", "parquet"),
+        # The period download reads its dates in the portal's zone.
+        "time_zone": config.time_zone(),
+        "start_day": _local_day(((shown or {}).get("coverage") or {}).get("last"), config.time_zone()),
     }
     return tk.render("history/resource_history.html", extra_vars=extra), status
 
