@@ -208,13 +208,28 @@ def test_pages_follow_local_buckets(history):
     dataset, rows = history
     rid = dataset["resource_id"]
     for aggregate, per_feature in (("hour", True), ("hour", False), ("day", True)):
-        params = dict(resource_id=rid, start="2026-03-28", end="2026-10-27", tz=PARIS,
-                      aggregate=aggregate, functions=["count", "last"],
-                      fields=["available_bikes"], per_feature=per_feature)
+        params = dict(
+            resource_id=rid,
+            start="2026-03-28",
+            end="2026-10-27",
+            tz=PARIS,
+            aggregate=aggregate,
+            functions=["count", "last"],
+            fields=["available_bikes"],
+            per_feature=per_feature,
+        )
         paged, pages, _a = query_all(**params, limit=7)
         assert pages >= 2
-        assert paged == reference(rows, aggregate, ["count", "last"], ["available_bikes"],
-                                  per_feature, start="2026-03-28", end="2026-10-27", tz=PARIS)
+        assert paged == reference(
+            rows,
+            aggregate,
+            ["count", "last"],
+            ["available_bikes"],
+            per_feature,
+            start="2026-03-28",
+            end="2026-10-27",
+            tz=PARIS,
+        )
 
 
 def test_weeks_and_months_start_at_local_midnight(history):
@@ -442,14 +457,73 @@ def test_rows_spanning_centuries_are_refused_in_a_zone_naming_tz(app, history):
     never a 500; in UTC the query answers."""
     dataset, _rows = history
     rid = dataset["resource_id"]
-    store.write_rows(rid, [{"feature": "A", "time": datetime.datetime(year, 6, 1, 12),
-                            "values": {"available_bikes": 1}} for year in (1900, 2400)])
-    params = {"start": "1900-01-01T00:00:00Z", "end": "2401-01-01T00:00:00Z", "aggregate": "month",
-              "functions": "count", "per_feature": "false", "fields": "available_bikes"}
+    store.write_rows(
+        rid,
+        [
+            {
+                "feature": "A",
+                "time": datetime.datetime(year, 6, 1, 12),
+                "values": {"available_bikes": 1},
+            }
+            for year in (1900, 2400)
+        ],
+    )
+    params = {
+        "start": "1900-01-01T00:00:00Z",
+        "end": "2401-01-01T00:00:00Z",
+        "aggregate": "month",
+        "functions": "count",
+        "per_feature": "false",
+        "fields": "available_bikes",
+    }
     status, body = api(app, dataset["headers"], resource_id=rid, tz=PARIS, **params)
     assert status == 409 and "tz" in body["error"], body
     res = download(app, dataset, tz=PARIS, **params)
     assert res.status_code == 400 and res.get_data(as_text=True).startswith("tz: ")
     status, body = api(app, dataset["headers"], resource_id=rid, tz="UTC", **params)
     assert status == 200 and body["result"]["records"][0] == {
-        "time": "1900-06-01T00:00:00+00:00", "available_bikes_count": 1}
+        "time": "1900-06-01T00:00:00+00:00",
+        "available_bikes_count": 1,
+    }
+
+
+@pytest.mark.parametrize("tier", ["hot", "spanning"])
+def test_every_aggregate_in_a_zone_matches_the_reference(tier):
+    """test_query's rows (ten days across a month and weeks) in every
+    aggregate, local to Europe/Paris and to a zone behind UTC, naive bounds
+    read in the zone."""
+    dataset = make_dataset("open")
+    rid = dataset["resource_id"]
+    rows = history_support.long_rows()
+    store.ensure_schema(rid, FIELDS)
+    store.write_rows(rid, rows)
+    if tier == "spanning":
+        archive.compact(rid, now=datetime.datetime(2026, 2, 18), retention=15)
+    functions = ["avg", "min", "max", "sum", "count", "first", "last"]
+    fields = ["available_bikes", "ratio"]
+    for tz in (PARIS, "America/Sao_Paulo"):
+        for aggregate in ("minute", "hour", "day", "week", "month"):
+            for per_feature in (True, False):
+                records, _p, _a = query_all(
+                    resource_id=rid,
+                    start="2026-01-26T00:00:00",
+                    end="2026-02-07T00:00:00",
+                    tz=tz,
+                    aggregate=aggregate,
+                    functions=functions,
+                    fields=fields,
+                    per_feature=per_feature,
+                    limit=10000,
+                )
+                assert records == approx_records(
+                    reference(
+                        rows,
+                        aggregate,
+                        functions,
+                        fields,
+                        per_feature,
+                        start="2026-01-26T00:00:00",
+                        end="2026-02-07T00:00:00",
+                        tz=tz,
+                    )
+                ), (tz, aggregate, per_feature)
