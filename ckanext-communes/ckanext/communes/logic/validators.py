@@ -18,11 +18,12 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes import config
+from ckanext.communes.dcat_mapping import current as dcat_mappings
 
 __all__ = [
     "communes_bool", "communes_insee_code", "communes_colour", "communes_image_url",
     "communes_web_url", "communes_host_names", "communes_boundary", "communes_widget_page_size",
-    "communes_max_length",
+    "communes_max_length", "communes_dcat_frequency",
 ]
 
 COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -251,3 +252,14 @@ def communes_max_length(length: int):
         return value
 
     return validator
+
+
+def communes_dcat_frequency(value: Any) -> Any:
+    """An update frequency as the EU frequency IRI: the form offers the IRIs;
+    a text the DCAT-AP mapping file knows ("annual", "monthly": API callers,
+    harvesters, older datasets) is stored as its IRI. The field's
+    `scheming_choices` then checks it is one of the offered values."""
+    if _empty(value):
+        return ""
+    value = str(value).strip()
+    return dcat_mappings().frequency(value) or value

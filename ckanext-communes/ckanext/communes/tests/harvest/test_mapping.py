@@ -16,6 +16,9 @@ from ckan.tests import factories
 from .conftest import FIXTURES, harvested, run_job, sysadmin_context
 from .replay import Answer
 
+# Harvested update frequencies are stored as EU frequency IRIs (DCAT-AP).
+FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
+
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
 UDATA = {"remote_organization": "ville-d-exemple", "page_size": 2,
@@ -151,11 +154,11 @@ def test_ods_coverage_frequency_and_keywords(remote, make_source, commune):
     assert report["gather_errors"] == [] and report["object_errors"] == []
     datasets = harvested(commune["id"])
     trees = datasets["arbres-remarquables"]
-    assert trees["frequency"] == "quarterly"
+    assert trees["frequency"] == FREQUENCY + "QUARTERLY"
     assert [t["name"] for t in trees["tags"] if t["name"] != "Environnement"] == [
         "Arbres", "Patrimoine naturel", "vélo piéton"]
     budget = datasets["budget-primitif-2025"]
-    assert budget["frequency"] == "semiannual"
+    assert budget["frequency"] == FREQUENCY + "ANNUAL_2"
     assert json.loads(budget["spatial"]) == {"type": "Point", "coordinates": [4.87, 45.76]}
     parking = json.loads(datasets["stationnement-residents"]["spatial"])
     assert parking["type"] == "Polygon" and parking["coordinates"][0][2] == [4.9, 45.8]
@@ -176,7 +179,7 @@ def test_udata_zone_names_frequency_and_metadata_dates(udata, remote, commune):
     minutes = datasets["65f0c1d2e3a4b5c6d7e8f901"]
     assert minutes["spatial_text"] == "Ville d'Exemple"
     energy = datasets["65f0c1d2e3a4b5c6d7e8f902"]
-    assert energy["frequency"] == "quarterly"
+    assert energy["frequency"] == FREQUENCY + "QUARTERLY"
     assert energy["spatial_text"] == "departement 99, Ville d'Exemple"
     # The source's table names a zone.
     tk.get_action("harvest_source_patch")(sysadmin_context(), {

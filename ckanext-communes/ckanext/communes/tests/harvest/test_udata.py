@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import FIXTURES, harvested, run_job
 
+# Harvested update frequencies are stored as EU frequency IRIs (DCAT-AP).
+FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
+
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
 CONFIG = {"remote_organization": "ville-d-exemple", "page_size": 2,
@@ -36,7 +39,7 @@ def test_harvest_follows_next_page_and_maps_the_datasets(udata, remote, commune)
     assert minutes["title"] == "Délibérations du conseil municipal"
     assert minutes["license_id"] == "lo-2.0"
     assert minutes["access_level"] == "open"
-    assert minutes["frequency"] == "monthly"
+    assert minutes["frequency"] == FREQUENCY + "MONTHLY"
     assert (minutes["temporal_start"], minutes["temporal_end"]) == ("2020-01-01", "2025-02-28")
     assert json.loads(minutes["spatial"])["type"] == "MultiPolygon"
     # No commune of the portal has that INSEE code: the zone's level and code.
