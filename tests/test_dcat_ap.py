@@ -16,9 +16,12 @@ import json
 import os
 import re
 
+import ckan.plugins as plugins
 import pytest
 import requests
 from ckan.tests import helpers
+from ckanext.communes.dcat_mapping import current as mappings_for_test
+from ckanext.harvest import queue
 from pyshacl import validate
 from rdflib import Graph
 from rdflib.namespace import SH
@@ -180,3 +183,78 @@ def test_a_dataset_conforms_in_every_serialisation(catalogue, live_portal):
 
 
 WARNINGS_AT_MOST = 410
+
+
+# --- the round trip: ckanext-dcat's RDF harvester reads the catalogue back ------------
+
+@pytest.fixture
+def rdf_harvester(catalogue):
+    """ckanext-dcat's own RDF harvester (`dcat_rdf_harvester`), loaded for the test."""
+    queue.get_connection().flushdb()
+    plugins.load("dcat_rdf_harvester")
+    try:
+        yield
+    finally:
+        plugins.unload("dcat_rdf_harvester")
+
+
+def run_harvest_job(source_id: str) -> dict:
+    """Runs a job of the source through ckanext-harvest's Redis queues, the
+    gather and fetch consumers' callbacks in process; its report."""
+    context = {"user": helpers.call_action("get_site_user")["name"], "ignore_auth": True}
+    job = helpers.call_action("harvest_job_create", context=dict(context),
+                              source_id=source_id, run=True)
+    gather, fetch = queue.get_gather_consumer(), queue.get_fetch_consumer()
+    method, _channel, body = gather.basic_get(queue=queue.get_gather_queue_name())
+    queue.gather_callback(gather, method, None, body)
+    while True:
+        method, _channel, body = fetch.basic_get(queue=queue.get_fetch_queue_name())
+        if body is None:
+            break
+        queue.fetch_callback(fetch, method, None, body)
+    helpers.call_action("harvest_jobs_run", context=dict(context), source_id=source_id)
+    return helpers.call_action("harvest_job_report", context=dict(context), id=job["id"])
+
+
+def test_the_rdf_harvester_round_trip_keeps_fields_and_leaks_nothing(
+        catalogue, live_portal, rdf_harvester):
+    context = {"user": helpers.call_action("get_site_user")["name"], "ignore_auth": True}
+    org = helpers.call_action("organization_create", context=dict(context),
+                              name="moisson", title="Moisson DCAT")
+    source = helpers.call_action(
+        "harvest_source_create", context=dict(context), name="portail-dcat",
+        title="Le portail en DCAT-AP", url=f"{live_portal.url}/catalog.ttl",
+        source_type="dcat_rdf", owner_org=org["id"], frequency="MANUAL")
+
+    report = run_harvest_job(source["id"])
+    assert report["gather_errors"] == [], report["gather_errors"]
+    assert not report["object_errors"], [e["message"] for o in report["object_errors"].values() for e in o["errors"]][:1][0][:300].split("expected")[0]
+
+    found = helpers.call_action("package_search", fq=f"owner_org:{org['id']}", rows=1000,
+                                include_private=True)["results"]
+    harvested = {ds["title"]: helpers.call_action("package_show", id=ds["id"])
+                 for ds in found}
+    visible = {ds["title"]: ds for ds in catalogue.values()
+               if not ds.get("private") and not ds.get("access_hidden")}
+    assert set(harvested) == set(visible)
+
+    hidden = [ds for ds in catalogue.values() if ds.get("private") or ds.get("access_hidden")]
+    gated = [ds for ds in catalogue.values() if ds.get("access_level") != "open"]
+    urls = {res["url"] for ds in harvested.values() for res in ds["resources"]}
+    for ds in hidden + gated:
+        for res in ds["resources"]:
+            assert res["url"] not in urls, (ds["name"], res["url"])
+    everything = json.dumps(list(harvested.values()))
+    for ds in hidden:
+        assert ds["id"] not in everything and ds["name"] not in everything, ds["name"]
+
+    themes = mappings_for_test()
+    for title, ds in harvested.items():
+        source_ds = visible[title]
+        assert ds["license_id"] == source_ds["license_id"], title
+        assert ds["access_level"] == source_ds["access_level"], title
+        assert ds["frequency"] == source_ds["frequency"], title
+        assert sorted(r["format"] for r in ds["resources"]) == sorted(
+            r["format"] for r in source_ds["resources"]), title
+        wanted = themes.themes_of([g["name"] for g in source_ds["groups"]])
+        assert set(ds.get("theme") or []) == set(wanted), title

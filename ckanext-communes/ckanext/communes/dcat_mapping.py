@@ -54,6 +54,16 @@ class Mappings:
     place_template: str
     place_codes: dict[str, str]
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    format_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    licence_ids: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def format_name(self, file_type: str) -> str | None:
+        """The CKAN format of an EU file type IRI (harvesting in): "CSV"."""
+        return self.format_names.get(file_type)
+
+    def licence_id(self, iri: str) -> str | None:
+        """The registry's licence id of an EU licence IRI (harvesting in)."""
+        return self.licence_ids.get(iri)
 
     def file_type(self, fmt: str) -> str | None:
         """The EU file type of a CKAN format (an IRI stays itself)."""
@@ -142,7 +152,19 @@ def build(document: dict[str, Any]) -> Mappings:
         place_template=str(places.get("template") or ""),
         place_codes={str(k): str(v) for k, v in (places.get("codes") or {}).items()},
         labels={str(k): str(v) for k, v in document["labels"].items()},
+        format_names=_first_keys({str(k): v.get("file_type") for k, v in
+                                  document["formats"].items() if isinstance(v, dict)}),
+        licence_ids=_first_keys({str(k): v for k, v in document["licences"].items()}),
     )
+
+
+def _first_keys(mapping: dict[str, Any]) -> dict[str, str]:
+    """value -> the first key that maps to it (the reverse of a mapping)."""
+    reverse: dict[str, str] = {}
+    for key, value in mapping.items():
+        if value and str(value) not in reverse:
+            reverse[str(value)] = key
+    return reverse
 
 
 _cache: dict[tuple, Mappings] = {}

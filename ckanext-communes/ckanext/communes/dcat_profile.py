@@ -19,6 +19,8 @@ package_search), never the origin.
 
 from __future__ import annotations
 
+import json
+
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckanext.dcat.profiles import RDFProfile
@@ -27,10 +29,11 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
 
 from ckanext.communes import config
-from ckanext.communes.dcat_mapping import Mappings, current, is_iri
+from ckanext.communes.dcat_mapping import IANA, Mappings, current, is_iri
 
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
 ACCESS_RIGHTS = {"open": "PUBLIC", "licensed": "RESTRICTED", "restricted": "NON_PUBLIC"}
+LEVELS = {ACCESS_RIGHT + right: level for level, right in ACCESS_RIGHTS.items()}
 
 
 def access_right_uri(dataset_dict: dict) -> str:
@@ -59,7 +62,66 @@ def insee_code_of(org_id: str) -> str:
     return (group.extras.get("insee_code") or "") if group else ""
 
 
+def licence_id_of(iri: str, mappings: Mappings) -> str:
+    """The registry's licence of a dct:license IRI (harvesting in): an EU
+    licence IRI of the mapping file, a licence's own address, or a portal's
+    licence page (`.../licence/<id>`) naming a licence of the registry; ""
+    when none."""
+    licence_id = mappings.licence_id(iri)
+    if licence_id:
+        return licence_id
+    known = {licence.id: licence for licence in model.Package.get_license_register().values()}
+    for licence in known.values():
+        if licence.url and licence.url.rstrip("/") == iri.rstrip("/"):
+            return licence.id
+    head, _, tail = iri.rstrip("/").rpartition("/")
+    return tail if head.endswith("/licence") and tail in known else ""
+
+
 class CommunesAccessProfile(RDFProfile):
+    def parse_dataset(self, dataset_dict, dataset_ref):
+        """A harvested DCAT-AP dataset -> the portal's fields: the access
+        level of its EU access right, the registry's licence, CKAN formats."""
+        mappings = current()
+        self._fit_schema(dataset_dict)
+        rights = [str(o) for o in self.g.objects(dataset_ref, DCT.accessRights)]
+        level = next((LEVELS[r] for r in rights if r in LEVELS), None)
+        if level:
+            dataset_dict["access_level"] = level
+        licences = [str(o) for o in self.g.objects(dataset_ref, DCT.license)]
+        licences += [res.get("license") or "" for res in dataset_dict.get("resources", [])]
+        for iri in licences:
+            licence_id = licence_id_of(iri, mappings) if iri else ""
+            if licence_id:
+                dataset_dict["license_id"] = licence_id
+                break
+        for resource in dataset_dict.get("resources", []):
+            name = mappings.format_name(resource.get("format") or "")
+            if name:
+                resource["format"] = name
+            mimetype = resource.get("mimetype") or ""
+            if mimetype.startswith(IANA):
+                resource["mimetype"] = mimetype[len(IANA):]
+        return dataset_dict
+
+    def _fit_schema(self, dataset_dict: dict) -> None:
+        """Keeps what the portal's dataset schema holds: the contact point
+        becomes the maintainer; the other DCAT-AP details parsed as lists
+        of objects (publisher, creator, coverages...) are left out; themes
+        parsed as a JSON text become a list."""
+        contact = (dataset_dict.get("contact") or [{}])[0]
+        if isinstance(contact, dict):
+            dataset_dict.setdefault("maintainer", contact.get("name") or "")
+            dataset_dict.setdefault("maintainer_email", contact.get("email") or "")
+        fields = {f["field_name"] for f in (self._dataset_schema or {}).get("dataset_fields", [])}
+        for key, value in list(dataset_dict.items()):
+            if (key not in fields and key not in ("resources", "tags", "groups", "extras")
+                    and isinstance(value, list) and value and isinstance(value[0], dict)):
+                del dataset_dict[key]
+        theme = dataset_dict.get("theme")
+        if isinstance(theme, str) and theme.startswith("["):
+            dataset_dict["theme"] = json.loads(theme)
+
     def graph_from_dataset(self, dataset_dict, dataset_ref):
         g = self.g
         mappings = current()
