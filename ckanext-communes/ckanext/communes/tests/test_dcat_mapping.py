@@ -1,0 +1,90 @@
+"""The DCAT-AP mappings are configuration: the shipped defaults, the portal's
+file merged over them (re-read when it changes), and text stored before the
+form offered IRIs is mapped when the RDF is made."""
+
+from __future__ import annotations
+
+import os
+
+import ckan.model as model
+import pytest
+from ckan.tests import factories, helpers
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCAT, DCTERMS
+
+from ckanext.communes import dcat_mapping
+
+EU = "http://publications.europa.eu/resource/authority/"
+
+
+def test_the_defaults_map_formats_frequencies_and_places():
+    mappings = dcat_mapping.current()
+    assert mappings.file_type("csv") == EU + "file-type/CSV"
+    assert mappings.file_type(" GeoJSON ") == EU + "file-type/GEOJSON"
+    assert mappings.media_type("GeoJSON") == (
+        "https://www.iana.org/assignments/media-types/application/geo+json")
+    assert mappings.media_type("", "text/csv") == (
+        "https://www.iana.org/assignments/media-types/text/csv")
+    assert mappings.frequency("Annual") == EU + "frequency/ANNUAL"
+    assert mappings.frequency("Mensuelle") == EU + "frequency/MONTHLY"
+    assert mappings.frequency(EU + "frequency/DAILY") == EU + "frequency/DAILY"
+    assert mappings.frequency("every full moon") is None
+    assert mappings.place("69266") == "http://id.insee.fr/geo/commune/69266"
+    assert mappings.format_name(EU + "file-type/CSV") == "CSV"
+
+
+def test_the_portal_file_is_merged_over_the_defaults(tmp_path, monkeypatch, ckan_config):
+    path = tmp_path / "dcat-ap.yaml"
+    path.write_text(
+        "formats:\n  CSV: {file_type: http://example.org/csv}\n  TSV: null\n"
+        "licences:\n  odbl-1.0: " + EU + "licence/ODC_BL\n"
+        "themes:\n  mobilite: " + EU + "data-theme/TRAN\n"
+        "places:\n  codes: {'69123': https://sws.geonames.org/2996944/}\n")
+    monkeypatch.setitem(ckan_config, "ckanext.communes.dcat.mappings", str(path))
+    mappings = dcat_mapping.current()
+    assert mappings.file_type("CSV") == "http://example.org/csv"
+    assert mappings.file_type("TSV") is None
+    assert mappings.file_type("JSON") == EU + "file-type/JSON"  # a default kept
+    assert mappings.licence("odbl-1.0") == EU + "licence/ODC_BL"
+    assert mappings.licence_id(EU + "licence/ODC_BL") == "odbl-1.0"
+    assert mappings.themes_of(["Mobilite", "unknown"]) == [EU + "data-theme/TRAN"]
+    assert mappings.place("69123") == "https://sws.geonames.org/2996944/"
+    assert mappings.place("69266") == "http://id.insee.fr/geo/commune/69266"
+
+    path.write_text("themes:\n  mobilite: " + EU + "data-theme/ENVI\n")
+    os.utime(path, (1, 1))  # another modification time: read again
+    assert dcat_mapping.current().themes_of(["mobilite"]) == [EU + "data-theme/ENVI"]
+
+
+def test_a_malformed_file_names_itself(tmp_path, monkeypatch, ckan_config):
+    path = tmp_path / "broken.yaml"
+    path.write_text("colours:\n  red: '#f00'\n")
+    monkeypatch.setitem(ckan_config, "ckanext.communes.dcat.mappings", str(path))
+    with pytest.raises(dcat_mapping.MappingError, match="broken.yaml.*colours"):
+        dcat_mapping.current()
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_text_stored_before_the_iris_is_mapped_in_the_rdf(app):
+    org = factories.Organization(name="ville-d-exemple", is_commune="true",
+                                 insee_code="69266")
+    dataset = helpers.call_action(
+        "package_create", context={"user": factories.Sysadmin()["name"]}, name="ancien", title="Ancien jeu", owner_org=org["id"],
+        license_id="lo-2.0", frequency="monthly",
+        resources=[{"name": "f", "url": "https://example.org/f.csv", "format": "CSV"}])
+    assert dataset["frequency"] == EU + "frequency/MONTHLY"  # stored as the IRI now
+    # A dataset saved before the form offered IRIs still holds the text.
+    extra = model.Session.query(model.PackageExtra).filter_by(
+        package_id=dataset["id"], key="frequency").one()
+    extra.value = "monthly"
+    model.Session.commit()
+
+    body = app.get("/dataset/ancien.ttl").get_data(as_text=True)
+    g = Graph().parse(data=body, format="turtle")
+    node = next(g.subjects(DCTERMS.identifier, None))
+    assert set(g.objects(node, DCTERMS.accrualPeriodicity)) == {URIRef(EU + "frequency/MONTHLY")}
+    assert URIRef("http://id.insee.fr/geo/commune/69266") in set(g.objects(node, DCTERMS.spatial))
+    distribution = next(g.objects(node, DCAT.distribution))
+    assert set(g.objects(distribution, DCTERMS["format"])) == {URIRef(EU + "file-type/CSV")}
+    assert set(g.objects(distribution, DCTERMS.license)) == {
+        URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence/")}
