@@ -24,7 +24,7 @@ import json
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckanext.dcat.profiles import RDFProfile
-from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, SKOS
+from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SKOS
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
 
@@ -53,6 +53,25 @@ def licence_uri(dataset_dict: dict) -> str:
     if not licence_id:
         return ""
     return tk.config["ckan.site_url"].rstrip("/") + "/licence/" + licence_id
+
+
+def _positions(coordinates) -> list:
+    if coordinates and isinstance(coordinates[0], (int, float)):
+        return [coordinates]
+    return [p for part in coordinates or [] for p in _positions(part)]
+
+
+def bounding_box(geojson: str) -> str:
+    """The WKT polygon of a GeoJSON geometry's bounding box ("" if none)."""
+    try:
+        geometry = json.loads(geojson) if isinstance(geojson, str) else geojson
+        points = _positions(geometry.get("coordinates"))
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        west, east, south, north = min(xs), max(xs), min(ys), max(ys)
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return ""
+    return (f"POLYGON (({west} {south}, {east} {south}, {east} {north}, "
+            f"{west} {north}, {west} {south}))")
 
 
 def insee_code_of(org_id: str) -> str:
@@ -138,6 +157,8 @@ class CommunesAccessProfile(RDFProfile):
         self._frequency(dataset_ref, mappings)
         self._themes(dataset_dict, dataset_ref, mappings)
         self._place(dataset_dict, dataset_ref, mappings)
+        self._bounding_box(dataset_dict, dataset_ref)
+        self._publisher_types(dataset_ref)
         for distribution in list(g.objects(dataset_ref, DCAT.distribution)):
             self._distribution(distribution, licence, mappings)
 
@@ -175,6 +196,28 @@ class CommunesAccessProfile(RDFProfile):
         if place:
             self.g.add((dataset_ref, DCT.spatial, URIRef(place)))
             self.g.add((URIRef(place), RDF.type, DCT.Location))
+
+    def _bounding_box(self, dataset_dict: dict, dataset_ref) -> None:
+        """dcat:bbox of the dataset's geometry (DCAT-AP recommends one on
+        each dct:Location), computed from its GeoJSON coordinates."""
+        box = bounding_box(dataset_dict.get("spatial") or "")
+        if not box:
+            return
+        for location in self.g.objects(dataset_ref, DCT.spatial):
+            if (location, LOCN.geometry, None) in self.g and not (
+                    location, DCAT.bbox, None) in self.g:
+                self._add_spatial_value_to_graph(location, DCAT.bbox, box)
+
+    def _publisher_types(self, dataset_ref) -> None:
+        """The configured publisher type on the organisations that publish
+        (DCAT-AP recommends a dct:type on each agent)."""
+        kind = config.dcat_publisher_type()
+        if not kind:
+            return
+        for publisher in list(self.g.objects(dataset_ref, DCT.publisher)):
+            if not (publisher, DCT.type, None) in self.g:
+                self.g.add((publisher, DCT.type, URIRef(kind)))
+                self._concept(URIRef(kind), SKOS.Concept, SKOS.prefLabel, current())
 
     def _distribution(self, distribution, licence: str, mappings: Mappings) -> None:
         g = self.g
