@@ -61,6 +61,7 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra, HarvestSource
 
 from ckanext.communes import config as communes_config
+from ckanext.communes.dcat_mapping import current as dcat_mappings
 from ckanext.grandlyon_access.shared import OutboundError, check_url, fetch, storable_text
 
 try:  # optional: the licence extension's registry (licensed access needs a licence to sign)
@@ -949,6 +950,18 @@ def clean_tags(values: list[str]) -> list[str]:
     return tags
 
 
+DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
+
+
+def eu_data_themes(themes: list[str]) -> list[str]:
+    """The EU data themes of remote themes: those that are EU data theme IRIs
+    already (a DCAT-AP or this suite's portal), and those the DCAT-AP mapping
+    file names (its `themes`: "Mobilité" -> TRAN), without repeats."""
+    found = [t for t in themes if t.startswith(DATA_THEME)]
+    found += dcat_mappings().themes_of([t for t in themes if not t.startswith(DATA_THEME)])
+    return [t for i, t in enumerate(found) if t.startswith(DATA_THEME) and t not in found[:i]]
+
+
 def map_frequency(value: str) -> str:
     """A remote update frequency -> one of FREQUENCIES ("" when unknown)."""
     text = str(value or "").strip()
@@ -1509,16 +1522,18 @@ class CommunesHarvester(HarvesterBase):
         level = map_access(remote, conf, self.access_builtin, licence, notes)
         tags = list(remote.keywords)
         groups = []
-        if conf.get("themes") == "groups" and remote.themes:
+        eu_themes = eu_data_themes(remote.themes)
+        themes = [t for t in remote.themes if not t.startswith(DATA_THEME)]
+        if conf.get("themes") == "groups" and themes:
             index = local_groups()
-            for theme in remote.themes:
+            for theme in themes:
                 name = index.get(_normalise(theme))
                 if name:
                     groups.append({"name": name})
                 else:
                     tags.append(theme)
         else:
-            tags += remote.themes
+            tags += themes
         resources, left_out = http_resources(remote.resources)
         notes += left_out
         source_dataset = tk.get_action("package_show")(self._context(), {"id": source.id})
@@ -1538,6 +1553,7 @@ class CommunesHarvester(HarvesterBase):
             "url": remote_url,
             "author": remote.publisher,
             "frequency": map_frequency(remote.frequency),
+            "theme": eu_themes,
             "temporal_start": iso_date(remote.temporal_start),
             "temporal_end": iso_date(remote.temporal_end),
             "spatial_text": territory,

@@ -137,7 +137,9 @@ class CommunesCKANHarvester(CommunesHarvester):
             keywords=[t.get("display_name") or t.get("name") for t in record.get("tags") or []
                       if isinstance(t, dict) and (t.get("display_name") or t.get("name"))],
             themes=[g.get("title") or g.get("name") for g in record.get("groups") or []
-                    if isinstance(g, dict) and (g.get("title") or g.get("name"))],
+                    if isinstance(g, dict) and (g.get("title") or g.get("name"))]
+            + [t for t in (record.get("theme") if isinstance(record.get("theme"), list) else [])
+               if isinstance(t, str)],
             licence=record.get("license_id") or record.get("license_title") or "",
             licence_url=record.get("license_url") or "",
             licence_title=record.get("license_title") or "",

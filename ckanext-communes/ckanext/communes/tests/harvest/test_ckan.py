@@ -60,6 +60,8 @@ def test_what_a_remote_ckan_sends_oddly_is_published_safely(remote, make_source,
     water["resources"] = water["resources"] + [
         {"id": "r-js", "name": "js", "url": "javascript:alert(1)", "format": "HTML"},
         {"id": "r-rel", "name": "relatif", "url": "/relative.csv", "format": "CSV"}]
+    # A portal of this suite sends its EU data themes (a list of IRIs).
+    water["theme"] = ["http://publications.europa.eu/resource/authority/data-theme/HEAL"]
     remote.override[route] = Answer(json.dumps(page).encode())
     source = make_source("communes_ckan", remote.url, {
         "remote_organization": "ville-d-exemple", "page_size": 2})
@@ -69,6 +71,8 @@ def test_what_a_remote_ckan_sends_oddly_is_published_safely(remote, make_source,
     assert report["object_errors"] == [] and report["stats"]["added"] == 3, report
     shown = harvested(commune["id"])[water["id"]]
     assert shown["title"] == "Qualité de l'eau"
+    assert shown["theme"] == ["http://publications.europa.eu/resource/authority/data-theme/HEAL"]
+    assert not [t for t in shown["tags"] if "europa" in t["name"]]
     assert shown["access_level"] == "restricted" and shown["access_hidden"] in (True, "true")
     assert all(r["url"].startswith("http") for r in shown["resources"])
     for name in ("js", "relatif"):

@@ -18,6 +18,7 @@ from .replay import Answer
 
 # Harvested update frequencies are stored as EU frequency IRIs (DCAT-AP).
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
+THEME = "http://publications.europa.eu/resource/authority/data-theme/"
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
@@ -140,6 +141,7 @@ def test_ods_coverage_frequency_and_keywords(remote, make_source, commune):
             meta["keyword"] = ["Arbres", "Patrimoine naturel", "ARBRES", "x", "vélo/piéton"]
         if dataset_id == "budget-primitif-2025":
             record["metas"]["dcat"] = {"accrualperiodicity": "Semestrielle"}
+            meta["theme"] = ["Budget", THEME + "ECON"]
             meta["bbox"] = {"type": "FeatureCollection", "features": [
                 {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.87, 45.76]}}]}
         if dataset_id == "stationnement-residents":
@@ -157,8 +159,14 @@ def test_ods_coverage_frequency_and_keywords(remote, make_source, commune):
     assert trees["frequency"] == FREQUENCY + "QUARTERLY"
     assert [t["name"] for t in trees["tags"] if t["name"] != "Environnement"] == [
         "Arbres", "Patrimoine naturel", "vélo piéton"]
+    # Themes the DCAT-AP mapping file names (config/dcat-ap.yaml) and EU data
+    # theme IRIs become EU data themes; the others stay tags.
+    assert trees["theme"] == [THEME + "ENVI"]
     budget = datasets["budget-primitif-2025"]
     assert budget["frequency"] == FREQUENCY + "ANNUAL_2"
+    assert budget["theme"] == [THEME + "ECON"]
+    assert "budget" in [t["name"].lower() for t in budget["tags"]]
+    assert not [t for t in budget["tags"] if "europa" in t["name"]]
     assert json.loads(budget["spatial"]) == {"type": "Point", "coordinates": [4.87, 45.76]}
     parking = json.loads(datasets["stationnement-residents"]["spatial"])
     assert parking["type"] == "Polygon" and parking["coordinates"][0][2] == [4.9, 45.8]
