@@ -88,3 +88,17 @@ def test_text_stored_before_the_iris_is_mapped_in_the_rdf(app):
     assert set(g.objects(distribution, DCTERMS["format"])) == {URIRef(EU + "file-type/CSV")}
     assert set(g.objects(distribution, DCTERMS.license)) == {
         URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence/")}
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_the_form_offers_the_eu_frequencies_and_themes(app):
+    publisher = factories.User()
+    token = factories.APIToken(user=publisher["name"])["token"]
+    factories.Organization(users=[{"name": publisher["name"], "capacity": "admin"}])
+    form = app.get("/dataset/new", headers={"Authorization": token}).get_data(as_text=True)
+    for code in ("UPDATE_CONT", "DAILY", "MONTHLY", "ANNUAL_2", "ANNUAL", "IRREG"):
+        assert f'value="{EU}frequency/{code}"' in form
+    for code in ("TRAN", "ENVI", "GOVE", "EDUC", "REGI"):
+        assert f'value="{EU}data-theme/{code}"' in form
+    assert "Mensuelle" in form and "Transports" in form
+    assert 'value="monthly"' not in form
