@@ -228,7 +228,8 @@ def test_the_rdf_harvester_round_trip_keeps_fields_and_leaks_nothing(
 
     report = run_harvest_job(source["id"])
     assert report["gather_errors"] == [], report["gather_errors"]
-    assert not report["object_errors"], [e["message"] for o in report["object_errors"].values() for e in o["errors"]][:1][0][:300].split("expected")[0]
+    errors = [e["message"] for o in report["object_errors"].values() for e in o["errors"]]
+    assert not errors, errors[0][:1500]
 
     found = helpers.call_action("package_search", fq=f"owner_org:{org['id']}", rows=1000,
                                 include_private=True)["results"]

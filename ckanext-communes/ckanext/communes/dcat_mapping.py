@@ -18,7 +18,6 @@ import re
 from typing import Any
 
 import yaml
-
 from ckanext.communes import config
 
 DEFAULTS = os.path.join(os.path.dirname(__file__), "dcat_ap_defaults.yaml")

@@ -23,13 +23,12 @@ import json
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckanext.communes import config
+from ckanext.communes.dcat_mapping import IANA, Mappings, current, is_iri
 from ckanext.dcat.profiles import RDFProfile
 from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SKOS
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
-
-from ckanext.communes import config
-from ckanext.communes.dcat_mapping import IANA, Mappings, current, is_iri
 
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
 ACCESS_RIGHTS = {"open": "PUBLIC", "licensed": "RESTRICTED", "restricted": "NON_PUBLIC"}
@@ -204,8 +203,8 @@ class CommunesAccessProfile(RDFProfile):
         if not box:
             return
         for location in self.g.objects(dataset_ref, DCT.spatial):
-            if (location, LOCN.geometry, None) in self.g and not (
-                    location, DCAT.bbox, None) in self.g:
+            if (location, LOCN.geometry, None) in self.g and (
+                    location, DCAT.bbox, None) not in self.g:
                 self._add_spatial_value_to_graph(location, DCAT.bbox, box)
 
     def _publisher_types(self, dataset_ref) -> None:
@@ -215,7 +214,7 @@ class CommunesAccessProfile(RDFProfile):
         if not kind:
             return
         for publisher in list(self.g.objects(dataset_ref, DCT.publisher)):
-            if not (publisher, DCT.type, None) in self.g:
+            if (publisher, DCT.type, None) not in self.g:
                 self.g.add((publisher, DCT.type, URIRef(kind)))
                 self._concept(URIRef(kind), SKOS.Concept, SKOS.prefLabel, current())
 

@@ -9,10 +9,9 @@ import os
 import ckan.model as model
 import pytest
 from ckan.tests import factories, helpers
+from ckanext.communes import dcat_mapping
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCAT, DCTERMS
-
-from ckanext.communes import dcat_mapping
 
 EU = "http://publications.europa.eu/resource/authority/"
 
@@ -69,7 +68,8 @@ def test_text_stored_before_the_iris_is_mapped_in_the_rdf(app):
     org = factories.Organization(name="ville-d-exemple", is_commune="true",
                                  insee_code="69266")
     dataset = helpers.call_action(
-        "package_create", context={"user": factories.Sysadmin()["name"]}, name="ancien", title="Ancien jeu", owner_org=org["id"],
+        "package_create", context={"user": factories.Sysadmin()["name"]}, name="ancien",
+        title="Ancien jeu", owner_org=org["id"],
         license_id="lo-2.0", frequency="monthly",
         resources=[{"name": "f", "url": "https://example.org/f.csv", "format": "CSV"}])
     assert dataset["frequency"] == EU + "frequency/MONTHLY"  # stored as the IRI now
