@@ -26,8 +26,8 @@ import ckan.plugins.toolkit as tk
 from ckanext.communes import config
 from ckanext.communes.dcat_mapping import IANA, Mappings, current, is_iri
 from ckanext.dcat.profiles import RDFProfile
-from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SKOS
-from rdflib import Literal, URIRef
+from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SKOS, VCARD
+from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF
 
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
@@ -73,11 +73,16 @@ def bounding_box(geojson: str) -> str:
             f"{west} {north}, {west} {south}))")
 
 
-def insee_code_of(org_id: str) -> str:
-    """The INSEE code a commune organisation holds (scheming field
-    `insee_code`, kept in the group's extras); "" for any other."""
+def organisation_fields(org_id: str) -> dict[str, str]:
+    """What the DCAT-AP profile reads of an organisation: its title and the
+    scheming fields kept in the group's extras (`insee_code` of a commune,
+    `contact_email`)."""
     group = model.Group.get(org_id) if org_id else None
-    return (group.extras.get("insee_code") or "") if group else ""
+    if not group:
+        return {}
+    return {"title": group.title or group.name,
+            "insee_code": group.extras.get("insee_code") or "",
+            "contact_email": group.extras.get("contact_email") or ""}
 
 
 def licence_id_of(iri: str, mappings: Mappings) -> str:
@@ -157,6 +162,7 @@ class CommunesAccessProfile(RDFProfile):
         self._themes(dataset_dict, dataset_ref, mappings)
         self._place(dataset_dict, dataset_ref, mappings)
         self._bounding_box(dataset_dict, dataset_ref)
+        self._contact_point(dataset_dict, dataset_ref)
         self._publisher_types(dataset_ref)
         for distribution in list(g.objects(dataset_ref, DCAT.distribution)):
             self._distribution(distribution, licence, mappings)
@@ -185,16 +191,32 @@ class CommunesAccessProfile(RDFProfile):
             self.g.add((iri, RDF.type, kind))
             self.g.add((iri, label_property, Literal(label, lang="en")))
 
-    def _place(self, dataset_dict: dict, dataset_ref, mappings: Mappings) -> None:
-        if not hasattr(self, "_places"):
-            self._places: dict[str, str | None] = {}
+    def _organisation(self, dataset_dict: dict) -> dict[str, str]:
+        """The dataset's organisation's fields, read once per serialisation."""
+        if not hasattr(self, "_organisations"):
+            self._organisations: dict[str, dict[str, str]] = {}
         org_id = dataset_dict.get("owner_org") or ""
-        if org_id not in self._places:
-            self._places[org_id] = mappings.place(insee_code_of(org_id))
-        place = self._places[org_id]
+        if org_id not in self._organisations:
+            self._organisations[org_id] = organisation_fields(org_id)
+        return self._organisations[org_id]
+
+    def _place(self, dataset_dict: dict, dataset_ref, mappings: Mappings) -> None:
+        place = mappings.place(self._organisation(dataset_dict).get("insee_code", ""))
         if place:
             self.g.add((dataset_ref, DCT.spatial, URIRef(place)))
             self.g.add((URIRef(place), RDF.type, DCT.Location))
+
+    def _contact_point(self, dataset_dict: dict, dataset_ref) -> None:
+        """A dataset without a maintainer or author has its organisation's
+        contact e-mail as contact point (DCAT-AP recommends one)."""
+        org = self._organisation(dataset_dict)
+        if (dataset_ref, DCAT.contactPoint, None) in self.g or not org.get("contact_email"):
+            return
+        contact = BNode()
+        self.g.add((dataset_ref, DCAT.contactPoint, contact))
+        self.g.add((contact, RDF.type, VCARD.Organization))
+        self.g.add((contact, VCARD.fn, Literal(org["title"])))
+        self.g.add((contact, VCARD.hasEmail, URIRef("mailto:" + org["contact_email"])))
 
     def _bounding_box(self, dataset_dict: dict, dataset_ref) -> None:
         """dcat:bbox of the dataset's geometry (DCAT-AP recommends one on

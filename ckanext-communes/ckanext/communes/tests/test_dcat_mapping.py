@@ -10,10 +10,11 @@ import ckan.model as model
 import pytest
 from ckan.tests import factories, helpers
 from ckanext.communes import dcat_mapping
-from rdflib import Graph, URIRef
+from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS
 
 EU = "http://publications.europa.eu/resource/authority/"
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 
 
 def test_the_defaults_map_formats_frequencies_and_places():
@@ -65,8 +66,9 @@ def test_a_malformed_file_names_itself(tmp_path, monkeypatch, ckan_config):
 
 @pytest.mark.usefixtures("clean_db", "clean_index")
 def test_text_stored_before_the_iris_is_mapped_in_the_rdf(app):
-    org = factories.Organization(name="ville-d-exemple", is_commune="true",
-                                 insee_code="69266")
+    org = factories.Organization(name="ville-d-exemple", title="Ville d'Exemple",
+                                 is_commune="true", insee_code="69266",
+                                 contact_email="opendata@ville.example.org")
     dataset = helpers.call_action(
         "package_create", context={"user": factories.Sysadmin()["name"]}, name="ancien",
         title="Ancien jeu", owner_org=org["id"],
@@ -85,6 +87,10 @@ def test_text_stored_before_the_iris_is_mapped_in_the_rdf(app):
     node = next(g.subjects(DCTERMS.identifier, None))
     assert set(g.objects(node, DCTERMS.accrualPeriodicity)) == {URIRef(EU + "frequency/MONTHLY")}
     assert URIRef("http://id.insee.fr/geo/commune/69266") in set(g.objects(node, DCTERMS.spatial))
+    # No maintainer: the organisation's contact e-mail is the contact point.
+    contact = g.value(node, DCAT.contactPoint)
+    assert str(g.value(contact, VCARD.fn)) == "Ville d'Exemple"
+    assert g.value(contact, VCARD.hasEmail) == URIRef("mailto:opendata@ville.example.org")
     formats = {}
     for distribution in g.objects(node, DCAT.distribution):
         formats[str(g.value(distribution, DCTERMS.title))] = set(
