@@ -174,12 +174,14 @@ def test_the_catalogue_conforms_to_dcat_ap_3_and_2(catalogue, live_portal):
 
 
 def test_a_dataset_conforms_in_every_serialisation(catalogue, live_portal):
-    for fmt in FORMATS:
-        url = f"{live_portal.url}/dataset/stations-velov.{fmt}"
+    # The Métropole's licensed (gated) one, and an open one of a commune.
+    for name, fmt in [("stations-velov", fmt) for fmt in FORMATS] + [
+            ("budget-villeurbanne", "ttl")]:
+        url = f"{live_portal.url}/dataset/{name}.{fmt}"
         found = counts({version: fetch_graph(url + PROFILES[version], fmt)
                         for version in VERSIONS})
         assert not any(result["violations"] for result in found.values()), (
-            fmt, summary(found))
+            name, fmt, summary(found))
 
 
 WARNINGS_AT_MOST = 354  # 177 against each version
