@@ -5,7 +5,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
-from ckanext.communes import harvest_pages, views
+from ckanext.communes import dcat_mapping, harvest_pages, views
 from ckanext.communes.harvesters.base import source_as_shown
 
 
@@ -31,10 +31,13 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
         tk.add_public_directory(config, "public")
 
     # IConfigurable: once the template path is computed, this plugin's
-    # copies of ckanext-harvest's pages go before ckanext-harvest's own.
+    # copies of ckanext-harvest's pages go before ckanext-harvest's own; a
+    # DCAT-AP mapping file that cannot be read stops CKAN at start, naming
+    # itself (not the first catalogue request).
 
     def configure(self, config: Any) -> None:
         harvest_pages.put_first(config)
+        dcat_mapping.current()
 
     # IMiddleware: the host names of the communes, and the only cross-origin
     # answers of the portal (the widget's script and search).

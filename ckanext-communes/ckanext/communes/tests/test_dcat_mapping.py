@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import ckan.model as model
+import ckan.plugins as plugins
 import pytest
 from ckan.tests import factories, helpers
 from ckanext.communes import dcat_mapping
@@ -113,3 +114,10 @@ def test_the_form_offers_the_eu_frequencies_and_themes(app):
         assert f'value="{EU}data-theme/{code}"' in form
     assert "Mensuelle" in form and "Transports" in form
     assert 'value="monthly"' not in form
+
+
+def test_a_missing_mapping_file_stops_the_plugin_at_start(tmp_path, monkeypatch, ckan_config):
+    monkeypatch.setitem(ckan_config, "ckanext.communes.dcat.mappings",
+                        str(tmp_path / "absent.yaml"))
+    with pytest.raises(dcat_mapping.MappingError, match="absent.yaml"):
+        plugins.get_plugin("communes").configure(ckan_config)
