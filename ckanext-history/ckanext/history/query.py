@@ -5,7 +5,11 @@ For a query on [start, end): the archive's month files overlapping the range
 are read with DuckDB's `read_parquet` (local archive) or through a pyarrow
 dataset registered in DuckDB (S3 and other pyarrow filesystems); the hot rows
 of the range are fetched from PostgreSQL with bound parameters, as Arrow
-record batches registered in DuckDB. A hot row whose (feature, time) is
+record batches registered in DuckDB. An aggregate's hot rows after the
+archive's last time are aggregated by PostgreSQL into partial aggregates,
+one row per bucket (`partials`, `hot_partials_sql`, the buckets of
+`buckets` written for PostgreSQL by `Buckets.postgres`), which DuckDB
+combines with the archive's. A hot row whose (feature, time) is
 already archived (a compaction interrupted between writing the month file
 and deleting the rows) is ignored; this check only runs when the hot rows of
 the range fall in archived months.
@@ -378,9 +382,29 @@ class Sources:
         if first is not None:
             bounds.append((first, min(last + datetime.timedelta(microseconds=1), end)))
         self.span = (min(b[0] for b in bounds), max(b[1] for b in bounds)) if bounds else (start, start)
-        if first is not None:
+        self.bucketing = buckets(q.aggregate, q.start, q.tz, self.span) if q.aggregated else None
+        # An aggregate reads the hot rows after the archive's last time
+        # aggregated by PostgreSQL (they cannot be archived rows again):
+        # one row per bucket comes out. Those before it (late rows of an
+        # archived month, a compaction interrupted) come as rows, checked
+        # against the archive.
+        self.partials: str | None = None
+        raw_end = end
+        if self.bucketing is not None and first is not None:
+            cut = max(start, _archived_until(files) or start)
+            if last >= cut:
+                try:
+                    sql, bound, schema = hot_partials_sql(q, self.bucketing, cut, end)
+                except OverflowError:  # offsets at the ends of datetimes: rows, as before
+                    pass
+                else:
+                    con.register("hot_partials", pa.RecordBatchReader.from_batches(
+                        schema, store.pg_batches(sql, bound, schema, server_side=False)))
+                    self.partials = "hot_partials"
+                    raw_end = cut
+        if first is not None and first < raw_end:
             reader = pa.RecordBatchReader.from_batches(target, store.hot_batches(
-                q.resource_id, q.schema, start, end, q.features,
+                q.resource_id, q.schema, start, raw_end, q.features,
                 after=q.after if not q.aggregated else None, order=hot_order, limit=hot_limit))
             con.register("hot_rows", reader)
             hot = f"SELECT {select} FROM hot_rows h WHERE {where}"
@@ -399,6 +423,16 @@ class Sources:
         self.sql = "(" + " UNION ALL ".join(parts) + ")"
 
 
+def _archived_until(files: list[archive.MonthFile]) -> datetime.datetime | None:
+    """Just after the last archived time of `files` (from the statistics
+    of the latest file holding rows), None when they hold none."""
+    for month_file in reversed(files):
+        _low, high = archive.time_bounds(month_file.path)
+        if high is not None:
+            return high + datetime.timedelta(microseconds=1)
+    return None
+
+
 # Buckets in a zone other than UTC give each row its offset from the zone's
 # changes over the rows' span (two a year in Europe): up to this span.
 MAX_ZONED_SPAN = datetime.timedelta(days=400 * 365)
@@ -415,6 +449,48 @@ class Buckets:
     back: str
     offset: str | None = None
     params: dict = field(default_factory=dict)
+    # What they were made of, for `postgres` (the same buckets in SQL of
+    # PostgreSQL): the aggregate, the zone's offset at the span's start and
+    # its changes (zones.segments), none in UTC.
+    aggregate: str = "hour"
+    first: int = 0
+    changes: list = field(default_factory=list)
+
+    def postgres(self, bound: dict) -> tuple[str | None, str, str]:
+        """The same buckets over the hot rows in PostgreSQL: (the row's
+        offset as an interval, `tz_off`, or None in UTC; the key grouping
+        a bucket's rows, over `"time"` and `tz_off`; the bucket's start,
+        naive UTC, from its key `w`). Offsets and instants are added to
+        `bound` (parameters `pg_tz_*`). Local days, weeks and months are
+        grouped on their local midnight, converted to UTC once per bucket
+        as `_wall_to_utc` does; minutes and hours on the UTC instant of
+        their local start (the hour that comes twice is two buckets).
+        Raises OverflowError at the very ends of datetimes."""
+        if self.first == 0 and not self.changes:
+            return None, f"date_trunc('{self.aggregate}', \"time\")", "w"
+        micro = datetime.timedelta(microseconds=1)
+        bound["pg_tz_o0"] = self.first * micro
+        offset = "%(pg_tz_o0)s"
+        if self.changes:
+            whens = []
+            for i, (instant, after) in enumerate(self.changes, 1):
+                bound[f"pg_tz_t{i}"], bound[f"pg_tz_o{i}"] = instant, after * micro
+                whens.append(f'WHEN "time" < %(pg_tz_t{i})s THEN %(pg_tz_o{i - 1})s')
+            offset = f"CASE {' '.join(whens)} ELSE %(pg_tz_o{len(self.changes)})s END"
+        local = f"date_trunc('{self.aggregate}', \"time\" + tz_off)"
+        if self.aggregate in ("minute", "hour"):
+            return offset, f"{local} - tz_off", "w"
+        whens, before = [], self.first
+        for i, (instant, after) in enumerate(self.changes, 1):
+            bound[f"pg_tz_w{i}"] = instant + before * micro
+            whens.append(f"WHEN w < %(pg_tz_w{i})s THEN w - %(pg_tz_o{i - 1})s")
+            if after > before:
+                bound[f"pg_tz_u{i}"], bound[f"pg_tz_g{i}"] = instant, instant + after * micro
+                whens.append(f"WHEN w < %(pg_tz_g{i})s THEN %(pg_tz_u{i})s")
+            before = after
+        back = f"CASE {' '.join(whens)} ELSE w - %(pg_tz_o{len(self.changes)})s END" if whens \
+            else "w - %(pg_tz_o0)s"
+        return offset, local, back
 
 
 def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
@@ -435,7 +511,8 @@ def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
         zones.segments(tz, minus(span[0], datetime.timedelta(days=32)), span[1])
     if first == 0 and not changes:
         key, back = _utc_bucket(aggregate, start)
-        return Buckets(key, back)
+        return Buckets(key, back, aggregate=aggregate)
+    made = {"aggregate": aggregate, "first": first, "changes": changes}
     params: dict = {"tz_o0": first}
     offset = "$tz_o0"
     if changes:
@@ -450,17 +527,17 @@ def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
     # Integer buckets need local times after 1970 (// rounds towards zero).
     if start.year > 1970 and aggregate in fixed:
         size = fixed[aggregate]
-        return Buckets(f"{local} // {size} * {size} - tz_offset", "make_timestamp(b)", offset, params)
+        return Buckets(f"{local} // {size} * {size} - tz_offset", "make_timestamp(b)", offset, params, **made)
     if aggregate in fixed:
         return Buckets(f"epoch_us(date_trunc('{aggregate}', make_timestamp({local}))) - tz_offset",
-                       "make_timestamp(b)", offset, params)
+                       "make_timestamp(b)", offset, params, **made)
     if start.year > 1970 and aggregate == "day":
         key, wall = f"{local} // {day}", f"b * {day}"
     elif start.year > 1970 and aggregate == "week":  # 1970-01-01 was a Thursday
         key, wall = f"({local} // {day} + 3) // 7", f"(b * 7 - 3) * {day}"
     else:
         key, wall = f"date_trunc('{aggregate}', make_timestamp({local}))", "epoch_us(b)"
-    return Buckets(key, f"make_timestamp({_wall_to_utc(wall, first, changes, params)})", offset, params)
+    return Buckets(key, f"make_timestamp({_wall_to_utc(wall, first, changes, params)})", offset, params, **made)
 
 
 def _wall_to_utc(wall: str, first: int, changes: list, params: dict) -> str:
@@ -496,50 +573,126 @@ def _utc_bucket(aggregate: str, start: datetime.datetime) -> tuple[str, str]:
     return f"epoch_us(time) // {size}", f"make_timestamp(b * {size})"
 
 
-def _aggregate_sql(q: Query) -> tuple[str, list[str]]:
-    exprs, names = [], []
-    for f in q.fields:
-        col = quote(f["name"])
-        value = f"CAST({col} AS INTEGER)" if f["type"] == "bool" else col
+@dataclass
+class Partial:
+    """A column of a bucket's partial aggregate: computed over raw rows in
+    DuckDB (`duck`) or over the hot rows in PostgreSQL (`pg`, over the
+    typed column `c<i>` of the field), of Arrow type `type`."""
+    name: str
+    duck: str
+    pg: str
+    type: pa.DataType
+
+
+def partials(q: Query) -> tuple[list[Partial], list[str]]:
+    """The partial aggregates of `q`'s buckets (sums and counts for avg,
+    min, max, count, the time and value of first and last) and the final
+    expressions that combine the partials of a bucket into its answer.
+    Text compares in code point order in both engines (`COLLATE "C"`).
+    A bucket's first (last) value is that of its earliest (latest) time;
+    across features, a tie of times goes to the first (last) feature, as
+    in the reference. Partials of the two engines never share a time (the
+    hot rows PostgreSQL aggregates come after every row DuckDB reads)."""
+    parts: list[Partial] = []
+    finals: list[str] = []
+    for i, f in enumerate(q.fields):
+        type_, col, c = f["type"], quote(f["name"]), f"c{i}"
+        value = f"CAST({col} AS INTEGER)" if type_ == "bool" else col
+        pg_value = f"{c}::int" if type_ == "bool" else c
+        arrow = store.ARROW_TYPES[type_]
         for fn in q.functions:
-            if not _applies(fn, f["type"]):
+            if not _applies(fn, type_):
                 continue
-            expr = {
-                "avg": f"avg({value})",
-                "min": f"min({col})",
-                "max": f"max({col})",
-                "sum": f"sum({value})",
-                "count": f"count({col})",
-                "first": f"arg_min({col}, time) FILTER (WHERE {col} IS NOT NULL)",
-                "last": f"arg_max({col}, time) FILTER (WHERE {col} IS NOT NULL)",
-            }[fn]
-            name = f"{f['name']}_{fn}"
-            if fn == "sum" and f["type"] != "float":
-                expr = f"CAST({expr} AS BIGINT)"
-            exprs.append(f"{expr} AS {quote(name)}")
-            names.append(name)
-    return ", ".join(exprs), names
+            p = f"p{len(finals)}"
+            if fn in ("avg", "sum"):
+                pg_sum = f"sum({pg_value})" if type_ == "float" else f"sum({pg_value})::bigint"
+                parts.append(Partial(f"{p}_s", f"sum({value})", pg_sum,
+                                     pa.float64() if type_ == "float" else pa.int64()))
+                if fn == "avg":
+                    parts.append(Partial(f"{p}_n", f"count({col})", f"count({c})", pa.int64()))
+                    final = f"CASE WHEN sum({p}_n) > 0 THEN CAST(sum({p}_s) AS DOUBLE) / sum({p}_n) END"
+                else:
+                    final = f"sum({p}_s)" if type_ == "float" else f"CAST(sum({p}_s) AS BIGINT)"
+            elif fn in ("min", "max"):
+                pg = {"bool": f"bool_{'and' if fn == 'min' else 'or'}({c})",
+                      "text": f'{fn}({c} COLLATE "C")'}.get(type_, f"{fn}({c})")
+                parts.append(Partial(f"{p}_m", f"{fn}({col})", pg, arrow))
+                final = f"{fn}({p}_m)"
+            elif fn == "count":
+                parts.append(Partial(f"{p}_n", f"count({col})", f"count({c})", pa.int64()))
+                final = f"CAST(sum({p}_n) AS BIGINT)"
+            else:
+                extreme, arg, desc = ("min", "arg_min", "") if fn == "first" else ("max", "arg_max", " DESC")
+                ties = "" if q.per_feature else f", feature{desc}"
+                parts.append(Partial(f"{p}_t", f"{extreme}(time) FILTER (WHERE {col} IS NOT NULL)",
+                                     f'{extreme}("time") FILTER (WHERE {c} IS NOT NULL)', pa.timestamp("us")))
+                order = "time" if q.per_feature else "(time, feature)"
+                parts.append(Partial(
+                    f"{p}_v", f"{arg}({col}, {order}) FILTER (WHERE {col} IS NOT NULL)",
+                    f'(array_agg({c} ORDER BY "time"{desc}{ties}) FILTER (WHERE {c} IS NOT NULL))[1]', arrow))
+                final = f"{arg}({p}_v, {p}_t) FILTER (WHERE {p}_t IS NOT NULL)"
+            finals.append(f"{final} AS {quote(f['name'] + '_' + fn)}")
+    return parts, finals
 
 
-def select_sql(q: Query, source: str, limit: bool,
-               span: tuple[datetime.datetime, datetime.datetime] | None = None) -> tuple[str, dict]:
-    """The SELECT answering `q` over `source` (a Sources.sql, whose rows lie
-    within `span`, by default the query's range), ordered by (time,
-    feature), with the keyset condition and the limit."""
+def hot_partials_sql(q: Query, bucketing: Buckets, start: datetime.datetime,
+                     end: datetime.datetime) -> tuple[str, dict, pa.Schema]:
+    """The SELECT of PostgreSQL aggregating the hot rows of [start, end)
+    into `q`'s buckets (per feature or not): the partials of `partials(q)`
+    with the bucket's start as `time`, every value bound. Its answer holds
+    one row per bucket (and feature), whatever the rows."""
+    bound: dict = {"rid": q.resource_id, "start": start, "end": end}
+    offset, key, back = bucketing.postgres(bound)
+    columns = [f'("values"->>%(f{i})s)::{store.PG_CASTS[f["type"]]} AS c{i}' for i, f in enumerate(q.fields)]
+    bound.update({f"f{i}": f["name"] for i, f in enumerate(q.fields)})
+    if offset:
+        columns.append(f"{offset} AS tz_off")
+    rows = ('SELECT feature, "time", ' + ", ".join(columns) + ' FROM history_row WHERE resource_id = %(rid)s'
+            ' AND "time" >= %(start)s AND "time" < %(end)s')
+    if q.features:
+        rows += " AND feature = ANY(%(features)s)"
+        bound["features"] = list(q.features)
+    if q.after is not None:
+        rows += ' AND "time" >= %(after_time)s'
+        bound["after_time"] = q.after[0]
+    parts, _finals = partials(q)
+    feature = ", feature" if q.per_feature else ""
+    grouped = (f"SELECT {key} AS w{feature}, " + ", ".join(f"{p.pg} AS {p.name}" for p in parts)
+               + f" FROM ({rows}) AS r GROUP BY w{feature}")
+    sql = f"SELECT {back} AS time{feature}, " + ", ".join(p.name for p in parts) + f" FROM ({grouped}) AS g"
+    schema = pa.schema([pa.field("time", pa.timestamp("us"))]
+                       + ([pa.field("feature", pa.string())] if q.per_feature else [])
+                       + [pa.field(p.name, p.type) for p in parts])
+    return sql, bound, schema
+
+
+def select_sql(q: Query, sources: Sources, limit: bool) -> tuple[str, dict]:
+    """The SELECT answering `q` over `sources` (their rows and, for an
+    aggregate, the hot partials PostgreSQL computed), ordered by (time,
+    feature), with the keyset condition and the limit. An aggregate
+    computes each bucket's partials over the rows, adds those of
+    PostgreSQL, and combines them."""
     params: dict = {}
+    source = sources.sql
     if not q.aggregated:
         cols = ", ".join(["time", "feature"] + [quote(f["name"]) for f in q.fields])
         sql = f"SELECT {cols} FROM {source} ORDER BY time, feature"
     else:
-        aggs, _names = _aggregate_sql(q)
+        parts, finals = partials(q)
         keys = "time, feature" if q.per_feature else "time"
-        bucketing = buckets(q.aggregate, q.start, q.tz, span or (q.start, q.end))
+        bucketing = sources.bucketing
         params.update(bucketing.params)
         if bucketing.offset:
             source = f"(SELECT {bucketing.offset} AS tz_offset, * FROM {source})"
         by = "b, feature" if q.per_feature else "b"
-        sql = (f"SELECT * FROM (SELECT {bucketing.back} AS time{', feature' if q.per_feature else ''}, "
-               f"{aggs} FROM (SELECT {bucketing.key} AS b, * FROM {source}) GROUP BY {by}) AS buckets")
+        feature = ", feature" if q.per_feature else ""
+        partial = (f"SELECT {bucketing.back} AS time{feature}, "
+                   + ", ".join(f"{p.duck} AS {p.name}" for p in parts)
+                   + f" FROM (SELECT {bucketing.key} AS b, * FROM {source}) GROUP BY {by}")
+        if sources.partials:
+            partial += f" UNION ALL SELECT * FROM {sources.partials}"
+        sql = (f"SELECT * FROM (SELECT time{feature}, {', '.join(finals)} FROM ({partial}) AS partials "
+               f"GROUP BY {keys}) AS buckets")
         if q.after is not None:
             if q.per_feature:
                 sql += " WHERE (time, feature) > ($c_time, $c_feature)"
@@ -578,7 +731,7 @@ def run(q: Query) -> dict:
     try:
         hot_limit = q.limit + 1 if not q.aggregated else None
         sources = Sources(con, q, q.start, q.end, hot_order="time" if hot_limit else "", hot_limit=hot_limit)
-        sql, params = select_sql(q, sources.sql, limit=True, span=sources.span)
+        sql, params = select_sql(q, sources, limit=True)
         result = con.execute(sql, {**sources.params, **params})
         names = [d[0] for d in result.description]
         rows = result.fetchall()
@@ -611,7 +764,7 @@ def stream(q: Query, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         con = connect()
         try:
             sources = Sources(con, q, start, end)
-            sql, params = select_sql(q, sources.sql, limit=False, span=sources.span)
+            sql, params = select_sql(q, sources, limit=False)
             reader = con.execute(sql, {**sources.params, **params}).fetch_record_batch(batch_rows)
             for batch in reader:
                 if batch.num_rows:

@@ -387,16 +387,22 @@ def delete_resource(resource_id: str) -> None:
 
 # --- reading -----------------------------------------------------------------
 
-def hot_select_sql(fields: list[dict], with_features: bool) -> str:
+def hot_select_sql(fields: list[dict], with_features: bool | str) -> str:
     """The SELECT of hot rows as typed columns; field names are bound
-    parameters (JSON keys) and output columns are positional aliases."""
+    parameters (JSON keys) and output columns are positional aliases.
+    `with_features`: the rows of the features `%(features)s` only, or,
+    "one", of the feature `%(feature)s`."""
     columns = ", ".join(
         f"(\"values\"->>%(f{i})s)::{PG_CASTS[f['type']]} AS c{i}" for i, f in enumerate(fields)
     )
     sql = 'SELECT feature, "time"' + (", " + columns if columns else "")
     sql += ' FROM history_row WHERE resource_id = %(rid)s'
     sql += ' AND "time" >= %(start)s AND "time" < %(end)s'
-    if with_features:
+    if with_features == "one":
+        # One feature (a station's chart): the primary key (resource,
+        # feature, time) of each partition serves the range in time order.
+        sql += " AND feature = %(feature)s"
+    elif with_features:
         sql += " AND feature = ANY(%(features)s)"
     return sql
 
@@ -417,29 +423,54 @@ def hot_batches(
     bounded. `after` keeps rows after (time, feature); `order` is "time"
     (time, feature) or "feature" (feature, time); every value is bound."""
     schema = arrow_schema(fields)
-    sql = hot_select_sql(fields, bool(features))
+    one = features is not None and len(features) == 1
+    sql = hot_select_sql(fields, "one" if one else bool(features))
     bound: dict[str, Any] = {"rid": resource_id, "start": start, "end": end,
-                             "features": list(features or [])}
+                             "features": list(features or []), "feature": features[0] if one else None}
     bound.update({f"f{i}": f["name"] for i, f in enumerate(fields)})
     if after is not None:
         sql += ' AND ("time", feature) > (%(after_time)s, %(after_feature)s)'
         bound.update(after_time=after[0], after_feature=after[1])
     if order == "time":
-        sql += ' ORDER BY "time", feature'
+        sql += ' ORDER BY "time"' if one else ' ORDER BY "time", feature'
     elif order == "feature":
         sql += ' ORDER BY feature, "time"'
     if limit is not None:
         sql += " LIMIT %(limit)s"
         bound["limit"] = int(limit)
+    return pg_batches(sql, bound, schema, batch_rows)
+
+
+# Rows fetched from PostgreSQL into Python by the readers of this module
+# since the process started (tests check that an aggregate over hot rows
+# fetches its buckets, not its rows).
+FETCHED = {"rows": 0}
+
+
+def pg_batches(sql: str, bound: dict, schema: pa.Schema, batch_rows: int = 50_000,
+               server_side: bool = True) -> Iterator[pa.RecordBatch]:
+    """The rows of a SELECT on the CKAN database (every value bound) as
+    Arrow record batches of `schema` (its columns in order), read through a
+    server-side cursor so memory stays bounded; `server_side=False` for a
+    small answer (an aggregate), which PostgreSQL may then compute with
+    parallel workers (it never does for a cursor)."""
     raw = engine().raw_connection()
     try:
-        cursor = raw.cursor(name=f"history_hot_{uuid.uuid4().hex[:12]}")
-        cursor.itersize = batch_rows
+        if server_side:
+            cursor = raw.cursor(name=f"history_hot_{uuid.uuid4().hex[:12]}")
+            cursor.itersize = batch_rows
+        else:
+            cursor = raw.cursor()
+            # An aggregate of hot rows takes well under a second: compiling
+            # it (PostgreSQL's JIT, on by default past a cost any range of
+            # a busy feed reaches) would cost more than it saves.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, bound)
         while True:
             chunk = cursor.fetchmany(batch_rows)
             if not chunk:
                 break
+            FETCHED["rows"] += len(chunk)
             columns = list(zip(*chunk))
             yield pa.RecordBatch.from_arrays(
                 [pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)],
