@@ -2,6 +2,7 @@
 DataStore, on the same Vélo'v-like rows. Not a test.
 
     ./portal bench-history [--stations 430] [--days 31] [--year-months 12] [--rounds 5]
+                           [--recent-days 35] [--recent-rounds 15] [--recent-only]
 
 Rows: `stations` stations, one row per station per minute, fields
 available_bikes, available_bike_stands, bike_stands, status (a random walk
@@ -24,6 +25,20 @@ that changes a few times an hour, like the real feed).
    months, generated straight into archive month files (not through
    PostgreSQL; the DataStore is not loaded with a year: "n/a").
 
+4. Recent windows (`recent_windows`): the hot retention (`--recent-days`,
+   default `ckanext.history.hot_retention_days`, 35) of the same stations
+   stored changes-only as the feeds store them (a station's row only when
+   a value changed), ending now, three times: in the hot tier
+   (store.write_rows), in the archive (month files written straight from
+   the generator) and in a DataStore table (COPY); and a fourth history
+   whose last 7 days are hot and the rest archived. Each window of the
+   issue (last 24 h hourly average of all stations, last 7 days raw for one
+   station, last 7 days hourly average of all stations, the whole retention
+   daily per station, in Europe/Paris; a range over both tiers and its two
+   parts) is timed through query.run (what history_query runs) on each,
+   `--recent-rounds` rounds after a warm-up: median and p95, beside the
+   issue's target. `--recent-only` runs this part alone.
+
 Memory: rows are generated and written a station block at a time.
 """
 
@@ -31,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import statistics
 import sys
@@ -38,6 +54,7 @@ import time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 FIELDS = [
     {"name": "available_bikes", "type": "int"},
@@ -46,6 +63,9 @@ FIELDS = [
     {"name": "status", "type": "text"},
 ]
 MONTH_RID = "bench-history-month"
+RECENT_HOT_RID = "bench-history-recent-hot"
+RECENT_ARCHIVE_RID = "bench-history-recent-archive"
+RECENT_SPAN_RID = "bench-history-recent-span"
 YEAR_RID = "bench-history-year"
 START = datetime.datetime(2025, 1, 1)
 
@@ -133,6 +153,10 @@ def main() -> None:
     parser.add_argument("--upsert-rows", type=int, default=100_000,
                         help="rows loaded through datastore_upsert (the rest by COPY)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--recent-days", type=int, default=None,
+                        help="days of changes-only rows for the recent windows (default: the hot retention)")
+    parser.add_argument("--recent-rounds", type=int, default=15, help="rounds of each recent window")
+    parser.add_argument("--recent-only", action="store_true", help="run the recent windows alone")
     parser.add_argument("--archive", default=None, help="archive folder (default: <state>/bench-history)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the rows loaded by a previous run (no ingest figures); rewrite the "
@@ -151,6 +175,9 @@ def main() -> None:
     tk.config["ckanext.history.duckdb.memory_limit"] = "1GB"
 
     stations = station_ids(args.stations)
+    if args.recent_only:
+        recent_windows(args, stations)
+        return
     minutes = args.days * 1440
     period_start, period_end = START, START + datetime.timedelta(days=args.days)
     total = len(stations) * minutes
@@ -170,6 +197,7 @@ def main() -> None:
     rid, ds_bytes, upsert_rate, copy_rate, site_user = load_datastore(args, stations, minutes)
     run_queries(args, stations, total, period_start, period_end, rid, site_user, suite_ingest, hot_bytes,
                 compact_s, archive_bytes, ds_bytes, upsert_rate, copy_rate)
+    recent_windows(args, stations)
 
 
 def load_suite(args, stations, minutes, total, period_end):
@@ -372,6 +400,240 @@ def run_queries(args, stations, total, period_start, period_end, rid, site_user,
     if year_rows:
         print(f"{'archive bytes/row over the year':46} {year_bytes / year_rows:>16.2f}")
     print(f"compaction of the period: {compact_s:.1f} s; peak memory: {_peak_mb():.0f} MB")
+
+
+# --- recent windows ----------------------------------------------------------------------
+
+def changes_only(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A station's readings as a changes-only feed stores them: its first
+    row, then a row only when a value differs from the one before."""
+    names = [f["name"] for f in FIELDS]
+    columns = [batch.column(n).to_numpy(zero_copy_only=False) for n in names]
+    keep = np.zeros(batch.num_rows, dtype=bool)
+    keep[0] = True
+    for column in columns:
+        keep[1:] |= column[1:] != column[:-1]
+    return batch.filter(pa.array(keep))
+
+
+# The issue's targets on this 2-core machine (seconds).
+TARGETS = {"24h": 0.1, "raw7": 0.05, "hour7": 0.3, "retention": 1.0}
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def measure(fn, rounds: int) -> tuple[float, float]:
+    """(median, p95) of `rounds` timed calls after one warm-up call."""
+    fn()
+    values = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        values.append(time.perf_counter() - t0)
+    return statistics.median(values), percentile(values, 0.95)
+
+
+def recent_windows(args, stations: list[str]) -> None:
+    """Section 4: the recent windows over the hot tier, the archive, the
+    DataStore and a history over both tiers (see the module's docstring)."""
+    import ckan.plugins.toolkit as tk
+    import psycopg2
+    import sqlalchemy as sa
+
+    from ckanext.history import archive, config, query, store
+
+    days = args.recent_days or config.hot_retention_days()
+    # A day per station over the retention is more records than a page.
+    tk.config["ckanext.history.query.max_limit"] = 100_000
+    end = store.utcnow().replace(second=0, microsecond=0)
+    start = end - datetime.timedelta(days=days)
+    # The spanning history's last 7 days are hot (half of a shorter run).
+    split = end - datetime.timedelta(days=7 if days > 7 else days / 2)
+    minutes = days * 1440
+    schema = store.arrow_schema(FIELDS)
+    for rid in (RECENT_HOT_RID, RECENT_ARCHIVE_RID, RECENT_SPAN_RID):
+        store.delete_resource(rid)
+        archive.delete_resource(rid)
+        store.ensure_schema(rid, FIELDS)
+        store.register_features(rid, stations)
+
+    # The rows, a station at a time: hot copy, archive copy (by month),
+    # the spanning history's hot part, the DataStore's CSV.
+    print(f"recent windows: {len(stations)} stations x {days} days, changes-only, ending {end:%Y-%m-%d %H:%M} UTC",
+          flush=True)
+    t0 = time.perf_counter()
+    by_month: dict = {}
+    total = 0
+    import io
+
+    import pyarrow.csv as pacsv
+
+    csv_sink = io.BytesIO()
+    for batch in generate(stations, start, minutes):
+        batch = changes_only(batch)
+        total += batch.num_rows
+        for offset in range(0, batch.num_rows, 5000):
+            store.write_rows(RECENT_HOT_RID, rows_of(batch.slice(offset, 5000)), fields=FIELDS)
+        times = batch.column("time")
+        recent = batch.filter(pc.greater_equal(times, pa.scalar(split, pa.timestamp("us"))))
+        for offset in range(0, recent.num_rows, 5000):
+            store.write_rows(RECENT_SPAN_RID, rows_of(recent.slice(offset, 5000)), fields=FIELDS)
+        by_month.setdefault("all", []).append(batch)
+        pacsv.write_csv(batch, csv_sink, write_options=pacsv.WriteOptions(include_header=False))
+    load_s = time.perf_counter() - t0
+    print(f"  hot tier: {total:,} rows ({total / len(stations) / days:.0f} a station a day) "
+          f"written in {load_s:.0f} s", flush=True)
+    table = pa.Table.from_batches(by_month.pop("all")).cast(schema)
+    month = store.month_start(start)
+    while month < end:
+        following = store.next_month(month)
+        in_month = table.filter(pc.and_(
+            pc.greater_equal(table.column("time"), pa.scalar(month, pa.timestamp("us"))),
+            pc.less(table.column("time"), pa.scalar(following, pa.timestamp("us")))))
+        archive.write_month_stream(RECENT_ARCHIVE_RID, month.year, month.month, schema,
+                                   in_month.combine_chunks().to_batches(archive.ROW_GROUP_ROWS))
+        old = in_month.filter(pc.less(in_month.column("time"), pa.scalar(split, pa.timestamp("us"))))
+        if old.num_rows:
+            archive.write_month_stream(RECENT_SPAN_RID, month.year, month.month, schema,
+                                       old.combine_chunks().to_batches(archive.ROW_GROUP_ROWS))
+        month = following
+    with store.engine().begin() as conn:
+        conn.execute(sa.text("ANALYZE history_row"))
+
+    # The DataStore: the same rows in a table of its own (COPY).
+    site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+    ctx = lambda: {"user": site_user, "ignore_auth": True}  # noqa: E731
+    dataset = tk.get_action("package_show")(ctx(), {"id": "bench-history-velov"}) if _exists(
+        "bench-history-velov") else None
+    if dataset is None:
+        try:
+            org = tk.get_action("organization_show")(ctx(), {"id": "bench-history"})
+        except tk.ObjectNotFound:
+            org = tk.get_action("organization_create")(ctx(), {"name": "bench-history",
+                                                              "title": "Bench history"})
+        dataset = tk.get_action("package_create")(ctx(), {
+            "name": "bench-history-velov", "title": "Bench history", "owner_org": org["id"],
+            "access_level": "open", "license_id": "lo-2.0",
+            "resources": [{"name": "velov", "url": "https://example.org/velov.geojson"}]})
+    recent = [r for r in dataset["resources"] if r["name"] == "velov-recent"]
+    resource = recent[0] if recent else tk.get_action("resource_create")(ctx(), {
+        "package_id": dataset["id"], "name": "velov-recent", "url": "https://example.org/velov.geojson"})
+    ds_rid = resource["id"]
+    try:
+        tk.get_action("datastore_delete")(ctx(), {"resource_id": ds_rid, "force": True})
+    except tk.ObjectNotFound:
+        pass
+    tk.get_action("datastore_create")(ctx(), {
+        "resource_id": ds_rid, "force": True, "primary_key": ["station", "time"],
+        "fields": [{"id": "station", "type": "text"}, {"id": "time", "type": "timestamp"},
+                   {"id": "available_bikes", "type": "int"}, {"id": "available_bike_stands", "type": "int"},
+                   {"id": "bike_stands", "type": "int"}, {"id": "status", "type": "text"}]})
+    write = psycopg2.connect(tk.config["ckan.datastore.write_url"])
+    csv_sink.seek(0)
+    with write.cursor() as cur:
+        cur.copy_expert(f'COPY "{ds_rid}" (station, "time", available_bikes, available_bike_stands, bike_stands, '
+                        "status) FROM STDIN WITH (FORMAT csv)", csv_sink)
+        cur.execute(f'ANALYZE "{ds_rid}"')
+    write.commit()
+    write.close()
+    read = psycopg2.connect(tk.config["ckan.datastore.read_url"])
+
+    def suite(rid, **params):
+        def run():
+            q = query.parse({"resource_id": rid, "tz": "Europe/Paris", "limit": 100_000, **params}, FIELDS)
+            return len(query.run(q)["records"])
+        return run
+
+    def ds(sql, params):
+        def run():
+            with read.cursor() as cur:
+                cur.execute(sql, params)
+                return len(cur.fetchall())
+        return run
+
+    def iso(t: datetime.datetime) -> str:
+        return t.isoformat() + "Z"
+
+    station = stations[len(stations) // 2]
+    day_ago, week_ago = end - datetime.timedelta(days=1), end - datetime.timedelta(days=7)
+    hourly = {"aggregate": "hour", "functions": ["avg"], "fields": ["available_bikes"], "per_feature": False}
+    daily = {"aggregate": "day", "functions": ["avg"], "fields": ["available_bikes"]}
+    ds_hourly = (f'SELECT date_trunc(\'hour\', "time" AT TIME ZONE \'UTC\' AT TIME ZONE \'Europe/Paris\') AS h, '
+                 f'avg(available_bikes) FROM "{ds_rid}" WHERE "time" >= %s AND "time" < %s GROUP BY 1 ORDER BY 1')
+    ds_daily = (f'SELECT station, date_trunc(\'day\', "time" AT TIME ZONE \'UTC\' AT TIME ZONE \'Europe/Paris\') '
+                f'AS d, avg(available_bikes) FROM "{ds_rid}" WHERE "time" >= %s AND "time" < %s '
+                "GROUP BY 1, 2 ORDER BY 2, 1")
+    ds_raw = f'SELECT * FROM "{ds_rid}" WHERE station = %s AND "time" >= %s AND "time" < %s ORDER BY "time"'
+    cases = [
+        ("24h", "last 24 h, hourly avg of all stations",
+         {"start": iso(day_ago), "end": iso(end), **hourly}, ds(ds_hourly, (day_ago, end))),
+        ("raw7", "last 7 days, raw, one station",
+         {"start": iso(week_ago), "end": iso(end), "features": [station]}, ds(ds_raw, (station, week_ago, end))),
+        ("hour7", "last 7 days, hourly avg of all stations",
+         {"start": iso(week_ago), "end": iso(end), **hourly}, ds(ds_hourly, (week_ago, end))),
+        ("retention", f"last {days} days, daily avg per station",
+         {"start": iso(start), "end": iso(end), **daily}, ds(ds_daily, (start, end))),
+    ]
+    rounds = args.recent_rounds
+    results = []
+    for key, label, params, ds_run in cases:
+        hot = measure(suite(RECENT_HOT_RID, **params), rounds)
+        arch = measure(suite(RECENT_ARCHIVE_RID, **params), rounds)
+        data = measure(ds_run, rounds)
+        results.append((label, hot, arch, data, TARGETS.get(key)))
+        print(f"  {label}: hot {human(hot[0])}, archive {human(arch[0])}, DataStore {human(data[0])}", flush=True)
+    # Over both tiers: the spanning history's whole range, and its parts.
+    span_params = {"start": iso(start), "end": iso(end), **daily}
+    both = measure(suite(RECENT_SPAN_RID, **span_params), rounds)
+    part_old = measure(suite(RECENT_SPAN_RID, **{**span_params, "end": iso(split)}), rounds)
+    part_new = measure(suite(RECENT_SPAN_RID, **{**span_params, "start": iso(split)}), rounds)
+    answers_equal = (query.run(query.parse({"resource_id": RECENT_SPAN_RID, "tz": "Europe/Paris", "limit": 100_000,
+                                            **span_params}, FIELDS))["records"]
+                     == query.run(query.parse({"resource_id": RECENT_HOT_RID, "tz": "Europe/Paris",
+                                               "limit": 100_000, **span_params}, FIELDS))["records"])
+
+    # The plan of the raw read of one station in the hot tier.
+    raw = store.engine().raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("EXPLAIN " + store.hot_select_sql(FIELDS, "one") + ' ORDER BY "time" LIMIT 10001',
+                    {"rid": RECENT_HOT_RID, "start": week_ago, "end": end, "feature": station,
+                     **{f"f{i}": f["name"] for i, f in enumerate(FIELDS)}})
+        scans = sorted({line.strip().lstrip("-> ").split(" on ")[0] + " on " + line.strip().split(" on ")[1].split(" ")[0]
+                        for (line,) in cur.fetchall() if " Scan " in line and " on " in line})
+    finally:
+        raw.rollback()
+        raw.close()
+
+    def cell(pair):
+        return f"{human(pair[0])} / {human(pair[1])}"
+
+    print()
+    print(f"Recent windows: {len(stations)} stations, {days} days changes-only ({total:,} rows), "
+          f"Europe/Paris buckets; median / p95 of {rounds} rounds; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'':44} {'hot (PostgreSQL)':>18} {'archive':>18} {'DataStore':>18} {'target':>8}")
+    for label, hot, arch, data, target in results:
+        print(f"{label:44} {cell(hot):>18} {cell(arch):>18} {cell(data):>18} "
+              f"{('<= ' + human(target)) if target else '':>8}")
+    print(f"{'over both tiers: ' + str(days) + ' days daily per station':44} {cell(both):>18}")
+    print(f"{'  its archived part + its hot part':44} {human(part_old[0] + part_new[0]):>18}  "
+          f"(archive {human(part_old[0])}, hot {human(part_new[0])}); target: no slower than the sum")
+    print(f"  same answer over both tiers as all hot: {answers_equal}")
+    print(f"  raw read of one station in the hot tier: {'; '.join(scans)}")
+
+
+def _exists(name: str) -> bool:
+    import ckan.plugins.toolkit as tk
+
+    try:
+        tk.get_action("package_show")({"ignore_auth": True}, {"id": name})
+        return True
+    except tk.ObjectNotFound:
+        return False
 
 
 def _grouped(batches, schema: pa.Schema):
