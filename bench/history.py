@@ -2,7 +2,8 @@
 DataStore, on the same Vélo'v-like rows. Not a test.
 
     ./portal bench-history [--stations 430] [--days 31] [--year-months 12] [--rounds 5]
-                           [--recent-days 35] [--recent-rounds 15] [--recent-only]
+                           [--recent-days 35] [--recent-rounds 15] [--recent-changes-per-hour 6]
+                           [--recent-only]
 
 Rows: `stations` stations, one row per station per minute, fields
 available_bikes, available_bike_stands, bike_stands, status (a random walk
@@ -26,9 +27,10 @@ that changes a few times an hour, like the real feed).
    PostgreSQL; the DataStore is not loaded with a year: "n/a").
 
 4. Recent windows (`recent_windows`): the hot retention (`--recent-days`,
-   default `ckanext.history.hot_retention_days`, 35) of the same stations
-   stored changes-only as the feeds store them (a station's row only when
-   a value changed), ending now, three times: in the hot tier
+   default `ckanext.history.hot_retention_days`, 35) of the same stations,
+   a reading a minute whose bikes change `--recent-changes-per-hour` times
+   an hour (default 6), stored changes-only as the feeds store them (a
+   station's row only when a value changed), ending now, three times: in the hot tier
    (store.write_rows), in the archive (month files written straight from
    the generator) and in a DataStore table (COPY); and a fourth history
    whose last 7 days are hot and the rest archived. Each window of the
@@ -156,6 +158,8 @@ def main() -> None:
     parser.add_argument("--recent-days", type=int, default=None,
                         help="days of changes-only rows for the recent windows (default: the hot retention)")
     parser.add_argument("--recent-rounds", type=int, default=15, help="rounds of each recent window")
+    parser.add_argument("--recent-changes-per-hour", type=float, default=6.0,
+                        help="how often a station's bikes change in the recent windows' rows")
     parser.add_argument("--recent-only", action="store_true", help="run the recent windows alone")
     parser.add_argument("--archive", default=None, help="archive folder (default: <state>/bench-history)")
     parser.add_argument("--reuse", action="store_true",
@@ -404,6 +408,34 @@ def run_queries(args, stations, total, period_start, period_end, rid, site_user,
 
 # --- recent windows ----------------------------------------------------------------------
 
+def generate_changing(stations: list[str], start: datetime.datetime, minutes: int, per_hour: float,
+                      seed: int = 11):
+    """Like `generate`, a reading a minute of each station, but its bikes
+    change `per_hour` times an hour on average all along (a walk reflected
+    at 0 and the capacity: `generate`'s clipped walk stays at a bound for
+    hours, a day of it changes ~27 times)."""
+    rng = np.random.default_rng(seed + start.toordinal())
+    base = np.datetime64(start, "us")
+    times = base + np.arange(minutes, dtype="int64") * np.timedelta64(60_000_000, "us")
+    for number in stations:
+        capacity = int(rng.integers(12, 40))
+        steps = rng.random(minutes) < per_hour / 60
+        walk = capacity // 2 + np.cumsum(np.where(steps, rng.choice([-1, 1], size=minutes), 0))
+        folded = np.mod(walk, 2 * capacity)
+        bikes = np.where(folded <= capacity, folded, 2 * capacity - folded).astype("int64")
+        closed = np.zeros(minutes, dtype=bool)
+        if rng.random() < 0.05:
+            at = int(rng.integers(0, max(1, minutes - 600)))
+            closed[at:at + 600] = True
+        status = np.where(closed, "CLOSED", "OPEN")
+        yield pa.RecordBatch.from_arrays([
+            pa.array([number] * minutes, pa.string()),
+            pa.array(times, pa.timestamp("us")),
+            pa.array(bikes), pa.array(capacity - bikes), pa.array(np.full(minutes, capacity, dtype="int64")),
+            pa.array(status, pa.string()),
+        ], names=["feature", "time", "available_bikes", "available_bike_stands", "bike_stands", "status"])
+
+
 def changes_only(batch: pa.RecordBatch) -> pa.RecordBatch:
     """A station's readings as a changes-only feed stores them: its first
     row, then a row only when a value differs from the one before."""
@@ -473,7 +505,7 @@ def recent_windows(args, stations: list[str]) -> None:
     import pyarrow.csv as pacsv
 
     csv_sink = io.BytesIO()
-    for batch in generate(stations, start, minutes):
+    for batch in generate_changing(stations, start, minutes, args.recent_changes_per_hour):
         batch = changes_only(batch)
         total += batch.num_rows
         for offset in range(0, batch.num_rows, 5000):
