@@ -21,7 +21,8 @@ import yaml
 from ckanext.communes import config
 
 DEFAULTS = os.path.join(os.path.dirname(__file__), "dcat_ap_defaults.yaml")
-SECTIONS = ("formats", "frequencies", "licences", "themes", "places", "labels")
+SECTIONS = ("formats", "frequencies", "licences", "licence_types", "themes", "places",
+            "labels")
 IANA = "https://www.iana.org/assignments/media-types/"
 
 
@@ -49,6 +50,7 @@ class Mappings:
     formats: dict[str, dict[str, str]]
     frequencies: dict[str, str]
     licences: dict[str, str]
+    licence_types: dict[str, str]
     themes: dict[str, list[str]]
     place_template: str
     place_codes: dict[str, str]
@@ -89,6 +91,10 @@ class Mappings:
 
     def licence(self, licence_id: str) -> str | None:
         return self.licences.get(key_of(licence_id)) if licence_id else None
+
+    def licence_type(self, licence_id: str) -> str | None:
+        """The ADMS licence type of a licence of the registry."""
+        return self.licence_types.get(key_of(licence_id)) if licence_id else None
 
     def themes_of(self, group_names: list[str]) -> list[str]:
         themes: list[str] = []
@@ -147,6 +153,7 @@ def build(document: dict[str, Any]) -> Mappings:
         formats=formats,
         frequencies={key_of(str(k)): str(v) for k, v in document["frequencies"].items()},
         licences={key_of(str(k)): str(v) for k, v in document["licences"].items()},
+        licence_types={key_of(str(k)): str(v) for k, v in document["licence_types"].items()},
         themes=themes,
         place_template=str(places.get("template") or ""),
         place_codes={str(k): str(v) for k, v in (places.get("codes") or {}).items()},

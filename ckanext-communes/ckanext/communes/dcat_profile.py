@@ -119,6 +119,8 @@ class CommunesAccessProfile(RDFProfile):
                 dataset_dict["license_id"] = licence_id
                 break
         for resource in dataset_dict.get("resources", []):
+            resource.pop("license", None)  # the dataset's licence, published on each
+        for resource in dataset_dict.get("resources", []):
             name = mappings.format_name(resource.get("format") or "")
             if name:
                 resource["format"] = name
@@ -158,6 +160,10 @@ class CommunesAccessProfile(RDFProfile):
         if licence and not list(g.objects(dataset_ref, DCT.license)):
             g.add((dataset_ref, DCT.license, URIRef(licence)))
             g.add((URIRef(licence), RDF.type, DCT.LicenseDocument))
+        kind = mappings.licence_type(dataset_dict.get("license_id") or "")
+        if licence and kind and (URIRef(licence), DCT.type, None) not in g:
+            g.add((URIRef(licence), DCT.type, URIRef(kind)))
+            self._concept(URIRef(kind), SKOS.Concept, SKOS.prefLabel, mappings)
         self._frequency(dataset_ref, mappings)
         self._themes(dataset_dict, dataset_ref, mappings)
         self._place(dataset_dict, dataset_ref, mappings)
@@ -231,14 +237,15 @@ class CommunesAccessProfile(RDFProfile):
 
     def _publisher_types(self, dataset_ref) -> None:
         """The configured publisher type on the organisations that publish
-        (DCAT-AP recommends a dct:type on each agent)."""
+        (DCAT-AP recommends a dct:type on each agent); a type already there
+        (a harvested dataset's) is typed and labelled as a concept too."""
         kind = config.dcat_publisher_type()
-        if not kind:
-            return
         for publisher in list(self.g.objects(dataset_ref, DCT.publisher)):
-            if (publisher, DCT.type, None) not in self.g:
+            if kind and (publisher, DCT.type, None) not in self.g:
                 self.g.add((publisher, DCT.type, URIRef(kind)))
-                self._concept(URIRef(kind), SKOS.Concept, SKOS.prefLabel, current())
+            for value in list(self.g.objects(publisher, DCT.type)):
+                if isinstance(value, URIRef):
+                    self._concept(value, SKOS.Concept, SKOS.prefLabel, current())
 
     def _distribution(self, distribution, licence: str, mappings: Mappings) -> None:
         g = self.g
