@@ -3,7 +3,8 @@
 PostgreSQL cannot store a NUL character in text: CKAN passes such strings on
 and the database answers with an error, which the API turns into a 500. Any
 request carrying a NUL in its query string, form or JSON body is answered 400
-here, naming the parameter, so nothing reaches the database.
+here, naming the parameter, so nothing reaches the database; one in the
+path of the address (`/user/%00`) is answered 400 the same way.
 
 Where to go next (`came_from`, `next`): CKAN's `url_is_local` lets through
 `/\\evil.example`, which browsers follow to another site (they read `\\` as
@@ -78,9 +79,11 @@ def _not_text(text: str) -> str | None:
     return None
 
 
-def _offending() -> tuple[str, str] | None:
+def _offending() -> tuple[str | None, str] | None:
     """(the parameter, what is wrong with it) of the first parameter that
-    is not storable text."""
+    is not storable text; the parameter is None for the path itself."""
+    if (problem := _not_text(request.path)) is not None:
+        return None, problem
     pairs: Iterator[tuple[str, str]] = iter(())
     for key, value in request.args.items(multi=True):
         for text in (key, value):
@@ -106,8 +109,12 @@ def refuse_nul() -> Response | None:
     if found is None:
         return None
     name, problem = found
-    shown = name.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
-    if problem == "nul":
+    shown = (name or "path").replace("\x00", "\\0").encode(
+        "utf-8", "backslashreplace").decode("utf-8")
+    if name is None:
+        message = tk._("The address contains a character that is not allowed (a NUL "
+                       "character or invalid text).")
+    elif problem == "nul":
         message = tk._("The parameter {name} contains a NUL character, which is not "
                        "allowed.").format(name=shown)
     else:

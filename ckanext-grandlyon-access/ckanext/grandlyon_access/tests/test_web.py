@@ -137,3 +137,11 @@ def test_editor_grants_from_the_dataset_page(browser, people):
     browser.post("/dataset/ds-restricted/access/grants",
              data={"user": "grantee", "_csrf_token": token})
     assert model.Session.query(Grant).filter_by(user_id=model.User.get("grantee").id).count() == 1
+
+
+@pytest.mark.parametrize("path", ["/user/%00", "/dataset/%00", "/dataset/a%00b/resource/x",
+                                  "/api/3/action/package_show/%00"])
+def test_a_nul_in_the_address_is_refused_before_any_view(app, path):
+    res = app.get(path, follow_redirects=False)
+    assert res.status_code == 400
+    assert "NUL" in res.get_data(as_text=True)
