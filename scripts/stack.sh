@@ -273,8 +273,12 @@ write_config() {
   mkdir -p "$STATE/storage"
   # Development only: the demo's real-time feed is served on loopback, which
   # the outbound guard refuses unless allowed (production leaves it empty).
+  # Its mail has a sender (CKAN fails on a missing one before it even tries the
+  # server) but no server: mail is refused and the portal says so, as in
+  # production when the SMTP relay is down.
   write_ini "$STATE/ckan.ini" "$ROOT/config/portal.ini" ckan datastore 0 ckan portal \
-    "ckanext.grandlyon_access.outbound.allow = 127.0.0.1"
+    "ckanext.grandlyon_access.outbound.allow = 127.0.0.1
+smtp.mail_from = portail@localhost"
   # The tests' SMTP catcher listens where the test ini says (stacks side by side
   # choose their own port).
   write_ini "$STATE/test.ini" "$ROOT/config/test.ini" ckan_test datastore_test 1 ckan_test portal_test \
