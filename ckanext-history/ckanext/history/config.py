@@ -24,6 +24,11 @@ def hot_retention_days() -> int:
     return tk.config["ckanext.history.hot_retention_days"]
 
 
+def hot_aggregate_work_mem() -> str:
+    """PostgreSQL work_mem of a query aggregating hot rows (e.g. 64MB)."""
+    return tk.config["ckanext.history.hot_aggregate_work_mem"]
+
+
 # Queries (history_query, downloads) and DuckDB.
 
 def query_default_limit() -> int:

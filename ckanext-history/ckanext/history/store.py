@@ -30,6 +30,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import pyarrow as pa
 import sqlalchemy as sa
+from ckanext.history import config
 from ckanext.history.model import feature_table, row_table, schema_table
 
 log = logging.getLogger(__name__)
@@ -465,6 +466,10 @@ def pg_batches(sql: str, bound: dict, schema: pa.Schema, batch_rows: int = 50_00
             # it (PostgreSQL's JIT, on by default past a cost any range of
             # a busy feed reaches) would cost more than it saves.
             cursor.execute("SET LOCAL jit = off")
+            # Room to group the buckets in memory (hash) rather than sort
+            # the rows on disk.
+            cursor.execute("SELECT set_config('work_mem', %(mem)s, true)",
+                           {"mem": config.hot_aggregate_work_mem()})
         cursor.execute(sql, bound)
         while True:
             chunk = cursor.fetchmany(batch_rows)
