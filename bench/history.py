@@ -161,6 +161,8 @@ def main() -> None:
     parser.add_argument("--recent-changes-per-hour", type=float, default=6.0,
                         help="how often a station's bikes change in the recent windows' rows")
     parser.add_argument("--recent-only", action="store_true", help="run the recent windows alone")
+    parser.add_argument("--recent-reuse", action="store_true",
+                        help="time the recent windows over the rows a previous run loaded (no load)")
     parser.add_argument("--archive", default=None, help="archive folder (default: <state>/bench-history)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the rows loaded by a previous run (no ingest figures); rewrite the "
@@ -469,18 +471,18 @@ def measure(fn, rounds: int) -> tuple[float, float]:
     return statistics.median(values), percentile(values, 0.95)
 
 
-def recent_windows(args, stations: list[str]) -> None:
-    """Section 4: the recent windows over the hot tier, the archive, the
-    DataStore and a history over both tiers (see the module's docstring)."""
+def _load_recent(args, stations: list[str], days: int):
+    """Loads the recent windows' rows (hot, archive, spanning, DataStore);
+    returns (end, start, rows, DataStore resource id)."""
+    import io
+
     import ckan.plugins.toolkit as tk
     import psycopg2
+    import pyarrow.csv as pacsv
     import sqlalchemy as sa
 
-    from ckanext.history import archive, config, query, store
+    from ckanext.history import archive, store
 
-    days = args.recent_days or config.hot_retention_days()
-    # A day per station over the retention is more records than a page.
-    tk.config["ckanext.history.query.max_limit"] = 100_000
     end = store.utcnow().replace(second=0, microsecond=0)
     start = end - datetime.timedelta(days=days)
     # The spanning history's last 7 days are hot (half of a shorter run).
@@ -500,10 +502,6 @@ def recent_windows(args, stations: list[str]) -> None:
     t0 = time.perf_counter()
     by_month: dict = {}
     total = 0
-    import io
-
-    import pyarrow.csv as pacsv
-
     csv_sink = io.BytesIO()
     for batch in generate_changing(stations, start, minutes, args.recent_changes_per_hour):
         batch = changes_only(batch)
@@ -572,6 +570,33 @@ def recent_windows(args, stations: list[str]) -> None:
         cur.execute(f'ANALYZE "{ds_rid}"')
     write.commit()
     write.close()
+    return end, start, total, ds_rid
+
+
+def recent_windows(args, stations: list[str]) -> None:
+    """Section 4: the recent windows over the hot tier, the archive, the
+    DataStore and a history over both tiers (see the module's docstring)."""
+    import ckan.plugins.toolkit as tk
+    import psycopg2
+
+    from ckanext.history import config, query, store
+
+    days = args.recent_days or config.hot_retention_days()
+    # A day per station over the retention is more records than a page.
+    tk.config["ckanext.history.query.max_limit"] = 100_000
+    if args.recent_reuse:
+        # The rows of a previous run: they end a minute after the last one.
+        hot = store.hot_stats(RECENT_HOT_RID)
+        end, total = hot["last"] + datetime.timedelta(minutes=1), hot["rows"]
+        start = end - datetime.timedelta(days=days)
+        site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+        dataset = tk.get_action("package_show")({"user": site_user}, {"id": "bench-history-velov"})
+        ds_rid = [r for r in dataset["resources"] if r["name"] == "velov-recent"][0]["id"]
+        print(f"recent windows: the rows of a previous run ({total:,}), ending {end:%Y-%m-%d %H:%M} UTC",
+              flush=True)
+    else:
+        end, start, total, ds_rid = _load_recent(args, stations, days)
+    split = end - datetime.timedelta(days=7 if days > 7 else days / 2)
     read = psycopg2.connect(tk.config["ckan.datastore.read_url"])
 
     def suite(rid, **params):
