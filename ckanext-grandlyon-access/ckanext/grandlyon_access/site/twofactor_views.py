@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 from typing import Any
 
 import ckan.lib.base as base
@@ -32,7 +31,7 @@ from ckan.lib import authenticator, signals
 from ckan.views.user import regenerate_session, rotate_token
 from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.site import twofactor
-from flask import Blueprint, Response, request, session
+from flask import Blueprint, Response, g, request, session
 
 
 def safe_next(target: str | None) -> str | None:
@@ -46,8 +45,9 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _complete_login(user: model.User, remember: str | None, next_url: str | None,
-                    redirect: bool = True) -> Response | None:
-    """Logs `user` in as CKAN's login view does (new session, new CSRF token)."""
+                    redirect: bool = True, second_factor: bool = False) -> Response | None:
+    """Logs `user` in as CKAN's login view does (new session, new CSRF token);
+    `second_factor`: the sign-in passed a code, which the session remembers."""
     twofactor.drop_pending(session)
     regenerate_session()
     if remember and str(remember).isdigit():
@@ -56,6 +56,8 @@ def _complete_login(user: model.User, remember: str | None, next_url: str | None
     else:
         tk.login_user(user)
     rotate_token()
+    if second_factor:
+        session[_DONE] = user.id
     if not redirect:
         return None
     target = safe_next(next_url)
@@ -115,7 +117,8 @@ def verify() -> Any:
     if request.method == "POST":
         code = request.form.get("code", "")
         if twofactor.check_code_or_recovery(user.id, code):
-            return _complete_login(user, state.get("remember"), state.get("next"))
+            return _complete_login(user, state.get("remember"), state.get("next"),
+                                   second_factor=True)
         _wrong_code(user)
     return base.render("grandlyon_access/two_factor/verify.html", {"pending_user": user})
 
@@ -143,7 +146,8 @@ def enrol() -> Any:
     if request.method == "POST":
         if twofactor.check_code(user.id, request.form.get("code", ""), enabling=True):
             codes = twofactor.enable(user.id)
-            _complete_login(user, state.get("remember"), None, redirect=False)
+            _complete_login(user, state.get("remember"), None, redirect=False,
+                            second_factor=True)
             return _codes_page(user, codes, state.get("next"))
         _wrong_code(user)
     extra = _setup_vars(user, tk.h.url_for("grandlyon_access.two_factor_enrol"))
@@ -176,6 +180,7 @@ def _account_post(user: model.User, enabled: bool, required: bool, do: str) -> A
     code = request.form.get("code", "")
     if do == "enable" and not enabled:
         if twofactor.check_code(user.id, code, enabling=True):
+            session[_DONE] = user.id  # this session has just given a code
             return _codes_page(user, twofactor.enable(user.id), None)
         return _wrong_code(user)
     if do == "disable" and enabled:
@@ -213,37 +218,62 @@ def reset(id: str) -> Any:
     return tk.redirect_to("user.read", id=id)
 
 
-# A session's user found not to need an enrolment, until a time (seconds).
-_CHECKED = "grandlyon_access_two_factor_checked"
-_CHECK_EVERY = 300
+# The id of the user whose session passed the second factor (a code at
+# sign-in, or the first code when switching it on).
+_DONE = "grandlyon_access_two_factor_done"
 _ALLOWED_ENDPOINTS = ("grandlyon_access.two_factor", "user.logout", "user.logged_out_page",
                       "user.logged_out_redirect", "static", "webassets.index")
 
 
-def require_enrolment() -> Response | None:
-    """Before a request made with a session (not an API token): a user the
-    configuration requires a factor of, without one, is sent to their
-    two-factor page (JSON 403 on the API). Checked again every few minutes
-    of a session."""
-    user = tk.current_user
-    if (not getattr(user, "is_authenticated", False) or request.headers.get("Authorization")
-            or not config.two_factor_required_for()
-            or (request.endpoint or "") in _ALLOWED_ENDPOINTS
-            or request.path.startswith(("/webassets/", "/api/i18n/", "/base/"))):
-        return None
-    checked = session.get(_CHECKED)
-    if isinstance(checked, list) and checked[:1] == [user.id] and checked[1] > time.time():
-        return None
-    account = model.User.get(user.id)
-    if twofactor.is_enabled(account.id) or not twofactor.is_required(account):
-        session[_CHECKED] = [account.id, time.time() + _CHECK_EVERY]
-        return None
-    text = tk._("Two-factor sign-in is required for your account: set it up to go on.")
+def _creates_a_token() -> bool:
+    """Whether the request creates an API token (the API action or the
+    account's tokens form)."""
+    if request.endpoint == "api.action":
+        return (request.view_args or {}).get("logic_function") == "api_token_create"
+    return request.endpoint == "user.api_tokens" and request.method == "POST"
+
+
+def _refuse(text: str, target: Response) -> Response:
     if request.path.startswith("/api/"):
         body = {"success": False, "error": {"__type": "Authorization Error", "message": text}}
         return Response(json.dumps(body), status=403, content_type="application/json")
     tk.h.flash_notice(text)
-    return tk.redirect_to("grandlyon_access.two_factor", id=account.name)
+    return target
+
+
+def require_enrolment() -> Response | None:
+    """Before every request made with a session cookie (not an API token),
+    checked afresh each time so that a role given a minute ago bites on
+    the next request:
+
+    - a user the configuration requires a factor of, without one, reaches
+      only their two-factor page and logging out (JSON 403 on the API);
+    - such a user with a factor, whose session never gave a code (logged in
+      before the factor or the requirement), is logged out to sign in again;
+    - a session that has not given a code of the user's factor creates no
+      API token (a user without a factor, not required to have one, may).
+
+    A session that gave a code costs one query (is the factor still on);
+    others: the factor, then the roles (one query each, sysadmin is a column).
+    """
+    user = tk.current_user
+    if (not getattr(user, "is_authenticated", False) or g.get("login_via_auth_header")
+            or (request.endpoint or "") in _ALLOWED_ENDPOINTS
+            or request.path.startswith(("/webassets/", "/api/i18n/", "/base/"))):
+        return None
+    enabled = twofactor.is_enabled(user.id)
+    if enabled and session.get(_DONE) == user.id:
+        return None
+    required = bool(config.two_factor_required_for()) and twofactor.is_required(user)
+    if enabled and (required or _creates_a_token()):
+        tk.logout_user()
+        return _refuse(tk._("Your account uses two-factor sign-in: log in again with your "
+                            "code to go on."), tk.redirect_to("user.login"))
+    if required:
+        return _refuse(tk._("Two-factor sign-in is required for your account: set it up to "
+                            "go on."),
+                       tk.redirect_to("grandlyon_access.two_factor", id=user.name))
+    return None
 
 
 def add_routes(blueprint: Blueprint) -> None:

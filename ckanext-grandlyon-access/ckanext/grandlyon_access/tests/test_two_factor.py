@@ -338,6 +338,72 @@ def test_a_session_from_before_the_requirement_must_enrol_first(app, world):
     assert client.get("/dataset/", follow_redirects=False).status_code == 200
 
 
+PROMOTIONS = {
+    "sysadmin": lambda world, user: world.call("user_patch", id=user.name, sysadmin=True),
+    "org_admin": lambda world, user: world.call("organization_member_create",
+                                                id=world.org["id"], username=user.name,
+                                                role="admin"),
+    "restricted": lambda world, user: world.call("grandlyon_access_grant_create",
+                                                 package_id="ds-restricted", user=user.name),
+}
+
+
+@pytest.mark.ckan_config(REQUIRED, "sysadmin org_admin restricted")
+@pytest.mark.parametrize("role", sorted(PROMOTIONS))
+def test_a_promotion_bites_on_the_very_next_request(app, world, role):
+    """The session was in use before the promotion (no "checked" grace):
+    the next page and the next API call with the cookie are refused, and
+    no token or user change is made in between."""
+    user, victim = make_actor(), make_actor()
+    client = app.test_client()
+    assert log_in(client, user.name).status_code == 302
+    assert client.get("/dataset/", follow_redirects=False).status_code == 200
+    token = csrf(client, "/dataset/")
+    PROMOTIONS[role](world, user)
+    res = client.get("/dataset/", follow_redirects=False)
+    assert res.status_code == 302
+    assert res.headers["Location"].endswith(f"/user/{user.name}/two-factor")
+    headers = {"X-CSRFToken": token}
+    res = client.post("/api/3/action/api_token_create", headers=headers,
+                      json={"user": user.name, "name": "window"})
+    assert res.status_code == 403
+    res = client.post("/api/3/action/user_patch", headers=headers,
+                      json={"id": victim.name, "sysadmin": True})
+    assert res.status_code == 403
+    assert not model.Session.query(model.ApiToken).filter_by(user_id=user.id).filter(
+        model.ApiToken.name == "window").count()
+    assert not model.User.get(victim.id).sysadmin
+
+
+def test_a_session_without_the_code_creates_no_token(app, world):
+    """A session opened with the password alone, before the user switched
+    the factor on elsewhere, makes no API token; one that gave a code does."""
+    user = make_actor()
+    old = app.test_client()
+    assert log_in(old, user.name).status_code == 302
+    token = csrf(old, "/dataset/")
+    secret, _ = enrol(app, user.name)
+    res = old.post("/api/3/action/api_token_create", headers={"X-CSRFToken": token},
+                   json={"user": user.name, "name": "old-session"})
+    assert res.status_code == 403
+    assert not logged_in_as(old, user.name)
+    fresh = app.test_client()
+    assert log_in(fresh, user.name).status_code == 302
+    assert give_code(fresh, code(secret, 1)).status_code == 302
+    res = fresh.post("/api/3/action/api_token_create",
+                     headers={"X-CSRFToken": csrf(fresh, "/dataset/")},
+                     json={"user": user.name, "name": "fresh-session"})
+    assert res.status_code == 200 and res.json["result"]["token"]
+    # a user without a factor, not required to have one, still makes tokens
+    plain = make_actor()
+    client = app.test_client()
+    assert log_in(client, plain.name).status_code == 302
+    res = client.post("/api/3/action/api_token_create",
+                      headers={"X-CSRFToken": csrf(client, "/dataset/")},
+                      json={"user": plain.name, "name": "plain"})
+    assert res.status_code == 200
+
+
 @pytest.mark.ckan_config(REQUIRED, "sysadmin")
 def test_a_pending_enrolment_never_shows_a_factor_switched_on_meanwhile(app, world):
     root = make_actor(sysadmin=True)
