@@ -462,10 +462,6 @@ def pg_batches(sql: str, bound: dict, schema: pa.Schema, batch_rows: int = 50_00
             cursor.itersize = batch_rows
         else:
             cursor = raw.cursor()
-            # An aggregate of hot rows takes well under a second: compiling
-            # it (PostgreSQL's JIT, on by default past a cost any range of
-            # a busy feed reaches) would cost more than it saves.
-            cursor.execute("SET LOCAL jit = off")
             # Room to group the buckets in memory (hash) rather than sort
             # the rows on disk.
             cursor.execute("SELECT set_config('work_mem', %(mem)s, true)",
