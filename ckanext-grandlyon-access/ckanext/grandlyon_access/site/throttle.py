@@ -35,6 +35,7 @@ error is logged: logging in does not depend on the counters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import json
 import logging
@@ -48,6 +49,7 @@ from ckan.lib.redis import connect_to_redis
 from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.site import twofactor
 from flask import Response, request, session
+from markupsafe import escape
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -348,8 +350,48 @@ def refusal(wait: int) -> Response:
     return Response(page, status=429, headers=headers, content_type="text/html; charset=utf-8")
 
 
+_RESET_MAIL_FAILED = ("Error sending the email. Try again later or contact an administrator "
+                      "for help")
+_RESET_DONE = "A reset link has been emailed to you (unless the account specified does not exist)"
+
+
+def _same_reset_answer(view: Any) -> Any:
+    """CKAN's password reset request (`user.request_reset`) answers an
+    account whose mail failed with its own error, and an unknown account
+    with the generic message: with SMTP down that tells which accounts
+    exist. Wrapped, both get the generic message and the same redirect; the
+    failure is logged (CKAN logs MailerException; other errors of the
+    mailer are caught here)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.method != "POST":
+            return view(*args, **kwargs)
+        try:
+            response = view(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - OSError, AttributeError... from the mailer
+            log.exception("password reset for %r: e-mail not sent",
+                          (request.form.get("user") or "")[:100])
+            model.Session.rollback()
+            tk.h.flash_success(tk._(_RESET_DONE))
+            return tk.redirect_to(tk.config["ckan.user_reset_landing_page"])
+        failed = str(escape(tk._(_RESET_MAIL_FAILED)))  # as flash_error stores it
+        flashes = session.get("_flashes") or []
+        kept = [(category, message) for category, message in flashes if str(message) != failed]
+        if len(kept) < len(flashes):
+            session["_flashes"] = kept
+            tk.h.flash_success(tk._(_RESET_DONE))
+        return response
+
+    return wrapped
+
+
 def install(app: Any) -> None:
-    """Guards the doors of `app` and listens to CKAN's login signals."""
+    """Guards the doors of `app` and listens to CKAN's login signals; the
+    password reset request answers the same whether its mail left or not."""
+    if "user.request_reset" in app.view_functions:
+        app.view_functions["user.request_reset"] = _same_reset_answer(
+            app.view_functions["user.request_reset"])
     app.before_request(guard)
     app.teardown_request(settle)
     signals.failed_login.connect(_login_failed)

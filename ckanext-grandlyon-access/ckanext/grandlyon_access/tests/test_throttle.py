@@ -184,6 +184,44 @@ def test_password_reset_requests_are_throttled_per_account(app, people):
     assert "réessayez dans 60 minutes" in page_text(res)
 
 
+def reset_answer(app, login: str, address: str) -> tuple[str, str]:
+    """Where a password reset request for `login` sends the browser, and the
+    message shown there."""
+    client = app.test_client()
+    environ = {"REMOTE_ADDR": address}
+    token = TOKEN.search(client.get("/user/reset", environ_base=environ)
+                         .get_data(as_text=True)).group(1)
+    res = client.post("/user/reset", data={"user": login, "_csrf_token": token},
+                      environ_base=environ, follow_redirects=False)
+    assert res.status_code == 302
+    shown = page_text(client.get(res.headers["Location"], environ_base=environ))
+    messages = re.findall(r'class="alert[^"]*"[^>]*>(.*?)<', shown, re.S)
+    return res.headers["Location"], " ".join(m.strip() for m in messages)
+
+
+@pytest.mark.ckan_config("smtp.server", "127.0.0.1:1")
+def test_a_reset_request_says_the_same_when_the_mail_fails(app, people):
+    """SMTP down: an existing account (whose mail fails) and an unknown one
+    get the same redirect and message (CKAN alone shows an error for the
+    first, telling which accounts exist)."""
+    known = reset_answer(app, "thr-grace", "10.9.1.1")
+    unknown = reset_answer(app, "nobody-at-all", "10.9.1.2")
+    assert known == unknown
+    assert "lien de réinitialisation" in known[1] or "reset link" in known[1], known
+
+
+def test_a_reset_request_says_the_same_when_the_mailer_breaks(app, people, monkeypatch):
+    """An error CKAN's view does not catch (here an OSError) is no 500."""
+    import ckan.lib.mailer as mailer
+
+    def broken(user, *args, **kwargs):
+        raise OSError("no route to the mail server")
+
+    monkeypatch.setattr(mailer, "send_reset_link", broken)
+    assert reset_answer(app, "thr-grace", "10.9.2.1") == reset_answer(app, "nobody-at-all",
+                                                                        "10.9.2.2")
+
+
 def test_registrations_are_throttled_per_address(app, people):
     client = app.test_client()
     for number in range(10):

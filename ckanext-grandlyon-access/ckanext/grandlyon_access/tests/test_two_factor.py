@@ -475,6 +475,33 @@ def test_a_sysadmin_resets_a_user_who_is_told(app, world, mailbox):
     assert "two-factor" not in log_in(app.test_client(), user.name).headers["Location"]
 
 
+@pytest.mark.ckan_config("smtp.server", "127.0.0.1:1")
+def test_a_reset_stands_when_the_mail_fails(app, world, monkeypatch):
+    """SMTP down (or any error of the mailer): 200 and the factor removed,
+    from the API and the page; a user without a factor: {"reset": false}."""
+    user = make_actor(email="tf-nomail@example.org")
+    enrol(app, user.name)
+    res = app.post("/api/3/action/grandlyon_access_two_factor_reset", json={"id": user.name},
+                   headers=world.sysadmin.headers)
+    assert res.json["result"] == {"reset": True} and not twofactor.is_enabled(user.id)
+    res = app.post("/api/3/action/grandlyon_access_two_factor_reset", json={"id": user.name},
+                   headers=world.sysadmin.headers)
+    assert res.json["result"] == {"reset": False}
+    import ckan.lib.mailer as mailer
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'encode'")
+
+    monkeypatch.setattr(mailer, "mail_user", broken)
+    enrol(app, user.name)
+    client = app.test_client()
+    log_in(client, "tf-root")
+    res = client.post(f"/user/{user.name}/two-factor/reset",
+                      data={"_csrf_token": csrf(client, f"/user/{user.name}")},
+                      follow_redirects=False)
+    assert res.status_code == 302 and not twofactor.is_enabled(user.id)
+
+
 def test_only_sysadmins_reset(app, world):
     user = make_actor()
     enrol(app, user.name)
