@@ -127,6 +127,29 @@ def test_every_aggregate_matches_the_reference(histories, tier, tz):
                     assert records and records == approx_records(expected), (start, aggregate, per_feature)
 
 
+@pytest.mark.parametrize("tier", ["hot", "spanning"])
+def test_a_bool_field_in_both_engines(histories, tier):
+    """min and max of a bool are bool_and and bool_or in PostgreSQL; avg
+    and sum count its true values."""
+    fields = [*FIELDS, {"name": "open", "type": "bool"}]
+    rid = make_dataset("open")["resource_id"]
+    store.ensure_schema(rid, fields)
+    rows = [{**r, "values": {**r["values"], "open": None if i % 13 == 5 else (i * 7) % 5 != 0}}
+            for i, r in enumerate(changes_rows())]
+    store.write_rows(rid, rows)
+    if tier == "spanning":
+        archive.compact(rid, now=CUT + datetime.timedelta(days=25), retention=25)
+        assert 0 < store.hot_stats(rid)["rows"] < len(rows)
+    start, end = "2026-10-23T00:00:00", "2026-10-27T00:00:00"
+    for aggregate in ("hour", "day"):
+        for per_feature in (True, False):
+            records, _p, _a = query_all(resource_id=rid, start=start, end=end, tz=PARIS, aggregate=aggregate,
+                                        functions=FUNCTIONS, fields=["open"], per_feature=per_feature,
+                                        limit=5000)
+            expected = reference(rows, aggregate, FUNCTIONS, ["open"], per_feature, start=start, end=end, tz=PARIS)
+            assert records and records == approx_records(expected), (aggregate, per_feature)
+
+
 def test_paging_through_hot_buckets(histories):
     rid, rows = histories["spanning"]
     params = dict(resource_id=rid, start="2026-10-23T00:00:00", end="2026-10-27T00:00:00", tz=PARIS,
