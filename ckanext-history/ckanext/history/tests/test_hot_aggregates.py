@@ -150,6 +150,36 @@ def test_a_bool_field_in_both_engines(histories, tier):
             assert records and records == approx_records(expected), (aggregate, per_feature)
 
 
+def test_timestamps_and_text_in_both_engines(histories):
+    """A timestamp field and text in mixed case and accents: min, max,
+    count, first and last over hot rows (PostgreSQL, text in code point
+    order whatever the database's collation) are those over the same rows
+    archived (DuckDB), and text those of the reference."""
+    fields = [{"name": "status", "type": "text"}, {"name": "updated", "type": "timestamp"}]
+    words = ["OPEN", "ouvert", "Écully", "zèbre", "Zoo", "éa", "eb"]
+    rows = [{"feature": r["feature"], "time": r["time"],
+             "values": {"status": None if i % 11 == 3 else words[(i * 5) % len(words)],
+                        "updated": (r["time"] - datetime.timedelta(seconds=(i * 37) % 300)).isoformat()}}
+            for i, r in enumerate(changes_rows())]
+    answers = {}
+    for tier in ("hot", "archive"):
+        rid = make_dataset("open")["resource_id"]
+        store.ensure_schema(rid, fields)
+        store.write_rows(rid, rows)
+        if tier == "archive":
+            archive.compact(rid, now=datetime.datetime(2026, 12, 1), retention=1)
+        functions = ["min", "max", "count", "first", "last"]
+        answers[tier] = [query_all(resource_id=rid, start="2026-10-24T00:00:00", end="2026-10-27T00:00:00",
+                                   tz=PARIS, aggregate=aggregate, functions=functions, fields=["status", "updated"],
+                                   per_feature=per_feature, limit=5000)[0]
+                         for aggregate in ("hour", "day") for per_feature in (True, False)]
+        text = query_all(resource_id=rid, start="2026-10-24T00:00:00", end="2026-10-27T00:00:00", tz=PARIS,
+                         aggregate="day", functions=functions, fields=["status"], per_feature=False)[0]
+        assert text == reference(rows, "day", functions, ["status"], False, start="2026-10-24T00:00:00",
+                                 end="2026-10-27T00:00:00", tz=PARIS)
+    assert answers["hot"] == answers["archive"] and all(answers["hot"])
+
+
 def test_paging_through_hot_buckets(histories):
     rid, rows = histories["spanning"]
     params = dict(resource_id=rid, start="2026-10-23T00:00:00", end="2026-10-27T00:00:00", tz=PARIS,
