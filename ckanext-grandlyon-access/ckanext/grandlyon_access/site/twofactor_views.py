@@ -27,11 +27,12 @@ from typing import Any
 import ckan.lib.base as base
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.config.middleware.flask_app import csrf
 from ckan.lib import authenticator, signals
 from ckan.views.user import regenerate_session, rotate_token
 from ckanext.grandlyon_access import config
 from ckanext.grandlyon_access.site import twofactor
-from flask import Blueprint, Response, g, request, session
+from flask import Blueprint, Response, current_app, g, request, session
 
 
 def safe_next(target: str | None) -> str | None:
@@ -110,7 +111,18 @@ def _wrong_code(user: model.User) -> None:
                           "and try again with a new code."))
 
 
+def _check_csrf_token() -> None:
+    """CKAN exempts from CSRF protection every request not authenticated by
+    its session (it takes them for API-token calls: `identify_user` sets
+    `g.login_via_auth_header` whenever the session has no user), so the
+    pages of a pending sign-in, whose visitor is not logged in yet, check
+    the token themselves (a 400 without it, as for other forms)."""
+    if request.method == "POST" and current_app.config.get("WTF_CSRF_ENABLED"):
+        csrf.protect()
+
+
 def verify() -> Any:
+    _check_csrf_token()
     state, user = _pending_user("verify")
     if user is None:
         return _expired()
@@ -137,6 +149,7 @@ def _codes_page(user: model.User, codes: list[str], next_url: str | None) -> str
 
 
 def enrol() -> Any:
+    _check_csrf_token()
     state, user = _pending_user("enrol")
     if user is None:
         return _expired()

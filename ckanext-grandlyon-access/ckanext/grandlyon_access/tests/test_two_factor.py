@@ -553,6 +553,23 @@ def test_the_forms_refuse_a_post_without_csrf_token(app, world):
     assert res.status_code == 400
 
 
+def test_the_code_and_enrolment_forms_need_the_csrf_token(app, world):
+    """A pending sign-in is not logged in, which CKAN exempts from CSRF
+    protection: the code and enrolment forms check the token themselves."""
+    user = make_actor()
+    secret, _ = enrol(app, user.name)
+    client = app.test_client()
+    assert log_in(client, user.name).status_code == 302
+    res = client.post("/user/two-factor/verify", data={"code": code(secret, 1)},
+                      headers={"Origin": "http://evil.example"}, follow_redirects=False)
+    assert res.status_code == 400 and not logged_in_as(client, user.name)
+    res = client.post("/user/two-factor/enrol", data={"code": "123456"},
+                      follow_redirects=False)
+    assert res.status_code == 400
+    assert give_code(client, code(secret, 1)).status_code == 302
+    assert logged_in_as(client, user.name)
+
+
 def test_another_users_page_is_missing(app, world):
     client = app.test_client()
     log_in(client, make_actor().name)
