@@ -137,6 +137,33 @@ def _matched_step(secret: str, code: str, now: float) -> int | None:
     return None
 
 
+_RECOVERY_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+
+
+def well_formed(code: str | None) -> bool:
+    """Whether `code` looks like a code at all: six digits, or a recovery
+    code (eight letters and digits 2-7, a dash and spaces ignored). Anything
+    else is a slip of the user, not a guess."""
+    normal = "".join((code or "").split())
+    if normal.isdigit() and len(normal) == 6:
+        return True
+    recovery = normal.replace("-", "").lower()
+    return len(recovery) == 8 and set(recovery) <= _RECOVERY_ALPHABET
+
+
+def was_used(user_id: str, code: str) -> bool:
+    """Whether `code` is a code of the user's factor for a time step already
+    used (a replay: right, but once only)."""
+    factor = factor_of(user_id)
+    secret = decrypt(factor.secret) if factor is not None else None
+    step = _matched_step(secret, code, time.time()) if secret else None
+    if step is None:
+        return False
+    last = model.Session.execute(sa.select(TwoFactor.last_step)
+                                 .where(TwoFactor.user_id == user_id)).scalar()
+    return step <= (last or 0)
+
+
 def check_code(user_id: str, code: str, *, enabling: bool = False) -> bool:
     """Whether `code` is a valid TOTP code of the user's factor (enabled,
     or being enrolled when `enabling`), for a time step not used before;

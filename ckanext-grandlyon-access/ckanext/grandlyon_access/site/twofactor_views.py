@@ -105,10 +105,21 @@ def _expired() -> Response:
 
 
 def _wrong_code(user: model.User) -> None:
-    """A wrong code counts as a failed login (throttling, CKAN's signal)."""
+    """A refused code. An empty or malformed one is a form error, not
+    counted; a real code that is wrong or replayed counts as a failed login
+    (throttling, CKAN's signal)."""
+    code = request.form.get("code", "")
+    if not twofactor.well_formed(code):
+        tk.h.flash_error(tk._("Enter the 6-digit code from your app, or a recovery code."))
+        return None
     signals.failed_login.send(user.name)
-    tk.h.flash_error(tk._("This code is not valid. Check your authentication app's clock "
-                          "and try again with a new code."))
+    if twofactor.was_used(user.id, code):
+        tk.h.flash_error(tk._("This code was already used: wait for the next code of your "
+                              "app."))
+    else:
+        tk.h.flash_error(tk._("This code is not valid. Check your authentication app's clock "
+                              "and try again with a new code."))
+    return None
 
 
 def _check_csrf_token() -> None:

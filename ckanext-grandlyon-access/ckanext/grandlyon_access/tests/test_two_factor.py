@@ -220,6 +220,40 @@ def test_wrong_codes_are_throttled_like_wrong_passwords(app, world, failed_login
     assert not logged_in_as(client, "tf-grantee")
 
 
+def test_an_empty_or_malformed_code_is_a_form_error_not_a_failed_login(app, world,
+                                                                         failed_logins):
+    """Slips (empty, letters, five digits) are not counted: more of them than
+    the limit still leave the right code working."""
+    user = make_actor()
+    secret, _ = enrol(app, user.name)
+    client = app.test_client()
+    address = "10.62.0.1"
+    assert log_in(client, user.name, address=address).status_code == 302
+    for value in ("", "   ", "abc", "12345", "1234567", "12345a", "", ""):
+        res = give_code(client, value, address=address)
+        assert res.status_code == 200
+        assert "Saisissez le code à 6 chiffres de votre application" in page(res)
+    assert failed_logins == []
+    res = give_code(client, "123456", address=address)
+    assert "Ce code n'est pas valide" in page(res) and failed_logins == [user.name]
+    assert give_code(client, code(secret, 1), address=address).status_code == 302
+
+
+def test_a_replayed_code_says_it_was_used(app, world, failed_logins):
+    user = make_actor()
+    secret, _ = enrol(app, user.name)
+    first = app.test_client()
+    assert log_in(first, user.name).status_code == 302
+    used = code(secret, 1)
+    assert give_code(first, used).status_code == 302
+    again = app.test_client()
+    assert log_in(again, user.name).status_code == 302
+    res = give_code(again, used)
+    assert res.status_code == 200 and "Ce code a déjà été utilisé" in page(res)
+    assert failed_logins == [user.name]
+    assert not logged_in_as(again, user.name)
+
+
 def test_a_recovery_code_logs_in_once(app, world):
     secret, codes = enrol(app, "tf-circle")
     client = app.test_client()
