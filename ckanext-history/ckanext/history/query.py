@@ -527,7 +527,8 @@ def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
     # Integer buckets need local times after 1970 (// rounds towards zero).
     if start.year > 1970 and aggregate in fixed:
         size = fixed[aggregate]
-        return Buckets(f"{local} // {size} * {size} - tz_offset", "make_timestamp(b)", offset, params, **made)
+        key = f"{local} // {size} * {size} - tz_offset"
+        return Buckets(key, "make_timestamp(b)", offset, params, **made)
     if aggregate in fixed:
         return Buckets(f"epoch_us(date_trunc('{aggregate}', make_timestamp({local}))) - tz_offset",
                        "make_timestamp(b)", offset, params, **made)
@@ -537,7 +538,8 @@ def buckets(aggregate: str, start: datetime.datetime, tz: zoneinfo.ZoneInfo,
         key, wall = f"({local} // {day} + 3) // 7", f"(b * 7 - 3) * {day}"
     else:
         key, wall = f"date_trunc('{aggregate}', make_timestamp({local}))", "epoch_us(b)"
-    return Buckets(key, f"make_timestamp({_wall_to_utc(wall, first, changes, params)})", offset, params, **made)
+    back = f"make_timestamp({_wall_to_utc(wall, first, changes, params)})"
+    return Buckets(key, back, offset, params, **made)
 
 
 def _wall_to_utc(wall: str, first: int, changes: list, params: dict) -> str:
@@ -610,7 +612,8 @@ def partials(q: Query) -> tuple[list[Partial], list[str]]:
                                      pa.float64() if type_ == "float" else pa.int64()))
                 if fn == "avg":
                     parts.append(Partial(f"{p}_n", f"count({col})", f"count({c})", pa.int64()))
-                    final = f"CASE WHEN sum({p}_n) > 0 THEN CAST(sum({p}_s) AS DOUBLE) / sum({p}_n) END"
+                    final = (f"CASE WHEN sum({p}_n) > 0 "
+                             f"THEN CAST(sum({p}_s) AS DOUBLE) / sum({p}_n) END")
                 else:
                     final = f"sum({p}_s)" if type_ == "float" else f"CAST(sum({p}_s) AS BIGINT)"
             elif fn in ("min", "max"):
@@ -622,14 +625,17 @@ def partials(q: Query) -> tuple[list[Partial], list[str]]:
                 parts.append(Partial(f"{p}_n", f"count({col})", f"count({c})", pa.int64()))
                 final = f"CAST(sum({p}_n) AS BIGINT)"
             else:
-                extreme, arg, desc = ("min", "arg_min", "") if fn == "first" else ("max", "arg_max", " DESC")
+                extreme, arg, desc = (("min", "arg_min", "") if fn == "first"
+                                      else ("max", "arg_max", " DESC"))
                 ties = "" if q.per_feature else f", feature{desc}"
                 parts.append(Partial(f"{p}_t", f"{extreme}(time) FILTER (WHERE {col} IS NOT NULL)",
-                                     f'{extreme}("time") FILTER (WHERE {c} IS NOT NULL)', pa.timestamp("us")))
+                                     f'{extreme}("time") FILTER (WHERE {c} IS NOT NULL)',
+                                     pa.timestamp("us")))
                 order = "time" if q.per_feature else "(time, feature)"
                 parts.append(Partial(
                     f"{p}_v", f"{arg}({col}, {order}) FILTER (WHERE {col} IS NOT NULL)",
-                    f'(array_agg({c} ORDER BY "time"{desc}{ties}) FILTER (WHERE {c} IS NOT NULL))[1]', arrow))
+                    f'(array_agg({c} ORDER BY "time"{desc}{ties})'
+                    f" FILTER (WHERE {c} IS NOT NULL))[1]", arrow))
                 final = f"{arg}({p}_v, {p}_t) FILTER (WHERE {p}_t IS NOT NULL)"
             finals.append(f"{final} AS {quote(f['name'] + '_' + fn)}")
     return parts, finals
@@ -643,11 +649,13 @@ def hot_partials_sql(q: Query, bucketing: Buckets, start: datetime.datetime,
     one row per bucket (and feature), whatever the rows."""
     bound: dict = {"rid": q.resource_id, "start": start, "end": end}
     offset, key, back = bucketing.postgres(bound)
-    columns = [f'("values"->>%(f{i})s)::{store.PG_CASTS[f["type"]]} AS c{i}' for i, f in enumerate(q.fields)]
+    columns = [f'("values"->>%(f{i})s)::{store.PG_CASTS[f["type"]]} AS c{i}'
+               for i, f in enumerate(q.fields)]
     bound.update({f"f{i}": f["name"] for i, f in enumerate(q.fields)})
     if offset:
         columns.append(f"{offset} AS tz_off")
-    rows = ('SELECT feature, "time", ' + ", ".join(columns) + ' FROM history_row WHERE resource_id = %(rid)s'
+    rows = ('SELECT feature, "time", ' + ", ".join(columns)
+            + ' FROM history_row WHERE resource_id = %(rid)s'
             ' AND "time" >= %(start)s AND "time" < %(end)s')
     if q.features:
         rows += " AND feature = ANY(%(features)s)"
@@ -659,7 +667,8 @@ def hot_partials_sql(q: Query, bucketing: Buckets, start: datetime.datetime,
     feature = ", feature" if q.per_feature else ""
     grouped = (f"SELECT {key} AS w{feature}, " + ", ".join(f"{p.pg} AS {p.name}" for p in parts)
                + f" FROM ({rows}) AS r GROUP BY w{feature}")
-    sql = f"SELECT {back} AS time{feature}, " + ", ".join(p.name for p in parts) + f" FROM ({grouped}) AS g"
+    sql = (f"SELECT {back} AS time{feature}, " + ", ".join(p.name for p in parts)
+           + f" FROM ({grouped}) AS g")
     schema = pa.schema([pa.field("time", pa.timestamp("us"))]
                        + ([pa.field("feature", pa.string())] if q.per_feature else [])
                        + [pa.field(p.name, p.type) for p in parts])
@@ -691,8 +700,8 @@ def select_sql(q: Query, sources: Sources, limit: bool) -> tuple[str, dict]:
                    + f" FROM (SELECT {bucketing.key} AS b, * FROM {source}) GROUP BY {by}")
         if sources.partials:
             partial += f" UNION ALL SELECT * FROM {sources.partials}"
-        sql = (f"SELECT * FROM (SELECT time{feature}, {', '.join(finals)} FROM ({partial}) AS partials "
-               f"GROUP BY {keys}) AS buckets")
+        sql = (f"SELECT * FROM (SELECT time{feature}, {', '.join(finals)} "
+               f"FROM ({partial}) AS partials GROUP BY {keys}) AS buckets")
         if q.after is not None:
             if q.per_feature:
                 sql += " WHERE (time, feature) > ($c_time, $c_feature)"

@@ -427,7 +427,8 @@ def hot_batches(
     one = features is not None and len(features) == 1
     sql = hot_select_sql(fields, "one" if one else bool(features))
     bound: dict[str, Any] = {"rid": resource_id, "start": start, "end": end,
-                             "features": list(features or []), "feature": features[0] if one else None}
+                             "features": list(features or []),
+                             "feature": features[0] if one else None}
     bound.update({f"f{i}": f["name"] for i, f in enumerate(fields)})
     if after is not None:
         sql += ' AND ("time", feature) > (%(after_time)s, %(after_feature)s)'
