@@ -558,6 +558,14 @@ def test_only_sysadmins_reset(app, world):
     assert res.json["result"] == {"reset": True}
 
 
+def test_the_reset_action_answers_visitors_403_whoever_is_named(app, world):
+    """As the README says: the same 403 for an existing and an unknown user."""
+    for name in ("tf-member", "nobody-by-that-name"):
+        res = app.post("/api/3/action/grandlyon_access_two_factor_reset", json={"id": name},
+                       status=403)
+        assert res.json["error"]["__type"] == "Authorization Error"
+
+
 def test_the_reset_from_the_command_line(app, world, cli):
     user = make_actor()
     enrol(app, user.name)
