@@ -6,6 +6,8 @@ plugin's IApiToken hooks (whatever the order of the two plugins):
 
 - `create_schema`: a token asked for without `expires_in` gets the default
   lifetime (`expire_api_token.default_lifetime`, seconds) instead of a 409;
+  `expires_in` alone counts in days; a boolean `expires_in` or `unit` is a
+  409 naming it (not 1);
   one asked for beyond `ckanext.grandlyon_access.api_token.max_lifetime_days`
   is refused with a 409 naming `expires_in`;
 - `refuse_expired`: a token whose recorded expiry
@@ -91,9 +93,19 @@ def expiry_of(token: model.ApiToken) -> datetime.datetime | None:
 
 def _fill_default_lifetime(key: FlattenKey, data: FlattenDataDict,
                            errors: FlattenErrorDict, context: Context) -> None:
+    """No `expires_in`: the default lifetime; `expires_in` without `unit`:
+    days; a boolean (`true` would be read as 1) is refused."""
+    for field in ("expires_in", "unit"):
+        if isinstance(data.get((field,)), bool):
+            errors.setdefault((field,), []).append(tk._("Enter a whole number."))
+            data[(field,)] = missing
+    if errors.get(("expires_in",)) or errors.get(("unit",)):
+        return
     if data.get(("expires_in",)) in (missing, None, ""):
         data[("expires_in",)] = default_lifetime()
         data[("unit",)] = 1
+    elif data.get(("unit",)) in (missing, None, ""):
+        data[("unit",)] = DAY
 
 
 def _cap_lifetime(key: FlattenKey, data: FlattenDataDict,

@@ -97,6 +97,19 @@ def test_token_lifetime_beyond_the_maximum_is_refused(app, partner):
     assert 364.9 < _days_left(_token_row()) <= 365
 
 
+@pytest.mark.parametrize("field", ["expires_in", "unit"])
+def test_a_boolean_lifetime_is_refused(app, partner, field):
+    params = {"expires_in": 3, "unit": 86400, field: True}
+    res = _create(app, partner, status=409, **params)
+    assert field in res.json["error"]
+    assert not model.Session.query(model.ApiToken).filter_by(name="script").count()
+
+
+def test_a_lifetime_without_unit_counts_in_days(app, partner):
+    _create(app, partner, expires_in=10)
+    assert 9.9 < _days_left(_token_row()) <= 10
+
+
 @pytest.mark.ckan_config("ckan.plugins", _plugins_with_expiry_last())
 def test_lifetime_rules_hold_whatever_the_plugin_order(app, partner):
     order = [plugin.name for plugin in PluginImplementations(IApiToken)]
