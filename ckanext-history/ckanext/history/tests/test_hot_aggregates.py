@@ -1,9 +1,10 @@
 """Aggregates over hot rows computed by PostgreSQL (query.hot_partials_sql):
 every function and aggregate over hot-only, archive-only and spanning
 ranges, in UTC and Europe/Paris across both DST days of 2026, against the
-plain reference of test_query; PostgreSQL answers one row per bucket, not
-the rows; late rows of an archived month still count once; the raw read of
-one feature has an index to use.
+plain reference of test_query (a bool field too; timestamps and accented
+text equal across both engines); PostgreSQL answers one row per bucket,
+not the rows; late rows of an archived month still count once; the raw
+read of one feature has an index to use.
 
 One database for the module: three histories of the same rows, one per
 tier (hot, archive, spanning), built once."""
