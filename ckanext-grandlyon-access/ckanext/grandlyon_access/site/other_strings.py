@@ -115,6 +115,10 @@ CKAN_ACCOUNT = (
     _("API Tokens"),
     _("Profile picture"),
     _("Profile picture URL"),
+    # the token form's error summary names the fields from their keys
+    # (ValidationError.error_summary: `expires_in` -> "Expires in")
+    _("Expires in"),
+    _("Unit"),
 )
 
 

@@ -170,6 +170,17 @@ def test_form_says_the_maximum_in_french(browser, partner):
     assert not model.Session.query(model.ApiToken).filter_by(name="form").count()
 
 
+def test_the_error_summary_names_the_fields_in_french(browser, partner):
+    url = f"/user/{partner.name}/api-tokens"
+    page = browser.get(url).body
+    res = browser.post(url, data={"name": "form", "expires_in": "abc", "unit": "x",
+                                  "_csrf_token": CSRF.search(page).group(1)})
+    text = html.unescape(res.body)
+    assert "Durée de vie" in text and "Unité de la durée de vie" in text
+    assert "Expires in" not in text, re.findall(r".{80}Expires in.{40}", text)
+    assert ">Unit:" not in text
+
+
 def test_tokens_page_shows_the_expiry_in_local_time(app, browser, partner):
     _create(app, partner)
     _set_expiry("script", datetime.datetime(2027, 1, 20, 10, 0))  # 11:00 in Paris
