@@ -6,11 +6,17 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
-
 from ckanext.grandlyon_access import gate, policy, search, tokens
-from ckanext.grandlyon_access.site import headers, inputguard, plurals, resilience, throttle
-from ckanext.grandlyon_access.site import twofactor_views
 from ckanext.grandlyon_access.logic import action, auth, surfaces
+from ckanext.grandlyon_access.site import (
+    headers,
+    inputguard,
+    plurals,
+    resilience,
+    sessions,
+    throttle,
+    twofactor_views,
+)
 
 
 def _actions() -> dict[str, Any]:
@@ -130,5 +136,6 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             resilience.install(app)
             plurals.install(app)
             throttle.install(app)
+            sessions.install(app)
             app.after_request(headers.add_security_headers)
         return app

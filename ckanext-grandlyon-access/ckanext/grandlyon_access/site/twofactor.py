@@ -43,6 +43,7 @@ from ckanext.grandlyon_access.model import (
     TwoFactorRecoveryCode,
     utcnow,
 )
+from ckanext.grandlyon_access.site import sessions
 from cryptography.fernet import Fernet, InvalidToken
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def reset(user: model.User, actor_id: str | None) -> bool:
     account log and tells the user by e-mail (when there was a factor; a
     mail that fails is logged, the reset stands); whether there was a factor."""
     removed = remove(user.id)
+    sessions.bump(user.id)  # the user's sessions end: they log in again
     record_reset(actor_id, user.id)
     if removed and user.email:
         subject = tk._("Your two-factor sign-in was reset")

@@ -31,7 +31,7 @@ from ckan.config.middleware.flask_app import csrf
 from ckan.lib import authenticator, signals
 from ckan.views.user import regenerate_session, rotate_token
 from ckanext.grandlyon_access import config
-from ckanext.grandlyon_access.site import twofactor
+from ckanext.grandlyon_access.site import sessions, twofactor
 from flask import Blueprint, Response, current_app, g, request, session
 
 
@@ -214,6 +214,8 @@ def _account_post(user: model.User, enabled: bool, required: bool, do: str) -> A
             return None
         if twofactor.check_code_or_recovery(user.id, code):
             twofactor.remove(user.id)
+            sessions.bump(user.id)  # other sessions end; this one goes on, stamped again
+            session[sessions.KEY] = sessions.stamp(user)
             tk.h.flash_success(tk._("Two-factor sign-in is switched off."))
             return tk.redirect_to("grandlyon_access.two_factor", id=user.name)
         return _wrong_code(user)

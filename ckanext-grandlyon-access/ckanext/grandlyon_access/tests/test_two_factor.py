@@ -583,6 +583,81 @@ def test_the_reset_auth_function_is_sysadmin_only(world):
     assert auth_allows(name, auth_context(world.sysadmin.name), id=world.member.name)
 
 
+# --- sessions that end -----------------------------------------------------------------
+
+def alive(client, name: str) -> bool:
+    """Whether the client's cookies still log `name` in (an ended session is
+    sent to the login page)."""
+    return client.get(f"/user/{name}/two-factor", follow_redirects=False).status_code == 200
+
+
+def copy_of(client, app):
+    """Another browser holding the same cookies (a copied or stolen cookie)."""
+    return cookies_of(client, app, ("ckan", "remember_token", "grandlyon_access_remember"))
+
+
+def cookies_of(client, app, names):
+    other = app.test_client()
+    for cookie in list(client._cookies.values()):
+        if cookie.key in names:
+            other.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    return other
+
+
+def test_a_copied_cookie_ends_with_logging_out(app, world):
+    user = make_actor()
+    client = app.test_client()
+    assert log_in(client, user.name).status_code == 302
+    copy = copy_of(client, app)
+    assert alive(copy, user.name)
+    client.get("/user/_logout")
+    assert not alive(copy, user.name)
+    res = copy.get("/dashboard/datasets", follow_redirects=False)
+    assert res.status_code == 302 and "/user/login" in res.headers["Location"]
+    # a new login works
+    assert log_in(client, user.name).status_code == 302 and alive(client, user.name)
+
+
+def test_a_copied_remember_me_cookie_ends_with_logging_out(app, world):
+    user = make_actor()
+    client = app.test_client()
+    token = TOKEN.search(client.get("/user/login").get_data(as_text=True)).group(1)
+    client.post("/user/login", data={"login": user.name, "password": PASSWORD,
+                                     "remember": "63072000", "_csrf_token": token})
+    names = ("remember_token", "grandlyon_access_remember")
+    assert {cookie.key for cookie in client._cookies.values()} >= set(names)
+    remembered = cookies_of(client, app, names)  # the remember-me cookies alone
+    stolen = cookies_of(client, app, names)
+    assert alive(remembered, user.name)
+    client.get("/user/_logout")
+    assert not alive(stolen, user.name)
+
+
+def test_a_copied_cookie_ends_with_a_password_change(app, world):
+    user = make_actor()
+    client = app.test_client()
+    assert log_in(client, user.name).status_code == 302
+    copy = copy_of(client, app)
+    world.call("user_patch", id=user.name, password="An0ther-Passw0rd!")
+    assert not alive(copy, user.name)
+    assert not alive(client, user.name)
+
+
+def test_a_copied_cookie_ends_with_a_two_factor_reset(app, world):
+    user = make_actor()
+    secret, _ = enrol(app, user.name)
+    client = app.test_client()
+    assert log_in(client, user.name).status_code == 302
+    assert give_code(client, code(secret, 1)).status_code == 302
+    copy = copy_of(client, app)
+    assert alive(copy, user.name)
+    app.post("/api/3/action/grandlyon_access_two_factor_reset", json={"id": user.name},
+             headers=world.sysadmin.headers)
+    assert not alive(copy, user.name)
+    res = copy.post("/api/3/action/api_token_create", json={"user": user.name, "name": "x"})
+    assert res.status_code == 403
+
+
 # --- forms, escaping, languages -------------------------------------------------------
 
 def test_the_forms_refuse_a_post_without_csrf_token(app, world):
