@@ -11,6 +11,9 @@ extension of the suite depends on, installs it in `make_middleware`).
   access requests limited per account and per client address, with
   counters in Redis shared by every web process (429 with when to try
   again).
+- `sessions.py`: sessions and remember-me cookies stamped at login, ended
+  when the user logs out, changes password or has two-factor sign-in reset
+  or switched off.
 - `plurals.py`: the plural rule of the page's language, whatever catalogue
   Flask-Babel read last.
 - `other_strings.py`: the strings of other packages (CKAN, ckanext-harvest)
