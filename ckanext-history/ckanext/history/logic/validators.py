@@ -20,6 +20,13 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Columns every row of a history already has.
 RESERVED = ("time", "feature", "resource_id", "values")
 MAX_FIELDS = 100
+# How a chart puts the features of a numeric field together by default: the
+# total (counts, such as available bikes) or the average (rates, levels).
+ACROSS = ("avg", "sum")
+NUMERIC = ("int", "float", "bool")
+TITLE_KEYS = ("title_fr", "title_en")
+MAX_TITLE = 100
+MAX_UNIT = 20
 
 
 TRUE = ("true", "1", "yes", "on", "t", "y")
@@ -106,8 +113,34 @@ def history_feed_fields(value: Any) -> list[dict[str, str]]:
             raise tk.Invalid(tk._(
                 "Field \"{name}\": choose a type among int, float, text, bool, timestamp"
             ).format(name=name))
-        fields.append({"name": name, "type": type_})
+        fields.append({"name": name, "type": type_, **_field_labels(item, name, type_)})
     return fields
+
+
+def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]:
+    """The optional words of a field for people: `title_fr`, `title_en`
+    (at most 100 characters), `unit` (at most 20) and, for a numeric field,
+    `across` (avg or sum: how a chart puts all features together; charts
+    read a missing one as avg). Empty values are left out."""
+    out = {}
+    for key, limit in ((TITLE_KEYS[0], MAX_TITLE), (TITLE_KEYS[1], MAX_TITLE), ("unit", MAX_UNIT)):
+        value = item.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or len(value.strip()) > limit:
+            raise tk.Invalid(tk._(
+                "Field \"{name}\": {key} must be a text of at most {n} characters"
+            ).format(name=name, key=key, n=limit))
+        if value.strip():
+            out[key] = value.strip()
+    across = item.get("across")
+    if across not in (None, ""):
+        if type_ not in NUMERIC or across not in ACROSS:
+            raise tk.Invalid(tk._(
+                "Field \"{name}\": across is avg or sum, for a numeric field only"
+            ).format(name=name))
+        out["across"] = across
+    return out
 
 
 def history_feed_url(value: Any) -> str:

@@ -53,6 +53,16 @@ def test_defaults_and_a_fields_text_from_a_form(world):
     assert (feed["interval_seconds"], feed["store_mode"], feed["hot_retention_days"]) == (60, "changes", None)
 
 
+def test_fields_carry_titles_in_both_languages_a_unit_and_how_features_add_up(world):
+    fields = [{"name": "bikes", "type": "int", "title_fr": "Vélos disponibles",
+               "title_en": "Available bikes", "unit": "vélos", "across": "sum"},
+              {"name": "ratio", "type": "float", "title_fr": " Taux ", "unit": ""}]
+    feed = helpers.call_action("history_feed_create", context={"user": "org-editor"},
+                               resource_id=world.rid("open"), url=FEED_URL.format("open"),
+                               format="json", feature_id_field="id", fields=fields)
+    assert feed["fields"] == [fields[0], {"name": "ratio", "type": "float", "title_fr": "Taux"}]
+
+
 BAD_INPUT = [
     ("url", {"url": "not a url"}),
     ("url", {"url": "file:///etc/passwd"}),
@@ -72,6 +82,10 @@ BAD_INPUT = [
     ("fields", {"fields": []}),
     ("fields", {"fields": "not: a valid list; x"}),
     ("fields", {"fields": "[{broken json"}),
+    ("fields", {"fields": [{"name": "a", "type": "int", "across": "median"}]}),
+    ("fields", {"fields": [{"name": "a", "type": "text", "across": "sum"}]}),
+    ("fields", {"fields": [{"name": "a", "type": "int", "title_en": "x" * 101}]}),
+    ("fields", {"fields": [{"name": "a", "type": "int", "unit": ["km"]}]}),
     ("interval_seconds", {"interval_seconds": 1}),
     ("interval_seconds", {"interval_seconds": 10 ** 7}),
     ("interval_seconds", {"interval_seconds": "often"}),

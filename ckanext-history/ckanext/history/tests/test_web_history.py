@@ -97,6 +97,27 @@ def test_editor_declares_the_feed_from_the_history_page(browser, world):
     assert model.Session.query(Feed).one().enabled is False
 
 
+def test_the_feed_form_keeps_field_titles_units_and_across(browser, world):
+    """Fields with titles, a unit or `across` show as JSON in the form, so
+    that saving the form as it is keeps them."""
+    fields = [{"name": "available_bikes", "type": "int", "title_fr": "Vélos disponibles",
+               "title_en": "Available bikes", "unit": "vélos", "across": "sum"}]
+    helpers.call_action("history_feed_create", context={"user": "org-editor"},
+                        resource_id=world.rid("open"), url=FEED_URL.format("open"),
+                        format="json", feature_id_field="number", fields=fields)
+    login(browser, "org-editor")
+    body = text(browser.get(page_url(world, "open")))
+    shown = re.search(r'<textarea[^>]*name="fields"[^>]*>(.*?)</textarea>', body, re.S).group(1)
+    form = {"_csrf_token": TOKEN.search(body).group(1), "url": FEED_URL.format("open"),
+            "format": "json", "feature_id_field": "number", "time_field": "",
+            "fields": shown, "interval_seconds": "60", "hot_retention_days": "",
+            "store_mode": "changes", "enabled": "on"}
+    res = browser.post(page_url(world, "open") + "/feed", data=form, follow_redirects=False)
+    assert res.status_code == 302, text(res)[:2000]
+    model.Session.expire_all()
+    assert model.Session.query(Feed).one().fields == fields
+
+
 def test_the_page_shows_coverage_gaps_downloads_and_the_chart_link(browser, world):
     fill(world, "open")
     body = text(browser.get(page_url(world, "open"), headers={"Accept-Language": "fr"}))

@@ -15,6 +15,7 @@ the dataset's editors only.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import ckan.model as model
@@ -97,8 +98,13 @@ def _render(id: str, resource_id: str, form: dict | None = None,
     shown = _history(resource["id"])
     if form is None:
         form = dict(feed or {})
-        form["fields"] = ", ".join(f"{f['name']}:{f['type']}"
-                                   for f in (feed or {}).get("fields", []))
+        fields = (feed or {}).get("fields", [])
+        # Titles, units and `across` do not fit name:type: the form shows
+        # JSON then, so that saving it keeps them.
+        if any(set(f) - {"name", "type"} for f in fields):
+            form["fields"] = json.dumps(fields, ensure_ascii=False, indent=1)
+        else:
+            form["fields"] = ", ".join(f"{f['name']}:{f['type']}" for f in fields)
         if feed is None:
             form.update(format="geojson", interval_seconds=60, store_mode="changes")
     extra = {
