@@ -9,6 +9,8 @@ import { draw, fail, fetchData } from "./_draw.js";
 
 const PRESETS = { "24h": 1, "7d": 7, "30d": 30, "1y": 365 };
 const MAX_PAGES = 20;
+// At most this many features side by side: more lines than that are not read.
+export const MAX_COMPARE = 5;
 
 function iso(date) {
   return date.toISOString().slice(0, 19);
@@ -62,16 +64,39 @@ export function toAnswer(records, params, truncated) {
       series.get(name).points.push([xOf(r.time), typeof r[k] === "boolean" ? Number(r[k]) : r[k]]);
     });
   });
+  // All features together: their total per time (the feed's `across` is
+  // sum: each feature's value of the bucket, added up), or one series
+  // history_query already averaged across them.
+  if (params.overall) {
+    const byTime = new Map();
+    series.forEach((s) => s.points.forEach(([x, y]) => {
+      byTime.set(x, params.overall.across === "sum" && byTime.has(x) ? byTime.get(x) + y : y);
+    }));
+    const points = Array.from(byTime.entries()).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    series.clear();
+    if (points.length) series.set(params.overall.name, { name: params.overall.name, points });
+  }
   return {
     fields: [{ id: "time", type: "timestamp", axis: "x" }].concat(keys.map((k) => ({ id: k, type: "numeric", axis: "y" }))),
     series: Array.from(series.values()),
     truncated,
-    chart: { chart_type: "line", x_label: params.xLabel || "time", y_label: keys.join(", ") },
+    chart: { chart_type: "line", x_label: params.xLabel || "time", y_label: params.yLabel || keys.join(", ") },
     timeZone: params.tz || "",
     lang: params.lang || "",
     label: params.tz ? (value) => zonedLabel(originals.has(value) ? originals.get(value) : value,
       params.tz, params.lang) : null,
   };
+}
+
+// The numeric fields of the feed ({name, title, unit, across}), from the page.
+function fieldConfig(root) {
+  const node = root.querySelector("[data-dataviz-history-fields]");
+  try {
+    const list = node ? JSON.parse(node.textContent) : [];
+    return Array.isArray(list) ? list : [];
+  } catch (e) {
+    return [];
+  }
 }
 
 async function load(figure, form) {
@@ -87,17 +112,37 @@ async function load(figure, form) {
   };
   const aggregate = get("aggregate") || "none";
   const tz = figure.dataset.tz || "UTC";
+  // The field drawn, with its title, unit and how features add up (the
+  // feed's field configuration), else the view's fields as named.
+  const config = fieldConfig(figure.closest("[data-dataviz-history-root]") || document);
+  const field = config.find((f) => f.name === get("field")) || config[0] || null;
+  let features = get("features") ? get("features").split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const note = form.querySelector("[data-dataviz-history-note]");
+  if (note) note.textContent = "";
+  if (features.length > MAX_COMPARE) {
+    features = features.slice(0, MAX_COMPARE);
+    if (note) note.textContent = format(t.too_many_features, { n: MAX_COMPARE });
+  }
   const params = {
     resource_id: figure.dataset.resourceId,
     start: time("start"),
     end: time("end"),
     tz,
     aggregate,
-    features: get("features") ? get("features").split(",").map((s) => s.trim()).filter(Boolean) : [],
-    fields: figure.dataset.fields ? figure.dataset.fields.split(",").map((s) => s.trim()).filter(Boolean) : [],
+    features,
+    fields: field ? [field.name]
+      : (figure.dataset.fields ? figure.dataset.fields.split(",").map((s) => s.trim()).filter(Boolean) : []),
     limit: figure.dataset.pageSize || "1000",
   };
   if (aggregate !== "none") params.functions = [get("function") || "avg"];
+  // No feature chosen: one series for all of them, as the field says.
+  let overall = null;
+  if (!features.length && aggregate !== "none") {
+    const across = field && field.across === "sum" ? "sum" : "avg";
+    overall = { across, name: across === "sum" ? t.across_sum || "Total" : t.across_avg || "Average" };
+    params.per_feature = across === "sum" ? "true" : "false";
+  }
+  const yLabel = field ? (field.unit ? `${field.title} (${field.unit})` : field.title) : "";
   const records = [];
   let cursor = null;
   let pages = 0;
@@ -108,8 +153,8 @@ async function load(figure, form) {
       cursor = page.next_cursor;
       pages += 1;
     } while (cursor && pages < MAX_PAGES);
-    const answer = toAnswer(records, { xLabel: t.period || "time", tz, lang: figure.dataset.lang },
-      Boolean(cursor));
+    const answer = toAnswer(records, { xLabel: t.period || "time", yLabel, overall, tz,
+      lang: figure.dataset.lang }, Boolean(cursor));
     draw(figure, answer, { title: figure.dataset.title || "" });
     if (!records.length) {
       const caption = figure.querySelector(".dataviz-chart-caption");

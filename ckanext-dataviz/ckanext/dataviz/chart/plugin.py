@@ -115,6 +115,10 @@ def dataviz_chart_strings() -> dict[str, Any]:
         "copied": _("Copied"),
         "period": _("Period"),
         "no_history": _("No history in this period."),
+        "across_sum": _("Total of all features"),
+        "across_avg": _("Average of all features"),
+        "too_many_features": _("At most %(n)s features can be compared: the first %(n)s are "
+                               "drawn. Remove some to choose others."),
     }
 
 
@@ -156,6 +160,30 @@ def history_chart_zone() -> str:
     return asked if asked in _zone_names() else config.time_zone()
 
 
+NUMERIC_HISTORY_TYPES = ("int", "float", "bool")
+
+
+def history_chart_fields(resource_id: str, lang: str) -> list[dict[str, str]]:
+    """The numeric fields of a resource's history feed as a chart shows
+    them: `name`, `title` in `lang` (else the other language's, else the
+    name), `unit` ("" when none) and `across`, how all features are put
+    together by default (`sum` or `avg`, avg when the feed does not say)."""
+    try:
+        feed = tk.get_action("history_feed_show")({"ignore_auth": True},
+                                                  {"resource_id": resource_id})
+    except (KeyError, tk.ObjectNotFound, tk.ValidationError):
+        return []
+    other = "en" if lang == "fr" else "fr"
+    out = []
+    for field in feed.get("fields") or []:
+        if field.get("type") not in NUMERIC_HISTORY_TYPES:
+            continue
+        title = (field.get(f"title_{lang}") or field.get(f"title_{other}") or field["name"])
+        out.append({"name": field["name"], "title": title, "unit": field.get("unit") or "",
+                    "across": field.get("across") or "avg"})
+    return out
+
+
 class DatavizHistoryView(p.SingletonPlugin):
     """A chart of a resource's history (ckanext-history's history_query):
     period, aggregation and features chosen by the reader."""
@@ -189,6 +217,12 @@ class DatavizHistoryView(p.SingletonPlugin):
         out["dataviz_embed_url"] = _embed_url(view.get("id"))
         out["dataviz_history_ready"] = history_available()
         out["dataviz_history_tz"] = history_chart_zone()
+        lang = (tk.h.lang() or "fr").split("_")[0]
+        fields = history_chart_fields(resource["id"], lang) if out["dataviz_allowed"] else []
+        # The fields the view names come first, in its order; the others follow.
+        named = [n.strip() for n in str(view.get("fields") or "").split(",") if n.strip()]
+        fields.sort(key=lambda f: named.index(f["name"]) if f["name"] in named else len(named))
+        out["dataviz_history_fields"] = fields
         return out
 
     def view_template(self, context, data_dict) -> str:

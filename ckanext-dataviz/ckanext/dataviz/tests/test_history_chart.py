@@ -57,10 +57,14 @@ def history_world(portal_for_module):
         rid = ds["resources"][0]["id"]
         call("history_feed_create", resource_id=rid, url="http://127.0.0.1:9/feed.json",
              format="json", feature_id_field="id", time_field="",
-             fields=[{"name": "available_bikes", "type": "int"}], interval_seconds=300,
+             fields=[{"name": "available_bikes", "type": "int", "across": "sum",
+                      "title_fr": "Vélos disponibles", "title_en": "Available bikes",
+                      "unit": "vélos"},
+                     {"name": "fill_rate", "type": "float", "title_en": "Fill rate",
+                      "unit": "%"}], interval_seconds=300,
              store_mode="every", enabled=False)
         rows = [{"feature": f, "time": now - datetime.timedelta(hours=h),
-                 "values": {"available_bikes": (h * 3 + i) % 20}}
+                 "values": {"available_bikes": (h * 3 + i) % 20, "fill_rate": 10.0 * (i + 1)}}
                 for h in range(48) for i, f in enumerate(FEATURES)]
         store.write_rows(rid, rows)
         view = call("resource_view_create", resource_id=rid, view_type="dataviz_history",
@@ -114,7 +118,74 @@ def test_a_server_zone_charts_in_utc(app, history_world):
     assert 'data-tz="UTC"' in page and "From (UTC)" in page
 
 
-def test_the_history_chart_draws_one_series_per_feature(history_world, chromium):
+SHOWN = """(figure) => {
+    const option = figure.querySelector('.dataviz-chart-canvas').datavizChart.getOption();
+    return {yName: option.yAxis[0].name, legend: option.legend[0].data.map(String),
+            series: option.series.map((s) => ({name: s.name, data: s.data}))};
+}"""
+
+
+def _series_count(page, n: int) -> None:
+    page.wait_for_function(
+        f"() => document.querySelector('[data-dataviz-history]').dataset.series === '{n}'",
+        timeout=30000)
+
+
+def test_the_history_chart_shows_all_features_as_one_series_then_compares(history_world,
+                                                                          chromium):
+    """By default one series, the total of all features (the field's
+    `across` is sum), titled and with its unit from the feed's fields;
+    naming two features draws two series; more than five draws five and
+    says so."""
+    server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    live = f"http://127.0.0.1:{server.server_port}"
+    try:
+        page = chromium.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        ds = history_world["open"]
+        page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
+                  f"{ds['view']['id']}")
+        figure = page.locator("[data-dataviz-history]")
+        figure.locator("xpath=self::*[@data-state='ready']").wait_for(timeout=30000)
+        shown = figure.evaluate(SHOWN)
+        assert figure.get_attribute("data-series") == "1"
+        assert shown["yName"] == "Vélos disponibles (vélos)"
+        assert shown["legend"] == ["Total de tous les éléments"]
+        assert "available_bikes" not in " ".join(shown["legend"] + [shown["yName"]])
+        # Each hour's total is the sum of both stations' values.
+        totals = {v for _t, v in shown["series"][0]["data"]}
+        sums = {(h * 3) % 20 + (h * 3 + 1) % 20 for h in range(48)}
+        assert totals and totals <= sums, (totals, sums)
+        # A field without `across` is averaged across features, its English
+        # title stands in for the missing French one.
+        page.select_option('[name="field"]', "fill_rate")
+        page.locator("[data-dataviz-history-form] [type=submit]").click()
+        page.wait_for_function(
+            "() => document.querySelector('.dataviz-chart-canvas').datavizChart.getOption()"
+            ".yAxis[0].name === 'Fill rate (%)'", timeout=30000)
+        shown = figure.evaluate(SHOWN)
+        assert shown["legend"] == ["Moyenne de tous les éléments"]
+        assert {v for _t, v in shown["series"][0]["data"]} == {15.0}
+        page.select_option('[name="field"]', "available_bikes")
+        page.fill('[name="features"]', ", ".join(FEATURES))
+        page.locator("[data-dataviz-history-form] [type=submit]").click()
+        _series_count(page, 2)
+        assert sorted(figure.evaluate(SHOWN)["legend"]) == sorted(FEATURES)
+        assert page.locator("[data-dataviz-history-note]").inner_text() == ""
+        page.fill('[name="features"]', ", ".join(FEATURES + ("a", "b", "c", "d")))
+        page.locator("[data-dataviz-history-form] [type=submit]").click()
+        page.locator("[data-dataviz-history-note]:has-text('5')").wait_for(timeout=30000)
+        asked = figure.evaluate(SHOWN)["legend"]
+        assert sorted(asked) == sorted(FEATURES)  # a..c have no history; d is not asked
+        assert errors == []
+        page.close()
+    finally:
+        server.shutdown()
+
+
+def test_the_history_chart_draws_in_its_zone(history_world, chromium):
     server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     live = f"http://127.0.0.1:{server.server_port}"
@@ -126,7 +197,7 @@ def test_the_history_chart_draws_one_series_per_feature(history_world, chromium)
         page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
                   f"{ds['view']['id']}")
         page.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
-        assert page.locator("[data-dataviz-history]").get_attribute("data-series") == "2"
+        assert page.locator("[data-dataviz-history]").get_attribute("data-series") == "1"
         assert page.locator("[data-dataviz-history] svg path").count() > 0
         # The chart asks in its zone, and its inputs hold local times of it.
         assert asked and all("tz=Europe%2FParis" in url for url in asked), asked
