@@ -58,7 +58,8 @@ export function toAnswer(records, params, truncated) {
   records.forEach((r) => {
     keys.forEach((k) => {
       if (r[k] === undefined || r[k] === null || typeof r[k] === "string") return;
-      const prefix = r.feature !== undefined && r.feature !== null ? String(r.feature) : "";
+      const id = r.feature !== undefined && r.feature !== null ? String(r.feature) : "";
+      const prefix = id && params.names && params.names.get(id) ? params.names.get(id) : id;
       const name = prefix ? (keys.length > 1 ? `${prefix} · ${k}` : prefix) : k;
       if (!series.has(name)) series.set(name, { name, points: [] });
       series.get(name).points.push([xOf(r.time), typeof r[k] === "boolean" ? Number(r[k]) : r[k]]);
@@ -154,7 +155,7 @@ async function load(figure, form) {
       pages += 1;
     } while (cursor && pages < MAX_PAGES);
     const answer = toAnswer(records, { xLabel: t.period || "time", yLabel, overall, tz,
-      lang: figure.dataset.lang }, Boolean(cursor));
+      lang: figure.dataset.lang, names: figure.datavizNames }, Boolean(cursor));
     draw(figure, answer, { title: figure.dataset.title || "" });
     if (!records.length) {
       const caption = figure.querySelector(".dataviz-chart-caption");
@@ -163,6 +164,119 @@ async function load(figure, form) {
   } catch (error) {
     fail(figure, error);
   }
+}
+
+// The features' names: the last value of the feed's label field of each
+// feature over the hot retention's days (one history_query: a row per
+// feature and month), else their ids. A Map id -> name.
+async function loadNames(figure, root) {
+  const names = new Map();
+  const labelField = figure.dataset.labelField || "";
+  const config = fieldConfig(root);
+  const field = labelField || (config[0] && config[0].name);
+  if (!field) return names;
+  const end = new Date();
+  const fn = labelField ? "last" : "count";
+  const params = {
+    resource_id: figure.dataset.resourceId, start: `${iso(new Date(end.getTime() - 35 * 86400000))}Z`,
+    end: `${iso(end)}Z`, tz: figure.dataset.tz || "UTC", aggregate: "month", functions: [fn],
+    fields: [field], per_feature: "true", limit: "1000",
+  };
+  let cursor = null;
+  let pages = 0;
+  do {
+    const page = await fetchData(figure.dataset.endpoint, cursor ? Object.assign({}, params, { cursor }) : params);
+    page.records.forEach((r) => {
+      if (r.feature === undefined || r.feature === null) return;
+      const id = String(r.feature);
+      const value = r[`${field}_${fn}`];
+      if (labelField && typeof value === "string" && value.trim()) names.set(id, value.trim());
+      else if (!names.has(id)) names.set(id, id);
+    });
+    cursor = page.next_cursor;
+    pages += 1;
+  } while (cursor && pages < MAX_PAGES);
+  return names;
+}
+
+function optionText(id, name) {
+  return name && name !== id ? `${name} (${id})` : id;
+}
+
+// The features to compare, chosen by name: a search input with the names as
+// suggestions (a datalist), an Add button (or Enter), the chosen ones as
+// buttons that remove them. Their ids go in the form's hidden `features`.
+function picker(figure, form, names, redraw) {
+  const t = strings();
+  const hidden = form.querySelector('[name="features"]');
+  const pick = form.querySelector("[data-dataviz-history-pick]");
+  const list = form.querySelector("[data-dataviz-history-names]");
+  const chosen = form.querySelector("[data-dataviz-history-chosen]");
+  const note = form.querySelector("[data-dataviz-history-note]");
+  if (!hidden || !pick || !chosen) return () => {};
+  const ids = () => hidden.value.split(",").map((s) => s.trim()).filter(Boolean);
+  const say = (text) => { if (note) note.textContent = text; };
+  const render = () => {
+    chosen.textContent = "";
+    ids().forEach((id) => {
+      const item = document.createElement("li");
+      item.className = "list-inline-item";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-sm btn-outline-secondary";
+      const name = names.get(id) || id;
+      button.textContent = `${name} \u00d7`;
+      button.setAttribute("aria-label", format(t.remove_feature || "Remove %(name)s", { name }));
+      button.addEventListener("click", () => {
+        hidden.value = ids().filter((other) => other !== id).join(",");
+        render();
+        pick.focus();
+        redraw();
+      });
+      item.appendChild(button);
+      chosen.appendChild(item);
+    });
+  };
+  const resolve = (text) => {
+    const lower = text.toLowerCase();
+    const entries = Array.from(names.entries());
+    const exact = entries.find(([id, name]) => optionText(id, name) === text || id === text
+      || name.toLowerCase() === lower);
+    if (exact) return exact[0];
+    const some = entries.filter(([id, name]) => name.toLowerCase().includes(lower)
+      || id.toLowerCase().includes(lower));
+    return some.length === 1 ? some[0][0] : null;
+  };
+  const add = () => {
+    const text = pick.value.trim();
+    if (!text) return;
+    const id = resolve(text);
+    if (!id) { say(format(t.no_feature, { name: text })); return; }
+    if (!ids().includes(id)) {
+      if (ids().length >= MAX_COMPARE) { say(format(t.too_many_features, { n: MAX_COMPARE })); return; }
+      hidden.value = ids().concat(id).join(",");
+    }
+    pick.value = "";
+    say("");
+    render();
+    redraw();
+  };
+  const button = form.querySelector("[data-dataviz-history-add]");
+  if (button) button.addEventListener("click", add);
+  pick.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); add(); }
+  });
+  return () => {
+    if (list) {
+      list.textContent = "";
+      names.forEach((name, id) => {
+        const option = document.createElement("option");
+        option.value = optionText(id, name);
+        list.appendChild(option);
+      });
+    }
+    render();
+  };
 }
 
 function setup(root) {
@@ -188,7 +302,15 @@ function setup(root) {
   });
   form.addEventListener("submit", (event) => { event.preventDefault(); load(figure, form); });
   setPreset(figure.dataset.preset || "7d");
-  load(figure, form);
+  const names = new Map();
+  figure.datavizNames = names;
+  const filled = picker(figure, form, names, () => load(figure, form));
+  filled();
+  // The names first (legends name the compared features), the chart anyway.
+  loadNames(figure, root)
+    .then((found) => { found.forEach((name, id) => names.set(id, name)); filled(); })
+    .catch(() => {})
+    .then(() => load(figure, form));
 }
 
 function start() {

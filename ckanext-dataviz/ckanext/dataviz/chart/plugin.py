@@ -115,6 +115,8 @@ def dataviz_chart_strings() -> dict[str, Any]:
         "copied": _("Copied"),
         "period": _("Period"),
         "no_history": _("No history in this period."),
+        "no_feature": _("No feature is named \u201c%(name)s\u201d: choose one of the suggestions."),
+        "remove_feature": _("Remove %(name)s"),
         "across_sum": _("Total of all features"),
         "across_avg": _("Average of all features"),
         "too_many_features": _("At most %(n)s features can be compared: the first %(n)s are "
@@ -163,19 +165,29 @@ def history_chart_zone() -> str:
 NUMERIC_HISTORY_TYPES = ("int", "float", "bool")
 
 
-def history_chart_fields(resource_id: str, lang: str) -> list[dict[str, str]]:
-    """The numeric fields of a resource's history feed as a chart shows
-    them: `name`, `title` in `lang` (else the other language's, else the
-    name), `unit` ("" when none) and `across`, how all features are put
-    together by default (`sum` or `avg`, avg when the feed does not say)."""
+def _history_feed_fields(resource_id: str) -> list[dict[str, Any]]:
     try:
         feed = tk.get_action("history_feed_show")({"ignore_auth": True},
                                                   {"resource_id": resource_id})
     except (KeyError, tk.ObjectNotFound, tk.ValidationError):
         return []
+    return feed.get("fields") or []
+
+
+def history_label_field(resource_id: str) -> str:
+    """The text field of a resource's history feed that names its features
+    (`label`: true), "" when none: the chart offers those names."""
+    return next((f["name"] for f in _history_feed_fields(resource_id) if f.get("label")), "")
+
+
+def history_chart_fields(resource_id: str, lang: str) -> list[dict[str, str]]:
+    """The numeric fields of a resource's history feed as a chart shows
+    them: `name`, `title` in `lang` (else the other language's, else the
+    name), `unit` ("" when none) and `across`, how all features are put
+    together by default (`sum` or `avg`, avg when the feed does not say)."""
     other = "en" if lang == "fr" else "fr"
     out = []
-    for field in feed.get("fields") or []:
+    for field in _history_feed_fields(resource_id):
         if field.get("type") not in NUMERIC_HISTORY_TYPES:
             continue
         title = (field.get(f"title_{lang}") or field.get(f"title_{other}") or field["name"])
@@ -223,6 +235,8 @@ class DatavizHistoryView(p.SingletonPlugin):
         named = [n.strip() for n in str(view.get("fields") or "").split(",") if n.strip()]
         fields.sort(key=lambda f: named.index(f["name"]) if f["name"] in named else len(named))
         out["dataviz_history_fields"] = fields
+        out["dataviz_history_label_field"] = (history_label_field(resource["id"])
+                                              if out["dataviz_allowed"] else "")
         return out
 
     def view_template(self, context, data_dict) -> str:

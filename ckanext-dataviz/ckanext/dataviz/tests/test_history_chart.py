@@ -23,6 +23,7 @@ from ckanext.dataviz.chart.plugin import history_available
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
 FEATURES = ("3082", "7024")
+NAMES = {"3082": "Bellecour", "7024": "Part-Dieu Vivier Merle"}
 
 
 def test_no_history_view_without_a_feed(clean_db):
@@ -61,10 +62,12 @@ def history_world(portal_for_module):
                       "title_fr": "Vélos disponibles", "title_en": "Available bikes",
                       "unit": "vélos"},
                      {"name": "fill_rate", "type": "float", "title_en": "Fill rate",
-                      "unit": "%"}], interval_seconds=300,
+                      "unit": "%"},
+                     {"name": "name", "type": "text", "label": True}], interval_seconds=300,
              store_mode="every", enabled=False)
         rows = [{"feature": f, "time": now - datetime.timedelta(hours=h),
-                 "values": {"available_bikes": (h * 3 + i) % 20, "fill_rate": 10.0 * (i + 1)}}
+                 "values": {"available_bikes": (h * 3 + i) % 20, "fill_rate": 10.0 * (i + 1),
+                            "name": NAMES[f]}}
                 for h in range(48) for i, f in enumerate(FEATURES)]
         store.write_rows(rid, rows)
         view = call("resource_view_create", resource_id=rid, view_type="dataviz_history",
@@ -136,7 +139,8 @@ def test_the_history_chart_shows_all_features_as_one_series_then_compares(histor
     """By default one series, the total of all features (the field's
     `across` is sum), titled and with its unit from the feed's fields;
     naming two features draws two series; more than five draws five and
-    says so."""
+    says so. Features are chosen by name, suggested from the feed's label
+    field."""
     server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     live = f"http://127.0.0.1:{server.server_port}"
@@ -144,6 +148,8 @@ def test_the_history_chart_shows_all_features_as_one_series_then_compares(histor
         page = chromium.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "history_query" in r.url else None)
         ds = history_world["open"]
         page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
                   f"{ds['view']['id']}")
@@ -169,16 +175,36 @@ def test_the_history_chart_shows_all_features_as_one_series_then_compares(histor
         assert shown["legend"] == ["Moyenne de tous les éléments"]
         assert {v for _t, v in shown["series"][0]["data"]} == {15.0}
         page.select_option('[name="field"]', "available_bikes")
-        page.fill('[name="features"]', ", ".join(FEATURES))
-        page.locator("[data-dataviz-history-form] [type=submit]").click()
+        # Features are chosen by name: their names are suggested.
+        suggested = page.locator("[data-dataviz-history-names] option").evaluate_all(
+            "(options) => options.map((o) => o.value)")
+        assert sorted(suggested) == ["Bellecour (3082)", "Part-Dieu Vivier Merle (7024)"]
+        pick = page.locator("[data-dataviz-history-pick]")
+        pick.fill("Bellecour (3082)")
+        pick.press("Enter")
+        _series_count(page, 1)
+        pick.fill("part-dieu")  # a part of a name, found once
+        page.locator("[data-dataviz-history-add]").click()
         _series_count(page, 2)
-        assert sorted(figure.evaluate(SHOWN)["legend"]) == sorted(FEATURES)
+        assert sorted(figure.evaluate(SHOWN)["legend"]) == sorted(NAMES.values())
+        assert page.locator('[name="features"]').input_value() == ",".join(FEATURES)
         assert page.locator("[data-dataviz-history-note]").inner_text() == ""
-        page.fill('[name="features"]', ", ".join(FEATURES + ("a", "b", "c", "d")))
+        pick.fill("Fourvière")
+        pick.press("Enter")
+        assert "Fourvière" in page.locator("[data-dataviz-history-note]").inner_text()
+        # A chosen feature is removed by its button (named for screen readers).
+        page.get_by_role("button", name="Retirer Bellecour").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-dataviz-history]').dataset.series === '1' && "
+            "document.querySelector('.dataviz-chart-canvas').datavizChart.getOption()"
+            ".legend[0].data[0] === 'Part-Dieu Vivier Merle'", timeout=30000)
+        # More than five (a link or a view may name them) draws five and says so.
+        page.evaluate("""() => { document.querySelector('[name=features]').value =
+            '3082,7024,a,b,c,d'; }""")
         page.locator("[data-dataviz-history-form] [type=submit]").click()
         page.locator("[data-dataviz-history-note]:has-text('5')").wait_for(timeout=30000)
-        asked = figure.evaluate(SHOWN)["legend"]
-        assert sorted(asked) == sorted(FEATURES)  # a..c have no history; d is not asked
+        last = [u for u in asked if "per_feature" not in u][-1]
+        assert last.count("features=") == 5 and "features=d" not in last, last
         assert errors == []
         page.close()
     finally:

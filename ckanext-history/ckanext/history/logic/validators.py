@@ -114,6 +114,8 @@ def history_feed_fields(value: Any) -> list[dict[str, str]]:
                 "Field \"{name}\": choose a type among int, float, text, bool, timestamp"
             ).format(name=name))
         fields.append({"name": name, "type": type_, **_field_labels(item, name, type_)})
+    if sum(1 for f in fields if f.get("label")) > 1:
+        raise tk.Invalid(tk._("Only one field can name the features (label)"))
     return fields
 
 
@@ -121,7 +123,9 @@ def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]
     """The optional words of a field for people: `title_fr`, `title_en`
     (at most 100 characters), `unit` (at most 20) and, for a numeric field,
     `across` (avg or sum: how a chart puts all features together; charts
-    read a missing one as avg). Empty values are left out."""
+    read a missing one as avg) and, for one text field, `label`: true when
+    it holds the features' names (charts offer them to choose features).
+    Empty values are left out."""
     out = {}
     for key, limit in ((TITLE_KEYS[0], MAX_TITLE), (TITLE_KEYS[1], MAX_TITLE), ("unit", MAX_UNIT)):
         value = item.get(key)
@@ -140,6 +144,13 @@ def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]
                 "Field \"{name}\": across is avg or sum, for a numeric field only"
             ).format(name=name))
         out["across"] = across
+    label = item.get("label")
+    if label not in (None, False, "", "false"):
+        if type_ != "text" or label not in (True, "true"):
+            raise tk.Invalid(tk._(
+                "Field \"{name}\": label is true for the text field that names the features"
+            ).format(name=name))
+        out["label"] = True
     return out
 
 

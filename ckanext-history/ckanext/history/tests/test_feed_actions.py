@@ -56,11 +56,13 @@ def test_defaults_and_a_fields_text_from_a_form(world):
 def test_fields_carry_titles_in_both_languages_a_unit_and_how_features_add_up(world):
     fields = [{"name": "bikes", "type": "int", "title_fr": "Vélos disponibles",
                "title_en": "Available bikes", "unit": "vélos", "across": "sum"},
-              {"name": "ratio", "type": "float", "title_fr": " Taux ", "unit": ""}]
+              {"name": "ratio", "type": "float", "title_fr": " Taux ", "unit": ""},
+              {"name": "name", "type": "text", "label": True}]
     feed = helpers.call_action("history_feed_create", context={"user": "org-editor"},
                                resource_id=world.rid("open"), url=FEED_URL.format("open"),
                                format="json", feature_id_field="id", fields=fields)
-    assert feed["fields"] == [fields[0], {"name": "ratio", "type": "float", "title_fr": "Taux"}]
+    assert feed["fields"] == [fields[0], {"name": "ratio", "type": "float", "title_fr": "Taux"},
+                              fields[2]]
 
 
 BAD_INPUT = [
@@ -86,6 +88,9 @@ BAD_INPUT = [
     ("fields", {"fields": [{"name": "a", "type": "text", "across": "sum"}]}),
     ("fields", {"fields": [{"name": "a", "type": "int", "title_en": "x" * 101}]}),
     ("fields", {"fields": [{"name": "a", "type": "int", "unit": ["km"]}]}),
+    ("fields", {"fields": [{"name": "a", "type": "int", "label": True}]}),
+    ("fields", {"fields": [{"name": "a", "type": "text", "label": True},
+                           {"name": "b", "type": "text", "label": True}]}),
     ("interval_seconds", {"interval_seconds": 1}),
     ("interval_seconds", {"interval_seconds": 10 ** 7}),
     ("interval_seconds", {"interval_seconds": "often"}),
