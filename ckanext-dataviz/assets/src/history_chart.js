@@ -100,8 +100,65 @@ function fieldConfig(root) {
   }
 }
 
+// The chart's state in the page's address (field, value, aggregation,
+// features, period preset or local dates), so that a link reopens the same
+// chart; the embed code carries it too. Other parameters (tz) are kept.
+const STATE_KEYS = ["field", "function", "aggregate", "features", "period", "start", "end"];
+
+export function stateOf(form) {
+  const out = {};
+  ["field", "function", "aggregate", "features"].forEach((name) => {
+    const el = form.querySelector(`[name="${name}"]`);
+    if (el && el.value.trim()) out[name] = el.value.trim();
+  });
+  if (form.dataset.preset) out.period = form.dataset.preset;
+  else {
+    ["start", "end"].forEach((name) => {
+      const el = form.querySelector(`[name="${name}"]`);
+      if (el && el.value) out[name] = el.value;
+    });
+  }
+  return out;
+}
+
+function saveState(form) {
+  const state = stateOf(form);
+  const url = new URL(window.location.href);
+  STATE_KEYS.forEach((key) => url.searchParams.delete(key));
+  Object.entries(state).forEach(([key, value]) => url.searchParams.set(key, value));
+  try { window.history.replaceState(window.history.state, "", url.toString()); } catch (e) { /* a sandboxed frame */ }
+  document.querySelectorAll("[data-dataviz-embed-code]").forEach((code) => {
+    code.value = code.value.replace(/src="([^"?]*)(\?[^"]*)?"/, (m, base) => {
+      const embed = new URL(base, window.location.href);
+      Object.entries(state).forEach(([key, value]) => embed.searchParams.set(key, value));
+      return `src="${embed.toString().replace(/&/g, "&amp;")}"`;
+    });
+  });
+}
+
+// Puts a saved state (the page's query string) back into the form; says
+// whether it held a period.
+function restoreState(form) {
+  const query = new URLSearchParams(window.location.search);
+  ["field", "function", "aggregate", "features"].forEach((name) => {
+    const el = form.querySelector(`[name="${name}"]`);
+    const value = query.get(name);
+    if (!el || value === null) return;
+    if (el.tagName === "SELECT" && !Array.from(el.options).some((o) => o.value === value)) return;
+    el.value = value;
+  });
+  const local = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?$/;
+  if (local.test(query.get("start") || "") && local.test(query.get("end") || "")) {
+    form.querySelector('[name="start"]').value = query.get("start").slice(0, 16);
+    form.querySelector('[name="end"]').value = query.get("end").slice(0, 16);
+    return "dates";
+  }
+  return PRESETS[query.get("period")] ? query.get("period") : "";
+}
+
 async function load(figure, form) {
   const t = strings();
+  saveState(form);
   const get = (name) => { const el = form.querySelector(`[name="${name}"]`); return el ? el.value.trim() : ""; };
   // A preset's exact instant, else the local time typed (history_query
   // reads it in the zone, and names the field of a time that does not exist
@@ -284,6 +341,7 @@ function setup(root) {
   const form = root.querySelector("[data-dataviz-history-form]");
   if (!figure || !form) return;
   const setPreset = (key) => {
+    form.dataset.preset = PRESETS[key] ? key : "7d";
     const days = PRESETS[key] || 7;
     const end = new Date();
     const start = new Date(end.getTime() - days * 86400000);
@@ -295,13 +353,17 @@ function setup(root) {
   };
   // A time typed by the reader is a local time of the chart's zone.
   form.querySelectorAll('[name="start"], [name="end"]').forEach((input) => {
-    input.addEventListener("input", () => { delete input.dataset.exact; });
+    input.addEventListener("input", () => {
+      form.querySelectorAll('[name="start"], [name="end"]').forEach((both) => { delete both.dataset.exact; });
+      delete form.dataset.preset;
+    });
   });
   form.querySelectorAll("[data-preset]").forEach((button) => {
     button.addEventListener("click", () => { setPreset(button.dataset.preset); load(figure, form); });
   });
   form.addEventListener("submit", (event) => { event.preventDefault(); load(figure, form); });
-  setPreset(figure.dataset.preset || "7d");
+  const restored = restoreState(form);
+  if (restored !== "dates") setPreset(restored || figure.dataset.preset || "7d");
   const names = new Map();
   figure.datavizNames = names;
   const filled = picker(figure, form, names, () => load(figure, form));

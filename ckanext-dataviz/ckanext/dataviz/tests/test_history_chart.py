@@ -10,6 +10,7 @@ import datetime
 import os
 import threading
 import zoneinfo
+from urllib.parse import parse_qs, urlsplit
 
 import ckan.lib.datapreview as datapreview
 import ckan.lib.search as search
@@ -240,5 +241,59 @@ def test_the_history_chart_draws_in_its_zone(history_world, chromium):
         page.locator("[data-dataviz-access=login]").wait_for(timeout=30000)
         assert page.locator("svg").count() == 0
         page.close()
+    finally:
+        server.shutdown()
+
+
+def test_the_history_charts_state_is_in_its_address(history_world, chromium):
+    """Field, value, aggregation, features and period go into the page's
+    query string and the embed code as they change; opening that address
+    draws the same chart; local dates are kept as typed."""
+    server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    live = f"http://127.0.0.1:{server.server_port}"
+    try:
+        page = chromium.new_page()
+        ds = history_world["open"]
+        page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
+                  f"{ds['view']['id']}?tz=Europe/Paris")
+        figure = page.locator("[data-dataviz-history]")
+        figure.locator("xpath=self::*[@data-state='ready']").wait_for(timeout=30000)
+        page.locator("[data-preset='24h']").click()
+        page.select_option('[name="aggregate"]', "day")
+        page.select_option('[name="function"]', "max")
+        page.evaluate("() => { document.querySelector('[name=features]').value = '3082,7024'; }")
+        page.locator("[data-dataviz-history-form] [type=submit]").click()
+        _series_count(page, 2)
+        query = parse_qs(urlsplit(page.url).query)
+        assert query == {"tz": ["Europe/Paris"], "field": ["available_bikes"],
+                         "function": ["max"], "aggregate": ["day"],
+                         "features": ["3082,7024"], "period": ["24h"]}, query
+        code = page.locator("[data-dataviz-embed-code]").input_value()
+        assert "aggregate=day" in code and "features=3082%2C7024" in code and "period=24h" in code
+        drawn = figure.evaluate(SHOWN)
+        other = chromium.new_page()
+        other.goto(page.url)
+        again = other.locator("[data-dataviz-history]")
+        again.locator("xpath=self::*[@data-state='ready']").wait_for(timeout=30000)
+        assert again.get_attribute("data-series") == "2"
+        assert other.locator('[name="aggregate"]').input_value() == "day"
+        assert other.locator('[name="function"]').input_value() == "max"
+        assert again.evaluate(SHOWN) == drawn
+        # Dates typed in the zone's local time are kept as such.
+        other.fill('[name="start"]', "2026-01-02T08:00")
+        other.fill('[name="end"]', "2026-01-03T08:00")
+        other.locator("[data-dataviz-history-form] [type=submit]").click()
+        other.wait_for_function("() => location.search.includes('start=')", timeout=30000)
+        query = parse_qs(urlsplit(other.url).query)
+        assert query["start"] == ["2026-01-02T08:00"] and query["end"] == ["2026-01-03T08:00"]
+        assert "period" not in query
+        third = chromium.new_page()
+        third.goto(other.url)
+        third.locator("[data-dataviz-history][data-state]").wait_for(timeout=30000)
+        assert third.locator('[name="start"]').input_value() == "2026-01-02T08:00"
+        assert third.locator('[name="end"]').input_value() == "2026-01-03T08:00"
+        for p in (page, other, third):
+            p.close()
     finally:
         server.shutdown()
