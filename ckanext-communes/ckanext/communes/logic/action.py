@@ -10,7 +10,11 @@
 - chained `organization_create` / `organization_update`: uploaded logos and
   banners must be PNG, JPEG, WebP or GIF images (first bytes checked) no
   larger than `ckanext.communes.image.max_bytes`; the banner is stored like
-  the logo.
+  the logo;
+- chained `package_update` / `resource_create`: a resource URL that cannot
+  be parsed (an unclosed IPv6 bracket, a bad port) is a 409 naming `url`
+  before CKAN's uploader parses it (it would fail with a 500); the dataset
+  schema's `communes_resource_url` checks the rest.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from ckan.types import Action, Context, DataDict
 from ckanext.communes import communes, config
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 from ckanext.communes.logic import schema
+from ckanext.communes.logic.validators import unreadable_resource_url
 from ckanext.grandlyon_access import shared as access
 
 __all__ = ["communes_widget_search", "communes_list", "organization_create",
-           "organization_update", "harvest_job_create"]
+           "organization_update", "harvest_job_create", "package_update", "resource_create"]
 
 # First bytes of the image formats a commune may upload.
 MAGIC = (
@@ -102,6 +107,26 @@ def organization_create(next_action: Action, context: Context, data_dict: DataDi
 @tk.chained_action
 def organization_update(next_action: Action, context: Context, data_dict: DataDict) -> Any:
     return _with_banner(next_action, context, data_dict)
+
+
+@tk.chained_action
+def package_update(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    resources = data_dict.get("resources")
+    if isinstance(resources, list):
+        problems = [unreadable_resource_url(r) if isinstance(r, dict) else None
+                    for r in resources]
+        if any(problems):
+            raise tk.ValidationError({"resources": [
+                {"url": [problem]} if problem else {} for problem in problems]})
+    return next_action(context, data_dict)
+
+
+@tk.chained_action
+def resource_create(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    problem = unreadable_resource_url(data_dict)
+    if problem:
+        raise tk.ValidationError({"url": [problem]})
+    return next_action(context, data_dict)
 
 
 @tk.chained_action

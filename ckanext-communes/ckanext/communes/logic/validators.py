@@ -11,11 +11,12 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import ckan.lib.navl.dictization_functions as df
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.logic.validators import if_empty_guess_format
 
 from ckanext.communes import config
 from ckanext.communes.dcat_mapping import current as dcat_mappings
@@ -23,7 +24,8 @@ from ckanext.communes.dcat_mapping import current as dcat_mappings
 __all__ = [
     "communes_bool", "communes_insee_code", "communes_colour", "communes_image_url",
     "communes_web_url", "communes_host_names", "communes_boundary", "communes_widget_page_size",
-    "communes_max_length", "communes_dcat_frequency",
+    "communes_max_length", "communes_dcat_frequency", "communes_resource_url",
+    "communes_guess_format",
 ]
 
 COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -32,6 +34,10 @@ INSEE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 UPLOADED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+RESOURCE_URL_SCHEMES = ("http", "https", "ftp")
+# Spaces and control characters (newline, tab, NUL, DEL, C1): an address
+# holding one is published raw in the RDF catalogue and breaks it.
+BAD_URL_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 def _empty(value: Any) -> bool:
@@ -263,3 +269,63 @@ def communes_dcat_frequency(value: Any) -> Any:
         return ""
     value = str(value).strip()
     return dcat_mappings().frequency(value) or value
+
+
+def resource_url_problem(value: str, uploaded: bool) -> str | None:
+    """Why a resource address cannot be stored (a translated message), or
+    None. An uploaded file (url_type "upload") is stored by CKAN as its
+    file name, or shown back as the portal's download URL; any other
+    address is an absolute http, https or ftp URL with a host."""
+    if BAD_URL_CHARACTERS.search(value):
+        return tk._("A resource URL cannot hold spaces, tabs, new lines or control "
+                    "characters: encode them (%20) or remove them")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        return tk._("This resource URL cannot be read (e.g. an unclosed [ or a bad "
+                    "port): check it")
+    scheme = parts.scheme.lower()
+    if uploaded and not scheme:
+        return None
+    if scheme not in RESOURCE_URL_SCHEMES or not parts.hostname:
+        return tk._("A resource URL starts with https://, http:// or ftp:// and names "
+                    "a host")
+    return None
+
+
+def unreadable_resource_url(resource: dict[str, Any]) -> str | None:
+    """Why the `url` of a resource dict cannot even be parsed, or None
+    (checked before CKAN's uploader parses it, see logic/action.py)."""
+    value = resource.get("url")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        urlsplit(value.strip()).port  # noqa: B018
+    except ValueError:
+        return resource_url_problem(value.strip(), False)
+    return None
+
+
+def communes_resource_url(key, data, errors, context) -> None:
+    """A resource's address (the dataset schema's resource `url`): refused
+    when it cannot be parsed, holds whitespace or control characters, or
+    uses another scheme than http, https or ftp (`javascript:`, `data:`,
+    `file:`). An empty address is left to the other validators."""
+    value = data.get(key)
+    if _empty(value):
+        return
+    uploaded = data.get(key[:-1] + ("url_type",)) == "upload"
+    problem = resource_url_problem(str(value), uploaded)
+    if problem:
+        errors[key].append(problem)
+
+
+def communes_guess_format(key, data, errors, context) -> None:
+    """CKAN's `if_empty_guess_format`, which runs before the resource's
+    `url` is validated (fields are validated in name order): an address it
+    cannot parse leaves the format empty, `communes_resource_url` names it."""
+    try:
+        if_empty_guess_format(key, data, errors, context)
+    except ValueError:
+        pass

@@ -1,0 +1,102 @@
+"""What the outside probe of the DCAT-AP catalogue (issue 15) found: values
+that broke the catalogue or a dataset are refused when saved, and those
+stored before are left out of (or encoded in) the RDF, never a 500."""
+
+from __future__ import annotations
+
+import ckan.model as model
+import pytest
+from ckan.tests import factories, helpers
+
+BAD_URLS = [
+    "http://[::1/x.csv",
+    "https://example.org/a\nb.csv",
+    "https://example.org/a\tb.csv",
+    "https://example.org/a b.csv",
+    "https://example.org:99999/x.csv",
+    "javascript:alert(1)",
+    "data:text/csv,a,b",
+    "file:///etc/passwd",
+    "example.org/x.csv",
+]
+
+
+@pytest.fixture
+def _portal_plugins():
+    """The module's plugins are loaded once, by `portal_for_module`."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def world(portal_for_module):
+    """A publisher (sysadmin token) and an organisation, once per module."""
+    admin = factories.Sysadmin()
+    org = factories.Organization(name="hardening-org")
+    token = factories.APIToken(user=admin["name"])["token"]
+    return {"admin": admin, "org": org, "headers": {"Authorization": token}}
+
+
+def _api(app, world, action, data):
+    res = app.post(f"/api/3/action/{action}", json=data, headers=world["headers"])
+    return res.status_code, res.get_json()
+
+
+def _dataset(app, world, name, **extra):
+    status, body = _api(app, world, "package_create", dict(
+        name=name, title=name, owner_org=world["org"]["id"], license_id="lo-2.0",
+        resources=[{"name": "r", "url": "https://example.org/ok.csv", "format": "CSV"}],
+        **extra))
+    assert status == 200, body
+    return body["result"]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_an_unusable_resource_url_is_refused_and_nothing_stored(app, world, url):
+    name = "bad-url-" + str(BAD_URLS.index(url))
+    status, body = _api(app, world, "package_create", dict(
+        name=name, title=name, owner_org=world["org"]["id"], license_id="lo-2.0",
+        resources=[{"name": "r", "url": url}]))
+    assert status == 409, body
+    assert "url" in body["error"]["resources"][0]
+    assert model.Session.query(model.Package).filter_by(name=name).count() == 0
+
+    dataset = _dataset(app, world, name + "-ok")
+    resource = dataset["resources"][0]
+    status, body = _api(app, world, "resource_patch", {"id": resource["id"], "url": url})
+    assert status == 409, body
+    assert "url" in body["error"]
+    shown = helpers.call_action("resource_show", id=resource["id"])
+    assert shown["url"] == "https://example.org/ok.csv"
+
+
+@pytest.mark.parametrize("url", ["https://example.org/x.csv?a=1#b", "http://[::1]:8080/x",
+                                 "ftp://ftp.example.org/x.zip"])
+def test_http_https_and_ftp_urls_are_kept(app, world, url):
+    dataset = _dataset(app, world, "good-url-" + str(abs(hash(url)) % 10000))
+    status, body = _api(app, world, "resource_patch",
+                        {"id": dataset["resources"][0]["id"], "url": url})
+    assert status == 200, body
+    assert body["result"]["url"] == url
+
+
+def test_an_uploaded_file_name_is_kept(app, world):
+    dataset = _dataset(app, world, "uploaded-file")
+    status, body = _api(app, world, "resource_patch", {
+        "id": dataset["resources"][0]["id"], "url": "stations.csv", "url_type": "upload"})
+    assert status == 200, body
+    assert body["result"]["url"].endswith("/download/stations.csv")
+    # shown back as the portal's download URL, and saved again as it is
+    status, body = _api(app, world, "resource_patch",
+                        {"id": dataset["resources"][0]["id"], "name": "renamed"})
+    assert status == 200, body
+    assert body["result"]["url"].endswith("/download/stations.csv")
+
+
+def test_resource_create_with_an_unreadable_url_is_a_409(app, world):
+    dataset = _dataset(app, world, "resource-create-bad")
+    status, body = _api(app, world, "resource_create",
+                        {"package_id": dataset["id"], "url": "http://[::1/x.csv"})
+    assert status == 409, body
+    assert "url" in body["error"]
+    assert len(helpers.call_action("package_show", id=dataset["id"])["resources"]) == 1
+
