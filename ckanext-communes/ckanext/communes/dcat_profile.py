@@ -20,6 +20,7 @@ package_search), never the origin.
 from __future__ import annotations
 
 import json
+import re
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -33,6 +34,19 @@ from rdflib.namespace import RDF
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
 ACCESS_RIGHTS = {"open": "PUBLIC", "licensed": "RESTRICTED", "restricted": "NON_PUBLIC"}
 LEVELS = {ACCESS_RIGHT + right: level for level, right in ACCESS_RIGHTS.items()}
+
+
+# What an IRI may not hold (RFC 3987; Turtle's IRIREF): spaces, controls
+# and < > " { } | \ ^ `. rdflib writes them raw; Jena and RDF4J refuse them.
+NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f-\x9f]')
+
+
+def valid_iri(iri: str) -> str:
+    """`iri` with the characters an IRI may not hold percent-encoded (its
+    UTF-8 bytes), so that a resource URL stored before the validators
+    keeps the catalogue parseable."""
+    return NOT_IN_IRI.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8")), iri)
 
 
 def access_right_uri(dataset_dict: dict) -> str:
@@ -172,6 +186,17 @@ class CommunesAccessProfile(RDFProfile):
         self._publisher_types(dataset_ref)
         for distribution in list(g.objects(dataset_ref, DCAT.distribution)):
             self._distribution(distribution, licence, mappings)
+            self._valid_iris(distribution)
+        self._valid_iris(dataset_ref)
+
+    def _valid_iris(self, subject) -> None:
+        """The IRIs of `subject`'s statements percent-encoded where they hold
+        characters an IRI may not (`valid_iri`)."""
+        g = self.g
+        for predicate, value in list(g.predicate_objects(subject)):
+            if isinstance(value, URIRef) and NOT_IN_IRI.search(str(value)):
+                g.remove((subject, predicate, value))
+                g.add((subject, predicate, URIRef(valid_iri(str(value)))))
 
     def _frequency(self, dataset_ref, mappings: Mappings) -> None:
         g = self.g

@@ -3,10 +3,18 @@ that broke the catalogue or a dataset are refused when saved, and those
 stored before are left out of (or encoded in) the RDF, never a 500."""
 
 from __future__ import annotations
+import re
 
 import ckan.model as model
 import pytest
+from ckan.lib import search
 from ckan.tests import factories, helpers
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCAT
+
+# Turtle's IRIREF (grammar rule [18]) may not hold these; rdflib reads them
+# leniently, Jena and RDF4J (data.europa.eu's harvester) do not.
+STRICT_IRIREF_FORBIDS = re.compile(r'[\x00-\x20"{}|^`\\]')
 
 BAD_URLS = [
     "http://[::1/x.csv",
@@ -99,4 +107,27 @@ def test_resource_create_with_an_unreadable_url_is_a_409(app, world):
     assert status == 409, body
     assert "url" in body["error"]
     assert len(helpers.call_action("package_show", id=dataset["id"])["resources"]) == 1
+
+
+def strict_turtle(body: str) -> Graph:
+    """The graph of a Turtle text, after checking its IRIs as strictly as
+    Jena does (the rdflib parser alone would accept them)."""
+    bad = [m.group(0) for m in re.finditer(r"<[^<>]*>", body)
+           if STRICT_IRIREF_FORBIDS.search(m.group(0)[1:-1])]
+    assert not bad, bad[:5]
+    return Graph().parse(data=body, format="turtle")
+
+
+def test_a_url_stored_before_the_validator_is_encoded_in_the_rdf(app, world):
+    dataset = _dataset(app, world, "stored-before")
+    resource = model.Resource.get(dataset["resources"][0]["id"])
+    resource.url = 'https://example.org/a\nb c{d}|e"f^g`h\\i.csv'
+    model.Session.commit()
+    search.rebuild(dataset["id"])
+    for path in ("/catalog.ttl", "/dataset/stored-before.ttl"):
+        res = app.get(path)
+        assert res.status_code == 200, path
+        g = strict_turtle(res.get_data(as_text=True))
+        assert URIRef("https://example.org/a%0Ab%20c%7Bd%7D%7Ce%22f%5Eg%60h%5Ci.csv") in set(
+            g.objects(None, DCAT.downloadURL)) | set(g.objects(None, DCAT.accessURL)), path
 
