@@ -14,13 +14,22 @@
 - chained `package_update` / `resource_create`: a resource URL that cannot
   be parsed (an unclosed IPv6 bracket, a bad port) is a 409 naming `url`
   before CKAN's uploader parses it (it would fail with a 500); the dataset
-  schema's `communes_resource_url` checks the rest.
+  schema's `communes_resource_url` checks the rest;
+- chained `dcat_catalog_show` (the RDF catalogue, /catalog.<format>):
+  ckanext-dcat builds the hydra paging IRIs from the decoded query
+  parameters (a space or `|` made the Turtle invalid); while it does, the
+  request's parameters are seen percent-encoded (after the search has read
+  them decoded from `data_dict`).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import quote
+
+from flask import has_request_context
+from werkzeug.datastructures import ImmutableMultiDict
 
 import ckan.lib.uploader as uploader
 import ckan.model as model
@@ -34,7 +43,8 @@ from ckanext.communes.logic.validators import unreadable_resource_url
 from ckanext.grandlyon_access import shared as access
 
 __all__ = ["communes_widget_search", "communes_list", "organization_create",
-           "organization_update", "harvest_job_create", "package_update", "resource_create"]
+           "organization_update", "harvest_job_create", "package_update", "resource_create",
+           "dcat_catalog_show"]
 
 # First bytes of the image formats a commune may upload.
 MAGIC = (
@@ -127,6 +137,21 @@ def resource_create(next_action: Action, context: Context, data_dict: DataDict) 
     if problem:
         raise tk.ValidationError({"url": [problem]})
     return next_action(context, data_dict)
+
+
+@tk.chained_action
+@tk.side_effect_free
+def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    if not has_request_context():
+        return next_action(context, data_dict)
+    request = tk.request
+    decoded = request.args
+    request.args = ImmutableMultiDict(
+        [(key, quote(value, safe="")) for key, value in decoded.items(multi=True)])
+    try:
+        return next_action(context, data_dict)
+    finally:
+        request.args = decoded
 
 
 @tk.chained_action

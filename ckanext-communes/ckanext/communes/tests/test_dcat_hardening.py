@@ -4,13 +4,16 @@ stored before are left out of (or encoded in) the RDF, never a 500."""
 
 from __future__ import annotations
 import re
+from urllib.parse import quote
 
 import ckan.model as model
 import pytest
 from ckan.lib import search
 from ckan.tests import factories, helpers
-from rdflib import Graph, URIRef
-from rdflib.namespace import DCAT
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import DCAT, RDF
+
+HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 
 # Turtle's IRIREF (grammar rule [18]) may not hold these; rdflib reads them
 # leniently, Jena and RDF4J (data.europa.eu's harvester) do not.
@@ -130,4 +133,22 @@ def test_a_url_stored_before_the_validator_is_encoded_in_the_rdf(app, world):
         g = strict_turtle(res.get_data(as_text=True))
         assert URIRef("https://example.org/a%0Ab%20c%7Bd%7D%7Ce%22f%5Eg%60h%5Ci.csv") in set(
             g.objects(None, DCAT.downloadURL)) | set(g.objects(None, DCAT.accessURL)), path
+
+
+@pytest.mark.parametrize("char", [" ", "|", "^", "<", "`", "{", "\\"])
+@pytest.mark.parametrize("fmt", ["ttl", "n3", "rdf"])
+def test_the_paging_iris_are_percent_encoded(app, world, char, fmt):
+    _dataset(app, world, "paged") if not model.Package.by_name("paged") else None
+    fq = f'organization:hardening-org OR title:"x{char}y"'
+    res = app.get(f"/catalog.{fmt}", query_string={"fq": fq})
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    body = res.get_data(as_text=True)
+    if fmt == "rdf":
+        g = Graph().parse(data=body, format="xml")
+    else:
+        g = strict_turtle(body)
+    paging = [str(node) for node in g.subjects(RDF.type, HYDRA.PagedCollection)]
+    assert len(paging) == 1 and paging[0].endswith(
+        f"/catalog.{fmt}?fq={quote(fq, safe='')}&page=1"), paging
+    assert str(g.value(URIRef(paging[0]), HYDRA.firstPage)) == paging[0]
 
