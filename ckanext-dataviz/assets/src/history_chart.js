@@ -84,6 +84,7 @@ export function toAnswer(records, params, truncated) {
     chart: { chart_type: "line", x_label: params.xLabel || "time", y_label: params.yLabel || keys.join(", ") },
     timeZone: params.tz || "",
     lang: params.lang || "",
+    original: (value) => (originals.has(value) ? originals.get(value) : value),
     label: params.tz ? (value) => zonedLabel(originals.has(value) ? originals.get(value) : value,
       params.tz, params.lang) : null,
   };
@@ -214,6 +215,7 @@ async function load(figure, form) {
     const answer = toAnswer(records, { xLabel: t.period || "time", yLabel, overall, tz,
       lang: figure.dataset.lang, names: figure.datavizNames }, Boolean(cursor));
     draw(figure, answer, { title: figure.dataset.title || "" });
+    figure.datavizAnswer = answer;
     if (!records.length) {
       const caption = figure.querySelector(".dataviz-chart-caption");
       if (caption) caption.textContent = t.no_history || "";
@@ -336,6 +338,74 @@ function picker(figure, form, names, redraw) {
   };
 }
 
+function csvCell(value) {
+  if (value === null || value === undefined) return "";
+  let text = String(value);
+  // A text that a spreadsheet would read as a formula is quoted as text.
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r;]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+// The series drawn, as CSV: a row per time (ISO 8601 with its offset in the
+// chart's zone), a column per series, named as in the legend.
+export function answerCsv(answer) {
+  const times = new Map();
+  answer.series.forEach((s, i) => s.points.forEach(([x, y]) => {
+    if (!times.has(x)) times.set(x, new Array(answer.series.length).fill(null));
+    times.get(x)[i] = y;
+  }));
+  const head = [answer.timeZone ? `time (${answer.timeZone})` : "time"].concat(answer.series.map((s) => s.name));
+  const rows = Array.from(times.entries()).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([x, values]) => [answer.original ? answer.original(x) : x].concat(values));
+  return [head].concat(rows).map((row) => row.map(csvCell).join(",")).join("\r\n") + "\r\n";
+}
+
+function save(blob, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+function fileName(figure, ext) {
+  const base = (figure.dataset.title || "history").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+    .replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase() || "history";
+  return `${base}.${ext}`;
+}
+
+// The chart as PNG: ECharts draws SVG here; its image is painted on a
+// canvas at twice the size, on white.
+function savePng(figure) {
+  const chart = figure.querySelector(".dataviz-chart-canvas").datavizChart;
+  if (!chart) return;
+  const image = new Image();
+  image.onload = () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = chart.getWidth() * 2;
+    canvas.height = chart.getHeight() * 2;
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.drawImage(image, 0, 0, canvas.width, canvas.height);
+    canvas.toBlob((blob) => { if (blob) save(blob, fileName(figure, "png")); }, "image/png");
+  };
+  image.src = chart.getDataURL({ type: "svg", backgroundColor: "#fff" });
+}
+
+function exports(root, figure) {
+  const csv = root.querySelector("[data-dataviz-history-csv]");
+  if (csv) csv.addEventListener("click", () => {
+    if (!figure.datavizAnswer) return;
+    save(new Blob(["\ufeff", answerCsv(figure.datavizAnswer)], { type: "text/csv;charset=utf-8" }),
+      fileName(figure, "csv"));
+  });
+  const png = root.querySelector("[data-dataviz-history-png]");
+  if (png) png.addEventListener("click", () => savePng(figure));
+}
+
 function setup(root) {
   const figure = root.querySelector("[data-dataviz-history]");
   const form = root.querySelector("[data-dataviz-history-form]");
@@ -362,6 +432,7 @@ function setup(root) {
     button.addEventListener("click", () => { setPreset(button.dataset.preset); load(figure, form); });
   });
   form.addEventListener("submit", (event) => { event.preventDefault(); load(figure, form); });
+  exports(root, figure);
   const restored = restoreState(form);
   if (restored !== "dates") setPreset(restored || figure.dataset.preset || "7d");
   const names = new Map();

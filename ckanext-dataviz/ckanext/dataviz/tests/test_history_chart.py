@@ -6,7 +6,9 @@ the history plugin does not provide it."""
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import os
 import threading
 import zoneinfo
@@ -295,5 +297,39 @@ def test_the_history_charts_state_is_in_its_address(history_world, chromium):
         assert third.locator('[name="end"]').input_value() == "2026-01-03T08:00"
         for p in (page, other, third):
             p.close()
+    finally:
+        server.shutdown()
+
+
+def test_the_drawn_series_download_as_csv_and_the_chart_as_png(history_world, chromium):
+    """The CSV has a row per time drawn and a column per series, named as
+    in the legend; the PNG is an image."""
+    server = make_server("127.0.0.1", 0, helpers._get_test_app().app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    live = f"http://127.0.0.1:{server.server_port}"
+    try:
+        page = chromium.new_page(accept_downloads=True)
+        ds = history_world["open"]
+        page.goto(f"{live}/dataset/{ds['name']}/resource/{ds['resource_id']}/view/"
+                  f"{ds['view']['id']}?features=3082,7024&period=7d")
+        figure = page.locator("[data-dataviz-history]")
+        figure.locator("xpath=self::*[@data-state='ready']").wait_for(timeout=30000)
+        assert figure.get_attribute("data-series") == "2"
+        drawn = figure.evaluate(SHOWN)
+        with page.expect_download() as info:
+            page.locator("[data-dataviz-history-csv]").click()
+        text = open(info.value.path(), encoding="utf-8-sig").read()
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0] == ["time (Europe/Paris)"] + drawn["legend"]
+        assert len(rows) - 1 == len(drawn["series"][0]["data"]) > 0
+        first = dict(zip(drawn["legend"], (s["data"][0][1] for s in drawn["series"]), strict=True))
+        assert rows[1][1:] == [str(first[name]) for name in drawn["legend"]]
+        assert datetime.datetime.fromisoformat(rows[1][0]).utcoffset() is not None
+        with page.expect_download() as info:
+            page.locator("[data-dataviz-history-png]").click()
+        assert info.value.suggested_filename.endswith(".png")
+        with open(info.value.path(), "rb") as image:
+            assert image.read(8) == b"\x89PNG\r\n\x1a\n"
+        page.close()
     finally:
         server.shutdown()
