@@ -19,12 +19,15 @@
   ckanext-dcat builds the hydra paging IRIs from the decoded query
   parameters (a space or `|` made the Turtle invalid); while it does, the
   request's parameters are seen percent-encoded (after the search has read
-  them decoded from `data_dict`).
+  them decoded from `data_dict`). `modified_since` is an ISO 8601 date or
+  time, with a time zone (Z, +01:00) or without (UTC): it is given to
+  ckanext-dcat in UTC without its offset; anything else is a 400 naming it.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -139,9 +142,28 @@ def resource_create(next_action: Action, context: Context, data_dict: DataDict) 
     return next_action(context, data_dict)
 
 
+def _modified_since(value: Any) -> str:
+    """An ISO 8601 date or time as a UTC time without offset (what
+    ckanext-dcat puts in its Solr range), or a 400 naming the parameter."""
+    try:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return tk.abort(400, tk._(
+            "modified_since must be an ISO 8601 date or time, e.g. 2026-12-06 or "
+            "2026-12-06T08:00:00Z"))
+    return moment.isoformat()
+
+
 @tk.chained_action
 @tk.side_effect_free
 def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    data_dict = dict(data_dict)
+    if data_dict.get("modified_since"):
+        data_dict["modified_since"] = _modified_since(data_dict["modified_since"])
     if not has_request_context():
         return next_action(context, data_dict)
     request = tk.request

@@ -152,3 +152,22 @@ def test_the_paging_iris_are_percent_encoded(app, world, char, fmt):
         f"/catalog.{fmt}?fq={quote(fq, safe='')}&page=1"), paging
     assert str(g.value(URIRef(paging[0]), HYDRA.firstPage)) == paging[0]
 
+
+@pytest.mark.parametrize("since, found", [
+    ("2099-12-06T08:00:00Z", False), ("2099-12-06T08:00:00.000Z", False),
+    ("2099-12-06T08:00:00+01:00", False), ("2099-12-06T08:00:00-05:00", False),
+    ("2000-01-01", True), ("2000-01-01T00:00:00Z", True), ("2000-01-01T08:00:00+01:00", True)])
+def test_modified_since_accepts_a_time_zone(app, world, since, found):
+    _dataset(app, world, "paged") if not model.Package.by_name("paged") else None
+    res = app.get("/catalog.ttl", query_string={"modified_since": since})
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    g = strict_turtle(res.get_data(as_text=True))
+    assert bool(list(g.subjects(RDF.type, DCAT.Dataset))) is found
+
+
+@pytest.mark.parametrize("since", ["2" * 5000, "abc", "NOW-1DAY", "2026-13-45", "*",
+                                   "2026-12-06T08:00:00 OR 1=1"])
+def test_modified_since_junk_is_a_400_naming_it(app, world, since):
+    res = app.get("/catalog.ttl", query_string={"modified_since": since})
+    assert res.status_code == 400
+    assert "modified_since" in res.get_data(as_text=True)
