@@ -295,7 +295,15 @@ def test_the_history_charts_state_is_in_its_address(history_world, chromium):
         third.locator("[data-dataviz-history][data-state]").wait_for(timeout=30000)
         assert third.locator('[name="start"]').input_value() == "2026-01-02T08:00"
         assert third.locator('[name="end"]').input_value() == "2026-01-03T08:00"
-        for p in (page, other, third):
+        # The embed reads the same state from its address.
+        embed = chromium.new_page()
+        embed.goto(f"{live}/dataviz/embed/view/{ds['view']['id']}"
+                   "?aggregate=day&function=max&features=7024&period=30d")
+        embed.locator("[data-dataviz-history][data-state=ready]").wait_for(timeout=30000)
+        assert embed.locator('[name="aggregate"]').input_value() == "day"
+        assert embed.locator("[data-dataviz-history]").evaluate(SHOWN)["legend"] == [
+            "Part-Dieu Vivier Merle"]
+        for p in (page, other, third, embed):
             p.close()
     finally:
         server.shutdown()
