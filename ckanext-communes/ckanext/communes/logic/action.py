@@ -22,6 +22,8 @@
   them decoded from `data_dict`). `modified_since` is an ISO 8601 date or
   time, with a time zone (Z, +01:00) or without (UTC): it is given to
   ckanext-dcat in UTC without its offset; anything else is a 400 naming it.
+  A `page` beyond `CATALOGUE_MAX_PAGE` is a 400 naming it (Solr failed on
+  the offset of page 21474838).
 """
 
 from __future__ import annotations
@@ -142,6 +144,21 @@ def resource_create(next_action: Action, context: Context, data_dict: DataDict) 
     return next_action(context, data_dict)
 
 
+# Pages of the RDF catalogue: 10 million datasets at ckanext-dcat's 100 a
+# page; Solr's offset is a 32-bit integer.
+CATALOGUE_MAX_PAGE = 100_000
+
+
+def _page(value: Any) -> Any:
+    """The page asked, or a 400 naming `page` beyond `CATALOGUE_MAX_PAGE`
+    (ckanext-dcat answers a 409 for what is not a positive number)."""
+    text = str(value).strip()
+    if text.isdigit() and int(text) > CATALOGUE_MAX_PAGE:
+        return tk.abort(400, tk._("page must be a number from 1 to {n}")
+                        .format(n=CATALOGUE_MAX_PAGE))
+    return value
+
+
 def _modified_since(value: Any) -> str:
     """An ISO 8601 date or time as a UTC time without offset (what
     ckanext-dcat puts in its Solr range), or a 400 naming the parameter."""
@@ -162,6 +179,8 @@ def _modified_since(value: Any) -> str:
 @tk.side_effect_free
 def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
     data_dict = dict(data_dict)
+    if data_dict.get("page"):
+        data_dict["page"] = _page(data_dict["page"])
     if data_dict.get("modified_since"):
         data_dict["modified_since"] = _modified_since(data_dict["modified_since"])
     if not has_request_context():

@@ -171,3 +171,10 @@ def test_modified_since_junk_is_a_400_naming_it(app, world, since):
     res = app.get("/catalog.ttl", query_string={"modified_since": since})
     assert res.status_code == 400
     assert "modified_since" in res.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page", ["21474838", "100001", "99999999999999999999"])
+def test_a_page_beyond_the_maximum_is_a_400_naming_it(app, world, page):
+    res = app.get("/catalog.ttl", query_string={"page": page})
+    assert res.status_code == 400
+    assert "page" in res.get_data(as_text=True)
