@@ -23,7 +23,9 @@
   time, with a time zone (Z, +01:00) or without (UTC): it is given to
   ckanext-dcat in UTC without its offset; anything else is a 400 naming it.
   A `page` beyond `CATALOGUE_MAX_PAGE` is a 400 naming it (Solr failed on
-  the offset of page 21474838).
+  the offset of page 21474838). A search CKAN refuses (a Solr syntax
+  error, local parameters `{!...}` as package_search refuses them) is a
+  400 naming `q` or `fq`, not a 500.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 import ckan.lib.uploader as uploader
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.lib.search import SearchError
 from ckan.types import Action, Context, DataDict
 
 from ckanext.communes import communes, config
@@ -183,16 +186,37 @@ def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict
         data_dict["page"] = _page(data_dict["page"])
     if data_dict.get("modified_since"):
         data_dict["modified_since"] = _modified_since(data_dict["modified_since"])
-    if not has_request_context():
-        return next_action(context, data_dict)
-    request = tk.request
-    decoded = request.args
-    request.args = ImmutableMultiDict(
-        [(key, quote(value, safe="")) for key, value in decoded.items(multi=True)])
     try:
-        return next_action(context, data_dict)
-    finally:
-        request.args = decoded
+        if not has_request_context():
+            return next_action(context, data_dict)
+        request = tk.request
+        decoded = request.args
+        request.args = ImmutableMultiDict(
+            [(key, quote(value, safe="")) for key, value in decoded.items(multi=True)])
+        try:
+            return next_action(context, data_dict)
+        finally:
+            request.args = decoded
+    except SearchError as error:
+        return tk.abort(400, tk._("The search of {name} cannot be run: check its syntax "
+                                  "(local parameters {{!...}} are refused)")
+                        .format(name=_failing_search_parameter(context, data_dict, error)))
+
+
+def _failing_search_parameter(context: Context, data_dict: DataDict, error: Exception) -> str:
+    """`q` or `fq`: the one CKAN names in `error`, else the one a search
+    alone fails with."""
+    for name in ("fq", "q"):
+        if f"param '{name}'" in str(error):
+            return name
+    if not data_dict.get("q"):
+        return "fq"
+    try:
+        tk.get_action("package_search")(
+            {"ignore_auth": True}, {"q": data_dict["q"], "rows": 0})
+    except SearchError:
+        return "q"
+    return "fq"
 
 
 @tk.chained_action

@@ -178,3 +178,11 @@ def test_a_page_beyond_the_maximum_is_a_400_naming_it(app, world, page):
     res = app.get("/catalog.ttl", query_string={"page": page})
     assert res.status_code == 400
     assert "page" in res.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name, value", [("q", '"'), ("fq", "("), ("q", "{!lucene}*:*"),
+                                         ("fq", "{!join from=id to=id}*:*")])
+def test_a_search_syntax_error_is_refused_naming_the_parameter(app, world, name, value):
+    res = app.get("/catalog.ttl", query_string={name: value})
+    assert res.status_code == 400, res.status_code
+    assert re.search(f"(search of|recherche de) {name} ", res.get_data(as_text=True))
