@@ -39,12 +39,14 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
         harvest_pages.put_first(config)
         dcat_mapping.current()
 
-    # IMiddleware: the host names of the communes, and the only cross-origin
-    # answers of the portal (the widget's script and search).
+    # IMiddleware: the host names of the communes, the only cross-origin
+    # answers of the portal (the widget's script and search), and a 404 for
+    # an RDF format ckanext-dcat does not know.
 
     def make_middleware(self, app: Any, config: Any) -> Any:
         if hasattr(app, "before_request"):
             app.before_request(views.host_identity)
+            app.before_request(views.dcat_known_format)
             app.after_request(views.cors_headers)
         return app
 

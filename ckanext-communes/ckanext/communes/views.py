@@ -16,6 +16,7 @@ from flask import Blueprint, Response, g, request
 from ckanext.communes import communes as commune_lib
 from ckanext.communes import config
 from ckanext.communes.logic.validators import COLOUR
+from ckanext.dcat.utils import CONTENT_TYPES
 
 communes = Blueprint("communes", __name__)
 
@@ -26,6 +27,8 @@ WIDGET_PATHS = ("/communes/widget.js",)
 CORS_ACTIONS = ("communes_widget_search",)
 LANGS = ("fr", "en")
 DATASET_PAGE = re.compile(r"^/dataset/([^/]+)$")
+# ckanext-dcat's routes with an output format (`_format`).
+DCAT_FORMAT_ENDPOINTS = ("dcat.read_catalog", "dcat.read_dataset", "dcat.read_dataset_series")
 TAG_LIST = re.compile(r"^[^<>\"'`\x00-\x1f]{0,500}$")
 
 
@@ -287,3 +290,15 @@ def cors_headers(response: Response) -> Response:
     if getattr(g, "communes_frameable", False):
         response.headers.pop("X-Frame-Options", None)
     return response
+
+
+def dcat_known_format() -> Optional[Any]:
+    """Before every request: an RDF catalogue or dataset asked in a format
+    ckanext-dcat does not serialise (/catalog.json, /dataset/x.nt, .TTL)
+    is a 404, as a missing dataset is, not ckanext-dcat's 500."""
+    if request.endpoint not in DCAT_FORMAT_ENDPOINTS:
+        return None
+    fmt = (request.view_args or {}).get("_format")
+    if fmt is not None and fmt not in CONTENT_TYPES:
+        return tk.abort(404)
+    return None

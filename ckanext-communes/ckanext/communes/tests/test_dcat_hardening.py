@@ -186,3 +186,21 @@ def test_a_search_syntax_error_is_refused_naming_the_parameter(app, world, name,
     res = app.get("/catalog.ttl", query_string={name: value})
     assert res.status_code == 400, res.status_code
     assert re.search(f"(search of|recherche de) {name} ", res.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("path", ["/catalog.json", "/catalog.nt", "/catalog.foo",
+                                  "/catalog.TTL", "/dataset/paged.json", "/dataset/paged.nt"])
+def test_an_unknown_rdf_format_is_a_404_like_a_missing_dataset(app, world, path):
+    _dataset(app, world, "paged") if not model.Package.by_name("paged") else None
+    missing = app.get("/dataset/no-such-dataset.ttl")
+    assert missing.status_code == 404
+    res = app.get(path)
+    assert res.status_code == 404
+    assert as_compared(res, path) == as_compared(missing, "/dataset/no-such-dataset.ttl")
+
+
+def as_compared(res, path: str) -> str:
+    """A page without its CSRF tokens (signed, different on every page)
+    and its own path (in the language links)."""
+    body = re.sub(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}", "", res.get_data(as_text=True))
+    return body.replace(path, "")
