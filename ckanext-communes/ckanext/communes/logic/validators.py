@@ -25,7 +25,7 @@ __all__ = [
     "communes_bool", "communes_insee_code", "communes_colour", "communes_image_url",
     "communes_web_url", "communes_host_names", "communes_boundary", "communes_widget_page_size",
     "communes_max_length", "communes_dcat_frequency", "communes_resource_url",
-    "communes_guess_format",
+    "communes_guess_format", "communes_byte_size",
 ]
 
 COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -307,13 +307,19 @@ def unreadable_resource_url(resource: dict[str, Any]) -> str | None:
     return None
 
 
+# What `datastore_create` gives a resource it creates with its table and no
+# address (ckanext/datastore/logic/action.py).
+DATASTORE_ONLY_URL = "_datastore_only_resource"
+
+
 def communes_resource_url(key, data, errors, context) -> None:
     """A resource's address (the dataset schema's resource `url`): refused
     when it cannot be parsed, holds whitespace or control characters, or
     uses another scheme than http, https or ftp (`javascript:`, `data:`,
-    `file:`). An empty address is left to the other validators."""
+    `file:`). An empty address is left to the other validators, and so is
+    the placeholder of a DataStore-only resource."""
     value = data.get(key)
-    if _empty(value):
+    if _empty(value) or value == DATASTORE_ONLY_URL:
         return
     uploaded = data.get(key[:-1] + ("url_type",)) == "upload"
     problem = resource_url_problem(str(value), uploaded)
@@ -329,3 +335,17 @@ def communes_guess_format(key, data, errors, context) -> None:
         if_empty_guess_format(key, data, errors, context)
     except ValueError:
         pass
+
+
+def communes_byte_size(value: Any) -> Any:
+    """A resource's size in bytes: a whole number, 0 or more (published as
+    dcat:byteSize, an xsd:nonNegativeInteger); empty is no size."""
+    if _empty(value):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise tk.Invalid(tk._("A size is a whole number of bytes (0 or more)")) from None
+    if number < 0:
+        raise tk.Invalid(tk._("A size is a whole number of bytes (0 or more)"))
+    return number
