@@ -274,6 +274,9 @@ class CommunesAccessProfile(RDFProfile):
 
     def _distribution(self, distribution, licence: str, mappings: Mappings) -> None:
         g = self.g
+        for size in list(g.objects(distribution, DCAT.byteSize)):
+            if not str(size).strip().isdigit():  # negative or not a number, stored before
+                g.remove((distribution, DCAT.byteSize, size))
         if licence and not list(g.objects(distribution, DCT.license)):
             g.add((distribution, DCT.license, URIRef(licence)))
             g.add((URIRef(licence), RDF.type, DCT.LicenseDocument))

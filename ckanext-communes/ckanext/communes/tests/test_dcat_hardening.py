@@ -204,3 +204,33 @@ def as_compared(res, path: str) -> str:
     and its own path (in the language links)."""
     body = re.sub(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}", "", res.get_data(as_text=True))
     return body.replace(path, "")
+
+
+def test_a_negative_size_is_refused_and_left_out_of_the_rdf(app, world):
+    status, body = _api(app, world, "package_create", dict(
+        name="negative-size", title="n", owner_org=world["org"]["id"], license_id="lo-2.0",
+        resources=[{"name": "r", "url": "https://example.org/n.csv", "size": -5}]))
+    assert status == 409, body
+    assert "size" in body["error"]["resources"][0]
+    dataset = _dataset(app, world, "negative-size")
+    status, body = _api(app, world, "resource_patch",
+                        {"id": dataset["resources"][0]["id"], "size": "-5"})
+    assert status == 409 and "size" in body["error"], body
+    for size in ("", " ", None):
+        status, body = _api(app, world, "resource_patch",
+                            {"id": dataset["resources"][0]["id"], "size": size})
+        assert status == 200, body
+    status, body = _api(app, world, "resource_patch",
+                        {"id": dataset["resources"][0]["id"], "size": 2048})
+    assert status == 200, body
+    g = strict_turtle(app.get("/dataset/negative-size.ttl").get_data(as_text=True))
+    assert [int(size) for size in g.objects(None, DCAT.byteSize)] == [2048]
+    resource = model.Resource.get(dataset["resources"][0]["id"])
+    resource.size = -5
+    model.Session.commit()
+    search.rebuild(dataset["id"])
+    for path in ("/dataset/negative-size.ttl", "/catalog.ttl"):
+        g = strict_turtle(app.get(path).get_data(as_text=True))
+        assert all(int(size) >= 0 for size in g.objects(None, DCAT.byteSize)), path
+    g = strict_turtle(app.get("/dataset/negative-size.ttl").get_data(as_text=True))
+    assert list(g.objects(None, DCAT.byteSize)) == []
