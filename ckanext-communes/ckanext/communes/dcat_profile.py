@@ -27,9 +27,10 @@ import ckan.plugins.toolkit as tk
 from ckanext.communes import config
 from ckanext.communes.dcat_mapping import IANA, Mappings, current, is_iri
 from ckanext.dcat.profiles import RDFProfile
-from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SKOS, VCARD
+from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SCHEMA, SKOS, VCARD
 from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import RDF
+from rdflib.namespace import RDF, XSD
+from ckanext.communes.logic.validators import temporal_moment
 
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
 ACCESS_RIGHTS = {"open": "PUBLIC", "licensed": "RESTRICTED", "restricted": "NON_PUBLIC"}
@@ -188,6 +189,23 @@ class CommunesAccessProfile(RDFProfile):
             self._distribution(distribution, licence, mappings)
             self._valid_iris(distribution)
         self._valid_iris(dataset_ref)
+        self._valid_temporal(dataset_ref)
+
+    def _valid_temporal(self, dataset_ref) -> None:
+        """Bounds of the temporal coverage that are not an ISO date or date
+        and time (free text stored before the validators, "2026-99-99")
+        are left out, and a period left without bounds with them."""
+        g = self.g
+        for period in list(g.objects(dataset_ref, DCT.temporal)):
+            for predicate in (DCAT.startDate, DCAT.endDate, SCHEMA.startDate, SCHEMA.endDate):
+                for value in list(g.objects(period, predicate)):
+                    typed = getattr(value, "datatype", None) in (XSD.date, XSD.dateTime)
+                    if not typed or temporal_moment(str(value)) is None:
+                        g.remove((period, predicate, value))
+            if not any((period, p, None) in g for p in (
+                    DCAT.startDate, DCAT.endDate, SCHEMA.startDate, SCHEMA.endDate)):
+                g.remove((dataset_ref, DCT.temporal, period))
+                g.remove((period, None, None))
 
     def _valid_iris(self, subject) -> None:
         """The IRIs of `subject`'s statements percent-encoded where they hold

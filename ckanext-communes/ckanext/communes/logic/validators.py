@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse, urlsplit
 
@@ -25,7 +26,8 @@ __all__ = [
     "communes_bool", "communes_insee_code", "communes_colour", "communes_image_url",
     "communes_web_url", "communes_host_names", "communes_boundary", "communes_widget_page_size",
     "communes_max_length", "communes_dcat_frequency", "communes_resource_url",
-    "communes_guess_format", "communes_byte_size",
+    "communes_guess_format", "communes_byte_size", "communes_temporal_date",
+    "communes_temporal_end",
 ]
 
 COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -349,3 +351,39 @@ def communes_byte_size(value: Any) -> Any:
     if number < 0:
         raise tk.Invalid(tk._("A size is a whole number of bytes (0 or more)"))
     return number
+
+
+def temporal_moment(value: Any) -> date | datetime | None:
+    """An ISO 8601 date (2026-12-06) or date and time, or None."""
+    if not isinstance(value, str) or len(value.strip()) < 10:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def communes_temporal_date(value: Any) -> Any:
+    """A bound of the temporal coverage: an ISO 8601 date (2020-01-01) or
+    date and time, published typed xsd:date or xsd:dateTime."""
+    if _empty(value):
+        return ""
+    if temporal_moment(value) is None:
+        raise tk.Invalid(tk._("A date is written as in ISO 8601: 2020-01-31 (or "
+                              "2020-01-31T08:00:00)"))
+    return str(value).strip()
+
+
+def communes_temporal_end(key, data, errors, context) -> None:
+    """The end of the temporal coverage is not before its start (read here
+    as given: fields are validated in name order, the end first)."""
+    end = temporal_moment(data.get(key))
+    start = temporal_moment(data.get(key[:-1] + ("temporal_start",)))
+    if end is None or start is None:
+        return
+    as_date = lambda m: m.date() if isinstance(m, datetime) else m  # noqa: E731
+    if as_date(end) < as_date(start):
+        errors[key].append(tk._("The end of the temporal coverage is before its start"))

@@ -11,7 +11,7 @@ import pytest
 from ckan.lib import search
 from ckan.tests import factories, helpers
 from rdflib import Graph, Namespace, URIRef
-from rdflib.namespace import DCAT, RDF
+from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 
@@ -234,3 +234,37 @@ def test_a_negative_size_is_refused_and_left_out_of_the_rdf(app, world):
         assert all(int(size) >= 0 for size in g.objects(None, DCAT.byteSize)), path
     g = strict_turtle(app.get("/dataset/negative-size.ttl").get_data(as_text=True))
     assert list(g.objects(None, DCAT.byteSize)) == []
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"temporal_start": "hier"}, "temporal_start"),
+    ({"temporal_start": "2026-99-99"}, "temporal_start"),
+    ({"temporal_end": "31/12/2024"}, "temporal_end"),
+    ({"temporal_start": "2024-01-01", "temporal_end": "2023-12-31"}, "temporal_end")])
+def test_a_temporal_coverage_that_is_not_iso_is_refused(app, world, fields, named):
+    status, body = _api(app, world, "package_create", dict(
+        name="temporal-bad", title="t", owner_org=world["org"]["id"], license_id="lo-2.0",
+        **fields))
+    assert status == 409, body
+    assert named in body["error"], body
+
+
+def test_the_temporal_coverage_is_typed_and_stored_text_left_out(app, world):
+    dataset = _dataset(app, world, "temporal", temporal_start="2020-01-01",
+                       temporal_end="2024-12-31T18:00:00")
+    g = strict_turtle(app.get("/dataset/temporal.ttl").get_data(as_text=True))
+    periods = set(g.objects(None, DCTERMS.temporal))
+    assert {v.datatype for p in periods for v in g.objects(p, DCAT.startDate)} == {XSD.date}
+    assert {v.datatype for p in periods for v in g.objects(p, DCAT.endDate)} == {XSD.dateTime}
+    for value in ("hier", "2026-99-99"):
+        extra = model.Session.query(model.PackageExtra).filter_by(
+            package_id=dataset["id"], key="temporal_start").one()
+        extra.value = value
+        model.Session.commit()
+        search.rebuild(dataset["id"])
+        for path in ("/dataset/temporal.ttl", "/catalog.ttl"):
+            g = strict_turtle(app.get(path).get_data(as_text=True))
+            starts = [str(v) for v in g.objects(None, DCAT.startDate)]
+            assert value not in starts and "2026-99-99" not in starts, path
+        g = strict_turtle(app.get("/dataset/temporal.ttl").get_data(as_text=True))
+        assert [str(v) for v in g.objects(None, DCAT.endDate)] == ["2024-12-31T18:00:00"]
