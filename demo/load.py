@@ -129,6 +129,11 @@ def load_data(data_dir: Path) -> dict[str, list]:
     data["maps"] = read_json(maps) if maps.is_file() else {}
     if not isinstance(data["maps"], dict):
         raise Fatal(f"{maps}: expected a JSON object")
+    # Optional: editorial pages and news (grandlyon_access).
+    editorial = data_dir / "editorial.json"
+    data["editorial"] = read_json(editorial) if editorial.is_file() else []
+    if not isinstance(data["editorial"], list):
+        raise Fatal(f"{editorial}: expected a JSON list of objects")
     return data
 
 
@@ -1100,6 +1105,24 @@ class Loader:
                                obj=saved["name"])
                 self.report("map", saved["name"], "updated")
 
+    # -- editorial pages and news (grandlyon_access), idempotent
+    def load_editorial(self):
+        for item in self.data.get("editorial") or []:
+            label = f"{item['kind']}/{item['name']}"
+            shown = self.ckan.call("grandlyon_access_editorial_show",
+                                   {"kind": item["kind"], "name": item["name"]}, obj=label,
+                                   missing_ok=True)
+            if shown is None:
+                self.ckan.call("grandlyon_access_editorial_create", item, obj=label)
+                self.report("editorial", label, "created")
+            elif any(not same_text(shown.get(k), v) for k, v in item.items()):
+                fields = {k: v for k, v in item.items() if k != "kind"}
+                self.ckan.call("grandlyon_access_editorial_update",
+                               {"id": shown["id"], **fields}, obj=label)
+                self.report("editorial", label, "updated")
+            else:
+                self.report("editorial", label, "unchanged")
+
     def run(self):
         self.preflight()
         self.read_passwords()
@@ -1110,6 +1133,7 @@ class Loader:
         self.load_datasets()
         self.load_access()
         self.load_maps()
+        self.load_editorial()
         print("\nSummary")
         for kind, outcomes in self.counts.items():
             total = sum(outcomes.values())

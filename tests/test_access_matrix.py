@@ -1346,6 +1346,10 @@ NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {
     "history feeds: the dataset's editors (package_update); tests in ckanext-history "
     "test_feed_actions.py per actor and access level": (
         "history_feed_create", "history_feed_update", "history_feed_delete"),
+    "pages and news: sysadmins write them (tests in ckanext-grandlyon-access "
+    "test_editorial.py)": (
+        "grandlyon_access_editorial_create", "grandlyon_access_editorial_update",
+        "grandlyon_access_editorial_delete"),
     "licence signatures: the signer, sysadmins; new licence versions: sysadmins": (
         "grandlyon_licence_sign", "grandlyon_licence_signature_list",
         "grandlyon_licence_signature_revoke", "grandlyon_licence_version_publish"),
@@ -1369,6 +1373,9 @@ NO_DATASET_DATA: dict[str, tuple[str, ...]] = {
         "scheming_dataset_schema_show", "scheming_organization_schema_list",
         "scheming_organization_schema_show", "grandlyon_licence_list",
         "grandlyon_licence_show"),
+    "pages and news written by sysadmins, no dataset; a draft is missing to anyone but "
+    "sysadmins (tests in ckanext-grandlyon-access test_editorial.py)": (
+        "grandlyon_access_editorial_show", "grandlyon_access_editorial_list"),
     "resource formats: a shared vocabulary (CSV, JSON...), no name, id or row": (
         "format_autocomplete",),
     "the user's own collaborations (collaborators are off in this portal)": (
@@ -1502,6 +1509,10 @@ RULES_NEEDING_RIGHTS: dict[str, tuple[str, ...]] = {
     "test_web_history.py)": (
         "/dataset/<id>/resource/<resource_id>/history/feed",
         "/dataset/<id>/resource/<resource_id>/history/feed/delete"),
+    "pages and news: their list and forms for sysadmins (tests in ckanext-grandlyon-access "
+    "test_editorial.py)": (
+        "/ckan-admin/editorial", "/ckan-admin/editorial/new", "/ckan-admin/editorial/<id>/edit",
+        "/ckan-admin/editorial/<id>/delete"),
     "access requests and grants (POST): the requester, the dataset's editors or admins "
     "(tests in ckanext-grandlyon-access)": (
         "/dataset/<id>/access/request", "/dataset/<id>/access/request/<request_id>/decide",
@@ -1538,6 +1549,9 @@ RULES_WITHOUT_DATASET_DATA: dict[str, tuple[str, ...]] = {
     "harvest sources: their list and pages (URL, configuration), follows": (
         "/harvest/", "/harvest/<id>", "/harvest/about/<id>", "/harvest/follow/<id>",
         "/harvest/unfollow/<id>", "/harvest/<id>/resource/<resource_id>/view"),
+    "pages and news written by sysadmins, their Atom feed; drafts are missing to anyone "
+    "but sysadmins (tests in ckanext-grandlyon-access test_editorial.py)": (
+        "/pages/", "/pages/<name>", "/news/", "/news/<name>", "/news/feed.atom"),
     "licences: the registry's texts; signing is the user's own": (
         "/licence/", "/licence/<id>", "/licence/mine"),
     "the communes' widget script (a static file)": ("/communes/widget.js",),

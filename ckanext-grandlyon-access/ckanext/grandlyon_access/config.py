@@ -104,3 +104,8 @@ def two_factor_required_for() -> list[str]:
 def two_factor_pending_seconds() -> int:
     """Seconds a sign-in waits for its second factor."""
     return tk.config["ckanext.grandlyon_access.two_factor.pending_seconds"]
+
+
+def editorial_image_max_bytes() -> int:
+    """Largest image uploaded with a page or a news article, in bytes."""
+    return tk.config["ckanext.grandlyon_access.editorial.image.max_bytes"]

@@ -6,7 +6,10 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.authz import get_local_functions
 from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
-from ckanext.grandlyon_access import gate, policy, search, tokens
+from ckanext.grandlyon_access import gate, helpers, policy, search, tokens
+from ckanext.grandlyon_access.editorial import action as editorial_action
+from ckanext.grandlyon_access.editorial import auth as editorial_auth
+from ckanext.grandlyon_access.editorial import helpers as editorial_helpers
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 from ckanext.grandlyon_access.site import (
     headers,
@@ -20,21 +23,30 @@ from ckanext.grandlyon_access.site import (
 
 
 def _actions() -> dict[str, Any]:
-    """The plugin's actions (logic/action.py) and the chained actions that
-    gate CKAN's own surfaces (logic/surfaces/, one module per area)."""
-    return {**dict(get_local_functions(action)), **surfaces.actions()}
+    """The plugin's actions (logic/action.py, editorial/action.py) and the
+    chained actions that gate CKAN's own surfaces (logic/surfaces/, one
+    module per area)."""
+    return {**dict(get_local_functions(action)), **surfaces.actions(),
+            **{name: getattr(editorial_action, name) for name in editorial_action.__all__}}
 
 
 def _auth_functions() -> dict[str, Any]:
     """The plugin's auth functions (logic/auth.py) and the chained ones of
     CKAN's surfaces (logic/surfaces/)."""
-    return {**{name: getattr(auth, name) for name in auth.__all__}, **surfaces.auth_functions()}
+    return {**{name: getattr(auth, name) for name in auth.__all__}, **surfaces.auth_functions(),
+            **{name: getattr(editorial_auth, name) for name in editorial_auth.__all__}}
+
+
+def _helpers() -> dict[str, Any]:
+    """The plugin's template helpers (helpers.py, editorial/helpers.py)."""
+    return {name: getattr(module, name)
+            for module in (helpers, editorial_helpers) for name in module.__all__}
 
 
 @tk.blanket.actions(_actions)
 @tk.blanket.auth_functions(_auth_functions)
 @tk.blanket.validators
-@tk.blanket.helpers
+@tk.blanket.helpers(_helpers)
 @tk.blanket.blueprints
 @tk.blanket.config_declarations
 @tk.blanket.cli

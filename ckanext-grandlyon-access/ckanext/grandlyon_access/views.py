@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+from ckanext.grandlyon_access.editorial import views as editorial_views
 from ckanext.grandlyon_access.shared import spreadsheet_safe
 from ckanext.grandlyon_access.site import twofactor_views
 from flask import Blueprint, request
 
 grandlyon_access = Blueprint("grandlyon_access", __name__)
 twofactor_views.add_routes(grandlyon_access)
+editorial_views.add_routes(grandlyon_access)
 
 
 def _context() -> dict[str, Any]:

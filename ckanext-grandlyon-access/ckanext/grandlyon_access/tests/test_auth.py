@@ -20,6 +20,7 @@ from ckan.plugins import get_plugin, load_all, plugin_loaded
 from ckan.tests import factories, helpers
 from ckanext.grandlyon_access import policy
 from ckanext.grandlyon_access.model import CircleMember, Grant, utcnow
+from ckanext.grandlyon_access.tests.test_editorial import COVERED as EDITORIAL
 from ckanext.grandlyon_access.testing.pytest_plugin import LEVELS
 from ckanext.grandlyon_access.testing.pytest_plugin import World as FiveLevelWorld
 
@@ -93,7 +94,8 @@ GRANTS = ("grandlyon_access_grant_create", "grandlyon_access_grant_list",
 REQUESTS = ("grandlyon_access_request_create", "grandlyon_access_request_list",
             "grandlyon_access_request_decide")
 
-COVERED = (*BY_ACCESS, *SYSADMIN_ONLY, *GRANTS, *REQUESTS)
+# Pages and news: tested in test_editorial.py.
+COVERED = (*BY_ACCESS, *SYSADMIN_ONLY, *GRANTS, *REQUESTS, *EDITORIAL)
 
 
 class World(FiveLevelWorld):
