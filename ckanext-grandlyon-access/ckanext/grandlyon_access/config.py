@@ -109,3 +109,31 @@ def two_factor_pending_seconds() -> int:
 def editorial_image_max_bytes() -> int:
     """Largest image uploaded with a page or a news article, in bytes."""
     return tk.config["ckanext.grandlyon_access.editorial.image.max_bytes"]
+
+
+def home_intro(lang: str) -> str:
+    """The home page's introduction in `lang` (fr or en), Markdown; "" if
+    none (site/home.py). A sysadmin may change it at /ckan-admin/config."""
+    key = f"ckanext.grandlyon_access.home.intro_{lang}"
+    return (tk.config[key] or "") if key in tk.config else ""
+
+
+def home_featured() -> str:
+    """Names of the home page's featured datasets, separated by spaces."""
+    value = tk.config["ckanext.grandlyon_access.home.featured"]
+    return " ".join(value) if isinstance(value, (list, tuple)) else (value or "")
+
+
+def home_primary_colour() -> str:
+    """The home page's primary colour (#rgb or #rrggbb), or ""."""
+    return tk.config["ckanext.grandlyon_access.home.primary_colour"] or ""
+
+
+def home_secondary_colour() -> str:
+    """The home page's secondary colour (#rgb or #rrggbb), or ""."""
+    return tk.config["ckanext.grandlyon_access.home.secondary_colour"] or ""
+
+
+def home_cache_seconds() -> int:
+    """Seconds the home page's data is kept in Redis (0: not kept)."""
+    return tk.config["ckanext.grandlyon_access.home.cache_seconds"]

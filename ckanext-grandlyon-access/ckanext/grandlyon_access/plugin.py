@@ -13,6 +13,7 @@ from ckanext.grandlyon_access.editorial import helpers as editorial_helpers
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 from ckanext.grandlyon_access.site import (
     headers,
+    home,
     inputguard,
     plurals,
     resilience,
@@ -69,6 +70,10 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     def update_config(self, config: Any) -> None:
         tk.add_template_directory(config, "templates")
         tk.add_resource("assets", "grandlyon_access")
+
+    def update_config_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The home page's settings at /ckan-admin/config (site/home.py)."""
+        return home.config_schema(schema)
 
     # IConfigurable: overrides of other plugins' templates (site/headers.py).
 
@@ -149,5 +154,6 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
             plurals.install(app)
             throttle.install(app)
             sessions.install(app)
+            home.install(app)
             app.after_request(headers.add_security_headers)
         return app
