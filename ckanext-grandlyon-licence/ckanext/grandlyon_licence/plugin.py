@@ -17,6 +17,7 @@ from . import (
 @tk.blanket.auth_functions
 @tk.blanket.helpers
 @tk.blanket.blueprints
+@tk.blanket.cli
 class GrandlyonLicencePlugin(DefaultTranslation, p.SingletonPlugin):
     """Versioned licence registry and online signatures of licences."""
 
@@ -31,8 +32,8 @@ class GrandlyonLicencePlugin(DefaultTranslation, p.SingletonPlugin):
 
     # IConfigurable
     def configure(self, config: Any) -> None:
-        # Validates the registry (a mistake stops CKAN, naming the file and
-        # the licence) and makes it CKAN's licence register.
+        # Validates the registry file (a mistake stops CKAN, naming the file
+        # and the licence) and makes the registry CKAN's licence register.
         registry.install()
 
     # IPackageController: licence titles in the language of the request, also

@@ -1,9 +1,19 @@
-"""The licence registry: a YAML file named by `ckanext.grandlyon_licence.registry`.
+"""The licence registry: kept in the database, seeded from a YAML file.
 
-It is loaded and validated when CKAN starts (a mistake stops it with a
-message naming the file and the licence), read again when the file changes,
-and installed as CKAN's licence register (`model.Package`'s), so that
-`license_list`, datasets' `license_title` and the dataset form offer its
+The file named by `ckanext.grandlyon_licence.registry` is validated when
+CKAN starts (a mistake stops it with a message naming the file and the
+licence). The first use of the registry on an empty database seeds the
+database from it (`ckan grandlyon-licence seed` does it again on demand);
+from then on the database holds the licences, every version of each with
+its text, and who published it when (store.py). New versions are published
+in the database (`publish_version`), never in the file.
+
+Each request reads the registry's revision stamp once and uses the licences
+loaded at that stamp (loaded again when another process changed them), so a
+new version is served by every web process from its next request.
+
+The registry is installed as CKAN's licence register (`model.Package`'s), so
+that `license_list`, datasets' `license_title` and the dataset form offer its
 licences, titled in the language of the request.
 
 File format (see config/licences.yaml)::
@@ -23,20 +33,19 @@ File format (see config/licences.yaml)::
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import threading
 from typing import Any
 
 import ckan.plugins.toolkit as tk
 import yaml
 from ckan.model.license import License, LicenseRegister
+from flask import has_request_context, request
+from sqlalchemy import exc as sa_exc
 
-from . import config
+from . import config, store
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +126,6 @@ def current_language() -> str:
     """The language of the current request, or the site's default language."""
     default = tk.config.get("ckan.locale_default") or "en"
     try:
-        from flask import has_request_context
-
         if has_request_context():
             from ckan.lib.i18n import get_lang
 
@@ -316,48 +323,110 @@ def parse(path: str) -> Registry:
     return Registry(path, licences)
 
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[tuple[int, int], Registry]] = {}
-
-
 def load(path: str) -> Registry:
-    """The registry at `path`, parsed again only when the file changes.
+    """The registry file at `path`, read and validated (see parse)."""
+    return parse(os.path.abspath(path))
 
-    A file that turns invalid while CKAN runs is reported in the log and the
-    last valid version keeps being served; at start-up (nothing cached) the
-    error is raised.
-    """
-    path = os.path.abspath(path)
-    try:
-        stat = os.stat(path)
-        stamp = (stat.st_mtime_ns, stat.st_size)
-    except OSError as e:
-        cached = _cache.get(path)
-        if cached:
-            log.error("licence registry %s cannot be read (%s); keeping the last version", path, e)
-            return cached[1]
-        raise RegistryError(f"licence registry {path}: cannot be read: {e.strerror or e}") from e
+
+# --- the registry in the database ---------------------------------------------------------
+
+_lock = threading.Lock()
+# The registry last loaded by this process, with the revision stamp it was
+# loaded at: served again only while the database holds that same stamp.
+_loaded: dict[str, Any] = {"stamp": None, "registry": None}
+REQUEST_KEY = "ckanext.grandlyon_licence.registry"
+
+
+def _entry_of(licence: Licence, position: int) -> dict[str, Any]:
+    """A licence of the file as store.py stores it."""
+    return {
+        "id": licence.id,
+        "position": position,
+        "title": dict(licence.title),
+        "url": licence.url,
+        "signature_required": licence.signature_required,
+        "signer_details": [dataclasses.asdict(d) for d in licence.signer_details],
+        "ckan_fields": dict(licence.ckan_fields),
+        "version": licence.version,
+        "text": dict(licence.text),
+    }
+
+
+def _licence_of(row: dict[str, Any]) -> Licence:
+    """A licence as store.py reads it."""
+    return Licence(
+        id=row["id"],
+        version=row["version"],
+        title=dict(row["title"]),
+        text=dict(row["text"]),
+        url=row["url"] or "",
+        signature_required=bool(row["signature_required"]),
+        signer_details=tuple(SignerDetail(**d) for d in row["signer_details"] or ()),
+        ckan_fields=dict(row["ckan_fields"] or {}),
+    )
+
+
+def seed(path: str, only_if_unseeded: bool = False) -> dict[str, list]:
+    """Seeds the database's registry from the registry file at `path` (see
+    store.seed for what changes and what it returns). RegistryError when the
+    file is not valid."""
+    source = load(path)
+    entries = [_entry_of(licence, n) for n, licence in enumerate(source.licences)]
+    return store.seed(entries, f"registry file {source.path}", only_if_unseeded)
+
+
+# Kept in the request's WSGI environment, which lives exactly as long as the
+# request (flask.g is the application context's, which a test client may
+# share between requests).
+def _kept_for_request() -> Registry | None:
+    return request.environ.get(REQUEST_KEY) if has_request_context() else None
+
+
+def _keep_for_request(loaded: Registry) -> None:
+    if has_request_context():
+        request.environ[REQUEST_KEY] = loaded
+
+
+def _load_at(stamp: str, path: str) -> Registry:
     with _lock:
-        cached = _cache.get(path)
-        if cached and cached[0] == stamp:
-            return cached[1]
-        try:
-            registry = parse(path)
-        except RegistryError:
-            if cached:
-                log.exception(
-                    "licence registry %s changed and is not valid; keeping the last version", path
-                )
-                return cached[1]
-            raise
-        _cache[path] = (stamp, registry)
-        return registry
+        if _loaded["stamp"] != stamp:
+            loaded = Registry(path, [_licence_of(row) for row in store.read_licences()])
+            _loaded.update(stamp=stamp, registry=loaded)
+        return _loaded["registry"]
+
+
+def refresh() -> Registry | None:
+    """The registry as the database holds it now (seeded from the file on
+    first use), also for the rest of the request."""
+    path = config.registry_path()
+    if not path:
+        return None
+    try:
+        stamp = store.read_stamp()
+        if stamp is None:
+            seed(path, only_if_unseeded=True)
+            stamp = store.read_stamp()
+    except sa_exc.ProgrammingError:
+        # The plugin's tables are not there yet (`ckan db upgrade` not run).
+        log.warning(
+            "licence registry: its tables are missing (run `ckan db upgrade -p "
+            "grandlyon_licence`); serving the file %s, read-only", path
+        )
+        return load(path)
+    loaded = _load_at(stamp, path)
+    _keep_for_request(loaded)
+    return loaded
 
 
 def current() -> Registry | None:
-    """The configured registry, or None when the option is empty."""
-    path = config.registry_path()
-    return load(path) if path else None
+    """The configured registry, or None when the option is empty.
+
+    Kept for the request: the first call of a request reads the revision
+    stamp (one small query) and loads the licences only when another
+    process (or this one) changed them since."""
+    if not config.registry_path():
+        return None
+    return _kept_for_request() or refresh()
 
 
 def get_licence(licence_id: str) -> Licence | None:
@@ -420,10 +489,14 @@ class PortalLicenseRegister(LicenseRegister):
 
 
 def install() -> None:
-    """Validates the configured registry and makes it CKAN's licence register."""
+    """Validates the configured registry file and makes the registry CKAN's
+    licence register (the database is seeded on first use, not here: the
+    plugin's tables may not exist yet, e.g. for `ckan db upgrade`)."""
     import ckan.model as model
 
-    current()
+    path = config.registry_path()
+    if path:
+        load(path)
     model.Package._license_register = PortalLicenseRegister()
 
 
@@ -441,51 +514,58 @@ def localize_license_titles(pkg_dicts: list[dict[str, Any]]) -> None:
             pkg_dict["license_title"] = localize(licence.title, language)
 
 
-# --- publishing a new version ------------------------------------------------------------
+# --- versions ----------------------------------------------------------------------------
 
 VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\- ]{0,49}$")
 
 
-def publish_version(licence_id: str, version: str) -> Licence:
-    """Makes `version` the current version of a licence, in the registry file
-    itself: only the text of that licence's `version` changes (comments and
-    everything else stay as written). The file so changed is checked as at
-    start-up before it replaces the old one. RegistryError with the reason
-    when the licence is unknown or the file cannot be changed."""
-    path = os.path.abspath(config.registry_path())
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise RegistryError(f"licence registry {path}: cannot be read: {e.strerror or e}") from e
-    root = yaml.compose(text)
-    entries = next((value for key, value in root.value if key.value == "licences"), None)
-    node = None
-    for entry in entries.value if entries is not None else ():
-        fields = {key.value: value for key, value in entry.value}
-        if getattr(fields.get("id"), "value", None) == licence_id and "version" in fields:
-            node = fields["version"]
-    if node is None:
-        raise RegistryError(f"licence registry {path}: no licence '{licence_id}'")
-    changed = (text[: node.start_mark.index] + json.dumps(version, ensure_ascii=False)
-               + text[node.end_mark.index:])
-    folder = os.path.dirname(path)
-    try:
-        fd, draft = tempfile.mkstemp(prefix=".licences-", suffix=".yaml", dir=folder)
-    except OSError as e:
-        raise RegistryError(
-            f"licence registry {path}: its folder cannot be written: {e.strerror or e}") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(changed)
-        parse(draft)
-        shutil.copymode(path, draft)
-        os.replace(draft, path)
-    except OSError as e:
-        raise RegistryError(f"licence registry {path}: cannot be written: {e.strerror or e}") from e
-    finally:
-        if os.path.exists(draft):
-            os.unlink(draft)
-    published = load(path).get(licence_id)
-    assert published is not None
-    return published
+@dataclasses.dataclass(frozen=True)
+class LicenceVersion:
+    """One published version of a licence: its text, when, by whom (a
+    user's id; None when it came from the registry file) and a note."""
+
+    version: str
+    text: dict[str, str]
+    published_at: Any
+    published_by: str | None
+    note: str
+
+
+def _version_of(row: dict[str, Any]) -> LicenceVersion:
+    return LicenceVersion(
+        version=row["version"],
+        text=dict(row["text"]),
+        published_at=row["published_at"],
+        published_by=row["published_by"],
+        note=row["note"] or "",
+    )
+
+
+def history(licence_id: str) -> list[LicenceVersion]:
+    """Every version of a licence, the newest first."""
+    return [_version_of(row) for row in store.read_versions(licence_id)]
+
+
+def version_of(licence_id: str, version: str) -> LicenceVersion | None:
+    """One version of a licence (an old one's text stays readable), or None."""
+    row = store.read_version(licence_id, version)
+    return _version_of(row) if row else None
+
+
+def publish_version(
+    licence_id: str,
+    version: str,
+    text: dict[str, str] | None = None,
+    user_id: str | None = None,
+) -> Licence:
+    """Makes `version` the current version of a licence, in the database:
+    with `text` ({language: markdown}; the languages not given keep the
+    current version's text), published by `user_id`. Every web process
+    serves it from its next request. Raises store.UnknownLicence or
+    store.VersionExists."""
+    current()  # seeds the registry on first use
+    store.publish(licence_id, version, text, user_id)
+    published = refresh()
+    licence = published.get(licence_id) if published else None
+    assert licence is not None
+    return licence

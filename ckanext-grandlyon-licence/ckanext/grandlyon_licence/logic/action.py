@@ -12,10 +12,10 @@ from ckan.logic import validate
 from ckan.types import Context, DataDict
 from sqlalchemy.exc import IntegrityError
 
-from .. import registry
+from .. import registry, store
 from ..model import GrandlyonLicenceSignature as Signature
 from ..model import utcnow
-from . import schema
+from . import schema, validators
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +135,54 @@ def grandlyon_licence_list(context: Context, data_dict: DataDict) -> list[dict[s
     return [_licence_dict(licence) for licence in current.licences] if current else []
 
 
+def _version_dicts(
+    licence: registry.Licence, versions: list[registry.LicenceVersion], context: Context
+) -> list[dict[str, Any]]:
+    """The history of a licence; who published each version: sysadmins only."""
+    sysadmin = bool(context.get("ignore_auth")) or authz.is_sysadmin(context.get("user"))
+    publishers = {v.published_by for v in versions if v.published_by} if sysadmin else set()
+    names = dict(
+        model.Session.query(model.User.id, model.User.name).filter(model.User.id.in_(publishers))
+        if publishers
+        else []
+    )
+    result = []
+    for v in versions:
+        data = {
+            "version": v.version,
+            "published_at": _iso(v.published_at),
+            "current": v.version == licence.version,
+        }
+        if sysadmin:
+            data.update(
+                published_by=v.published_by,
+                published_by_name=names.get(v.published_by) if v.published_by else None,
+                note=v.note,
+            )
+        result.append(data)
+    return result
+
+
 @tk.side_effect_free
 @validate(schema.licence_show)
 def grandlyon_licence_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
-    """One licence with its text and what a signer must tell.
+    """One licence with its text, its versions and what a signer must tell.
 
     :param id: the licence's id
     :type id: string
+    :param version: a version of the licence, current or older (optional;
+        default: the current one): its text is given
+    :type version: string
     :returns: the licence (see grandlyon_licence_list) with text (markdown),
         text_translated, signer_details ([{name, label, label_translated,
-        required}]); for a logged-in user, `signed_current_version` (bool) and
-        `signature` (their signature of the current version, or None). Both
-        are None for anonymous users.
+        required}]); `version` is the version asked for, `current_version`
+        the current one and `is_current` whether they are the same;
+        `published_at` when that version was published; `versions`, every
+        version, newest first ([{version, published_at, current}], with
+        published_by, published_by_name and note for sysadmins); for a
+        logged-in user, `signed_current_version` (bool) and `signature`
+        (their signature of the current version, or None). Both are None for
+        anonymous users.
     :rtype: dictionary
     """
     tk.check_access("grandlyon_licence_show", context, data_dict)
@@ -154,6 +190,23 @@ def grandlyon_licence_show(context: Context, data_dict: DataDict) -> dict[str, A
     if licence is None:
         raise tk.ObjectNotFound(tk._("Licence not found: {id}").format(id=data_dict["id"]))
     result = _licence_dict(licence, full=True)
+    versions = registry.history(licence.id)
+    wanted = data_dict.get("version") or licence.version
+    shown = next((v for v in versions if v.version == wanted), None)
+    if shown is None and wanted != licence.version:
+        raise tk.ObjectNotFound(
+            tk._("Licence {id} has no version {version}").format(id=licence.id, version=wanted)
+        )
+    if shown is not None:
+        result["text"] = registry.localize(shown.text)
+        result["text_translated"] = dict(shown.text)
+    result.update(
+        version=wanted,
+        current_version=licence.version,
+        is_current=wanted == licence.version,
+        published_at=_iso(shown.published_at) if shown else None,
+        versions=_version_dicts(licence, versions, context),
+    )
     result["signed_current_version"] = None
     result["signature"] = None
     user = _acting_user(context)
@@ -361,14 +414,20 @@ def grandlyon_licence_signature_revoke(context: Context, data_dict: DataDict) ->
 
 def grandlyon_licence_version_publish(context: Context, data_dict: DataDict) -> dict[str, Any]:
     """Publishes a new version of a licence (sysadmins): it becomes the
-    current version in the registry file, and every signature of an older
-    version stops counting, so its signatories are asked to sign again.
+    current version in the database, seen by every web process from its next
+    request, and every signature of an older version stops counting, so its
+    signatories are asked to sign again. The older versions and their texts
+    are kept (what was signed stays readable).
 
     :param licence_id: the licence
     :type licence_id: string
     :param version: the new version, e.g. "2.0" (letters, digits, ".", "-",
-        "_" or spaces, at most 50), other than the current one
+        "_" or spaces, at most 50), never published before for this licence
     :type version: string
+    :param text: the text of the new version, markdown per language, e.g.
+        {"fr": "...", "en": "..."} (optional; the languages not given keep
+        the current version's text)
+    :type text: dictionary
     :returns: the licence, as grandlyon_licence_show
     :rtype: dictionary
     """
@@ -377,13 +436,13 @@ def grandlyon_licence_version_publish(context: Context, data_dict: DataDict) -> 
     if errors:
         raise tk.ValidationError(errors)
     licence_id, version = data["licence_id"], data["version"]
+    actor = _acting_user(context)
     try:
-        published = registry.publish_version(licence_id, version)
-    except registry.RegistryError as e:
-        log.error("publishing version %s of licence %s failed: %s", version, licence_id, e)
-        raise tk.ValidationError({"version": [tk._(
-            "The licence registry file could not be changed ({reason}). Ask the portal's "
-            "administrator to make it writable by the portal, or to change the version in the "
-            "file.").format(reason=e)]}) from e
+        registry.publish_version(licence_id, version, data.get("text"), actor.id if actor else None)
+    except store.VersionExists as e:  # published by someone else meanwhile
+        raise tk.ValidationError({"version": [validators.version_taken_message(
+            version, e.published_at)]}) from e
+    except store.UnknownLicence as e:
+        raise tk.ValidationError({"licence_id": [tk._("Choose a licence of the registry")]}) from e
     log.info("licence %s: version %s published by %s", licence_id, version, context.get("user"))
-    return _licence_dict(published, full=True)
+    return tk.get_action("grandlyon_licence_show")(context, {"id": licence_id})

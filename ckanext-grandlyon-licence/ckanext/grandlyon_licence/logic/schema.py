@@ -15,9 +15,16 @@ def licence_list(ignore: Validator) -> Schema:
 
 @validator_args
 def licence_show(
-    not_missing: Validator, not_empty: Validator, unicode_safe: Validator, strip_value: Validator
+    not_missing: Validator,
+    not_empty: Validator,
+    ignore_empty: Validator,
+    unicode_safe: Validator,
+    strip_value: Validator,
 ) -> Schema:
-    return {"id": [not_missing, unicode_safe, strip_value, not_empty]}
+    return {
+        "id": [not_missing, unicode_safe, strip_value, not_empty],
+        "version": [ignore_empty, unicode_safe, strip_value],
+    }
 
 
 @validator_args
@@ -71,10 +78,11 @@ def signature_revoke(
 
 
 def version_publish() -> Schema:
-    """A licence of the registry and its new version (trimmed), other than
-    its current one."""
+    """A licence of the registry, its new version (trimmed), never published
+    before for that licence, and optionally its text per language."""
     return {
         "licence_id": [v.licence_of_registry],
         "version": [v.licence_version_text],
+        "text": [v.licence_text_by_language],
         "__after": [v.licence_version_is_new],
     }

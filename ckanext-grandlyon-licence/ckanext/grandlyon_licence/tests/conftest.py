@@ -1,7 +1,8 @@
 """Fixtures of the licence tests: users with API tokens (the shared plugin's
 actors, ckanext.grandlyon_access.testing.pytest_plugin), a browser-like
-client logged in with its cookie, copies of the portal's registry to modify,
-and a count of the stored signatures."""
+client logged in with its cookie, copies of the portal's registry file to
+seed from, a registry in the database seeded afresh for each test, and a
+count of the stored signatures."""
 
 from __future__ import annotations
 
@@ -14,11 +15,31 @@ import pytest
 import yaml
 from ckan import model
 from ckanext.grandlyon_access.testing.pytest_plugin import PASSWORD, Actor
+from ckanext.grandlyon_licence import registry, store
 from ckanext.grandlyon_licence.model import GrandlyonLicenceSignature
+from sqlalchemy.exc import ProgrammingError
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 PORTAL_REGISTRY = REPO / "config" / "licences.yaml"
 CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def empty_registry() -> None:
+    """Empties the registry's tables (not the signatures): its next use
+    seeds it from the configured file, as on a new portal."""
+    with model.meta.engine.begin() as conn:
+        for table in (store.revision_table, store.version_table, store.licence_table):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry(migrate_db_for) -> None:
+    """Each test starts with the registry seeded from the configured file
+    (a test before may have published a version or seeded another file)."""
+    try:
+        empty_registry()
+    except ProgrammingError:  # a test database that never had the tables
+        migrate_db_for("grandlyon_licence")
 
 
 @pytest.fixture
@@ -90,7 +111,8 @@ def signature_count() -> Callable[[], int]:
 @pytest.fixture
 def registry_copy(tmp_path, ckan_config, monkeypatch) -> Callable[..., pathlib.Path]:
     """Points the registry option at a copy of the portal's registry, changed
-    by `change(document)`; returns the copy's path."""
+    by `change(document)`, and empties the registry's tables so that their
+    next use seeds them from it; returns the copy's path."""
 
     def make(change: Callable[[dict], Any] | None = None, name: str = "licences.yaml"):
         document = yaml.safe_load(PORTAL_REGISTRY.read_text(encoding="utf-8"))
@@ -99,6 +121,7 @@ def registry_copy(tmp_path, ckan_config, monkeypatch) -> Callable[..., pathlib.P
         path = tmp_path / name
         path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         monkeypatch.setitem(ckan_config, "ckanext.grandlyon_licence.registry", str(path))
+        empty_registry()
         return path
 
     return make
@@ -109,10 +132,17 @@ def licence_entry(document: dict, licence_id: str) -> dict:
 
 
 def new_mobilites_version(version: str = "2.0") -> Callable[[dict], None]:
+    """A change of the file for registry_copy: a new version of mobilites."""
+
     def change(document: dict) -> None:
         licence_entry(document, "mobilites")["version"] = version
 
     return change
+
+
+def publish(version: str = "2.0", licence_id: str = "mobilites", **text: str) -> None:
+    """Publishes a version in the database, as a sysadmin's action does."""
+    registry.publish_version(licence_id, version, text or None)
 
 
 MOBILITES_DETAILS = {

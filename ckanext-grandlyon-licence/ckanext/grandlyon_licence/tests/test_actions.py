@@ -12,7 +12,7 @@ from ckanext.grandlyon_licence.tests.conftest import (
     MOBILITES_DETAILS,
     api_call,
     api_result,
-    new_mobilites_version,
+    publish,
 )
 
 
@@ -167,11 +167,9 @@ def test_anonymous_users_cannot_sign(app, signature_count):
 # --- new versions ------------------------------------------------------------------------
 
 
-def test_a_new_version_of_the_licence_must_be_signed_again(
-    app, user, registry_copy, signature_count
-):
+def test_a_new_version_of_the_licence_must_be_signed_again(app, user, signature_count):
     old = sign(app, user, **MOBILITES_DETAILS)
-    registry_copy(new_mobilites_version("2.0"))
+    publish("2.0")
 
     shown = api_result(app, "grandlyon_licence_show", user, id="mobilites")
     assert shown["version"] == "2.0"
@@ -320,23 +318,49 @@ def test_has_current_signature_is_false_for_others_and_unknowns(app, user, other
 # --- publishing a new version ----------------------------------------------------------
 
 
-def test_a_sysadmin_publishes_a_new_version_in_the_registry_file(
+def test_a_sysadmin_publishes_a_new_version_in_the_database_not_the_file(
     app, user, sysadmin, registry_copy
 ):
     path = registry_copy()
-    path.write_text("# the portal's licences\n" + path.read_text(encoding="utf-8"),
-                    encoding="utf-8")
+    before = path.read_text(encoding="utf-8")
     sign(app, user, **MOBILITES_DETAILS)
 
     published = api_result(app, "grandlyon_licence_version_publish", sysadmin,
-                           licence_id="mobilites", version="2.0")
+                           licence_id="mobilites", version="2.0",
+                           text={"fr": "## Version 2.0\n\nNouveau texte.", "en": ""})
 
     assert published["id"] == "mobilites" and published["version"] == "2.0"
-    text = path.read_text(encoding="utf-8")
-    assert text.startswith("# the portal's licences\n")  # the rest of the file stays
+    assert published["text_translated"]["fr"] == "## Version 2.0\n\nNouveau texte."
+    # A language left empty keeps the text of the version before.
+    assert "What you may do" in published["text_translated"]["en"]
+    assert path.read_text(encoding="utf-8") == before  # the file is only a seed
     assert api_result(app, "grandlyon_licence_show", user, id="mobilites")["version"] == "2.0"
     assert shared.has_current_signature(user.id, "mobilites") is False
     assert api_result(app, "grandlyon_licence_show", user, id="lo-2.0")["version"] == "2.0"
+
+    # The history: every version, who published it and when (sysadmins see who).
+    history = api_result(app, "grandlyon_licence_show", sysadmin, id="mobilites")["versions"]
+    assert [(v["version"], v["current"], v["published_by_name"]) for v in history] == [
+        ("2.0", True, sysadmin.name), ("1.0", False, None)]
+    assert history[1]["note"] == f"registry file {path}"
+    assert history[0]["published_at"] >= history[1]["published_at"]
+    public = api_result(app, "grandlyon_licence_show", user, id="mobilites")["versions"]
+    assert [sorted(v) for v in public] == [["current", "published_at", "version"]] * 2
+
+
+def test_the_text_of_an_old_version_stays_readable(app, user):
+    signed = sign(app, user, **MOBILITES_DETAILS)
+    publish("2.0", fr="Texte de la version 2.0", en="Text of version 2.0")
+
+    old = api_result(app, "grandlyon_licence_show", user, id="mobilites",
+                     version=signed["licence_version"])
+    assert (old["version"], old["current_version"], old["is_current"]) == ("1.0", "2.0", False)
+    assert old["text_translated"]["fr"].startswith("## Licence Mobilités, version 1.0")
+    new = api_result(app, "grandlyon_licence_show", user, id="mobilites")
+    assert (new["version"], new["is_current"], new["text"]) == (
+        "2.0", True, "Texte de la version 2.0")
+    res = api_call(app, "grandlyon_licence_show", user, lang="en", id="mobilites", version="9.9")
+    assert res.status_code == 404 and "no version 9.9" in res.get_json()["error"]["message"]
 
 
 @pytest.mark.parametrize("data,field,message", [
@@ -346,24 +370,36 @@ def test_a_sysadmin_publishes_a_new_version_in_the_registry_file(
     ({"licence_id": "mobilites", "version": "2.0\n"}, None, None),
     ({"licence_id": "mobilites", "version": "<b>3</b>"}, "version", "e.g. 2.0"),
     ({"licence_id": "no-such-licence", "version": "2.0"}, "licence_id", "Choose a licence"),
+    ({"licence_id": "mobilites", "version": "2.0", "text": "plain"}, "text",
+     "markdown per language code"),
+    ({"licence_id": "mobilites", "version": "2.0", "text": {"<b>": "x"}}, "text",
+     "markdown per language code"),
 ])
-def test_a_bad_new_version_is_refused_naming_the_field(app, sysadmin, registry_copy, data,
-                                                       field, message):
-    path = registry_copy()
-    before = path.read_text(encoding="utf-8")
+def test_a_bad_new_version_is_refused_naming_the_field(app, sysadmin, data, field, message):
     res = api_call(app, "grandlyon_licence_version_publish", sysadmin, lang="en", **data)
     if field is None:  # surrounding spaces are trimmed
         assert res.status_code == 200
+        assert res.get_json()["result"]["version"] == "2.0"
         return
     assert res.status_code == 409
     assert message in res.get_json()["error"][field][0]
-    assert path.read_text(encoding="utf-8") == before
+    shown = api_result(app, "grandlyon_licence_show", sysadmin, id="mobilites")
+    assert [v["version"] for v in shown["versions"]] == ["1.0"]
 
 
-def test_only_sysadmins_publish_a_new_version(app, user, registry_copy):
-    path = registry_copy()
-    before = path.read_text(encoding="utf-8")
+def test_a_version_published_before_cannot_come_back(app, sysadmin):
+    """Publishing 1.0 again after 2.0 would make the old signatures count again."""
+    publish("2.0")
+    res = api_call(app, "grandlyon_licence_version_publish", sysadmin, lang="en",
+                   licence_id="mobilites", version="1.0")
+    assert res.status_code == 409
+    assert "Version 1.0 of this licence was already published on" in (
+        res.get_json()["error"]["version"][0])
+    assert api_result(app, "grandlyon_licence_show", sysadmin, id="mobilites")["version"] == "2.0"
+
+
+def test_only_sysadmins_publish_a_new_version(app, user):
     res = api_call(app, "grandlyon_licence_version_publish", user,
                    licence_id="mobilites", version="2.0")
     assert res.status_code == 403
-    assert path.read_text(encoding="utf-8") == before
+    assert api_result(app, "grandlyon_licence_show", user, id="mobilites")["version"] == "1.0"

@@ -13,7 +13,7 @@ from ckanext.grandlyon_licence.tests.conftest import (
     MOBILITES_DETAILS,
     api_result,
     csrf_token,
-    new_mobilites_version,
+    publish,
 )
 
 XSS = "<script>alert('x')</script>"
@@ -163,10 +163,10 @@ def test_the_terms_must_be_accepted(browser, user, signature_count):
     assert signature_count() == 0
 
 
-def test_the_page_asks_to_sign_a_new_version_again(browser, user, registry_copy, signature_count):
+def test_the_page_asks_to_sign_a_new_version_again(browser, user, signature_count):
     client = browser(user)
     sign_form(client, **MOBILITES_DETAILS)
-    registry_copy(new_mobilites_version("2.0"))
+    publish("2.0")
 
     page = client.get("/en/licence/mobilites").get_data(as_text=True)
     assert "You signed version 1.0 on" in page and "read version 2.0 and sign it again" in page
@@ -209,7 +209,7 @@ def test_my_signatures_need_a_login(app):
 
 
 def test_my_signatures_list_what_i_signed_and_whether_it_is_current(
-    app, browser, user, other_user, sysadmin, registry_copy
+    app, browser, user, other_user, sysadmin
 ):
     client = browser(user)
     assert "You have not signed any licence yet." in client.get("/en/licence/mine").get_data(
@@ -224,7 +224,7 @@ def test_my_signatures_list_what_i_signed_and_whether_it_is_current(
     assert "Licence Mobilités (mobility data licence)" in page
     assert "Current" in page and "1.0" in page
 
-    registry_copy(new_mobilites_version("2.0"))
+    publish("2.0")
     page = client.get("/en/licence/mine").get_data(as_text=True)
     assert "Outdated" in page and "version 2.0 must be signed" in page
     assert page.count("<tr>") == 2  # header and my one signature, not the other user's
@@ -243,7 +243,7 @@ def test_only_sysadmins_see_the_signatures_table(app, user, sysadmin):
     assert app.get("/ckan-admin/licence-signatures", headers=sysadmin.headers).status_code == 200
 
 
-def test_the_signatures_table_filters_and_escapes(app, user, other_user, sysadmin, registry_copy):
+def test_the_signatures_table_filters_and_escapes(app, user, other_user, sysadmin):
     api_result(
         app,
         "grandlyon_licence_sign",
@@ -289,7 +289,7 @@ def test_the_signatures_table_filters_and_escapes(app, user, other_user, sysadmi
     ).get_data(as_text=True)
     assert "No user with this name or id" in page
 
-    registry_copy(new_mobilites_version("2.0"))
+    publish("2.0")
     page = app.get(
         "/en/ckan-admin/licence-signatures", query_string={"current": "1"}, headers=sysadmin.headers
     ).get_data(as_text=True)
