@@ -10,6 +10,7 @@ own records with names of their own.
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
 import json
 import pathlib
@@ -388,3 +389,47 @@ def test_the_latest_news_helper_gives_published_news_in_the_language(app, world)
         latest = tk.h.grandlyon_access_editorial_latest("news", 10)
     assert latest and all(item["state"] == "published" for item in latest)
     assert "Secret draft" not in {item["title"] for item in latest}
+
+
+# --- the demo loader ------------------------------------------------------------------
+
+class _ActionClient:
+    """demo/load.py's Client, calling the actions in-process as a sysadmin."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+
+    def call(self, action: str, data: dict | None = None, *, obj: str = "",
+             missing_ok: bool = False, **_: object):
+        try:
+            return helpers.call_action(action, {"user": self.user, "ignore_auth": False},
+                                       **(data or {}))
+        except logic.NotFound:
+            if missing_ok:
+                return None
+            raise
+
+
+def test_the_demo_loader_creates_updates_and_keeps_the_seeds(world, tmp_path):
+    spec = importlib.util.spec_from_file_location("demo_load", DEMO.parent.parent / "load.py")
+    load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load)
+    root = world["root"].name
+    shown = helpers.call_action("grandlyon_access_editorial_show", kind="news",
+                                name="historique-velo")
+    helpers.call_action("grandlyon_access_editorial_delete", {"user": root, "ignore_auth": False},
+                        id=shown["id"])
+    helpers.call_action("grandlyon_access_editorial_update", {"user": root, "ignore_auth": False},
+                        id=helpers.call_action("grandlyon_access_editorial_show", kind="page",
+                                               name="a-propos")["id"], title_en="Changed")
+
+    def run() -> dict:
+        loader = load.Loader(_ActionClient(root), load.load_data(DEMO.parent), DEMO.parent,
+                             tmp_path / "passwords")
+        loader.load_editorial()
+        return loader.counts["editorial"]
+
+    assert run() == {"created": 1, "updated": 1, "unchanged": 3}
+    assert run() == {"unchanged": 5}
+    assert helpers.call_action("grandlyon_access_editorial_show", kind="page",
+                               name="a-propos")["title_en"] == "About the portal"
