@@ -100,7 +100,9 @@ def test_a_language_left_empty_shows_the_other(app, world):
 
 def test_lists_and_the_menu_link_pages_and_news(app, world):
     home = app.get("/").get_data(as_text=True)
-    assert 'href="/news/"' in home and 'href="/pages/"' in home
+    assert 'href="/news/">Actualités</a>' in home and 'href="/pages/">Pages</a>' in home
+    home_en = app.get("/en/").get_data(as_text=True)
+    assert 'href="/en/news/">News</a>' in home_en and 'href="/en/pages/">Pages</a>' in home_en
     news = html.unescape(app.get("/en/news/").get_data(as_text=True))
     assert "The portal opens its data" in news and "The history of the bike-sharing" in news
     assert 'href="/en/news/ouverture-du-portail"' in news
