@@ -134,6 +134,11 @@ def load_data(data_dir: Path) -> dict[str, list]:
     data["editorial"] = read_json(editorial) if editorial.is_file() else []
     if not isinstance(data["editorial"], list):
         raise Fatal(f"{editorial}: expected a JSON list of objects")
+    # Optional: settings of /ckan-admin/config (the home page's, grandlyon_access).
+    site = data_dir / "site.json"
+    data["site"] = read_json(site) if site.is_file() else {}
+    if not isinstance(data["site"], dict):
+        raise Fatal(f"{site}: expected a JSON object")
     return data
 
 
@@ -1123,6 +1128,18 @@ class Loader:
             else:
                 self.report("editorial", label, "unchanged")
 
+    # -- settings of /ckan-admin/config (site.json), after the datasets they name
+    def load_site(self):
+        settings = self.data.get("site") or {}
+        if not settings:
+            return
+        if all(same_text(self.ckan.call("config_option_show", {"key": key}, obj=key), value)
+               for key, value in settings.items()):
+            self.report("settings", "site", "unchanged")
+        else:
+            self.ckan.call("config_option_update", settings, obj="site")
+            self.report("settings", "site", "updated")
+
     def run(self):
         self.preflight()
         self.read_passwords()
@@ -1134,6 +1151,7 @@ class Loader:
         self.load_access()
         self.load_maps()
         self.load_editorial()
+        self.load_site()
         print("\nSummary")
         for kind, outcomes in self.counts.items():
             total = sum(outcomes.values())

@@ -10,6 +10,8 @@ tests that change the home's settings put them back.
 from __future__ import annotations
 
 import html
+import json
+import pathlib
 import re
 
 import ckan.plugins.toolkit as tk
@@ -195,3 +197,19 @@ def test_featured_datasets_must_exist_and_be_public(app, world, restore_settings
 def test_an_introduction_longer_than_the_cap_is_refused(app, world, restore_settings):
     answer = post_config(app, world, **{home.INTRO_KEYS["fr"]: "x" * 2001})
     assert "L'introduction compte 2001 caractères : 2000 au plus" in answer
+
+
+# --- the demo's settings ------------------------------------------------------------
+
+def test_the_demo_settings_pass_the_admin_forms_checks(world):
+    """demo/lyon/site.json (loaded by demo/load.py with config_option_update):
+    valid colours and intros, featured datasets the demo publishes openly."""
+    demo = pathlib.Path(__file__).resolve().parents[4] / "demo" / "lyon"
+    settings = json.loads((demo / "site.json").read_text(encoding="utf-8"))
+    datasets = json.loads((demo / "datasets.json").read_text(encoding="utf-8"))
+    public = {d["name"] for d in datasets if not d.get("private") and not d.get("access_hidden")}
+    assert set(home.featured_names(settings[home.FEATURED_KEY])) <= public
+    assert home.primary_colour(settings[home.PRIMARY_KEY]) == settings[home.PRIMARY_KEY]
+    assert home.secondary_colour(settings[home.SECONDARY_KEY]) == settings[home.SECONDARY_KEY]
+    for key in home.INTRO_KEYS.values():
+        assert home.intro_text(settings[key]) == settings[key]
