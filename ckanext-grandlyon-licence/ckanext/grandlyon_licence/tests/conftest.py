@@ -112,16 +112,19 @@ def signature_count() -> Callable[[], int]:
 def registry_copy(tmp_path, ckan_config, monkeypatch) -> Callable[..., pathlib.Path]:
     """Points the registry option at a copy of the portal's registry, changed
     by `change(document)`, and empties the registry's tables so that their
-    next use seeds them from it; returns the copy's path."""
+    next use seeds them from it (`keep_registry`: as on a portal seeded
+    before); returns the copy's path."""
 
-    def make(change: Callable[[dict], Any] | None = None, name: str = "licences.yaml"):
+    def make(change: Callable[[dict], Any] | None = None, name: str = "licences.yaml",
+             keep_registry: bool = False):
         document = yaml.safe_load(PORTAL_REGISTRY.read_text(encoding="utf-8"))
         if change:
             change(document)
         path = tmp_path / name
         path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         monkeypatch.setitem(ckan_config, "ckanext.grandlyon_licence.registry", str(path))
-        empty_registry()
+        if not keep_registry:
+            empty_registry()
         return path
 
     return make

@@ -1,0 +1,123 @@
+"""The registry in the database: seeded from the file on first use and on
+demand, once even when processes start together, never going back."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+import ckan.plugins as plugins
+from ckan import model
+from ckanext.grandlyon_licence import cli, registry, store
+from click.testing import CliRunner
+from ckanext.grandlyon_licence.tests.conftest import (
+    PORTAL_REGISTRY,
+    licence_entry,
+    new_mobilites_version,
+    publish,
+)
+
+
+def rows(table: sa.Table) -> list[dict]:
+    with model.meta.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(sa.select(table)).mappings()]
+
+
+def revision() -> int:
+    [row] = rows(store.revision_table)
+    return row["revision"]
+
+
+def test_the_first_use_seeds_the_registry_from_the_file_once():
+    assert rows(store.revision_table) == []  # a new portal (fresh_registry)
+    assert [lic.id for lic in registry.current().licences] == ["lo-2.0", "odbl-1.0", "mobilites"]
+    versions = rows(store.version_table)
+    assert sorted((v["licence_id"], v["version"]) for v in versions) == [
+        ("lo-2.0", "2.0"), ("mobilites", "1.0"), ("odbl-1.0", "1.0")]
+    assert {v["note"] for v in versions} == {f"registry file {PORTAL_REGISTRY}"}
+    assert {v["published_by"] for v in versions} == {None}
+    assert revision() == 1
+
+    assert registry.seed(str(PORTAL_REGISTRY), only_if_unseeded=True) == {
+        "added": [], "versions": [], "updated": [], "text_differs": []}
+    assert registry.seed(str(PORTAL_REGISTRY))["added"] == []
+    assert revision() == 1 and len(rows(store.version_table)) == 3
+
+
+def test_processes_starting_together_seed_once():
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def first_use() -> None:
+        start.wait()
+        try:
+            registry.seed(str(PORTAL_REGISTRY), only_if_unseeded=True)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(rows(store.licence_table)) == 3 and len(rows(store.version_table)) == 3
+    assert revision() == 1
+
+
+def test_seed_reports_each_change(registry_copy):
+    registry.current()  # seeded from the portal's file
+    publish("2.0")
+
+    def change(document: dict) -> None:
+        licence_entry(document, "lo-2.0")["version"] = "2.1"
+        licence_entry(document, "odbl-1.0")["text"]["fr"] = "Un autre texte, même version"
+        licence_entry(document, "odbl-1.0")["url"] = "https://example.org/odbl"
+        document["licences"].append(dict(licence_entry(document, "lo-2.0"), id="nouvelle"))
+
+    path = registry_copy(change, keep_registry=True)
+    report = registry.seed(str(path))
+
+    assert report == {"added": ["nouvelle"], "versions": ["lo-2.0 2.1"],
+                      "updated": ["odbl-1.0"], "text_differs": ["odbl-1.0 1.0"]}
+    current = registry.current()
+    assert current.get("lo-2.0").version == "2.1"
+    assert current.get("odbl-1.0").url == "https://example.org/odbl"
+    # A published version's text does not change; the file never goes back.
+    assert current.get("odbl-1.0").text["fr"] != "Un autre texte, même version"
+    assert current.get("mobilites").version == "2.0"
+    assert current.licences[-1].id == "nouvelle"
+    assert revision() == 3  # seeded, published, seeded again
+
+
+def seed_command() -> Any:
+    return CliRunner().invoke(cli.grandlyon_licence, ["seed"])
+
+
+def test_the_plugin_registers_its_command():
+    commands = plugins.get_plugin("grandlyon_licence").get_commands()
+    assert [command.name for command in commands] == ["grandlyon-licence"]
+
+
+def test_the_seed_command(registry_copy):
+    registry.current()
+
+    def change(document: dict) -> None:
+        licence_entry(document, "mobilites")["version"] = "1.1"
+
+    registry_copy(change, keep_registry=True)
+    result = seed_command()
+    assert result.exit_code == 0, result.output
+    assert "mobilites: version 1.1 published, now current" in result.output
+    again = seed_command()
+    assert again.exit_code == 0 and "the licence registry already matches" in again.output
+    assert registry.current().get("mobilites").version == "1.1"
+
+
+def test_the_seed_command_names_an_invalid_file(registry_copy):
+    path = registry_copy(lambda document: document["licences"][0].pop("text"))
+    result = seed_command()
+    assert result.exit_code != 0
+    assert f"licence registry {path} is not valid" in result.output
+    assert "licence 'lo-2.0': missing key 'text'" in result.output
