@@ -10,6 +10,7 @@ from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.model.types import make_uuid
 from ckan.types import Context, DataDict
 from ckanext.grandlyon_access.editorial import images, schema
 from ckanext.grandlyon_access.editorial.auth import ITEM
@@ -47,35 +48,43 @@ def _name_taken(kind: str, name: str, but: str | None = None) -> bool:
     return query.first() is not None
 
 
-def _checked_image(data_dict: DataDict) -> tuple[Any, str] | None:
-    """(stream, extension) of an uploaded image, checked; None without one."""
-    stream = images.uploaded_stream(data_dict.get("image_upload"))
+def _checked_image(data_dict: DataDict) -> Any:
+    """The uploaded image, checked; None without one."""
+    upload = data_dict.get("image_upload")
+    stream = images.uploaded_stream(upload)
     if stream is None:
         return None
-    return stream, images.check(stream)
+    images.check(stream)
+    return upload
 
 
-def _save(item: EditorialItem, data: dict[str, Any], upload: tuple[Any, str] | None) -> None:
-    """Applies validated fields and the image, then commits."""
+def _save(item: EditorialItem, data: dict[str, Any], upload: Any) -> None:
+    """Applies validated fields and the image, then commits; on any failure
+    nothing is kept (the session rolled back, a newly stored image removed)."""
     for field in FIELDS:
         if field in data:
             setattr(item, field, data[field].strip() if field == "name" else data[field])
-    if _name_taken(item.kind, item.name, item.id):
-        model.Session.rollback()
-        raise tk.ValidationError({"name": [tk._("This address is already used")]})
-    old_image = item.image
-    if upload is not None:
-        item.image = images.store(*upload)
-    elif data.get("clear_image"):
-        item.image = ""
-    item.modified = utcnow()
-    if item.state == "published" and item.published is None:
-        item.published = item.modified
+    old_image, new_image = item.image, ""
+    taken = tk.ValidationError({"name": [tk._("This address is already used")]})
     try:
+        if _name_taken(item.kind, item.name, item.id):
+            raise taken
+        if upload is not None:
+            item.image = new_image = images.store(upload)
+        elif data.get("clear_image"):
+            item.image = ""
+        item.modified = utcnow()
+        if item.state == "published" and item.published is None:
+            item.published = item.modified
         model.Session.commit()
     except IntegrityError as error:
         model.Session.rollback()
-        raise tk.ValidationError({"name": [tk._("This address is already used")]}) from error
+        images.remove(new_image)
+        raise taken from error
+    except Exception:
+        model.Session.rollback()
+        images.remove(new_image)
+        raise
     if old_image and old_image != item.image:
         images.remove(old_image)
 
@@ -88,7 +97,7 @@ def grandlyon_access_editorial_create(context: Context, data_dict: DataDict) -> 
     data = _validated(data_dict, schema.create(), context)
     upload = _checked_image(data_dict)
     user = model.User.get(context.get("user") or "")
-    item = EditorialItem(kind=data["kind"], author_id=user.id if user else None)
+    item = EditorialItem(id=make_uuid(), kind=data["kind"], author_id=user.id if user else None)
     model.Session.add(item)
     _save(item, data, upload)
     return item.as_dict()

@@ -4,17 +4,20 @@ Checked as the communes' logos are (ckanext-communes, logic/action.py): the
 file's first bytes must be those of a PNG, JPEG, GIF or WebP image, whatever
 its name or declared type, and it may not be larger than
 `ckanext.grandlyon_access.editorial.image.max_bytes`. SVG is refused (it may
-carry scripts). A kept image is stored under the portal's storage path
-(`storage/uploads/editorial/`, served at `/uploads/editorial/<name>`) with a
-random name and the extension of its sniffed type.
+carry scripts). A kept image is stored by CKAN's uploader for the object
+type `editorial` (an IUploader plugin such as object storage, or the storage
+path: `storage/uploads/editorial/`, served at `/uploads/editorial/<name>`),
+which checks its type again (`ckan.upload.editorial.mimetypes`, declared
+by this plugin).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from typing import IO, Any
 
+import ckan.lib.uploader as ckan_uploader
+import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 from ckanext.grandlyon_access import config
 
@@ -66,34 +69,38 @@ def check(stream: IO[bytes]) -> str:
     return kind
 
 
-def _folder() -> str:
-    storage = tk.config.get("ckan.storage_path")
-    if not storage:
+def _max_megabytes() -> int:
+    """The size cap in whole megabytes, as CKAN's uploader counts it (the
+    byte cap itself is checked by `check`)."""
+    return max(1, -(-config.editorial_image_max_bytes() // (1024 * 1024)))
+
+
+def store(upload: Any) -> str:
+    """Stores a checked image (`upload`: the uploaded file) through CKAN's
+    uploader (an IUploader plugin, e.g. object storage, or the storage
+    path) and returns the stored name."""
+    if not tk.config.get("ckan.storage_path") and not _has_uploader_plugin():
         raise tk.ValidationError({"image_upload": [tk._(
             "Images cannot be uploaded: the portal has no storage path (ckan.storage_path)")]})
-    folder = os.path.join(storage, "storage", "uploads", FOLDER)
-    os.makedirs(folder, exist_ok=True)
-    return folder
-
-
-def store(stream: IO[bytes], kind: str) -> str:
-    """Writes a checked image and returns its stored name."""
-    name = f"{uuid.uuid4().hex}.{kind}"
-    path = os.path.join(_folder(), name)
-    with open(path + "~", "wb") as out:
-        out.write(stream.read(config.editorial_image_max_bytes() + 1))
-    os.replace(path + "~", path)
-    return name
+    uploader = ckan_uploader.get_uploader(FOLDER)
+    data = {"image": "", "image_upload": upload}
+    uploader.update_data_dict(data, "image", "image_upload", "clear_image")
+    uploader.upload(_max_megabytes())
+    return data["image"]
 
 
 def remove(name: str) -> None:
     """Deletes a stored image (nothing when there is none)."""
-    storage = tk.config.get("ckan.storage_path")
-    if name and storage and "/" not in name and not name.startswith("."):
-        try:
-            os.remove(os.path.join(storage, "storage", "uploads", FOLDER, name))
-        except OSError:
-            pass
+    if not name:
+        return
+    uploader = ckan_uploader.get_uploader(FOLDER, name)
+    data = {"image": name, "clear_image": True}
+    uploader.update_data_dict(data, "image", "image_upload", "clear_image")
+    uploader.upload(_max_megabytes())
+
+
+def _has_uploader_plugin() -> bool:
+    return any(True for _ in plugins.PluginImplementations(plugins.IUploader))
 
 
 def url(name: str) -> str:
