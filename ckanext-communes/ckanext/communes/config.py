@@ -80,8 +80,10 @@ def dcat_mappings_path() -> str:
 
 
 def dcat_publisher_uri() -> str:
-    """IRI of the DCAT-AP catalogue's publisher (default: the site URL)."""
-    return tk.config["ckanext.communes.dcat.publisher_uri"] or tk.config["ckan.site_url"]
+    """IRI of the DCAT-AP catalogue's publisher (default: `<site URL>/#publisher`,
+    an IRI of its own: the site URL names the catalogue and its homepage)."""
+    return (tk.config["ckanext.communes.dcat.publisher_uri"]
+            or tk.config["ckan.site_url"].rstrip("/") + "/#publisher")
 
 
 def dcat_publisher_name() -> str:

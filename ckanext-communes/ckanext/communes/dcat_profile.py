@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckanext.communes import config
 from ckanext.communes.dcat_mapping import IANA, Mappings, current, is_iri
+from ckanext.communes.harvesters.base import NOTE_UNKNOWN_LICENCE, repaired_remote_dataset
 from ckanext.dcat.profiles import RDFProfile
 from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, LOCN, SCHEMA, SKOS, VCARD
 from rdflib import BNode, Literal, URIRef
@@ -40,6 +42,26 @@ LEVELS = {ACCESS_RIGHT + right: level for level, right in ACCESS_RIGHTS.items()}
 # What an IRI may not hold (RFC 3987; Turtle's IRIREF): spaces, controls
 # and < > " { } | \ ^ `. rdflib writes them raw; Jena and RDF4J refuse them.
 NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f-\x9f]')
+
+
+PROFILE = "communes_access"
+# The texts tagged with the portal's language (`_language_tagged`).
+TEXTS = (DCT.title, DCT.description, DCAT.keyword)
+
+
+def profiles_in_order(profiles: Any) -> Any:
+    """The RDF profiles (a list, or a text with commas or spaces, as in
+    ckan.ini) with this profile last, wherever it was named: it completes
+    and corrects what the other profiles wrote, so run before them its
+    output would depend on the order given (`?profiles=` of a request or
+    ckan.ini). Names are stripped of spaces; None stays None."""
+    if profiles is None:
+        return None
+    names = profiles if isinstance(profiles, list) else re.split(r"[\s,]+", str(profiles))
+    names = [str(name).strip() for name in names if str(name).strip()]
+    if PROFILE in names:
+        names = [name for name in names if name != PROFILE] + [PROFILE]
+    return names
 
 
 def valid_iri(iri: str) -> str:
@@ -119,7 +141,9 @@ def licence_id_of(iri: str, mappings: Mappings) -> str:
 class CommunesAccessProfile(RDFProfile):
     def parse_dataset(self, dataset_dict, dataset_ref):
         """A harvested DCAT-AP dataset -> the portal's fields: the access
-        level of its EU access right, the registry's licence, CKAN formats."""
+        level of its EU access right, the registry's licence, CKAN formats;
+        a field the dataset schema would refuse is left out with a note
+        (`repaired_remote_dataset`), not the whole dataset."""
         mappings = current()
         self._fit_schema(dataset_dict)
         rights = [str(o) for o in self.g.objects(dataset_ref, DCT.accessRights)]
@@ -128,11 +152,15 @@ class CommunesAccessProfile(RDFProfile):
             dataset_dict["access_level"] = level
         licences = [str(o) for o in self.g.objects(dataset_ref, DCT.license)]
         licences += [res.get("license") or "" for res in dataset_dict.get("resources", [])]
+        notes: list[str] = []
         for iri in licences:
             licence_id = licence_id_of(iri, mappings) if iri else ""
             if licence_id:
                 dataset_dict["license_id"] = licence_id
                 break
+        else:
+            if any(licences):
+                notes.append(NOTE_UNKNOWN_LICENCE.format(licence=next(i for i in licences if i)))
         for resource in dataset_dict.get("resources", []):
             resource.pop("license", None)  # the dataset's licence, published on each
         for resource in dataset_dict.get("resources", []):
@@ -142,6 +170,10 @@ class CommunesAccessProfile(RDFProfile):
             mimetype = resource.get("mimetype") or ""
             if mimetype.startswith(IANA):
                 resource["mimetype"] = mimetype[len(IANA):]
+        dataset_dict.update(repaired_remote_dataset(dataset_dict, notes))  # read in place
+        if notes:
+            dataset_dict["provenance_notes"] = "\n".join(
+                [dataset_dict.get("provenance_notes") or ""] + notes).strip()
         return dataset_dict
 
     def _fit_schema(self, dataset_dict: dict) -> None:
@@ -190,6 +222,22 @@ class CommunesAccessProfile(RDFProfile):
             self._valid_iris(distribution)
         self._valid_iris(dataset_ref)
         self._valid_temporal(dataset_ref)
+        for subject in [dataset_ref] + list(g.objects(dataset_ref, DCAT.distribution)):
+            self._language_tagged(subject)
+
+    def _language_tagged(self, subject) -> None:
+        """Titles, descriptions and keywords tagged with the portal's default
+        language (ckan.locale_default): DCAT-AP readers (data.europa.eu)
+        show a text in the language it is tagged with."""
+        language = tk.config.get("ckan.locale_default") or ""
+        if not language:
+            return
+        for predicate in TEXTS:
+            for value in list(self.g.objects(subject, predicate)):
+                if isinstance(value, Literal) and not value.language and (
+                        value.datatype in (None, XSD.string)):
+                    self.g.remove((subject, predicate, value))
+                    self.g.add((subject, predicate, Literal(str(value), lang=language)))
 
     def _valid_temporal(self, dataset_ref) -> None:
         """Bounds of the temporal coverage that are not an ISO date or date
@@ -330,6 +378,7 @@ class CommunesAccessProfile(RDFProfile):
             g.add((URIRef(language), RDF.type, DCT.LinguisticSystem))
         for homepage in g.objects(catalog_ref, FOAF.homepage):
             g.add((homepage, RDF.type, FOAF.Document))
+        self._language_tagged(catalog_ref)
         for taxonomy in config.dcat_theme_taxonomies():
             g.add((catalog_ref, DCAT.themeTaxonomy, URIRef(taxonomy)))
             self._concept(URIRef(taxonomy), SKOS.ConceptScheme, DCT.title, current())

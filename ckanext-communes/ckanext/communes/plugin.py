@@ -6,7 +6,10 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 from ckanext.communes import dcat_mapping, harvest_pages, views
+from ckanext.communes.dcat_profile import profiles_in_order
 from ckanext.communes.harvesters.base import source_as_shown
+
+PROFILES_OPTION = "ckanext.dcat.rdf.profiles"
 
 
 @tk.blanket.actions
@@ -33,11 +36,15 @@ class CommunesPlugin(p.SingletonPlugin, DefaultTranslation):
     # IConfigurable: once the template path is computed, this plugin's
     # copies of ckanext-harvest's pages go before ckanext-harvest's own; a
     # DCAT-AP mapping file that cannot be read stops CKAN at start, naming
-    # itself (not the first catalogue request).
+    # itself (not the first catalogue request); the suite's RDF profile is
+    # put last in ckanext.dcat.rdf.profiles.
 
     def configure(self, config: Any) -> None:
         harvest_pages.put_first(config)
         dcat_mapping.current()
+        profiles = config.get(PROFILES_OPTION)
+        if profiles:
+            config[PROFILES_OPTION] = " ".join(profiles_in_order(profiles))
 
     # IMiddleware: the host names of the communes, the only cross-origin
     # answers of the portal (the widget's script and search), and a 404 for

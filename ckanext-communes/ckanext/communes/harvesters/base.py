@@ -62,6 +62,7 @@ from ckanext.harvest.model import HarvestObject, HarvestObjectExtra, HarvestSour
 
 from ckanext.communes import config as communes_config
 from ckanext.communes.dcat_mapping import current as dcat_mappings
+from ckanext.communes.logic.validators import temporal_moment
 from ckanext.grandlyon_access.shared import OutboundError, check_url, fetch, storable_text
 
 try:  # optional: the licence extension's registry (licensed access needs a licence to sign)
@@ -833,9 +834,18 @@ NOTE_UNKNOWN_ACCESS = ("The remote access level \"{access}\" is unknown to the h
                        "in the source configuration maps it)")
 NOTE_DELETED_HERE = ("Deleted on this portal: the harvester does not publish it again. To "
                      "publish it again, restore the dataset; to harvest it anew, purge it.")
+NOTE_TEMPORAL_NOT_DATE = ("The remote temporal coverage's bound \"{value}\" is not an ISO 8601 "
+                          "date: it was left out")
+NOTE_TEMPORAL_END_BEFORE_START = ("The remote temporal coverage ends ({end}) before it starts "
+                                  "({start}): its end was left out")
+NOTE_UNKNOWN_FREQUENCY = ("The remote update frequency \"{value}\" is not one the portal "
+                          "knows: it was left out")
+NOTE_RESOURCE_SIZE = ("The remote size of the resource \"{name}\" is not a whole number of "
+                      "bytes: it was left out")
 MAPPING_NOTES = (NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE,
                  NOTE_UNKNOWN_LICENCE_RESTRICTED, NOTE_UNKNOWN_LICENCE, NOTE_NO_LICENCE,
-                 NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP)
+                 NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP, NOTE_TEMPORAL_NOT_DATE,
+                 NOTE_TEMPORAL_END_BEFORE_START, NOTE_UNKNOWN_FREQUENCY, NOTE_RESOURCE_SIZE)
 
 
 @dataclasses.dataclass
@@ -1122,6 +1132,63 @@ def http_resources(resources: list[dict]) -> tuple[list[dict], list[str]]:
             name = " ".join(str(resource.get("name") or resource.get("remote_id") or "").split())
             notes.append(NOTE_RESOURCE_NOT_HTTP.format(name=name[:100]))
     return kept, notes
+
+
+def _said_value(value: Any) -> str:
+    return " ".join(str(value).split())[:100]
+
+
+def repaired_temporal(start: str, end: str, notes: list[str]) -> tuple[str, str]:
+    """The bounds of a remote temporal coverage the dataset schema accepts:
+    a bound that is not an ISO 8601 date is left out, and so is an end
+    before the start; a note says each (the rest of the dataset is kept)."""
+    bounds = []
+    for value in (start, end):
+        if value and temporal_moment(value) is None:
+            notes.append(NOTE_TEMPORAL_NOT_DATE.format(value=_said_value(value)))
+            value = ""
+        bounds.append(value or "")
+    start, end = bounds
+    first, last = temporal_moment(start), temporal_moment(end)
+    as_date = lambda m: m.date() if isinstance(m, datetime.datetime) else m  # noqa: E731
+    if first is not None and last is not None and as_date(last) < as_date(first):
+        notes.append(NOTE_TEMPORAL_END_BEFORE_START.format(end=end, start=start))
+        end = ""
+    return start, end
+
+
+def repaired_remote_dataset(pkg: dict, notes: list[str]) -> dict:
+    """A dataset parsed from a remote catalogue (ckanext-dcat's RDF parser)
+    made storable field by field, instead of refused whole for one field the
+    dataset schema would refuse: resources whose address is not an http(s)
+    URL and sizes that are not a number of bytes, a frequency the portal
+    does not know, a licence not in the registry, temporal bounds that are
+    not dates or in the wrong order are left out, each with a note."""
+    pkg = dict(pkg)
+    start, end = repaired_temporal(str(pkg.get("temporal_start") or ""),
+                                   str(pkg.get("temporal_end") or ""), notes)
+    for key, value in (("temporal_start", start), ("temporal_end", end)):
+        if key in pkg:
+            pkg[key] = value
+    frequency = str(pkg.get("frequency") or "").strip()
+    if frequency and not map_frequency(frequency):
+        notes.append(NOTE_UNKNOWN_FREQUENCY.format(value=_said_value(frequency)))
+    if "frequency" in pkg:
+        pkg["frequency"] = map_frequency(frequency)
+    licence_id = str(pkg.get("license_id") or "")
+    if licence_id and licence_id not in model.Package.get_license_register():
+        notes.append(NOTE_UNKNOWN_LICENCE.format(licence=_said_value(licence_id)))
+        pkg["license_id"] = ""
+    resources, left_out = http_resources(pkg.get("resources") or [])
+    notes += left_out
+    for resource in resources:
+        size = resource.get("size")
+        if size not in (None, "") and not str(size).strip().isdigit():
+            notes.append(NOTE_RESOURCE_SIZE.format(name=_said_value(resource.get("name") or "")))
+            resource["size"] = None
+    if "resources" in pkg:
+        pkg["resources"] = resources
+    return pkg
 
 
 # --- the shape of a remote record ---------------------------------------------------------
@@ -1535,6 +1602,8 @@ class CommunesHarvester(HarvesterBase):
         else:
             tags += themes
         resources, left_out = http_resources(remote.resources)
+        temporal = repaired_temporal(iso_date(remote.temporal_start),
+                                     iso_date(remote.temporal_end), left_out)
         notes += left_out
         source_dataset = tk.get_action("package_show")(self._context(), {"id": source.id})
         territory = ", ".join(part for part in [remote.spatial_text] + zone_names(
@@ -1554,8 +1623,8 @@ class CommunesHarvester(HarvesterBase):
             "author": remote.publisher,
             "frequency": map_frequency(remote.frequency),
             "theme": eu_themes,
-            "temporal_start": iso_date(remote.temporal_start),
-            "temporal_end": iso_date(remote.temporal_end),
+            "temporal_start": temporal[0],
+            "temporal_end": temporal[1],
             "spatial_text": territory,
             "provenance_source": source.title or source_url,
             "provenance_source_url": source_url,

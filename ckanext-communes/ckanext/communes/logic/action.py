@@ -15,6 +15,9 @@
   be parsed (an unclosed IPv6 bracket, a bad port) is a 409 naming `url`
   before CKAN's uploader parses it (it would fail with a 500); the dataset
   schema's `communes_resource_url` checks the rest;
+- chained `dcat_catalog_show` and `dcat_dataset_show`: the `communes_access`
+  RDF profile runs last whatever order `profiles` names (`profiles_in_order`);
+  the catalogue's pages list datasets in creation order (`CATALOGUE_ORDER`).
 - chained `dcat_catalog_show` (the RDF catalogue, /catalog.<format>):
   ckanext-dcat builds the hydra paging IRIs from the decoded query
   parameters (a space or `|` made the Turtle invalid); while it does, the
@@ -47,12 +50,25 @@ from ckan.types import Action, Context, DataDict
 from ckanext.communes import communes, config
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 from ckanext.communes.logic import schema
+from ckanext.communes.dcat_profile import profiles_in_order
 from ckanext.communes.logic.validators import unreadable_resource_url
 from ckanext.grandlyon_access import shared as access
 
 __all__ = ["communes_widget_search", "communes_list", "organization_create",
            "organization_update", "harvest_job_create", "package_update", "resource_create",
-           "dcat_catalog_show"]
+           "dcat_catalog_show", "dcat_dataset_show", "package_search"]
+
+# ckanext-dcat pages the catalogue in the order of the last change
+# (`metadata_modified desc`): a dataset edited while a harvester pages
+# through moves to page 1, and the harvester misses it (and sees another
+# twice). The catalogue is paged in creation order instead (set in the
+# context by dcat_catalog_show, read by package_search).
+CATALOGUE_ORDER = "communes_catalogue_order"
+CATALOGUE_SORT = "metadata_created asc, name asc"
+# How CKAN's search query says Solr refused a query; the context key of the
+# search that finds which parameter it was.
+SOLR_FAILED = "SOLR returned an error"
+NAMING_THE_PARAMETER = "communes_naming_the_search_parameter"
 
 # First bytes of the image formats a commune may upload.
 MAGIC = (
@@ -181,7 +197,8 @@ def _modified_since(value: Any) -> str:
 @tk.chained_action
 @tk.side_effect_free
 def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
-    data_dict = dict(data_dict)
+    data_dict = dict(data_dict, profiles=profiles_in_order(data_dict.get("profiles")))
+    context[CATALOGUE_ORDER] = True  # type: ignore[literal-required]
     if data_dict.get("page"):
         data_dict["page"] = _page(data_dict["page"])
     if data_dict.get("modified_since"):
@@ -203,6 +220,32 @@ def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict
                         .format(name=_failing_search_parameter(context, data_dict, error)))
 
 
+@tk.chained_action
+@tk.side_effect_free
+def package_search(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    """The catalogue's order (`CATALOGUE_ORDER`); a query Solr cannot parse
+    is a Search Error naming `q` or `fq`, without Solr's own message (which
+    spells out the filters the portal adds: site id, permission labels)."""
+    if context.get(CATALOGUE_ORDER) and data_dict.get("sort") == "metadata_modified desc":
+        data_dict = dict(data_dict, sort=CATALOGUE_SORT)
+    try:
+        return next_action(context, data_dict)
+    except SearchError as error:
+        if context.get(NAMING_THE_PARAMETER) or SOLR_FAILED not in str(error):
+            raise
+        name = _failing_search_parameter(context, data_dict, error)
+        raise SearchError(tk._("The search of {name} cannot be run: check its syntax "
+                               "(local parameters {{!...}} are refused)")
+                          .format(name=name)) from None
+
+
+@tk.chained_action
+@tk.side_effect_free
+def dcat_dataset_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
+    return next_action(context, dict(
+        data_dict, profiles=profiles_in_order(data_dict.get("profiles"))))
+
+
 def _failing_search_parameter(context: Context, data_dict: DataDict, error: Exception) -> str:
     """`q` or `fq`: the one CKAN names in `error`, else the one a search
     alone fails with."""
@@ -213,7 +256,8 @@ def _failing_search_parameter(context: Context, data_dict: DataDict, error: Exce
         return "fq"
     try:
         tk.get_action("package_search")(
-            {"ignore_auth": True}, {"q": data_dict["q"], "rows": 0})
+            {"ignore_auth": True, NAMING_THE_PARAMETER: True},  # type: ignore[typeddict-item]
+            {"q": data_dict["q"], "rows": 0})
     except SearchError:
         return "q"
     return "fq"

@@ -27,7 +27,7 @@ __all__ = [
     "communes_web_url", "communes_host_names", "communes_boundary", "communes_widget_page_size",
     "communes_max_length", "communes_dcat_frequency", "communes_resource_url",
     "communes_guess_format", "communes_byte_size", "communes_temporal_date",
-    "communes_temporal_end",
+    "communes_temporal_end", "communes_licence_id",
 ]
 
 COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -375,6 +375,19 @@ def communes_temporal_date(value: Any) -> Any:
         raise tk.Invalid(tk._("A date is written as in ISO 8601: 2020-01-31 (or "
                               "2020-01-31T08:00:00)"))
     return str(value).strip()
+
+
+def communes_licence_id(value: Any) -> Any:
+    """A licence of the portal's registry (license_list), or none: a
+    licence unknown to the portal would be published without its terms
+    (no title, no address, no EU licence IRI in DCAT-AP)."""
+    if _empty(value):
+        return ""
+    text = str(value).strip()
+    if text not in model.Package.get_license_register():
+        raise tk.Invalid(tk._("Unknown licence: {licence}. Choose one of the portal's "
+                              "licences.").format(licence=text[:100]))
+    return text
 
 
 def communes_temporal_end(key, data, errors, context) -> None:

@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 import ckan.model as model
+import ckan.plugins.toolkit as tk
 import pytest
 from ckan.lib import search
 from ckan.tests import factories, helpers
@@ -268,3 +269,91 @@ def test_the_temporal_coverage_is_typed_and_stored_text_left_out(app, world):
             assert value not in starts and "2026-99-99" not in starts, path
         g = strict_turtle(app.get("/dataset/temporal.ttl").get_data(as_text=True))
         assert [str(v) for v in g.objects(None, DCAT.endDate)] == ["2024-12-31T18:00:00"]
+
+
+@pytest.mark.parametrize("licence", ["no-such-licence", "CC-BY-4.0 ", "lo-2.0\n"])
+def test_a_licence_outside_the_registry_is_refused(app, world, licence):
+    status, body = _api(app, world, "package_create", dict(
+        name="unknown-licence", title="u", owner_org=world["org"]["id"], license_id=licence))
+    if licence.strip() == "lo-2.0":  # surrounding spaces are not a different licence
+        assert status == 200, body
+        assert body["result"]["license_id"] == "lo-2.0"
+        _api(app, world, "dataset_purge", {"id": "unknown-licence"})
+        return
+    assert status == 409, body
+    assert "Licence inconnue : " + licence.strip() in body["error"]["license_id"][0], body
+    status, body = _api(app, world, "package_show", {"id": "unknown-licence"})
+    assert status == 404
+
+
+def test_the_catalogue_publisher_has_an_iri_of_its_own(app, world):
+    _dataset(app, world, "publisher-iri")
+    g = strict_turtle(app.get("/catalog.ttl").get_data(as_text=True))
+    catalogue = next(g.subjects(RDF.type, DCAT.Catalog))
+    publisher = g.value(catalogue, DCTERMS.publisher)
+    homepages = set(g.objects(catalogue, Namespace("http://xmlns.com/foaf/0.1/").homepage))
+    assert publisher is not None and publisher != catalogue and publisher not in homepages
+    assert str(publisher).endswith("/#publisher")
+
+
+@pytest.mark.parametrize("profiles", [
+    "communes_access,euro_dcat_ap_3", " euro_dcat_ap_3 , communes_access ",
+    "communes_access,euro_dcat_ap_3,communes_access"])
+def test_the_suite_profile_runs_last_whatever_the_order_asked(app, world, profiles):
+    if model.Package.get("profiles-order") is None:
+        _dataset(app, world, "profiles-order", frequency="monthly")
+    wanted = strict_turtle(app.get("/catalog.ttl").get_data(as_text=True))
+    for path in ("/catalog.ttl", "/dataset/profiles-order.ttl"):
+        asked = app.get(path, query_string={"profiles": profiles})
+        assert asked.status_code == 200, asked.get_data(as_text=True)[:300]
+        g = strict_turtle(asked.get_data(as_text=True))
+        # The EU frequency IRI and the typed licence, as the configured order gives them.
+        frequencies = set(g.objects(None, DCTERMS.accrualPeriodicity))
+        assert frequencies and all(isinstance(f, URIRef) for f in frequencies), path
+        assert {str(f) for f in frequencies} <= {
+            str(f) for f in wanted.objects(None, DCTERMS.accrualPeriodicity)}
+        assert all(isinstance(x, URIRef) for x in g.objects(None, DCTERMS["format"])), path
+
+
+def test_texts_are_tagged_with_the_portal_language(app, world):
+    if model.Package.get("tagged-texts") is None:
+        _dataset(app, world, "tagged-texts", notes="Une description", tags=[{"name": "vélo"}])
+    for path in ("/dataset/tagged-texts.ttl", "/catalog.ttl"):
+        g = strict_turtle(app.get(path).get_data(as_text=True))
+        texts = [value for predicate in (DCTERMS.title, DCTERMS.description, DCAT.keyword)
+                 for value in g.objects(None, predicate)
+                 if str(value) in ("tagged-texts", "Une description", "vélo")]
+        assert len(texts) == 3 and {value.language for value in texts} == {"fr"}, path
+
+
+def test_a_dataset_edited_while_a_harvester_pages_is_not_missed(app, world, monkeypatch):
+    org = factories.Organization(name="paged-org")
+    names = [f"paged-{index}" for index in range(3)]
+    for name in names:
+        _api(app, world, "package_create", dict(
+            name=name, title=name, owner_org=org["id"], license_id="lo-2.0"))
+    monkeypatch.setitem(tk.config, "ckanext.dcat.datasets_per_page", 2)
+
+    def page(number: int) -> set[str]:
+        res = app.get("/catalog.ttl", query_string={"fq": f"owner_org:{org['id']}",
+                                                     "page": number})
+        g = strict_turtle(res.get_data(as_text=True))
+        return {str(title) for title in g.objects(None, DCTERMS.title)} & set(names)
+
+    first = page(1)
+    assert len(first) == 2
+    for name in set(names) - first:  # edited between the two pages
+        _api(app, world, "package_patch", {"id": name, "notes": "edited"})
+    assert first | page(2) == set(names)
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"q": "title:["}, "q"), ({"q": "x", "fq": "title:["}, "fq"),
+    ({"q": "metadata_modified:[2020 TO"}, "q")])
+def test_a_query_solr_refuses_names_the_parameter_not_solr_internals(app, world, params, named):
+    res = app.get("/api/3/action/package_search", query_string=params)
+    assert res.status_code == 409
+    message = res.get_json()["error"]["message"]
+    assert f"recherche de {named} ne peut" in message, message
+    for internal in ("SOLR", "site_id", "permission_labels", "org.apache", "capacity"):
+        assert internal not in message, message
