@@ -10,6 +10,7 @@ from ckanext.grandlyon_access import gate, helpers, policy, search, tokens
 from ckanext.grandlyon_access.editorial import action as editorial_action
 from ckanext.grandlyon_access.editorial import auth as editorial_auth
 from ckanext.grandlyon_access.editorial import helpers as editorial_helpers
+from ckanext.grandlyon_access.editorial import images as editorial_images
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 from ckanext.grandlyon_access.site import (
     headers,
@@ -70,6 +71,7 @@ class GrandlyonAccessPlugin(p.SingletonPlugin, DefaultTranslation, DefaultPermis
     def update_config(self, config: Any) -> None:
         tk.add_template_directory(config, "templates")
         tk.add_resource("assets", "grandlyon_access")
+        editorial_images.set_upload_types(config)
 
     def update_config_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The home page's settings at /ckan-admin/config (site/home.py)."""

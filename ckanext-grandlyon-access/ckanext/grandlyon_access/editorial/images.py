@@ -7,8 +7,8 @@ its name or declared type, and it may not be larger than
 carry scripts). A kept image is stored by CKAN's uploader for the object
 type `editorial` (an IUploader plugin such as object storage, or the storage
 path: `storage/uploads/editorial/`, served at `/uploads/editorial/<name>`),
-which checks its type again (`ckan.upload.editorial.mimetypes`, declared
-by this plugin).
+which checks its type again against `UPLOAD_MIMETYPES` (CKAN's
+`ckan.upload.editorial.mimetypes`, set by the plugin: `set_upload_types`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,15 @@ MAGIC = (
     (b"GIF89a", "gif"),
 )
 FOLDER = "editorial"
+# What CKAN's uploader accepts for the object type `editorial`.
+UPLOAD_MIMETYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+def set_upload_types(config: Any) -> None:
+    """Tells CKAN's uploader the types of the object type `editorial` (it
+    refuses any upload of an object type without them)."""
+    config["ckan.upload.editorial.mimetypes"] = list(UPLOAD_MIMETYPES)
+    config["ckan.upload.editorial.types"] = ["image"]
 
 
 def image_kind(head: bytes) -> str | None:
