@@ -21,4 +21,6 @@ extension of the suite depends on, installs it in `make_middleware`).
   catalogue.
 - `helpers.py`: CKAN's template helpers made right for every language (a
   date with its hour in the language's order).
+- `home.py`: the portal's home page, built from configuration and
+  /ckan-admin/config, cached in Redis (templates/home/).
 """
