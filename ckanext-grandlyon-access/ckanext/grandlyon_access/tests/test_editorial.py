@@ -91,7 +91,7 @@ def login(client, name: str) -> None:
 
 def test_the_demo_seeds_are_pages_and_news_in_both_languages(world):
     kinds = [item["kind"] for item in world["seeds"]]
-    assert kinds.count("page") == 3 and kinds.count("news") == 2
+    assert kinds.count("page") == 4 and kinds.count("news") == 2
     assert all(item["title_fr"] and item["title_en"] and item["body_fr"] and item["body_en"]
                for item in world["seeds"])
 
@@ -459,7 +459,7 @@ def test_the_demo_loader_creates_updates_and_keeps_the_seeds(world, tmp_path):
         loader.load_editorial()
         return loader.counts["editorial"]
 
-    assert run() == {"created": 1, "updated": 1, "unchanged": 3}
-    assert run() == {"unchanged": 5}
+    assert run() == {"created": 1, "updated": 1, "unchanged": 4}
+    assert run() == {"unchanged": 6}
     assert helpers.call_action("grandlyon_access_editorial_show", kind="page",
                                name="a-propos")["title_en"] == "About the portal"
