@@ -208,6 +208,7 @@ def _records(feed: Feed, body: bytes, status: int | None = 200) -> list:
             record = dict(props) if isinstance(props, dict) else {}
             if "id" in feature and "id" not in record:
                 record["id"] = feature["id"]
+            _point_coordinates(feed, feature.get("geometry"), record)
             records.append(record)
         return records
     if isinstance(document, dict):
@@ -218,6 +219,22 @@ def _records(feed: Feed, body: bytes, status: int | None = 200) -> list:
     if not isinstance(document, list):
         raise FeedError("not a JSON array of objects", "not_array")
     return document
+
+
+def _point_coordinates(feed: Feed, geometry: Any, record: dict) -> None:
+    """The fields declared `coordinate` (lat, lon) that the properties lack,
+    from the feature's Point geometry ([lon, lat] in GeoJSON); another
+    geometry gives none (the field is then missing, as in the properties)."""
+    wanted = {f.get("coordinate"): f["name"] for f in feed.fields or []
+              if f.get("coordinate") and f["name"] not in record}
+    if not wanted or not isinstance(geometry, dict) or geometry.get("type") != "Point":
+        return
+    position = geometry.get("coordinates")
+    if not isinstance(position, list) or len(position) < 2:
+        return
+    for axis, index in (("lon", 0), ("lat", 1)):
+        if axis in wanted:
+            record[wanted[axis]] = position[index]
 
 
 def parse_time(value: Any) -> datetime.datetime:

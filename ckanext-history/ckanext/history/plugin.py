@@ -6,7 +6,7 @@ import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
-from ckanext.history import subscriptions
+from ckanext.history import map_view, subscriptions
 from ckanext.history.logic import action, auth
 from ckanext.history.views import history
 
@@ -26,6 +26,7 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.ITranslation)
     p.implements(p.IResourceController, inherit=True)
     p.implements(p.ISignal)
+    p.implements(p.IResourceView, inherit=True)
 
     # IResourceController: a deleted resource's history goes with it (its
     # feed stops, its rows and files are removed). Resources that vanish
@@ -50,7 +51,27 @@ class HistoryPlugin(p.SingletonPlugin, DefaultTranslation):
     def get_signal_subscriptions(self):
         return subscriptions.get_subscriptions()
 
-    # IConfigurer: the history page and the link from the resource page.
+    # IConfigurer: the history page and the link from the resource page,
+    # the map view's script.
 
     def update_config(self, config) -> None:
         tk.add_template_directory(config, "templates")
+        tk.add_resource("assets", "history")
+
+    # IResourceView: the map through time (`history_map`, map_view.py), for
+    # a history whose feed declares coordinates; needs the dataviz plugin.
+
+    def info(self) -> dict:
+        return map_view.info()
+
+    def can_view(self, data_dict) -> bool:
+        return map_view.can_view(data_dict)
+
+    def setup_template_variables(self, context, data_dict) -> dict:
+        return map_view.setup_template_variables(context, data_dict)
+
+    def view_template(self, context, data_dict) -> str:
+        return "history/map_view.html"
+
+    def form_template(self, context, data_dict) -> str:
+        return "history/map_view_form.html"

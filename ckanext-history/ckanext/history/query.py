@@ -149,6 +149,18 @@ def _time(value, key: str, tz: zoneinfo.ZoneInfo) -> datetime.datetime:
         raise _error(key, tk._("Not a date and time in ISO 8601 (e.g. 2026-03-01T00:00:00)")) from None
 
 
+def parse_zone(value) -> zoneinfo.ZoneInfo:
+    """The zone a parameter `tz` names (the portal's when None); a
+    tk.ValidationError naming `tz` for anything else."""
+    return _zone(value)
+
+
+def parse_moment(value, key: str, tz: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """A time parameter `key` as naive UTC (naive input is a local time of
+    `tz`); a tk.ValidationError naming `key` when it is none."""
+    return _time(value, key, tz)
+
+
 def _cursor_tag(time: str, feature: str, resource_id: str) -> str:
     """A keyed hash (the site's SECRET_KEY) of the position and the history:
     only the portal makes a cursor it accepts, for that history only."""

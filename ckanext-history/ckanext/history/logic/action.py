@@ -7,9 +7,10 @@ change and delete feeds; reading a feed needs the right to read the
 dataset's data, and its source URL and fetch errors are shown to the
 publishers only.
 
-Histories: `history_query` (rows and aggregates over both tiers) and
-`history_show` (feed, coverage, gaps), for whoever may read the dataset's
-data.
+Histories: `history_query` (rows and aggregates over both tiers),
+`history_snapshot` (every feature at one step of time, for maps through
+time) and `history_show` (feed, coverage, gaps), for whoever may read the
+dataset's data.
 
 Who may do what is in `auth.py`; what a feed declaration may hold in
 `schema.py` and `validators.py`. A resource the user may not see answers the
@@ -29,7 +30,7 @@ import ckan.plugins.toolkit as tk
 from ckan.logic import validate
 from ckan.types import Context, DataDict
 from ckanext.grandlyon_access import shared as access
-from ckanext.history import archive, problems, query, store
+from ckanext.history import archive, problems, query, snapshot, store
 from ckanext.history.logic import auth, schema
 from ckanext.history.model import Feed, Gap, schema_table, utcnow
 import sqlalchemy as sa
@@ -321,6 +322,34 @@ def history_query(context: Context, data_dict: DataDict) -> dict[str, Any]:
 
 
 @tk.side_effect_free
+def history_snapshot(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Each feature of a resource's history at one step of time, for a map
+    through time: one numeric field aggregated over the step (one bucket
+    of history_query, per feature), with the feature's last position and
+    name within the step. Who may read history_query may read this.
+
+    :param resource_id: the resource
+    :param time: ISO 8601 (naive: a local time of `tz`), a moment of the
+        step; default now
+    :param step: minute, hour, day, week or month of `tz` (default hour)
+    :param field: a numeric field (default the first that is no coordinate)
+    :param function: avg, min, max, sum, count, first or last (default avg)
+    :param tz: IANA time zone (default the portal's)
+    :returns: {"time", "end" (the step, ISO 8601 with offsets), "step",
+        "tz", "field", "function", "positioned" (the feed declares
+        coordinates), "min", "max", "features": [{"id", "name", "value",
+        "lat", "lon"}]}: features with a reading in the step, by id
+    """
+    resource, _package = auth.check_read(context, data_dict.get("resource_id"),
+                                         "history_snapshot")
+    feed = _feed_of(resource.id)
+    answer = snapshot.take({**data_dict, "resource_id": resource.id}, _schema_of(resource.id),
+                           list(feed.fields or []) if feed is not None else [])
+    access.record_data_read(context, resource.id, "history")
+    return answer
+
+
+@tk.side_effect_free
 def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
     """A resource's history: its feed (the source URL for the dataset's
     editors only), what it covers and the gaps of its source.
@@ -376,5 +405,6 @@ def get_actions() -> dict:
         "history_feed_show": history_feed_show,
         "history_feed_delete": history_feed_delete,
         "history_query": history_query,
+        "history_snapshot": history_snapshot,
         "history_show": history_show,
     }

@@ -1,10 +1,10 @@
 """Auth functions of the history plugin, and the one question they ask of
 the portal's access policy.
 
-Reading a history (history_query, history_show, history_feed_show) is
-reading the resource's data: the access distribution's shared
-`check_data_read` decides, with its single fallback to `package_show` when
-the access plugin is off. Writing a feed is changing the dataset
+Reading a history (history_query, history_snapshot, history_show,
+history_feed_show) is reading the resource's data: the access
+distribution's shared `check_data_read` decides, with its single fallback
+to `package_show` when the access plugin is off. Writing a feed is changing the dataset
 (`package_update`): the dataset's editors and admins, sysadmins.
 """
 
@@ -106,6 +106,11 @@ def _manages_resource(context: Context, data_dict: DataDict) -> AuthResult:
 
 @tk.auth_allow_anonymous_access
 def history_query(context: Context, data_dict: DataDict) -> AuthResult:
+    return _reads_data(context, data_dict)
+
+
+@tk.auth_allow_anonymous_access
+def history_snapshot(context: Context, data_dict: DataDict) -> AuthResult:
     return _reads_data(context, data_dict)
 
 

@@ -25,6 +25,9 @@ MAX_FIELDS = 100
 ACROSS = ("avg", "sum")
 NUMERIC = ("int", "float", "bool")
 TITLE_KEYS = ("title_fr", "title_en")
+# A numeric field may hold the features' position (WGS84 degrees): maps
+# through time place the features with it.
+COORDINATES = ("lat", "lon")
 MAX_TITLE = 100
 MAX_UNIT = 20
 
@@ -116,6 +119,9 @@ def history_feed_fields(value: Any) -> list[dict[str, str]]:
         fields.append({"name": name, "type": type_, **_field_labels(item, name, type_)})
     if sum(1 for f in fields if f.get("label")) > 1:
         raise tk.Invalid(tk._("Only one field can name the features (label)"))
+    for axis in COORDINATES:
+        if sum(1 for f in fields if f.get("coordinate") == axis) > 1:
+            raise tk.Invalid(tk._("Only one field can hold the features' {axis}").format(axis=axis))
     return fields
 
 
@@ -124,8 +130,11 @@ def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]
     (at most 100 characters), `unit` (at most 20) and, for a numeric field,
     `across` (avg or sum: how a chart puts all features together; charts
     read a missing one as avg) and, for one text field, `label`: true when
-    it holds the features' names (charts offer them to choose features).
-    Empty values are left out."""
+    it holds the features' names (charts offer them to choose features),
+    and for a number field `coordinate`: lat or lon when it holds the
+    features' latitude or longitude in degrees (a GeoJSON feed fills it
+    from a Point geometry when the properties lack it; maps through time
+    place the features with it). Empty values are left out."""
     out = {}
     for key, limit in ((TITLE_KEYS[0], MAX_TITLE), (TITLE_KEYS[1], MAX_TITLE), ("unit", MAX_UNIT)):
         value = item.get(key)
@@ -151,6 +160,13 @@ def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]
                 "Field \"{name}\": label is true for the text field that names the features"
             ).format(name=name))
         out["label"] = True
+    coordinate = item.get("coordinate")
+    if coordinate not in (None, ""):
+        if type_ not in ("int", "float") or coordinate not in COORDINATES:
+            raise tk.Invalid(tk._(
+                "Field \"{name}\": coordinate is lat or lon, for a number field only"
+            ).format(name=name))
+        out["coordinate"] = coordinate
     return out
 
 

@@ -89,3 +89,69 @@ def long_rows(features=("A", "B", "C"), days=10, step=37, start=datetime.datetim
             rows.append({"feature": feature, "time": start + datetime.timedelta(minutes=m),
                          "values": values})
     return rows
+
+
+# Around both DST days of 2026 in Paris (naive UTC), and a week between.
+CHANGES_PERIODS = [
+    (datetime.datetime(2026, 3, 26, 22), datetime.datetime(2026, 3, 31, 22)),
+    (datetime.datetime(2026, 6, 10), datetime.datetime(2026, 6, 12)),
+    (datetime.datetime(2026, 10, 22, 22), datetime.datetime(2026, 10, 27, 23)),
+]
+CHANGES_FEATURES = ("A", "B", "C")
+
+
+def changes_rows() -> list[dict]:
+    """Readings stored as a changes-only feed stores them: a feature's row
+    only when a value changed (irregular times, a few a quarter), features
+    sharing no time (first and last across features are defined), some
+    values empty, a text field that changes too."""
+    rows = []
+    for first, last in CHANGES_PERIODS:
+        for i, feature in enumerate(CHANGES_FEATURES):
+            t, n, previous = first + datetime.timedelta(minutes=i), 0, None
+            while t < last:
+                bikes = (n * 7 + i * 5) // 3 % 29
+                values = {
+                    "available_bikes": None if n % 19 == 4 else bikes,
+                    "available_bike_stands": 29 - bikes,
+                    "ratio": None if n % 23 == 7 else round(bikes / 29, 4),
+                    "status": None if n % 31 == 9 else ("OPEN" if bikes % 5 else "CLOSED"),
+                }
+                if values != previous:
+                    rows.append({"feature": feature, "time": t, "values": values})
+                    previous = values
+                t, n = t + datetime.timedelta(minutes=4 + (n * 5 + i) % 9), n + 1
+    return rows
+
+
+# A feed that places its features: a latitude and a longitude (a GeoJSON
+# feed fills them from each feature's Point) and a name, besides FIELDS
+# (free stands titled in both languages).
+POSITIONED_FIELDS = [
+    dict(f, title_fr="Bornes libres", title_en="Free stands", across="sum")
+    if f["name"] == "available_bike_stands" else f for f in FIELDS] + [
+    {"name": "lat", "type": "float", "coordinate": "lat"},
+    {"name": "lon", "type": "float", "coordinate": "lon"},
+    {"name": "name", "type": "text", "label": True},
+]
+
+
+def with_positions(rows: list[dict]) -> list[dict]:
+    """`rows` whose values also hold their feature's position and name (a
+    feature moves a little every row, so that the last position counts)."""
+    out = []
+    for n, row in enumerate(rows):
+        index = sum(map(ord, row["feature"])) % 50
+        values = dict(row["values"], lat=round(45.70 + index / 100 + n / 1e6, 6),
+                      lon=round(4.80 + index / 100, 6), name=f"Station {row['feature']}")
+        out.append({**row, "values": values})
+    return out
+
+
+def declare_positioned(resource_id: str, user: str, fields=POSITIONED_FIELDS) -> dict:
+    """A disabled GeoJSON feed on the resource declaring `fields`, by `user`
+    (one who edits the dataset)."""
+    return helpers.call_action(
+        "history_feed_create", context={"user": user}, resource_id=resource_id,
+        url="http://127.0.0.1:9/feed.geojson", format="geojson", feature_id_field="number",
+        time_field="", fields=fields, enabled=False)

@@ -12,7 +12,7 @@ from ckanext.history.logic import auth
 
 from .feed_world import ACCESS, EDITORS, LEVELS, World
 
-READS = ("history_query", "history_show", "history_feed_show")
+READS = ("history_query", "history_snapshot", "history_show", "history_feed_show")
 WRITES = ("history_feed_create", "history_feed_update", "history_feed_delete")
 COVERED = READS + WRITES  # read by tests/test_auth_coverage.py
 

@@ -16,44 +16,14 @@ import datetime
 import ckan.plugins.toolkit as tk
 import pytest
 from ckanext.history import archive, store
-from ckanext.history.tests.history_support import FIELDS, make_dataset
+from ckanext.history.tests.history_support import CHANGES_FEATURES as FEATURES
+from ckanext.history.tests.history_support import FIELDS, changes_rows, make_dataset
 from ckanext.history.tests.test_query import approx_records, query_all, reference
 
 PARIS = "Europe/Paris"
 FUNCTIONS = ["avg", "min", "max", "sum", "count", "first", "last"]
-FEATURES = ("A", "B", "C")
-# Around both DST days of 2026 in Paris (naive UTC), and a week between.
-PERIODS = [
-    (datetime.datetime(2026, 3, 26, 22), datetime.datetime(2026, 3, 31, 22)),
-    (datetime.datetime(2026, 6, 10), datetime.datetime(2026, 6, 12)),
-    (datetime.datetime(2026, 10, 22, 22), datetime.datetime(2026, 10, 27, 23)),
-]
 # The spanning history: rows before noon UTC of the 25-hour day archived.
 CUT = datetime.datetime(2026, 10, 25, 12)
-
-
-def changes_rows() -> list[dict]:
-    """Readings stored as a changes-only feed stores them: a feature's row
-    only when a value changed (irregular times, a few a quarter), features
-    sharing no time (first and last across features are defined), some
-    values empty, a text field that changes too."""
-    rows = []
-    for first, last in PERIODS:
-        for i, feature in enumerate(FEATURES):
-            t, n, previous = first + datetime.timedelta(minutes=i), 0, None
-            while t < last:
-                bikes = (n * 7 + i * 5) // 3 % 29
-                values = {
-                    "available_bikes": None if n % 19 == 4 else bikes,
-                    "available_bike_stands": 29 - bikes,
-                    "ratio": None if n % 23 == 7 else round(bikes / 29, 4),
-                    "status": None if n % 31 == 9 else ("OPEN" if bikes % 5 else "CLOSED"),
-                }
-                if values != previous:
-                    rows.append({"feature": feature, "time": t, "values": values})
-                    previous = values
-                t, n = t + datetime.timedelta(minutes=4 + (n * 5 + i) % 9), n + 1
-    return rows
 
 
 ARCHIVE = "ckanext.history.archive.path"
