@@ -16,6 +16,8 @@ grandlyon_licence = Blueprint("grandlyon_licence", __name__)
 # Spreadsheets run cells starting with these as formulas: such values are
 # prefixed with a quote in the CSV export (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Form fields of a new version's texts: text_fr, text_en...
+TEXT_FIELD = "text_"
 CSV_COLUMNS = (
     "id",
     "user_name",
@@ -67,10 +69,13 @@ def _is_portal_path(target: str | None) -> bool:
 
 def read(id: str):
     context = _context()
+    version = (tk.request.args.get("version") or "").strip()
     try:
-        licence = tk.get_action("grandlyon_licence_show")(context, {"id": id})
+        licence = tk.get_action("grandlyon_licence_show")(context, {"id": id, "version": version})
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("Licence not found"))
+    if not licence["is_current"]:  # an earlier version: its text, nothing to sign
+        return tk.render("grandlyon_licence/read.html", {"licence": licence})
 
     self_url = tk.h.url_for("grandlyon_licence.read", id=licence["id"])
     errors: dict[str, list[str]] = {}
@@ -176,6 +181,13 @@ def _signatures_csv(signatures: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _licence_filtered(context: dict[str, Any], licence_id: str) -> dict[str, Any] | None:
+    """The licence the signatures are filtered by, with its versions and texts."""
+    if not licence_id or registry.get_licence(licence_id) is None:
+        return None
+    return tk.get_action("grandlyon_licence_show")(context, {"id": licence_id})
+
+
 def admin_signatures():
     context = _context()
     _require_sysadmin(context)
@@ -213,6 +225,8 @@ def admin_signatures():
         {
             "signatures": signatures,
             "licences": licences,
+            "licence": _licence_filtered(context, filters["licence_id"]),
+            "text_field": TEXT_FIELD,
             "filters": filters,
             "errors": errors,
             "csv_url": tk.h.url_for(
@@ -259,18 +273,27 @@ def _flash_errors(error: tk.ValidationError, labels: dict[str, str]) -> None:
         for key, messages in error.error_dict.items()))
 
 
+def _texts_of(form: Any) -> dict[str, str]:
+    """The texts of a new version by language, from the fields `text_<language>`."""
+    return {key[len(TEXT_FIELD):]: value for key, value in form.items()
+            if key.startswith(TEXT_FIELD) and value.strip()}
+
+
 def admin_publish_version():
     """A sysadmin publishes a new version of a licence (form of the
-    signatures page)."""
+    signatures page; with its texts when the page shows one licence)."""
     context = _context()
     _require_sysadmin(context)
     form = tk.request.form
+    data_dict = {"licence_id": form.get("licence_id", ""), "version": form.get("version", "")}
+    texts = _texts_of(form)
+    if texts:
+        data_dict["text"] = texts
     try:
-        licence = tk.get_action("grandlyon_licence_version_publish")(
-            context, {"licence_id": form.get("licence_id", ""), "version": form.get("version", "")}
-        )
+        licence = tk.get_action("grandlyon_licence_version_publish")(context, data_dict)
     except tk.ValidationError as e:
-        _flash_errors(e, {"licence_id": tk._("Licence"), "version": tk._("New version")})
+        _flash_errors(e, {"licence_id": tk._("Licence"), "version": tk._("New version"),
+                          "text": tk._("Text")})
     else:
         tk.h.flash_success(
             tk._(
@@ -278,6 +301,9 @@ def admin_publish_version():
                 "it before reaching its data again."
             ).format(version=licence["version"], title=licence["title"])
         )
+    if form.get("shown") == "licence" and registry.get_licence(data_dict["licence_id"]):
+        return tk.redirect_to(tk.h.url_for(
+            "grandlyon_licence.admin_signatures", licence_id=data_dict["licence_id"]))
     return tk.redirect_to(tk.h.url_for("grandlyon_licence.admin_signatures"))
 
 
@@ -291,3 +317,4 @@ grandlyon_licence.add_url_rule(
 grandlyon_licence.add_url_rule(
     "/ckan-admin/licences/version", view_func=admin_publish_version, methods=["POST"]
 )
+

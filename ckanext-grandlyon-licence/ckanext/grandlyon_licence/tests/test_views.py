@@ -1,5 +1,7 @@
-"""The web pages: licences, signing with the form (cookie login, CSRF), one's
-signatures, and the sysadmins' table with its CSV export and revocation."""
+"""The web pages: licences and their earlier versions, signing with the form
+(cookie login, CSRF), one's signatures, and the sysadmins' table with its CSV
+export, revocation, and the versions of a licence with the form that
+publishes a new one with its texts."""
 
 from __future__ import annotations
 
@@ -200,6 +202,26 @@ def test_the_page_asks_to_sign_a_new_version_again(browser, user, signature_coun
     assert signature_count() == 2
 
 
+def test_an_earlier_version_stays_readable_with_nothing_to_sign(browser, user):
+    client = browser(user)
+    sign_form(client, **MOBILITES_DETAILS)
+    publish("2.0", fr="## Conditions 2.0", en="## Terms 2.0")
+
+    page = client.get("/en/licence/mobilites").get_data(as_text=True)
+    assert "Terms 2.0" in page and 'name="organisation"' in page
+    assert 'href="/en/licence/mobilites?version=1.0"' in page
+
+    old = client.get("/en/licence/mobilites?version=1.0").get_data(as_text=True)
+    assert "This is version 1.0 of the licence, published on" in old
+    assert "It has been replaced by version 2.0." in old
+    assert "What you may do" in old and "Terms 2.0" not in old
+    assert 'name="organisation"' not in old  # an earlier version is not signed
+    assert client.get("/en/licence/mobilites?version=0.9").status_code == 404
+
+    french = client.get("/licence/mobilites?version=1.0").get_data(as_text=True)
+    assert "Ceci est la version 1.0 de la licence" in french
+
+
 # --- my signatures ------------------------------------------------------------------------
 
 
@@ -227,6 +249,7 @@ def test_my_signatures_list_what_i_signed_and_whether_it_is_current(
     publish("2.0")
     page = client.get("/en/licence/mine").get_data(as_text=True)
     assert "Outdated" in page and "version 2.0 must be signed" in page
+    assert 'href="/en/licence/mobilites?version=1.0"' in page  # what I signed
     assert page.count("<tr>") == 2  # header and my one signature, not the other user's
 
 
@@ -391,6 +414,34 @@ def test_users_cannot_revoke_with_the_form(app, browser, user, other_user, token
     res = client.post(f"/ckan-admin/licence-signatures/{signature['id']}/revoke", data=data)
     assert res.status_code == (403 if token else 400)
     assert shared.has_current_signature(other_user.id, "mobilites")
+
+
+def test_a_sysadmin_publishes_a_version_with_its_texts(app, browser, user, sysadmin):
+    client = browser(sysadmin)
+    page = client.get("/en/ckan-admin/licence-signatures").get_data(as_text=True)
+    assert 'name="text_fr"' not in page  # texts: once a licence is chosen
+    page = client.get("/en/ckan-admin/licence-signatures?licence_id=mobilites").get_data(
+        as_text=True)
+    assert "Versions of Licence Mobilités" in page
+    assert re.search(r'<textarea[^>]*name="text_fr"[^>]*>\s*## Licence Mobilités, version 1.0',
+                     page)
+
+    res = client.post("/en/ckan-admin/licences/version", data={
+        "_csrf_token": csrf_token(page), "licence_id": "mobilites", "shown": "licence",
+        "version": "2.0", "text_fr": "## Version 2.0\r\n\r\nNouveau texte.", "text_en": "  ",
+    }, follow_redirects=False)
+    assert res.status_code == 302
+    assert res.headers["Location"].endswith("/ckan-admin/licence-signatures?licence_id=mobilites")
+
+    page = client.get(res.headers["Location"]).get_data(as_text=True)
+    assert "Version 2.0 of Licence Mobilités (mobility data licence) is published" in page
+    history = page.split('class="table table-bordered grandlyon-licence-history"')[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", history, re.S)[1:]
+    assert "2.0" in rows[0] and "Current" in rows[0] and sysadmin.name in rows[0]
+    assert "1.0" in rows[1] and "registry file" in rows[1]
+    shown = api_result(app, "grandlyon_licence_show", user, id="mobilites")
+    assert shown["text_translated"]["fr"] == "## Version 2.0\r\n\r\nNouveau texte."
+    assert "What you may do" in shown["text_translated"]["en"]  # left empty: kept
 
 
 def test_the_admin_pages_have_a_tab_for_the_signatures(app, sysadmin):
