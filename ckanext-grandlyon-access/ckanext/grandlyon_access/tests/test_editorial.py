@@ -119,6 +119,7 @@ def test_lists_and_the_menu_link_pages_and_news(app, world):
     news = html.unescape(app.get("/en/news/").get_data(as_text=True))
     assert "The portal opens its data" in news and "The history of the bike-sharing" in news
     assert 'href="/en/news/ouverture-du-portail"' in news
+    assert ('type="application/atom+xml" title="News" href="/en/news/feed.atom"' in news)
     pages = html.unescape(app.get("/pages/").get_data(as_text=True))
     assert "Niveaux d'accès et licences" in pages and "À propos du portail" in pages
 
