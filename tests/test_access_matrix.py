@@ -772,6 +772,15 @@ def row_history_query(web, world, who, ds):
               who, ds, (ds.file_id, MISSING_ID))
 
 
+def row_history_snapshot(web, world, who, ds):
+    """history_snapshot (the features of a map through time at one step)."""
+    _history_of(ds)
+    step = {"time": "2026-03-01T08:30:00Z", "step": "hour"}
+    _data_row(api(web, world, who, "history_snapshot", resource_id=ds.file_id, **step),
+              api(web, world, who, "history_snapshot", resource_id=MISSING_ID, **step),
+              who, ds, (ds.file_id, MISSING_ID))
+
+
 def row_history_show(web, world, who, ds):
     _history_of(ds)
     shown = api(web, world, who, "history_show", resource_id=ds.file_id)
@@ -874,6 +883,7 @@ ITEM_ROWS: dict[str, Callable] = {
     "dataviz_chart_data+embed": row_dataviz_chart,
     "dataviz_map_layer_data": row_dataviz_map_layer,
     "history_query": row_history_query,
+    "history_snapshot": row_history_snapshot,
     "history_show": row_history_show,
     "/history/download": row_history_download,
     "history_feed_show": row_history_feed_show,
@@ -1283,6 +1293,7 @@ COVERED_ACTIONS: dict[str, str] = {
     "dataviz_chart_data": "dataviz_chart_data+embed",
     "dataviz_map_layer_data": "dataviz_map_layer_data",
     "history_query": "history_query",
+    "history_snapshot": "history_snapshot",
     "history_show": "history_show",
     "history_feed_show": "history_feed_show",
 }
