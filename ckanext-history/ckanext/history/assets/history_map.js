@@ -75,7 +75,12 @@
     var caption = root.querySelector("[data-history-map-caption]");
     var canvas = root.querySelector("[data-history-map-canvas]");
     var numbers = new Intl.NumberFormat(cfg.lang, { maximumFractionDigits: 2 });
-    var stepLabel = { hour: { dateStyle: "medium", timeStyle: "short" }, day: { dateStyle: "full" } };
+    // Hours say their offset: the hour that comes twice in autumn is two steps.
+    var stepLabel = {
+      hour: { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+              timeZoneName: "short" },
+      day: { weekday: "long", year: "numeric", month: "long", day: "numeric" },
+    };
 
     canvas.setAttribute("tabindex", "0");
     canvas.setAttribute("role", "application");
@@ -144,13 +149,13 @@
       legend.textContent = "";
       if (state.hi === null) return;
       legend.appendChild(document.createTextNode(fill(t.legend, {
-        field: fieldTitle(c.field), min: numbers.format(state.lo), max: numbers.format(state.hi) })));
+        field: fieldTitle(c.field), min: numbers.format(state.lo), max: numbers.format(state.hi) }) + " "));
       PALETTE.forEach(function (colourOf, i) {
         var low = state.lo + (state.hi - state.lo) * i / PALETTE.length;
         var swatch = el("span", { "class": "history-map-swatch", "aria-hidden": "true" });
         swatch.style.background = colourOf;
         legend.appendChild(swatch);
-        legend.appendChild(document.createTextNode("≥ " + numbers.format(low)));
+        legend.appendChild(document.createTextNode("≥ " + numbers.format(low) + " "));
       });
     }
 
