@@ -144,6 +144,18 @@ def test_a_dataset_made_private_leaves_the_cached_page_at_once(app, world):
     assert "Dataset open" in page(app, "/en/")
 
 
+def test_a_dataset_description_shows_as_plain_escaped_text(app, world):
+    notes = "Vélos & parcs <script>alert('xss-probe')</script> <img src=x onerror=alert(1)"
+    world.call("package_patch", id="ds-open", notes=notes)
+    try:
+        raw = app.get("/").get_data(as_text=True)
+        assert "<script>alert('xss-probe')" not in raw
+        assert "<img src=x" not in raw
+        assert "Vélos &amp; parcs" in raw and "&amp;amp;" not in raw
+    finally:
+        world.call("package_patch", id="ds-open", notes=world.datasets["open"].get("notes") or "")
+
+
 def test_the_feed_figure_comes_from_the_history_extension_when_offered(app, world,
                                                                       monkeypatch):
     assert "feed" not in " ".join(_figures(page(app, "/en/")))
