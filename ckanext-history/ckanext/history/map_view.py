@@ -5,12 +5,13 @@ screen readers. The browser asks `history_snapshot` once a step (no raw
 rows); its script is `assets/history_map.js`.
 
 The view reuses ckanext-dataviz (which must be loaded with the history
-plugin for the view to be offered): its Leaflet bundle (`dataviz/map-js`,
-which sets the global `L`, and `dataviz/map-css`), its basemap options
-(`ckanext.dataviz.basemap.*`: no tiles when empty, as offline), its bare
-page (`dataviz/embed/base.html`), its next-step snippet for viewers
-without access, and its embed route (`/dataviz/embed/view/<view_id>`,
-which renders any view plugin's template).
+plugin for the view to be offered), without importing its code: its
+Leaflet bundle (`dataviz/map-js`, which sets the global `L`, and
+`dataviz/map-css`), its basemap options (`ckanext.dataviz.basemap.*`: no
+tiles when empty, as offline), its bare page (`dataviz/embed/base.html`),
+its next-step snippet for viewers without access, and its embed route
+(`/dataviz/embed/view/<view_id>`, which renders any view plugin's
+template).
 
 Offered for a resource whose feed declares a latitude and a longitude
 field (`coordinate`: lat, lon).
@@ -25,7 +26,6 @@ import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
-from ckanext.dataviz import config as dataviz_config
 from ckanext.grandlyon_access import shared as access
 from ckanext.history import query, store, zones
 from ckanext.history.logic import validators as v
@@ -121,6 +121,15 @@ def _last_day(resource_id: str, tz_name: str) -> str:
     return local.date().isoformat()
 
 
+def basemap() -> dict[str, str]:
+    """The basemap of the portal's maps: the options that ckanext-dataviz
+    declares (read as configuration: an extension reaches another's code
+    only through a `shared` facade, which dataviz has not). No URL: no
+    tiles, the features on a plain background (offline, an intranet)."""
+    return {"url": tk.config.get("ckanext.dataviz.basemap.tile_url") or "",
+            "attribution": tk.config.get("ckanext.dataviz.basemap.attribution") or ""}
+
+
 def messages() -> dict[str, str]:
     """The script's words, in the page's language ({name} placeholders)."""
     _ = tk._
@@ -168,8 +177,7 @@ def setup_template_variables(context: Context, data_dict: DataDict) -> dict[str,
         "step": view.get("step") if view.get("step") in VIEW_STEPS else "hour",
         "function": view.get("function") if view.get("function") in query.FUNCTIONS else "avg",
         "day": _last_day(resource["id"], tz_name),
-        "basemap": {"url": dataviz_config.basemap_tile_url(),
-                    "attribution": dataviz_config.basemap_attribution()},
+        "basemap": basemap(),
         "messages": messages(),
     }
     out["history_map_steps"] = [("hour", tk._("Hours of the day")),

@@ -252,6 +252,8 @@ def test_the_view_page_renders_with_its_table_in_both_languages(web, world, view
     config = json.loads(body.split('data-history-map-config>')[1].split("</script>")[0])
     assert config["field"] == "available_bike_stands" and config["function"] == "last"
     assert config["day"] == "2026-10-27" and config["tz"] == PARIS
+    # dataviz's basemap: none configured, no tiles (offline).
+    assert config["basemap"] == {"url": "", "attribution": ""}
     # Scripts and styles come from the portal itself (no CDN).
     assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', body)
     # No reading is in the page itself: the browser asks each step.
