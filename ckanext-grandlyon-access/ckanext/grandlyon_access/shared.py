@@ -26,6 +26,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.types import Context
 from ckanext.grandlyon_access import audit
+from ckanext.grandlyon_access.editorial.images import image_kind
 from ckanext.grandlyon_access.outbound import OutboundError, OutboundResponse, check_url, fetch
 from ckanext.grandlyon_access.policy import GATED_LEVELS, LEVELS
 
@@ -40,6 +41,7 @@ __all__ = [
     "check_data_read",
     "check_url",
     "fetch",
+    "image_kind",
     "is_storable_text",
     "may_read_dataset_data",
     "record_data_read",

@@ -70,24 +70,7 @@ CATALOGUE_SORT = "metadata_created asc, name asc"
 SOLR_FAILED = "SOLR returned an error"
 NAMING_THE_PARAMETER = "communes_naming_the_search_parameter"
 
-# First bytes of the image formats a commune may upload.
-MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-)
 UPLOAD_FIELDS = {"image_upload": "image_url", "banner_upload": "banner_url"}
-
-
-def image_kind(head: bytes) -> str | None:
-    """png, jpeg, gif or webp from a file's first bytes, else None."""
-    for magic, kind in MAGIC:
-        if head.startswith(magic):
-            return kind
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def _file_of(value: Any):
@@ -109,7 +92,7 @@ def _check_uploads(data_dict: DataDict) -> None:
         stream.seek(0, os.SEEK_END)
         size = stream.tell()
         stream.seek(0)
-        if image_kind(head) is None:
+        if access.image_kind(head) is None:
             errors[field] = [tk._("The file is not a PNG, JPEG, WebP or GIF image (SVG is "
                                   "refused: it may carry scripts)")]
         elif size > config.image_max_bytes():

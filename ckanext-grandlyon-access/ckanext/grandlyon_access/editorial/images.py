@@ -1,7 +1,7 @@
 """Images uploaded with a page or a news article.
 
-Checked as the communes' logos are (ckanext-communes, logic/action.py): the
-file's first bytes must be those of a PNG, JPEG, GIF or WebP image, whatever
+Checked as the communes' logos are (`image_kind`, offered to the other
+extensions by `shared`): the file's first bytes must be those of a PNG, JPEG, GIF or WebP image, whatever
 its name or declared type, and it may not be larger than
 `ckanext.grandlyon_access.editorial.image.max_bytes`. SVG is refused (it may
 carry scripts). A kept image is stored by CKAN's uploader for the object
@@ -42,7 +42,8 @@ def set_upload_types(config: Any) -> None:
 
 def image_kind(head: bytes) -> str | None:
     """The extension of an image from its first bytes (png, jpg, gif, webp),
-    else None."""
+    else None (SVG, HTML, anything else). Commune logos and banners, and
+    editorial images, are checked with it."""
     for magic, kind in MAGIC:
         if head.startswith(magic):
             return kind
