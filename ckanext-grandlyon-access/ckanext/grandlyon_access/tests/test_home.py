@@ -194,6 +194,8 @@ def test_an_unreadable_colour_is_refused_with_a_french_error(app, world, restore
     answer = post_config(app, world, **{home.PRIMARY_KEY: "rouge",
                                         home.SECONDARY_KEY: "#ffff00"})
     assert "Une couleur s'écrit #rgb ou #rrggbb" in answer
+    assert "Couleur principale (texte blanc dessus): Une couleur" in answer  # the summary
+    assert "Ckanext" not in answer
     answer = post_config(app, world, **{home.PRIMARY_KEY: "#ffff00"})
     assert "contraste" in answer and "4,5:1" in answer
     assert "--home-primary:#1f4e79;" in page(app, "/")
