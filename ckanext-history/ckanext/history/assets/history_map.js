@@ -202,7 +202,9 @@
       var line = result.features.length ? fill(t.ready, { time: when, count: result.features.length })
         : fill(t.empty, { time: when });
       if (unplaced) line += " " + fill(t.no_position, { n: unplaced });
-      if (!state.playing) status.textContent = line;
+      // While playing, the status follows the steps without being read out.
+      status.setAttribute("aria-live", state.playing ? "off" : "polite");
+      status.textContent = line;
       drawLegend(c);
       root.dataset.state = "ready";
       root.dataset.features = String(result.features.length);
@@ -239,7 +241,6 @@
     function stop() {
       state.playing = false;
       play.textContent = t.play;
-      play.setAttribute("aria-pressed", "false");
     }
 
     function next() {
@@ -255,7 +256,6 @@
       if (state.playing) { stop(); return; }
       state.playing = true;
       play.textContent = t.pause;
-      play.setAttribute("aria-pressed", "true");
       if (state.index >= state.steps.length - 1) state.index = -1;
       next();
     });
