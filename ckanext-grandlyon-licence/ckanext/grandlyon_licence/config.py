@@ -9,5 +9,6 @@ import ckan.plugins.toolkit as tk
 
 
 def registry_path() -> str:
-    """Path of the licence registry file (YAML), or an empty string."""
+    """Path of the licence registry file (YAML) that seeds the registry in
+    the database, or an empty string (CKAN's own licences)."""
     return tk.config["ckanext.grandlyon_licence.registry"] or ""
