@@ -168,7 +168,10 @@ def test_the_feed_figure_comes_from_the_history_extension_when_offered(app, worl
 
     monkeypatch.setattr(home.tk, "get_action", get_action)
     home.forget()
-    assert "3 real-time feeds with a history" in _figures(page(app, "/en/"))
+    try:
+        assert "3 real-time feeds with a history" in _figures(page(app, "/en/"))
+    finally:
+        home.forget()  # the next tests' pages are made without it
 
 
 # --- the admin form -----------------------------------------------------------------
