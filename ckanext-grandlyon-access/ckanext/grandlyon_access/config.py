@@ -137,3 +137,46 @@ def home_secondary_colour() -> str:
 def home_cache_seconds() -> int:
     """Seconds the home page's data is kept in Redis (0: not kept)."""
     return tk.config["ckanext.grandlyon_access.home.cache_seconds"]
+
+
+def proxy_levels() -> list[str]:
+    """Access levels whose linked files the download route streams itself
+    (proxy.py) instead of redirecting to their origin."""
+    return tk.config["ckanext.grandlyon_access.proxy.levels"]
+
+
+def proxy_origin_names() -> list[str]:
+    """Names of the origins the data proxy knows (with their credentials)."""
+    return tk.config["ckanext.grandlyon_access.proxy.origins"]
+
+
+PROXY_ORIGIN_FIELDS = ("url_prefix", "auth", "header", "username", "secret")
+
+
+def proxy_origin(name: str) -> dict[str, str]:
+    """The settings of the proxy origin `name` (PROXY_ORIGIN_FIELDS, "" when
+    unset): `ckanext.grandlyon_access.proxy.origin.<name>.<field>`, declared
+    as dynamic options."""
+    prefix = f"ckanext.grandlyon_access.proxy.origin.{name}."
+    return {field: str(tk.config.get(prefix + field) or "").strip()
+            for field in PROXY_ORIGIN_FIELDS}
+
+
+def proxy_connect_timeout() -> int:
+    """Seconds the data proxy waits to connect to an origin."""
+    return tk.config["ckanext.grandlyon_access.proxy.connect_timeout"]
+
+
+def proxy_read_timeout() -> int:
+    """Seconds the data proxy waits for each piece of an origin's answer."""
+    return tk.config["ckanext.grandlyon_access.proxy.read_timeout"]
+
+
+def proxy_deadline() -> int:
+    """Seconds one proxied download may last in all."""
+    return tk.config["ckanext.grandlyon_access.proxy.deadline"]
+
+
+def proxy_max_bytes() -> int:
+    """Largest answer, in bytes, the data proxy passes on."""
+    return tk.config["ckanext.grandlyon_access.proxy.max_bytes"]

@@ -3,7 +3,10 @@ and the resource download routes.
 
 A user without data access never sees a resource's origin URL: the URL they
 see is the portal's download route, which asks the policy and answers with
-the file (or a redirect to the origin) only to users with access.
+the file (or a redirect to the origin) only to users with access. A linked
+file the data proxy delivers (proxy.py: gated levels by default) is streamed
+by that route, and its origin URL is shown to the dataset's managers only
+(who edit it), never to the users it is streamed to.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import ckan.plugins.toolkit as tk
 import ckan.views.resource as resource_views
 from flask import current_app, g, has_request_context, request
 
-from ckanext.grandlyon_access import audit, policy
+from ckanext.grandlyon_access import audit, policy, proxy
 
 
 def gated_url(package_ref: str, resource: dict[str, Any], package_type: str = "dataset") -> str:
@@ -35,8 +38,12 @@ def _level(pkg_dict: dict[str, Any]) -> str:
     return level if level in policy.LEVELS else policy.config.default_level()
 
 
-def _rewrite(pkg_dict: dict[str, Any]) -> dict[str, Any]:
+def _rewrite(pkg_dict: dict[str, Any], only: Optional[set[str]] = None) -> dict[str, Any]:
+    """Every resource's URL (but uploads'), or only those of the resources
+    `only`, becomes the portal's download route."""
     for res in pkg_dict.get("resources") or []:
+        if only is not None and res.get("id") not in only:
+            continue
         if res.get("id") and res.get("url_type") != "upload":
             res["url"] = gated_url(pkg_dict.get("name") or pkg_dict["id"], res,
                                    pkg_dict.get("type") or "dataset")
@@ -84,14 +91,24 @@ def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[
     trusted internal calls (`ignore_auth`). Relationships only to datasets
     the user may see."""
     hide_unseen_relationships(context, pkg_dict)
-    if _level(pkg_dict) == "open":
+    level = _level(pkg_dict)
+    streamed = _proxied_ids(level, pkg_dict)
+    if level == "open" and not streamed:
         return pkg_dict
     package = policy.package_by_ref(pkg_dict.get("id"))
     if context.get("ignore_auth"):
         return _restore(pkg_dict, package)
-    if package is not None and _decision(context, package).data:
-        return _restore(pkg_dict, package)
-    return _rewrite(pkg_dict)
+    decision = _decision(context, package) if package is not None else None
+    if decision is not None and decision.data:
+        _restore(pkg_dict, package)
+        return pkg_dict if decision.reason == "manager" else _rewrite(pkg_dict, streamed)
+    return _rewrite(pkg_dict) if level != "open" else _rewrite(pkg_dict, streamed)
+
+
+def _proxied_ids(level: str, pkg_dict: dict[str, Any]) -> set[str]:
+    """Ids of the resources of a dataset dict the data proxy delivers."""
+    return {res["id"] for res in pkg_dict.get("resources") or []
+            if res.get("id") and proxy.proxied(level, res)}
 
 
 _DECIDED = "grandlyon_access_download_decision"
@@ -120,7 +137,8 @@ def index_without_origin_urls(index_dict: dict[str, Any]) -> dict[str, Any]:
     document holds relationships: they name other datasets, maybe hidden
     ones, and every user reads the same document (package_show and
     package_relationships_list give them per user)."""
-    gated = _level(index_dict) != "open"
+    level = _level(index_dict)
+    gated = level != "open"
     for rel_type in model.PackageRelationship.get_all_types():
         index_dict.pop(rel_type, None)
     # validated_data_dict first: data_dict embeds a copy of it.
@@ -131,12 +149,14 @@ def index_without_origin_urls(index_dict: dict[str, Any]) -> dict[str, Any]:
                 stored.pop(rel_field, None)
             if gated:
                 _rewrite(stored)
+            else:
+                _rewrite(stored, _proxied_ids(level, stored))
             if isinstance(stored.get("validated_data_dict"), str):
                 stored["validated_data_dict"] = index_dict["validated_data_dict"]
             index_dict[field] = json.dumps(stored)
-    if gated:
-        stored = json.loads(index_dict.get("validated_data_dict")
-                            or index_dict.get("data_dict") or "{}")
+    stored = json.loads(index_dict.get("validated_data_dict")
+                        or index_dict.get("data_dict") or "{}")
+    if gated or _proxied_ids(level, stored):
         index_dict["res_url"] = [r.get("url") for r in stored.get("resources") or []]
     return index_dict
 
@@ -203,6 +223,12 @@ def check_download() -> Optional[Union[tuple[str, int], Any]]:
         return tk.abort(404, tk._("Resource not found"))
     if not decision.data:
         return denied_page(decision, package)
+    streamed = proxy.proxied(decision.level, proxy.resource_fields(resource))
+    if streamed:
+        try:
+            proxy.check_request()
+        except proxy.ProxyError as error:
+            return tk.abort(error.status, error.message)
     if decision.level in policy.GATED_LEVELS:
         audit.record(context, package.id, resource.id, "download")
-    return None
+    return proxy.respond(resource) if streamed else None

@@ -23,6 +23,7 @@ import dataclasses
 import ipaddress
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any, Optional
 from urllib.parse import urljoin, urlsplit
 
@@ -80,10 +81,11 @@ def _allow_entry(entry: str) -> tuple[str, Optional[int]]:
     return entry, None
 
 
-def _allowed(host: str, port: int, addresses: list) -> bool:
+def _allowed(host: str, port: int, addresses: list, also: Sequence[str] = ()) -> bool:
     """Is the host (or every address it resolves to) listed, on any port or
-    on this one?"""
-    entries = [_allow_entry(a.strip().lower()) for a in config.outbound_allow() if a.strip()]
+    on this one (in the configuration or in `also`)?"""
+    listed = [*config.outbound_allow(), *also]
+    entries = [_allow_entry(a.strip().lower()) for a in listed if a.strip()]
     entries = [name for name, only in entries if only is None or only == port]
     if host.lower() in entries:
         return True
@@ -102,8 +104,10 @@ def _is_public(address) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def check_url(url: str) -> None:
-    """Refuses (OutboundError) a URL the portal must not fetch."""
+def check_url(url: str, allow: Sequence[str] = ()) -> None:
+    """Refuses (OutboundError) a URL the portal must not fetch. `allow`
+    adds entries to `ckanext.grandlyon_access.outbound.allow` for this call
+    (the data proxy's configured origins, proxy.py)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -122,7 +126,7 @@ def check_url(url: str) -> None:
     except (socket.gaierror, UnicodeError):
         raise OutboundError(tk._("The host name does not resolve."), kind="unreachable")
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if _allowed(host, port or (443 if parts.scheme == "https" else 80), addresses):
+    if _allowed(host, port or (443 if parts.scheme == "https" else 80), addresses, allow):
         return
     if not addresses or not all(_is_public(a) for a in addresses):
         raise OutboundError(
