@@ -92,6 +92,8 @@ def test_the_default_home_page_has_no_placeholder_in_french_or_english(app, worl
         assert not [text for text in PLACEHOLDERS if text in body]
         assert f'<h1 id="home-title">{tk.config["ckan.site_title"]}</h1>' in body
         assert 'role="search"' in body and 'for="home-search-q"' in body
+        assert body.count("<h1") == 1 and "<h3" not in body.split("<h2")[0]  # headings in order
+        assert all('alt="' in img for img in re.findall(r"<img[^>]*>", body))
         assert "Mobilité test" in body and "Commune test" in body
     assert "Rechercher dans les jeux de données" in french and "Chiffres clés" in french
     assert "Trouvez, explorez et réutilisez" in french
