@@ -31,7 +31,7 @@ def seed_command():
     try:
         report = registry.seed(path)
     except registry.RegistryError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     for licence_id in report["added"]:
         click.echo(f"{licence_id}: added")
     for entry in report["versions"]:

@@ -153,7 +153,9 @@ def _insert_version(
     )
 
 
-def seed(entries: Iterable[Mapping[str, Any]], note: str, only_if_unseeded: bool) -> dict[str, list]:
+def seed(
+    entries: Iterable[Mapping[str, Any]], note: str, only_if_unseeded: bool
+) -> dict[str, list]:
     """Brings the registry in line with `entries` (the registry file):
     a licence it lacks is added with its version; a licence whose version
     it never had gets that version as its new current one; the other

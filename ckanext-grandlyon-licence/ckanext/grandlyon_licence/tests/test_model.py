@@ -1,4 +1,4 @@
-"""The signature table and its migration."""
+"""The tables and their migrations."""
 
 from __future__ import annotations
 
@@ -64,3 +64,27 @@ def test_the_migration_goes_down_and_up_again(migrate_db_for):
     migrate_db_for("grandlyon_licence")
     model.Session.remove()
     assert inspector().has_table(TABLE)
+
+
+REGISTRY_TABLES = {
+    "grandlyon_licence_licence",
+    "grandlyon_licence_version",
+    "grandlyon_licence_revision",
+}
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_the_registry_migration_goes_down_alone_keeping_the_signatures(migrate_db_for):
+    model.Session.add(signature())
+    model.Session.commit()
+    assert REGISTRY_TABLES <= set(inspector().get_table_names())
+    assert {fk["referred_table"] for fk in inspector().get_foreign_keys(
+        "grandlyon_licence_version")} == {"grandlyon_licence_licence"}
+
+    migrate_db_for("grandlyon_licence", version="5c2e9a41d7b3", forward=False)
+    model.Session.remove()
+    assert not REGISTRY_TABLES & set(inspector().get_table_names())
+    assert model.Session.query(GrandlyonLicenceSignature).count() == 1
+    migrate_db_for("grandlyon_licence")
+    model.Session.remove()
+    assert REGISTRY_TABLES <= set(inspector().get_table_names())

@@ -6,17 +6,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import sqlalchemy as sa
 import ckan.plugins as plugins
+import sqlalchemy as sa
 from ckan import model
 from ckanext.grandlyon_licence import cli, registry, store
-from click.testing import CliRunner
 from ckanext.grandlyon_licence.tests.conftest import (
     PORTAL_REGISTRY,
     licence_entry,
-    new_mobilites_version,
     publish,
 )
+from click.testing import CliRunner
 
 
 def rows(table: sa.Table) -> list[dict]:
