@@ -1174,6 +1174,16 @@ def list_dcat_catalogue(web, world, who):
     return "".join(b.body for b in bodies[:3] + bodies[4:]) + bodies[3].body, _public
 
 
+def list_catalogue_csv(web, world, who):
+    """The catalogue as CSV (site/catalogue_export.py, through package_search
+    with private datasets): every dataset the actor sees, gated files by
+    their download route; the current search (a query on the origin URLs)."""
+    whole = get(web, world, who, "/catalogue.csv")
+    searched = get(web, world, who, "/catalogue.csv?q=origin.example.org&sort=name+asc")
+    assert whole.status == searched.status == 200
+    return whole.body + searched.body, lambda k: True
+
+
 def list_communes(web, world, who):
     """The commune's white-label home (as the actor sees it), the widget's
     search (as an anonymous visitor sees it, whoever asks: open datasets only
@@ -1218,6 +1228,7 @@ LIST_ROWS: dict[str, Callable] = {
     "datastore _table_metadata": list_datastore_catalogue,
     "harvest_object_list": list_harvest_objects,
     "dcat catalogue": list_dcat_catalogue,
+    "catalogue csv": list_catalogue_csv,
     "communes: white-label home, widget search, iframe, builder, list": list_communes,
 }
 
@@ -1464,6 +1475,7 @@ COVERED_RULES: dict[str, str] = {
         "communes: white-label home, widget search, iframe, builder, list",
     "/commune/<name>/dataset/<id>": "/commune/<name>/dataset/<id>",
     "/catalog.<_format>": "dcat catalogue",
+    "/catalogue.csv": "catalogue csv",
     "/dataset/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
     "/dataset_series/<_id>.<_format>": "dcat_dataset_show+/dataset/<id>.<format>",
     "/dataviz/embed/view/<view_id>": "dataviz_chart_data+embed",

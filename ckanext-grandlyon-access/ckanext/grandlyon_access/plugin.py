@@ -13,6 +13,7 @@ from ckanext.grandlyon_access.editorial import helpers as editorial_helpers
 from ckanext.grandlyon_access.editorial import images as editorial_images
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 from ckanext.grandlyon_access.site import (
+    catalogue_export,
     headers,
     home,
     inputguard,
@@ -40,9 +41,11 @@ def _auth_functions() -> dict[str, Any]:
 
 
 def _helpers() -> dict[str, Any]:
-    """The plugin's template helpers (helpers.py, editorial/helpers.py)."""
-    return {name: getattr(module, name)
-            for module in (helpers, editorial_helpers) for name in module.__all__}
+    """The plugin's template helpers (helpers.py, editorial/helpers.py, the
+    catalogue export's and the API help's in site/)."""
+    return {**{name: getattr(module, name)
+               for module in (helpers, editorial_helpers) for name in module.__all__},
+            **catalogue_export.template_helpers()}
 
 
 @tk.blanket.actions(_actions)

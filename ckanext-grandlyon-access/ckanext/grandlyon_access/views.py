@@ -8,12 +8,13 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckanext.grandlyon_access.editorial import views as editorial_views
 from ckanext.grandlyon_access.shared import spreadsheet_safe
-from ckanext.grandlyon_access.site import twofactor_views
+from ckanext.grandlyon_access.site import catalogue_export, twofactor_views
 from flask import Blueprint, request
 
 grandlyon_access = Blueprint("grandlyon_access", __name__)
 twofactor_views.add_routes(grandlyon_access)
 editorial_views.add_routes(grandlyon_access)
+catalogue_export.add_routes(grandlyon_access)
 
 
 def _context() -> dict[str, Any]:
