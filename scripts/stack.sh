@@ -918,6 +918,23 @@ cmd_bench_dataviz() {
   "$VENV/bin/python" bench/dataviz.py --state "$STATE" "$@"
 }
 
+# The restore drill (scripts/restore_drill.py): the demo portal's web and
+# workers stop (a restore starts from a stopped portal), then its databases
+# and files are backed up as docker/README.md says, wiped, restored, checked.
+cmd_drill() {
+  local name folder
+  cmd_up
+  [ -f "$STATE/ckan.ini" ] || die "no portal to back up yet: ./portal run first"
+  for name in history-ingest harvester-fetch-consumer harvester-gather-consumer jobs-worker web; do
+    stop_pid "$name"
+  done
+  folder=$STATE/backup/drill-$(date -u +%Y%m%dT%H%M%SZ)
+  cd "$ROOT"
+  PORTAL_PG_BIN=$PG_BIN "$VENV/bin/python" scripts/restore_drill.py --ini "$STATE/ckan.ini" \
+    --backup "$folder" "$@"
+  say "the backup is in $folder; ./portal run starts the portal again"
+}
+
 cmd_stop() {
   local name
   cmd_prod_stop
@@ -992,6 +1009,8 @@ usage: ./portal COMMAND
   prod [stop|status|ckan ARGS]  the production run: uWSGI (docker/ckan/uwsgi.ini) behind nginx
                  (docker/nginx/portal.conf), the image's start-up steps, on http://127.0.0.1:$PROD_PORT
   bench-history  the history store against the DataStore on bike-share rows (bench/history.py --help)
+  drill          the restore drill: back the demo portal up (docker/README.md's steps), wipe it,
+                 restore it, check everything is back (scripts/restore_drill.py)
   up             install everything and start PostgreSQL, Redis and Solr only
   stop           stop every process of the stack
   wipe [--all]   stop, then delete the data (--all: the installed software too)
@@ -1017,6 +1036,7 @@ main() {
     bench) cmd_bench "$@" ;;
     bench-dataviz) cmd_bench_dataviz "$@" ;;
     prod) cmd_prod "$@" ;;
+    drill) cmd_drill "$@" ;;
     bench-history) cmd_up; cd "$ROOT"; "$VENV/bin/python" bench/history.py --ini "$STATE/bench-suite.ini" "$@" ;;
     up) cmd_up ;;
     stop) cmd_stop ;;
