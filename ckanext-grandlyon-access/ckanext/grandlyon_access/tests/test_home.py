@@ -158,6 +158,26 @@ def test_a_dataset_description_shows_as_plain_escaped_text(app, world):
         world.call("package_patch", id="ds-open", notes=world.datasets["open"].get("notes") or "")
 
 
+def test_a_cached_page_runs_no_search_until_its_settings_change(app, world, monkeypatch,
+                                                                 restore_settings):
+    searches = []
+    offered = tk.get_action
+
+    def get_action(name):
+        if name == "package_search":
+            searches.append(name)
+        return offered(name)
+
+    monkeypatch.setattr(home.tk, "get_action", get_action)
+    page(app, "/")
+    searches.clear()
+    page(app, "/")
+    assert searches == []
+    helpers.call_action("config_option_update", context={"user": world.sysadmin.name},
+                        **{home.INTRO_KEYS["fr"]: "Nouvelle introduction"})
+    assert "Nouvelle introduction" in page(app, "/") and searches
+
+
 def test_the_feed_figure_comes_from_the_history_extension_when_offered(app, world,
                                                                       monkeypatch):
     assert "feed" not in " ".join(_figures(page(app, "/en/")))
