@@ -313,3 +313,18 @@ def test_a_coordinate_is_lat_or_lon_of_a_number_field_once(web, world, fields):
 def api_post(app, world, who, action, **params):
     res = app.post(f"/api/3/action/{action}", json=params, headers=world.actors[who].headers)
     return res.status_code, json.loads(res.get_data(as_text=True))
+
+
+def test_the_views_settings_form_renders_for_its_editors(web, world, views):
+    view = views["open"]
+    url = (f"/dataset/{world.datasets['open']['name']}/resource/{view['resource_id']}"
+           f"/edit_view/{view['id']}")
+    res = web.get(url, headers=world.actors["editor"].headers)
+    body = res.get_data(as_text=True)
+    assert res.status_code == 200
+    for label in ("Valeur d'un pas de temps", "Pas de temps", 'value="available_bike_stands"'):
+        assert label in body, label
+    refused = api_post(web, world, "editor", "resource_view_update", id=view["id"],
+                       resource_id=view["resource_id"], title="Carte", view_type="history_map",
+                       step="fortnight")
+    assert refused[0] == 409 and "step" in refused[1]["error"]
