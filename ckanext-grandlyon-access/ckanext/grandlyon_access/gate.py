@@ -101,8 +101,14 @@ def hide_origin_urls(context: dict[str, Any], pkg_dict: dict[str, Any]) -> dict[
     decision = _decision(context, package) if package is not None else None
     if decision is not None and decision.data:
         _restore(pkg_dict, package)
-        return pkg_dict if decision.reason == "manager" else _rewrite(pkg_dict, streamed)
+        return pkg_dict if decision.reason == "manager" else hide_streamed(pkg_dict, level)
     return _rewrite(pkg_dict) if level != "open" else _rewrite(pkg_dict, streamed)
+
+
+def hide_streamed(pkg_dict: dict[str, Any], level: str) -> dict[str, Any]:
+    """The resources of a dataset dict that the data proxy streams get the
+    download route as URL (for a reader who does not manage the dataset)."""
+    return _rewrite(pkg_dict, _proxied_ids(level, pkg_dict))
 
 
 def _proxied_ids(level: str, pkg_dict: dict[str, Any]) -> set[str]:

@@ -341,6 +341,23 @@ def test_the_api_shows_readers_the_route_and_managers_the_origin(web, world):
     assert edited["resources"][0]["url"] == f"{world.origin}/bearer/restricted.csv"
 
 
+def test_activities_and_resource_search_show_readers_no_origin(web, world):
+    headers = world.grantee.headers
+    activities = web.get("/api/3/action/package_activity_list?id=ds-restricted",
+                         headers=headers).get_json()["result"]
+    assert activities
+    assert world.origin not in str(activities)
+    found = web.get("/api/3/action/resource_search?query=name:file",
+                    headers=headers).get_json()["result"]
+    urls = {r["id"]: r["url"] for r in found["results"]}
+    assert urls[world.res["restricted/file"]].endswith(world.url("restricted"))
+    assert urls[world.res["open/file"]] == f"{world.origin}/bearer/open.csv"
+    probe = web.get(f"/api/3/action/resource_search?query=url:{Origin.port}",
+                    headers=headers).get_json()["result"]
+    assert world.res["restricted/file"] not in str(probe)
+    assert world.res["open/file"] in str(probe)
+
+
 def test_the_search_index_holds_no_streamed_origin(web, world):
     found = web.get("/api/3/action/package_search?q=*:*&fl=id,res_url,data_dict,"
                     "validated_data_dict&rows=10").get_json()["result"]

@@ -16,8 +16,8 @@ import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 from ckanext.grandlyon_access import gate
 
-from .common import (ActionFunc, Asker, as_missing, dataset, dataset_missing_for, gate_urls,
-                     viewer_context)
+from .common import (ActionFunc, Asker, as_missing, dataset, dataset_missing_for,
+                     gate_urls_for, viewer_context)
 
 # The plugin this area needs loaded (chaining an action nobody defines stops
 # CKAN at start-up), or None.
@@ -46,8 +46,7 @@ def _screen_activity(asker: Asker, activity: dict[str, Any]) -> dict[str, Any] |
     snapshot = (activity.get("data") or {}).get("package")
     if isinstance(snapshot, dict):
         gate.hide_unseen_relationships(dict(asker.context), snapshot)
-        if not asker.reads(package):
-            gate_urls(snapshot)
+        gate_urls_for(asker, package, snapshot)
     return activity
 
 
@@ -146,8 +145,7 @@ def activity_data_show(next_action: ActionFunc, context: Context, data_dict: Dat
         if isinstance(snapshot, dict) and "resources" in snapshot:
             asker = Asker(viewer)
             gate.hide_unseen_relationships(dict(asker.context), snapshot)
-            if not asker.reads(package):
-                gate_urls(snapshot)
+            gate_urls_for(asker, package, snapshot)
     return data
 
 

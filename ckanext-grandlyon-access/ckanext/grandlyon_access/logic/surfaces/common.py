@@ -102,8 +102,18 @@ def gate_dataset_dict(asker: Asker, pkg_dict: dict[str, Any]) -> None:
     may see, and no origin URL without data access."""
     gate.hide_unseen_relationships(dict(asker.context), pkg_dict)
     package = dataset(pkg_dict.get("id"))
-    if package is not None and not asker.reads(package):
+    if package is not None:
+        gate_urls_for(asker, package, pkg_dict)
+
+
+def gate_urls_for(asker: Asker, package: model.Package, pkg_dict: dict[str, Any]) -> None:
+    """No origin URL to a user without data access; to a reader who does not
+    manage the dataset, none of the files the data proxy streams (proxy.py)."""
+    decision = asker.decision(package)
+    if not decision.data:
         gate_urls(pkg_dict)
+    elif decision.reason != "manager":
+        gate.hide_streamed(pkg_dict, decision.level)
 
 
 def dataset_missing_for(context: Context, data_dict: DataDict) -> bool:

@@ -21,6 +21,7 @@ import ckan.authz as authz
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
+from ckanext.grandlyon_access import proxy
 from flask import has_request_context
 
 from .common import ActionFunc, Asker, as_missing, dataset, denied_as_missing, gate_resource
@@ -64,6 +65,14 @@ def package_list(next_action: ActionFunc, context: Context, data_dict: DataDict)
     return [name for name in names if name not in hidden_refs]
 
 
+def _streamed_to(asker: Asker, package: model.Package, res: Any) -> bool:
+    """Whether the data proxy streams this resource to a reader who does not
+    manage its dataset (who then never sees its origin URL)."""
+    decision = asker.decision(package)
+    fields = res if isinstance(res, dict) else proxy.resource_fields(res)
+    return decision.reason != "manager" and proxy.proxied(decision.level, fields)
+
+
 @tk.chained_action
 @tk.side_effect_free
 def resource_search(next_action: ActionFunc, context: Context,
@@ -83,7 +92,7 @@ def resource_search(next_action: ActionFunc, context: Context,
         package = dataset(package_id)
         if not asker.sees(package):
             continue
-        if not asker.reads(package):
+        if not asker.reads(package) or _streamed_to(asker, package, res):
             if "url" in fields:
                 continue
             if isinstance(res, dict):
