@@ -8,8 +8,9 @@ whether the user signed its current version::
     if shared.licence_requires_signature(pkg_dict["license_id"]):
         allowed = bool(user_id) and shared.has_current_signature(user_id, pkg_dict["license_id"])
 
-Both read the configured registry at call time; neither touches the tables
-directly.
+Both read the registry as the database holds it at this request (a version
+published by another web process counts from its next request); neither
+touches the tables directly.
 """
 
 from __future__ import annotations
