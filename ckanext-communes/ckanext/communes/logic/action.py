@@ -56,7 +56,8 @@ from ckanext.grandlyon_access import shared as access
 
 __all__ = ["communes_widget_search", "communes_list", "organization_create",
            "organization_update", "harvest_job_create", "package_update", "resource_create",
-           "dcat_catalog_show", "dcat_dataset_show", "package_search"]
+           "dcat_catalog_show", "dcat_dataset_show", "package_search",
+           "harvest_source_show_status"]
 
 # ckanext-dcat pages the catalogue in the order of the last change
 # (`metadata_modified desc`): a dataset edited while a harvester pages
@@ -244,6 +245,25 @@ def _failing_search_parameter(context: Context, data_dict: DataDict, error: Exce
     except SearchError:
         return "q"
     return "fq"
+
+
+@tk.chained_action
+@tk.side_effect_free
+def harvest_source_show_status(next_action: Action, context: Context,
+                               data_dict: DataDict) -> Any:
+    """ckanext-harvest's status of a source, whose `total_datasets` counts
+    the source's datasets the caller may see (the search run as them):
+    ckanext-harvest leaves out private datasets only, so a hidden one was
+    counted for everyone."""
+    status = next_action(context, data_dict)
+    if status.get("total_datasets"):
+        source = model.Package.get(data_dict.get("id") or "")
+        source_id = source.id if source is not None else data_dict.get("id")
+        status["total_datasets"] = tk.get_action("package_search")(
+            {"user": context.get("user"), "auth_user_obj": context.get("auth_user_obj")},
+            {"fq": f'+harvest_source_id:"{source_id}"', "rows": 0,
+             "include_private": True})["count"]
+    return status
 
 
 @tk.chained_action

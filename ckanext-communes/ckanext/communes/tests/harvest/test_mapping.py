@@ -239,3 +239,24 @@ def test_harvest_notes_and_dates_in_the_readers_language(app, remote, make_sourc
              "septembre", "octobre", "novembre", "décembre")[int(modified[5:7]) - 1]
     assert f"{int(modified[8:10])} {month} {modified[:4]}" in french and modified not in french
     assert "Remote licence not in the portal's registry: other-at" in page(energy["name"], "en")
+
+
+def test_a_hidden_dataset_is_not_counted_for_those_who_cannot_see_it(app, udata, commune):
+    run_job(udata["id"])
+    datasets = harvested(commune["id"])
+    assert len(datasets) >= 2
+    hidden = sorted(datasets.values(), key=lambda d: d["name"])[0]
+    tk.get_action("package_patch")(sysadmin_context(), {
+        "id": hidden["id"], "access_level": "restricted", "access_hidden": "true"})
+
+    def total(headers: dict) -> int:
+        res = app.get("/api/3/action/harvest_source_show_status",
+                      query_string={"id": udata["id"]}, headers=headers)
+        assert res.status_code == 200, res.get_data(as_text=True)
+        return res.get_json()["result"]["total_datasets"]
+
+    token = factories.APIToken(user=factories.Sysadmin()["name"])["token"]
+    assert total({"Authorization": token}) == len(datasets)
+    assert total({}) == len(datasets) - 1
+    shown = app.get("/api/3/action/harvest_source_show", query_string={"id": udata["name"]})
+    assert shown.get_json()["result"]["status"]["total_datasets"] == len(datasets) - 1
