@@ -224,8 +224,15 @@ def _guard(url: str, origin: Origin | None) -> None:
     try:
         check_url(url, allow=[origin.allow_entry()] if origin else [])
     except OutboundError as error:
+        if error.kind == "unreachable":  # a host name that does not resolve
+            raise _unreachable() from None
         raise ProxyError(502, tk._("The portal may not fetch this file from its source."),
                          f"refused ({error.kind})") from None
+
+
+def _unreachable() -> ProxyError:
+    return ProxyError(502, tk._("The source of this file could not be reached. "
+                                "Try again later."), "unreachable")
 
 
 def _same_place(url: str, first: str, origin: Origin | None) -> bool:
@@ -266,8 +273,7 @@ def open_origin(url: str, origin: Origin | None, method: str,
             raise ProxyError(504, tk._("The source of this file did not answer in time. "
                                        "Try again later."), "timeout") from None
         except (requests.RequestException, ValueError):
-            raise ProxyError(502, tk._("The source of this file could not be reached. "
-                                       "Try again later."), "unreachable") from None
+            raise _unreachable() from None
         if answer.status_code not in _REDIRECTS or not answer.headers.get("Location"):
             return answer
         answer.close()

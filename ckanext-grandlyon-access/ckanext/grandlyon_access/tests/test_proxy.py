@@ -206,6 +206,7 @@ class ProxyWorld(World):
             files += [{"name": "basic", "url": f"{self.origin}/basic/data.csv"},
                       {"name": "header", "url": f"{self.origin}/header/data.csv"},
                       {"name": "unknown", "url": f"{self.origin}/elsewhere/data.csv"},
+                      {"name": "nowhere", "url": "https://origin.invalid/data.csv"},
                       {"name": "dots", "url": f"{self.origin}/bearer/%2e%2e/elsewhere/x.csv"}]
             files += [{"name": name, "url": f"{self.origin}/bearer/{name}.csv"}
                       for name in HOSTILE]
@@ -398,6 +399,7 @@ def test_other_open_resources_are_redirected_unless_configured(web, world, monke
     ("error", 502, "answered with an error"),
     ("huge", 502, "larger than the portal passes on"),
     ("unknown", 502, "may not fetch this file"),
+    ("nowhere", 502, "could not be reached"),
     ("dots", 400, "address of this file is not valid"),
 ])
 def test_a_hostile_origin_gets_a_clear_error_without_its_address(
