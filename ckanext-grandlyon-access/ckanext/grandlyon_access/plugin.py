@@ -13,6 +13,7 @@ from ckanext.grandlyon_access.editorial import helpers as editorial_helpers
 from ckanext.grandlyon_access.editorial import images as editorial_images
 from ckanext.grandlyon_access.logic import action, auth, surfaces
 from ckanext.grandlyon_access.site import (
+    api_help,
     catalogue_export,
     headers,
     home,
@@ -45,7 +46,7 @@ def _helpers() -> dict[str, Any]:
     catalogue export's and the API help's in site/)."""
     return {**{name: getattr(module, name)
                for module in (helpers, editorial_helpers) for name in module.__all__},
-            **catalogue_export.template_helpers()}
+            **catalogue_export.template_helpers(), **api_help.template_helpers()}
 
 
 @tk.blanket.actions(_actions)
