@@ -38,6 +38,9 @@ def seed_command():
         click.echo("{}: version {} published, now current".format(*entry.split(" ", 1)))
     for licence_id in report["updated"]:
         click.echo(f"{licence_id}: title, url, signer details or CKAN fields updated")
+    for entry in report["signed_only"]:
+        click.echo("{}: version {} was signed before; recorded, without its text".format(
+            *entry.split(" ", 1)))
     for entry in report["text_differs"]:
         click.echo(
             "{}: the file's text of version {} differs from the published one, which is "

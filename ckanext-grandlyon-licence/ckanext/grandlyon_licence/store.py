@@ -29,11 +29,21 @@ import sqlalchemy as sa
 from ckan import model as ckan_model
 from sqlalchemy.dialects.postgresql import insert
 
-from .model import GrandlyonLicence, GrandlyonLicenceRevision, GrandlyonLicenceVersion, utcnow
+from .model import (
+    GrandlyonLicence,
+    GrandlyonLicenceRevision,
+    GrandlyonLicenceSignature,
+    GrandlyonLicenceVersion,
+    utcnow,
+)
 
 licence_table = GrandlyonLicence.__table__
 version_table = GrandlyonLicenceVersion.__table__
 revision_table = GrandlyonLicenceRevision.__table__
+signature_table = GrandlyonLicenceSignature.__table__
+# The note of a version known only from its signatures (signed while the
+# registry was a file that has changed since): its text was not kept.
+SIGNED_ONLY_NOTE = "signed before the registry was kept in the database; text not kept"
 
 # pg_advisory_xact_lock key of the registry's writers ("glic" in ASCII).
 WRITE_LOCK = 0x676C6963
@@ -166,11 +176,18 @@ def seed(
     `only_if_unseeded`: do nothing when the registry was seeded before (the
     automatic seed on first use). Safe to run from several processes at once.
 
+    A version that users signed but the registry never had (signed while
+    the registry was a file, before it changed) is recorded too, at its
+    first signature's time, without text: it stays in the history and its
+    number cannot be published again (its signatures would count again).
+
     :returns: {"added": [ids], "versions": ["id version"], "updated": [ids],
-        "text_differs": ["id version"]} (a stored version whose text is not
-        the file's: publish a new version to change a text)
+        "text_differs": ["id version"], "signed_only": ["id version"]}
+        (text_differs: a stored version whose text is not the file's:
+        publish a new version to change a text)
     """
-    report: dict[str, list] = {"added": [], "versions": [], "updated": [], "text_differs": []}
+    report: dict[str, list] = {
+        "added": [], "versions": [], "updated": [], "text_differs": [], "signed_only": []}
     with _engine().begin() as conn:
         _lock(conn)
         seeded = conn.execute(
@@ -185,7 +202,9 @@ def seed(
         }
         for entry in entries:
             _seed_one(conn, entry, stored.get(entry["id"]), versions, note, report)
-        if not seeded or any(report[key] for key in ("added", "versions", "updated")):
+        _record_signed_versions(conn, set(stored) | set(report["added"]), report)
+        if not seeded or any(report[key] for key in ("added", "versions", "updated",
+                                                     "signed_only")):
             _bump(conn)
     return report
 
@@ -231,6 +250,41 @@ def _seed_one(
         )
         if set(changes) - {"current_version"}:
             report["updated"].append(licence_id)
+
+
+def _record_signed_versions(
+    conn: sa.engine.Connection, licence_ids: set[str], report: dict[str, list]
+) -> None:
+    """Records the versions of these licences that were signed but that the
+    registry lacks (see seed)."""
+    if not licence_ids:
+        return
+    known = sa.select(version_table.c.version).where(
+        version_table.c.licence_id == signature_table.c.licence_id,
+        version_table.c.version == signature_table.c.licence_version,
+    )
+    signed = conn.execute(
+        sa.select(
+            signature_table.c.licence_id,
+            signature_table.c.licence_version,
+            sa.func.min(signature_table.c.signed_at),
+        )
+        .where(signature_table.c.licence_id.in_(sorted(licence_ids)), ~known.exists())
+        .group_by(signature_table.c.licence_id, signature_table.c.licence_version)
+        .order_by(signature_table.c.licence_id, signature_table.c.licence_version)
+    ).all()
+    for licence_id, version, first_signed in signed:
+        conn.execute(
+            version_table.insert().values(
+                licence_id=licence_id,
+                version=version,
+                text={},
+                published_at=first_signed,
+                published_by=None,
+                note=SIGNED_ONLY_NOTE,
+            )
+        )
+        report["signed_only"].append(f"{licence_id} {version}")
 
 
 def publish(

@@ -3,6 +3,7 @@ demand, once even when processes start together, never going back."""
 
 from __future__ import annotations
 
+import datetime
 import threading
 from typing import Any
 
@@ -10,8 +11,10 @@ import ckan.plugins as plugins
 import sqlalchemy as sa
 from ckan import model
 from ckanext.grandlyon_licence import cli, registry, store
+from ckanext.grandlyon_licence.model import GrandlyonLicenceSignature
 from ckanext.grandlyon_licence.tests.conftest import (
     PORTAL_REGISTRY,
+    api_call,
     licence_entry,
     publish,
 )
@@ -39,7 +42,7 @@ def test_the_first_use_seeds_the_registry_from_the_file_once():
     assert revision() == 1
 
     assert registry.seed(str(PORTAL_REGISTRY), only_if_unseeded=True) == {
-        "added": [], "versions": [], "updated": [], "text_differs": []}
+        "added": [], "versions": [], "updated": [], "text_differs": [], "signed_only": []}
     assert registry.seed(str(PORTAL_REGISTRY))["added"] == []
     assert revision() == 1 and len(rows(store.version_table)) == 3
 
@@ -79,7 +82,8 @@ def test_seed_reports_each_change(registry_copy):
     report = registry.seed(str(path))
 
     assert report == {"added": ["nouvelle"], "versions": ["lo-2.0 2.1"],
-                      "updated": ["odbl-1.0"], "text_differs": ["odbl-1.0 1.0"]}
+                      "updated": ["odbl-1.0"], "text_differs": ["odbl-1.0 1.0"],
+                      "signed_only": []}
     current = registry.current()
     assert current.get("lo-2.0").version == "2.1"
     assert current.get("odbl-1.0").url == "https://example.org/odbl"
@@ -88,6 +92,32 @@ def test_seed_reports_each_change(registry_copy):
     assert current.get("mobilites").version == "2.0"
     assert current.licences[-1].id == "nouvelle"
     assert revision() == 3  # seeded, published, seeded again
+
+
+def test_versions_signed_before_the_database_are_recorded_and_never_published_again(
+        app, sysadmin):
+    """A portal that ran with the file: signatures of 0.9, the file now at 1.0."""
+    signed_at = datetime.datetime(2026, 3, 1, 9, 30)
+    for user_id in ("u1", "u2"):
+        model.Session.add(GrandlyonLicenceSignature(
+            user_id=user_id, licence_id="mobilites", licence_version="0.9",
+            signed_at=signed_at + datetime.timedelta(days=len(user_id) + int(user_id[1]))))
+    model.Session.commit()
+
+    assert registry.current().get("mobilites").version == "1.0"  # the first use seeds
+    [old] = [v for v in registry.history("mobilites") if v.version == "0.9"]
+    assert (old.text, old.note) == ({}, store.SIGNED_ONLY_NOTE)
+    assert old.published_at == signed_at + datetime.timedelta(days=3)  # the first signature
+    assert [v.version for v in registry.history("mobilites")] == ["1.0", "0.9"]
+    assert registry.seed(str(PORTAL_REGISTRY))["signed_only"] == []  # once
+
+    res = api_call(app, "grandlyon_licence_version_publish", sysadmin, lang="en",
+                   licence_id="mobilites", version="0.9")
+    assert res.status_code == 409
+    assert "Version 0.9 of this licence was already published" in res.get_json()["error"][
+        "version"][0]
+    page = app.get("/en/licence/mobilites?version=0.9").get_data(as_text=True)
+    assert "The text of this version was not kept" in page
 
 
 def seed_command() -> Any:
