@@ -215,7 +215,7 @@ class World(FiveLevelWorld):
     def _harvest(self) -> None:
         from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
-        source = HarvestSource(url="https://commune.example.org/", type="ckan", title="Commune")
+        source = HarvestSource(url="https://commune.example.org/", type="communes_ckan", title="Commune")
         source.save()
         job = HarvestJob(source=source, status="Finished")
         job.save()

@@ -52,7 +52,7 @@ REQUIRED_PLUGINS = (
     "scheming_organizations",
     "datastore",
     "harvest",
-    "ckan_harvester",
+    "communes_ckan_harvester",
     "spatial_metadata",
     "spatial_query",
 ) + SUITE_PLUGINS

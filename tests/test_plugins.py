@@ -20,7 +20,7 @@ SUITE = {
 }
 COMPANIONS = [
     "activity", "scheming_datasets", "scheming_organizations", "datastore",
-    "harvest", "ckan_harvester", "spatial_metadata", "spatial_query",
+    "harvest", "communes_ckan_harvester", "spatial_metadata", "spatial_query",
 ]
 
 

@@ -217,13 +217,42 @@ class CommunesAccessProfile(RDFProfile):
         self._bounding_box(dataset_dict, dataset_ref)
         self._contact_point(dataset_dict, dataset_ref)
         self._publisher_types(dataset_ref)
+        self._mandatory_texts(dataset_dict, dataset_ref)
         for distribution in list(g.objects(dataset_ref, DCAT.distribution)):
             self._distribution(distribution, licence, mappings)
+            self._access_url(distribution, dataset_dict)
             self._valid_iris(distribution)
         self._valid_iris(dataset_ref)
         self._valid_temporal(dataset_ref)
         for subject in [dataset_ref] + list(g.objects(dataset_ref, DCAT.distribution)):
             self._language_tagged(subject)
+
+    def _mandatory_texts(self, dataset_dict: dict, dataset_ref) -> None:
+        """A title and a description, as DCAT-AP requires of every dataset:
+        blank ones are left out, a missing title is the dataset's name and a
+        missing description its title (a dataset saved without one)."""
+        g = self.g
+        title = " ".join(str(dataset_dict.get("title") or "").split()) or str(
+            dataset_dict.get("name") or "")
+        for predicate in (DCT.title, DCT.description):
+            for value in list(g.objects(dataset_ref, predicate)):
+                if not str(value).strip():
+                    g.remove((dataset_ref, predicate, value))
+            if (dataset_ref, predicate, None) not in g and title:
+                g.add((dataset_ref, predicate, Literal(title)))
+
+    def _access_url(self, distribution, dataset_dict: dict) -> None:
+        """dcat:accessURL, mandatory: a resource saved without an address is
+        reached from its page on the portal (the distribution's IRI), else
+        from the dataset's page."""
+        if (distribution, DCAT.accessURL, None) in self.g:
+            return
+        if isinstance(distribution, URIRef):
+            page = str(distribution)
+        else:
+            page = tk.config["ckan.site_url"].rstrip("/") + "/dataset/" + str(
+                dataset_dict.get("name") or dataset_dict.get("id") or "")
+        self.g.add((distribution, DCAT.accessURL, URIRef(page)))
 
     def _language_tagged(self, subject) -> None:
         """Titles, descriptions and keywords tagged with the portal's default

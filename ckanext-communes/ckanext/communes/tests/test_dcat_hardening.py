@@ -357,3 +357,23 @@ def test_a_query_solr_refuses_names_the_parameter_not_solr_internals(app, world,
     assert f"recherche de {named} ne peut" in message, message
     for internal in ("SOLR", "site_id", "permission_labels", "org.apache", "capacity"):
         assert internal not in message, message
+
+
+def test_blank_titles_descriptions_and_addresses_still_make_mandatory_rdf(app, world):
+    status, body = _api(app, world, "package_create", dict(
+        name="blank-texts", title="   ", notes="", owner_org=world["org"]["id"],
+        license_id="lo-2.0", resources=[{"name": "no address", "url": "", "format": "CSV"}]))
+    assert status == 200, body
+    assert body["result"]["title"] == "blank-texts"
+    dataset = model.Package.get("blank-texts")
+    dataset.title, dataset.notes = "  ", "   "  # as stored before the schema stripped titles
+    model.Session.commit()
+    search.rebuild(dataset.id)
+    for path in ("/dataset/blank-texts.ttl", "/catalog.ttl"):
+        g = strict_turtle(app.get(path).get_data(as_text=True))
+        node = next(s for s in g.subjects(DCTERMS.identifier, None)
+                    if str(g.value(s, DCTERMS.identifier)) == dataset.id)
+        assert [str(t) for t in g.objects(node, DCTERMS.title)] == ["blank-texts"], path
+        assert [str(t) for t in g.objects(node, DCTERMS.description)] == ["blank-texts"], path
+        for distribution in g.objects(node, DCAT.distribution):
+            assert str(g.value(distribution, DCAT.accessURL)).startswith("http"), path

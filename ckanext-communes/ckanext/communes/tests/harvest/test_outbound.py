@@ -3,6 +3,7 @@ and link-local addresses are refused unless allowed, before any request."""
 
 from __future__ import annotations
 
+import ckan.plugins.toolkit as tk
 import pytest
 
 from .conftest import FIXTURES, harvested, run_job
@@ -79,3 +80,15 @@ def test_saving_a_source_on_a_refused_address_is_a_409_on_url(app, commune, sour
     res = app.post("/api/3/action/harvest_source_update", headers={"Authorization": token},
                    json=dict(source, id=res.get_json()["result"]["id"], url="http://10.1.2.3/"))
     assert res.status_code == 409 and "url" in res.get_json()["error"]
+
+
+def test_ckanext_harvests_own_ckan_harvester_is_not_offered(app, make_source, commune):
+    """ckanext-harvest's `ckan` harvester fetches without the outbound guard
+    (a source on 169.254.169.254 was saved and fetched): the portal offers
+    its own `communes_ckan` instead."""
+    with pytest.raises(tk.ValidationError) as refused:
+        make_source("ckan", "http://169.254.169.254/latest")
+    assert "source_type" in refused.value.error_dict
+    with pytest.raises(tk.ValidationError) as guarded:
+        make_source("communes_ckan", "http://169.254.169.254/latest")
+    assert "url" in guarded.value.error_dict
