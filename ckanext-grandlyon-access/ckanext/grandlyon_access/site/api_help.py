@@ -37,7 +37,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 import ckan.plugins.toolkit as tk
@@ -108,7 +108,7 @@ def _action_url(action: str) -> str:
     return f"{_site()}/api/3/action/{action}"
 
 
-def _curl(url: str, output: Optional[str] = None) -> str:
+def _curl(url: str, output: str | None = None) -> str:
     header = shlex.quote("Authorization: ") + "\"$" + TOKEN_ENV + "\""
     out = f" -L -o {shlex.quote(output)}" if output else ""
     return f"curl -sS{out} -H {header} {shlex.quote(url)}"
@@ -148,7 +148,7 @@ def _download_example(res: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def history_start(res: dict[str, Any]) -> Optional[str]:
+def history_start(res: dict[str, Any]) -> str | None:
     """When the resource's history starts (ISO 8601), if it has one the
     current user may read: asked to `history_show` as the user (no such
     action, or no history: None)."""
@@ -163,8 +163,8 @@ def history_start(res: dict[str, Any]) -> Optional[str]:
     return (shown.get("coverage") or {}).get("first")
 
 
-def examples(pkg: dict[str, Any], res: Optional[dict[str, Any]] = None,
-             history: Callable[[dict[str, Any]], Optional[str]] = history_start,
+def examples(pkg: dict[str, Any], res: dict[str, Any] | None = None,
+             history: Callable[[dict[str, Any]], str | None] = history_start,
              ) -> list[dict[str, str]]:
     """The examples for a dataset page (`res` None) or a resource page:
     each {"key", "curl", "python", "javascript"}, keys in the order
@@ -192,7 +192,7 @@ def examples(pkg: dict[str, Any], res: Optional[dict[str, Any]] = None,
 
 
 def grandlyon_access_api_help(pkg: dict[str, Any],
-                              res: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+                              res: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the API help panel shows: `examples` (see `examples`), the
     environment variable of the token (`token_env`) and the URL of the
     user's API tokens page (`tokens_url`, None for a visitor not logged in)."""

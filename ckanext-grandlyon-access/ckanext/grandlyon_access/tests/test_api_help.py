@@ -22,8 +22,9 @@ from ckanext.grandlyon_access.site import api_help
 from ckanext.grandlyon_access.testing.pytest_plugin import World
 from ckanext.history import store
 
-CODE = re.compile(r'<code class="language-(\w+)" data-example="(\w+)" data-language="\w+">(.*?)</code>',
-                  re.S)
+CODE = re.compile(
+    r'<code class="language-(\w+)" data-example="(\w+)" data-language="\w+">(.*?)</code>',
+    re.S)
 ALL = ["package_show", "download", "datastore_search", "history_query"]
 
 
