@@ -150,3 +150,30 @@ def test_the_seed_command_names_an_invalid_file(registry_copy):
     assert result.exit_code != 0
     assert f"licence registry {path} is not valid" in result.output
     assert "licence 'lo-2.0': missing key 'text'" in result.output
+
+
+def test_each_request_reads_the_stamp_once_and_the_licences_only_when_changed(app):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    def request_reads() -> dict[str, int]:
+        statements.clear()
+        assert app.get("/api/3/action/license_list").status_code == 200
+        return {table: sum(f"FROM {table}" in s for s in statements)
+                for table in ("grandlyon_licence_revision", "grandlyon_licence_licence")}
+
+    registry.current()  # seeded, loaded
+    sa.event.listen(model.meta.engine, "before_cursor_execute", record)
+    try:
+        # license_list asks the register several times: one stamp read.
+        assert request_reads() == {"grandlyon_licence_revision": 1,
+                                   "grandlyon_licence_licence": 0}
+        store.publish("mobilites", "2.0", None, None)  # another process: a new stamp
+        assert request_reads() == {"grandlyon_licence_revision": 1,
+                                   "grandlyon_licence_licence": 1}
+        assert request_reads() == {"grandlyon_licence_revision": 1,
+                                   "grandlyon_licence_licence": 0}
+    finally:
+        sa.event.remove(model.meta.engine, "before_cursor_execute", record)
