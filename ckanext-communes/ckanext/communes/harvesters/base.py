@@ -52,6 +52,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import ckan.model as model
+import geojson
 import sqlalchemy as sa
 import ckan.plugins.toolkit as tk
 from ckan.lib.dictization import table_dictize
@@ -518,6 +519,18 @@ def http_url(value: Any) -> str:
     return value.strip()
 
 
+def ftp_url(value: str) -> str:
+    """`value` when it is an ftp URL with a host (the dataset schema takes
+    them as resource addresses), else ""."""
+    if any(c in value for c in "\x00\r\n\t "):
+        return ""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    return value if parts.scheme.lower() == "ftp" and parts.hostname else ""
+
+
 def same_site(url: str, base: str) -> bool:
     a, b = urlsplit(url), urlsplit(base)
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
@@ -842,7 +855,14 @@ NOTE_UNKNOWN_FREQUENCY = ("The remote update frequency \"{value}\" is not one th
                           "knows: it was left out")
 NOTE_RESOURCE_SIZE = ("The remote size of the resource \"{name}\" is not a whole number of "
                       "bytes: it was left out")
-MAPPING_NOTES = (NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE,
+NOTE_UNKNOWN_THEME = ("The remote theme \"{value}\" is not one of the EU data themes: it was "
+                      "left out")
+NOTE_SPATIAL_INVALID = ("The remote spatial coverage is not a valid GeoJSON geometry: it was "
+                        "left out")
+NOTE_MODIFIED_NOT_DATE = ("The remote modification date \"{value}\" is not an ISO 8601 date: "
+                          "it was left out")
+MAPPING_NOTES = (NOTE_UNKNOWN_THEME, NOTE_SPATIAL_INVALID, NOTE_MODIFIED_NOT_DATE,
+                 NOTE_UNKNOWN_ACCESS, JOB_UNKNOWN_LICENCE, JOB_UNKNOWN_LICENCE_NONE,
                  NOTE_UNKNOWN_LICENCE_RESTRICTED, NOTE_UNKNOWN_LICENCE, NOTE_NO_LICENCE,
                  NOTE_NOT_TO_SIGN, NOTE_RESOURCE_NOT_HTTP, NOTE_TEMPORAL_NOT_DATE,
                  NOTE_TEMPORAL_END_BEFORE_START, NOTE_UNKNOWN_FREQUENCY, NOTE_RESOURCE_SIZE)
@@ -961,6 +981,10 @@ def clean_tags(values: list[str]) -> list[str]:
 
 
 DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
+# The EU data themes (the dataset schema's `theme` choices).
+EU_DATA_THEMES = tuple(DATA_THEME + code for code in (
+    "AGRI", "ECON", "EDUC", "ENER", "ENVI", "GOVE", "HEAL", "INTR", "JUST", "REGI", "SOCI",
+    "TECH", "TRAN"))
 
 
 def eu_data_themes(themes: list[str]) -> list[str]:
@@ -969,7 +993,13 @@ def eu_data_themes(themes: list[str]) -> list[str]:
     file names (its `themes`: "Mobilité" -> TRAN), without repeats."""
     found = [t for t in themes if t.startswith(DATA_THEME)]
     found += dcat_mappings().themes_of([t for t in themes if not t.startswith(DATA_THEME)])
-    return [t for i, t in enumerate(found) if t.startswith(DATA_THEME) and t not in found[:i]]
+    return [t for i, t in enumerate(found) if t in EU_DATA_THEMES and t not in found[:i]]
+
+
+def unknown_eu_themes(themes: list[str]) -> list[str]:
+    """The remote themes that look like EU data theme IRIs and are none of
+    the vocabulary's (the dataset schema offers only those)."""
+    return [t for t in themes if t.startswith(DATA_THEME) and t not in EU_DATA_THEMES]
 
 
 def map_frequency(value: str) -> str:
@@ -1117,25 +1147,56 @@ def storable(remote: Remote) -> Remote:
 
 
 def http_resources(resources: list[dict]) -> tuple[list[dict], list[str]]:
-    """The remote resources whose address is an http(s) URL (`http_url`),
-    and a note for each one left out (a `javascript:` URL, say); a resource
-    without an address is skipped silently."""
+    """The remote resources whose address (spaces around it trimmed) is an
+    http(s) URL (`http_url`) or an ftp one, and a note for each one left
+    out (a `javascript:` URL, say); a resource without an address is
+    skipped silently."""
     kept: list[dict] = []
     notes: list[str] = []
     for resource in resources:
         if not resource.get("url"):
             continue
-        url = http_url(resource["url"])
+        text = str(resource["url"]).strip()
+        url = http_url(text) or ftp_url(text)
         if url:
             kept.append(dict(resource, url=url))
         else:
-            name = " ".join(str(resource.get("name") or resource.get("remote_id") or "").split())
+            name = " ".join(str(resource.get("name") or resource.get("remote_id") or text).split())
             notes.append(NOTE_RESOURCE_NOT_HTTP.format(name=name[:100]))
     return kept, notes
 
 
 def _said_value(value: Any) -> str:
     return " ".join(str(value).split())[:100]
+
+
+YEAR_OR_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+def temporal_bound(value: Any, end: bool) -> str:
+    """A remote temporal bound as the dataset schema stores it: an ISO 8601
+    date or date and time as given; a year (2024) or a month (2024-03), which
+    ISO 8601 allows, as its first day (a start) or its last (an end); other
+    text as given (`repaired_temporal` leaves it out with a note)."""
+    text = str(value or "").strip()
+    match = YEAR_OR_MONTH.match(text)
+    if not match:
+        return text
+    year, month = int(match.group(1)), int(match.group(2) or (12 if end else 1))
+    if not 1 <= month <= 12:
+        return text
+    if not end:
+        return f"{year:04d}-{month:02d}-01"
+    following = datetime.date(year + month // 12, month % 12 + 1, 1)
+    return (following - datetime.timedelta(days=1)).isoformat()
+
+
+def valid_geometry(value: dict) -> bool:
+    """A geometry ckanext-spatial will index (its own check: geojson's)."""
+    try:
+        return bool(getattr(geojson.loads(json.dumps(value)), "is_valid", False))
+    except (TypeError, ValueError):
+        return False
 
 
 def repaired_temporal(start: str, end: str, notes: list[str]) -> tuple[str, str]:
@@ -1602,8 +1663,19 @@ class CommunesHarvester(HarvesterBase):
         else:
             tags += themes
         resources, left_out = http_resources(remote.resources)
-        temporal = repaired_temporal(iso_date(remote.temporal_start),
-                                     iso_date(remote.temporal_end), left_out)
+        temporal = repaired_temporal(temporal_bound(remote.temporal_start, end=False),
+                                     temporal_bound(remote.temporal_end, end=True), left_out)
+        left_out += [NOTE_UNKNOWN_THEME.format(value=_said_value(theme))
+                     for theme in unknown_eu_themes(remote.themes)]
+        if str(remote.frequency or "").strip() and not map_frequency(remote.frequency):
+            left_out.append(NOTE_UNKNOWN_FREQUENCY.format(value=_said_value(remote.frequency)))
+        if str(remote.modified or "").strip() and not iso_date(remote.modified):
+            left_out.append(NOTE_MODIFIED_NOT_DATE.format(value=_said_value(remote.modified)))
+        spatial = geometry(remote.spatial)
+        if spatial and not valid_geometry(spatial):
+            left_out.append(NOTE_SPATIAL_INVALID)
+            spatial = None
+        resources = repaired_remote_dataset({"resources": resources}, left_out)["resources"]
         notes += left_out
         source_dataset = tk.get_action("package_show")(self._context(), {"id": source.id})
         territory = ", ".join(part for part in [remote.spatial_text] + zone_names(
@@ -1643,7 +1715,6 @@ class CommunesHarvester(HarvesterBase):
                     licence=remote.licence_title or remote.licence or remote.licence_url,
                     licence_id=licence.licence_id, level=level)]) + left_out,
         }
-        spatial = geometry(remote.spatial)
         if spatial:
             pkg["spatial"] = json.dumps(spatial)
         return pkg

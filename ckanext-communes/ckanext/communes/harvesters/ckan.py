@@ -126,7 +126,8 @@ class CommunesCKANHarvester(CommunesHarvester):
         # Every resource with an address: the mapping leaves out (with a note)
         # those whose address is not http(s).
         resources = [{"name": r.get("name") or "", "description": r.get("description") or "",
-                      "url": r["url"], "format": r.get("format") or ""}
+                      "url": r["url"], "format": r.get("format") or "",
+                      "size": r.get("size"), "mimetype": r.get("mimetype") or ""}
                      for r in record.get("resources") or []
                      if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
         return Remote(

@@ -107,6 +107,8 @@ class UdataHarvester(CommunesHarvester):
                               "description": resource.get("description") or "",
                               "url": resource["url"],
                               "format": (resource.get("format") or "").upper(),
+                              "size": resource.get("filesize"),
+                              "mimetype": resource.get("mime") or "",
                               # udata's stable id: the resource keeps its id
                               # here when its URL changes.
                               "remote_id": str(resource.get("id") or "")})

@@ -79,3 +79,46 @@ def test_what_a_remote_ckan_sends_oddly_is_published_safely(remote, make_source,
         note = f'The remote resource "{name}" was left out: its address is not an http(s) URL'
         assert note in shown["provenance_notes"]
         assert f"{water['id']}: {note}" in report["notes"]
+
+
+def test_fields_the_portal_would_refuse_are_left_out_with_a_note(remote, make_source, commune):
+    """Found by the outside probe of issue 15: one bad field (a broken
+    geometry, an unknown EU theme) refused the whole dataset, and bad dates,
+    frequencies and sizes were dropped without a note."""
+    remote.load(FIXTURES / "ckan" / "v1")
+    route = "/api/3/action/package_search?fq=organization%3A%22ville-d-exemple%22&rows=2&sort=id+asc&start=2"
+    page = json.loads((FIXTURES / "ckan" / "v1" / "package-search-start-2.json").read_text())
+    water = page["result"]["results"][0]
+    theme = "http://publications.europa.eu/resource/authority/data-theme/"
+    water.update(
+        theme=[theme + "TRAN", theme + "XXXX"], frequency="every-blue-moon",
+        temporal_start="2024", temporal_end="2025-02-30", metadata_modified="garbage",
+        spatial='{"type": "Polygon", "coordinates": [[[4.8, 45.7], [4.9, 45.7], [4.8, 45.7]]]}')
+    water["resources"] = [
+        dict(water["resources"][0], size=-12, mimetype="text/csv"),
+        {"id": "r-ftp", "name": "ftp", "url": "ftp://ftp.example.org/eau.csv", "size": 2048},
+        {"id": "r-sp", "name": "espaces", "url": " https://example.org/eau.csv ", "size": "big"},
+        {"id": "r-mail", "name": "", "url": "mailto:eau@example.org"}]
+    remote.override[route] = Answer(json.dumps(page).encode())
+    source = make_source("communes_ckan", remote.url, {
+        "remote_organization": "ville-d-exemple", "page_size": 2})
+
+    report = run_job(source["id"])
+
+    assert report["object_errors"] == [], report["object_errors"]
+    shown = harvested(commune["id"])[water["id"]]
+    assert shown["theme"] == [theme + "TRAN"]
+    assert not shown.get("spatial") and not shown.get("frequency")
+    assert shown["temporal_start"] == "2024-01-01" and not shown.get("temporal_end")
+    assert [(r["url"], r.get("size")) for r in shown["resources"]] == [
+        (water["resources"][0]["url"], None), ("ftp://ftp.example.org/eau.csv", 2048),
+        ("https://example.org/eau.csv", None)]
+    assert shown["resources"][0]["mimetype"] == "text/csv"
+    notes = shown["provenance_notes"]
+    for part in ('theme "' + theme + 'XXXX"', "not a valid GeoJSON geometry",
+                 '"every-blue-moon"', 'bound "2025-02-30"', 'modification date "garbage"',
+                 'resource "Consommations" is not a whole number',
+                 'resource "espaces" is not a whole number',
+                 'resource "mailto:eau@example.org" was left out'):
+        assert part in notes, (part, notes)
+        assert any(part in note for note in report["notes"]), (part, report["notes"])
