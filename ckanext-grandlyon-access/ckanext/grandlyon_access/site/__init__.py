@@ -23,4 +23,8 @@ extension of the suite depends on, installs it in `make_middleware`).
   date with its hour in the language's order).
 - `home.py`: the portal's home page, built from configuration and
   /ckan-admin/config, cached in Redis (templates/home/).
+- `catalogue_export.py`: the catalogue the user may see (or the current
+  search) as CSV, at /catalogue.csv.
+- `api_help.py`: the API help panel of dataset and resource pages
+  (templates/api_help/).
 """
