@@ -1203,6 +1203,17 @@ def list_communes(web, world, who):
     return body, lambda k: sees("anonymous", k) and _public(k)
 
 
+def list_history_feed_count(web, world, who):
+    """history_feed_count (the home page's figure) counts the feeds of the
+    datasets the actor sees, never those of hidden or private ones."""
+    for ds in world.datasets.values():
+        _feed_of(ds)
+    counted = api(web, world, who, "history_feed_count")
+    assert counted.status == 200
+    assert counted.result == sum(1 for key in world.datasets if sees(who, key)), counted.result
+    return counted.body, lambda k: False
+
+
 LIST_ROWS: dict[str, Callable] = {
     "package_search": list_package_search,
     "package_search fl=res_url,data_dict,validated_data_dict": list_package_search_fl,
@@ -1229,6 +1240,7 @@ LIST_ROWS: dict[str, Callable] = {
     "harvest_object_list": list_harvest_objects,
     "dcat catalogue": list_dcat_catalogue,
     "catalogue csv": list_catalogue_csv,
+    "history_feed_count": list_history_feed_count,
     "communes: white-label home, widget search, iframe, builder, list": list_communes,
 }
 
@@ -1307,6 +1319,7 @@ COVERED_ACTIONS: dict[str, str] = {
     "history_snapshot": "history_snapshot",
     "history_show": "history_show",
     "history_feed_show": "history_feed_show",
+    "history_feed_count": "history_feed_count",
 }
 
 NEEDS_RIGHTS: dict[str, tuple[str, ...]] = {

@@ -8,6 +8,7 @@ dataset's data, and its source URL and fetch errors are shown to the
 publishers only.
 
 Histories: `history_query` (rows and aggregates over both tiers),
+`history_feed_count` (the feeds of the datasets the caller sees),
 `history_snapshot` (every feature at one step of time, for maps through
 time) and `history_show` (feed, coverage, gaps), for whoever may read the
 dataset's data.
@@ -398,8 +399,40 @@ def history_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
 PUBLIC_REASON = "The source could not be read."
 
 
+# Datasets asked of the search at a time (their ids in one Solr filter).
+COUNT_BATCH = 200
+
+
+@tk.side_effect_free
+def history_feed_count(context: Context, data_dict: DataDict) -> int:
+    """The number of real-time feeds (with their history) of the active
+    datasets the caller may see, as the search shows them to the caller:
+    a hidden or private dataset's feed is not counted for those who may
+    not see it (the home page's key figure).
+
+    :returns: an integer
+    """
+    tk.check_access("history_feed_count", context, data_dict)
+    feeds = (model.Session.query(Feed.package_id)
+             .join(model.Resource, model.Resource.id == Feed.resource_id)
+             .join(model.Package, model.Package.id == Feed.package_id)
+             .filter(model.Resource.state == "active", model.Package.state == "active")
+             .all())
+    packages = sorted({package_id for (package_id,) in feeds})
+    visible: set[str] = set()
+    search = tk.get_action("package_search")
+    for start in range(0, len(packages), COUNT_BATCH):
+        batch = packages[start:start + COUNT_BATCH]
+        found = search({"user": context.get("user"), "auth_user_obj": context.get(
+            "auth_user_obj")}, {"fq": "id:(" + " OR ".join(f'"{i}"' for i in batch) + ")",
+                                "fl": "id", "rows": len(batch), "include_private": True})
+        visible |= {dataset["id"] for dataset in found["results"]}
+    return sum(1 for (package_id,) in feeds if package_id in visible)
+
+
 def get_actions() -> dict:
     return {
+        "history_feed_count": history_feed_count,
         "history_feed_create": history_feed_create,
         "history_feed_update": history_feed_update,
         "history_feed_show": history_feed_show,

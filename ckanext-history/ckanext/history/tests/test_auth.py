@@ -14,7 +14,8 @@ from .feed_world import ACCESS, EDITORS, LEVELS, World
 
 READS = ("history_query", "history_snapshot", "history_show", "history_feed_show")
 WRITES = ("history_feed_create", "history_feed_update", "history_feed_delete")
-COVERED = READS + WRITES  # read by tests/test_auth_coverage.py
+COUNTS = ("history_feed_count",)
+COVERED = READS + WRITES + COUNTS  # read by tests/test_auth_coverage.py
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,14 @@ def allowed(name: str, who: str, world: World, resource_id: str) -> bool:
 
 
 def test_the_suite_defines_these_auth_functions_and_no_other():
-    assert sorted(auth.get_auth_functions()) == sorted(READS + WRITES)
+    assert sorted(auth.get_auth_functions()) == sorted(READS + WRITES + COUNTS)
+
+
+def test_anyone_counts_the_feeds_of_what_they_see(world):
+    """The count itself keeps to what the caller sees (the access matrix's
+    row `history_feed_count`)."""
+    assert all(auth_allows("history_feed_count", auth_context(world.actors[who].name or ""))
+               for who in ACCESS)
 
 
 @pytest.mark.parametrize("name", READS)
