@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 import time
+import tracemalloc
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -30,6 +31,7 @@ PASSWORD = "basic-s3cret-password"
 API_KEY = "header-s3cret-key"
 SECRETS = (BEARER, PASSWORD, API_KEY, base64.b64encode(f"portal:{PASSWORD}".encode()).decode())
 MAX_BYTES = 1_000_000
+BIG_BYTES = 64 * 65536 * 8  # 32 MiB
 
 
 def content(name: str) -> bytes:
@@ -88,6 +90,15 @@ class Origin(http.server.BaseHTTPRequestHandler):
             try:
                 for _ in range(40):
                     self.wfile.write(b"y" * 50_000)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return None
+        if name == "big.csv":  # BIG_BYTES, written as it goes
+            self._send(200, Content_Length=str(BIG_BYTES), Content_Type="text/csv")
+            block = b"z" * 65536
+            try:
+                for _ in range(BIG_BYTES // len(block)):
+                    self.wfile.write(block)
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return None
@@ -166,8 +177,8 @@ def settings(origin, monkeypatch):
         monkeypatch.setitem(tk.config, key, value)
 
 
-HOSTILE = ("slow", "redirect-private", "redirect-outside", "redirect-inside", "redirect-loop",
-           "error", "huge", "endless", "short", "page")
+HOSTILE = ("big", "slow", "redirect-private", "redirect-outside", "redirect-inside",
+           "redirect-loop", "error", "huge", "endless", "short", "page")
 
 USERS = {"outsider": "px-outsider", "editor": "px-editor", "admin": "px-admin",
          "sysadmin": "px-root", "grantee": "px-grantee", "circle": "px-circle",
@@ -280,6 +291,24 @@ def test_each_kind_of_credential_reaches_its_origin(web, world, seen, name):
 def test_a_licensed_file_is_streamed_to_a_signer(web, world):
     res = get(web, world, "signer", world.url("licensed"))
     assert res.status_code == 200 and res.get_data() == content("licensed.csv")
+
+
+def test_a_large_file_streams_in_constant_memory(web, world, monkeypatch):
+    """32 MiB pass through the portal while it holds at most a few chunks."""
+    monkeypatch.setitem(tk.config, "ckanext.grandlyon_access.proxy.max_bytes", 2 * BIG_BYTES)
+    received = 0
+    tracemalloc.start()
+    try:
+        res = web.get(world.url("restricted", "big"), headers=world.grantee.headers)
+        for chunk in res.response:
+            received += len(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        res.close()
+    assert res.status_code == 200 and res.headers["Content-Length"] == str(BIG_BYTES)
+    assert received == BIG_BYTES
+    assert peak < BIG_BYTES // 4
 
 
 def test_a_range_is_passed_through(web, world, seen):
