@@ -27,7 +27,7 @@ __all__ = [
     "communes_web_url", "communes_host_names", "communes_boundary", "communes_widget_page_size",
     "communes_max_length", "communes_dcat_frequency", "communes_resource_url",
     "communes_guess_format", "communes_byte_size", "communes_temporal_date",
-    "communes_temporal_end", "communes_licence_id",
+    "communes_temporal_end", "communes_licence_id", "communes_stripped",
 ]
 
 COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -375,6 +375,13 @@ def communes_temporal_date(value: Any) -> Any:
         raise tk.Invalid(tk._("A date is written as in ISO 8601: 2020-01-31 (or "
                               "2020-01-31T08:00:00)"))
     return str(value).strip()
+
+
+def communes_stripped(value: Any) -> Any:
+    """A text without the spaces around it (a title of spaces is then empty,
+    and the next validator gives it the dataset's name); anything else, a
+    missing value among them, as it is."""
+    return value.strip() if isinstance(value, str) else value
 
 
 def communes_licence_id(value: Any) -> Any:
