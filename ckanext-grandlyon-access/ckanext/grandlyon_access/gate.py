@@ -210,6 +210,11 @@ def check_resource_history() -> Optional[Union[tuple[str, int], Any]]:
     return None
 
 
+# The address `datastore_create` gives a resource it creates with its table
+# and no file (ckanext/datastore/logic/action.py).
+DATASTORE_ONLY_URL = "_datastore_only_resource"
+
+
 def check_download() -> Optional[Union[tuple[str, int], Any]]:
     """Runs before every request: gates CKAN's resource download view (and
     the history page of a resource)."""
@@ -237,4 +242,10 @@ def check_download() -> Optional[Union[tuple[str, int], Any]]:
             return tk.abort(error.status, error.message)
     if decision.level in policy.GATED_LEVELS:
         audit.record(context, package.id, resource.id, "download")
-    return proxy.respond(resource) if streamed else None
+    if streamed:
+        return proxy.respond(resource)
+    if resource.url == DATASTORE_ONLY_URL:
+        # CKAN's view would redirect to this placeholder as to a route name
+        # (a 500): the table's rows are the resource's data.
+        return tk.redirect_to(tk.url_for("datastore.dump", resource_id=resource.id))
+    return None

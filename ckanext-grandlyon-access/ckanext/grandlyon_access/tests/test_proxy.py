@@ -530,3 +530,19 @@ def test_a_new_licence_version_is_refused_until_signed_again(web, world, seen):
     assert_next_is_refused(web, world, "resigner", url, seen)
     world.sign("resigner", organisation="Lab", intended_use="Tests")
     assert get(web, world, "resigner", url).status_code == 200
+
+
+@pytest.mark.parametrize("key", ["open", "restricted"])
+def test_a_datastore_only_resource_downloads_its_table(web, world, key):
+    """CKAN's download view redirected to the placeholder address of a
+    resource made by datastore_create (a 500 for readers): its rows are its
+    data, from the DataStore's dump (which checks access itself)."""
+    table = world.call("datastore_create", "admin", resource={
+        "package_id": f"ds-{key}", "name": "table"}, fields=[{"id": "n", "type": "int"}],
+        records=[{"n": 1}], force=True)
+    url = f"/dataset/ds-{key}/resource/{table['resource_id']}/download"
+    res = get(web, world, "grantee", url)
+    assert res.status_code == 302, res.status_code
+    assert res.headers["Location"].endswith(f"/datastore/dump/{table['resource_id']}")
+    if key == "restricted":
+        assert get(web, world, "anonymous", url).status_code == 403
