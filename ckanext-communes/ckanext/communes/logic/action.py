@@ -153,13 +153,14 @@ CATALOGUE_MAX_PAGE = 100_000
 
 
 def _page(value: Any) -> Any:
-    """The page asked, or a 400 naming `page` beyond `CATALOGUE_MAX_PAGE`
-    (ckanext-dcat answers a 409 for what is not a positive number)."""
+    """The page asked, or a 400 naming `page` when it is not a whole number
+    from 1 to `CATALOGUE_MAX_PAGE` (ckanext-dcat answered a 409 in English
+    with a Python dict for 0, -1 or 1.5)."""
     text = str(value).strip()
-    if text.isdigit() and int(text) > CATALOGUE_MAX_PAGE:
+    if not text.isdigit() or not 1 <= int(text) <= CATALOGUE_MAX_PAGE:
         return tk.abort(400, tk._("page must be a number from 1 to {n}")
                         .format(n=CATALOGUE_MAX_PAGE))
-    return value
+    return int(text)
 
 
 def _modified_since(value: Any) -> str:

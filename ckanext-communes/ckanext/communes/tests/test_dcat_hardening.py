@@ -174,11 +174,13 @@ def test_modified_since_junk_is_a_400_naming_it(app, world, since):
     assert "modified_since" in res.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("page", ["21474838", "100001", "99999999999999999999"])
-def test_a_page_beyond_the_maximum_is_a_400_naming_it(app, world, page):
+@pytest.mark.parametrize("page", ["21474838", "100001", "99999999999999999999", "0", "-1",
+                                  "abc", "1.5"])
+def test_a_page_that_is_not_1_to_the_maximum_is_a_400_naming_it(app, world, page):
     res = app.get("/catalog.ttl", query_string={"page": page})
     assert res.status_code == 400
-    assert "page" in res.get_data(as_text=True)
+    body = res.get_data(as_text=True)
+    assert "page doit être un nombre de 1 à" in body and "{" not in body.split("page doit")[1][:80]
 
 
 @pytest.mark.parametrize("name, value", [("q", '"'), ("fq", "("), ("q", "{!lucene}*:*"),
