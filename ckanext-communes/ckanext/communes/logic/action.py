@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import quote
 
@@ -182,7 +183,7 @@ def _modified_since(value: Any) -> str:
 @tk.chained_action
 @tk.side_effect_free
 def dcat_catalog_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
-    data_dict = dict(data_dict, profiles=profiles_in_order(data_dict.get("profiles")))
+    data_dict = dict(data_dict, profiles=_known_profiles(data_dict.get("profiles")))
     context[CATALOGUE_ORDER] = True  # type: ignore[literal-required]
     if data_dict.get("page"):
         data_dict["page"] = _page(data_dict["page"])
@@ -228,7 +229,20 @@ def package_search(next_action: Action, context: Context, data_dict: DataDict) -
 @tk.side_effect_free
 def dcat_dataset_show(next_action: Action, context: Context, data_dict: DataDict) -> Any:
     return next_action(context, dict(
-        data_dict, profiles=profiles_in_order(data_dict.get("profiles"))))
+        data_dict, profiles=_known_profiles(data_dict.get("profiles"))))
+
+
+def _known_profiles(profiles: Any) -> Any:
+    """`profiles_in_order`, or a 400 naming `profiles` when one is not an
+    installed RDF profile (ckanext-dcat answered a 409 in English)."""
+    names = profiles_in_order(profiles)
+    known = {entry.name for entry in entry_points(group="ckan.rdf.profiles")}
+    unknown = [name for name in names or [] if name not in known]
+    if unknown:
+        return tk.abort(400, tk._("profiles: unknown RDF profile {names}; the portal's are "
+                                  "{known}").format(names=", ".join(unknown)[:200],
+                                                    known=", ".join(sorted(known))))
+    return names
 
 
 def _failing_search_parameter(context: Context, data_dict: DataDict, error: Exception) -> str:

@@ -379,3 +379,12 @@ def test_blank_titles_descriptions_and_addresses_still_make_mandatory_rdf(app, w
         assert [str(t) for t in g.objects(node, DCTERMS.description)] == ["blank-texts"], path
         for distribution in g.objects(node, DCAT.distribution):
             assert str(g.value(distribution, DCAT.accessURL)).startswith("http"), path
+
+
+@pytest.mark.parametrize("path", ["/catalog.ttl", "/dataset/profiles-order.ttl"])
+def test_an_unknown_profile_is_a_400_naming_it(app, world, path):
+    if model.Package.get("profiles-order") is None:
+        _dataset(app, world, "profiles-order", frequency="monthly")
+    res = app.get(path, query_string={"profiles": "euro_dcat_ap_3,nonexistent"})
+    assert res.status_code == 400
+    assert "profil RDF inconnu nonexistent" in res.get_data(as_text=True)
