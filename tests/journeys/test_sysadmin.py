@@ -19,6 +19,7 @@ import time
 
 import pytest
 import requests
+import yaml
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
 from ckanext.grandlyon_access.testing.pytest_plugin import free_port
@@ -272,7 +273,8 @@ def test_the_sysadmin_publishes_a_licence_version_and_exports_signatures_and_acc
         "La version 2.0 de Licence Mobilités est publiée : ses signataires doivent la signer "
         "avant d'accéder de nouveau à ses données.")
     # Published in the database (every web process sees it), not in the file.
-    assert 'version: "2.0"' not in registry_file.read_text(encoding="utf-8")
+    in_file = yaml.safe_load(registry_file.read_text(encoding="utf-8"))["licences"]
+    assert [lic["version"] for lic in in_file if lic["id"] == "mobilites"] == ["1.0"]
     assert call_action("grandlyon_licence_show", id="mobilites")["version"] == "2.0"
     j.check("licence-version-published")
     j.goto("/licence/mobilites")
