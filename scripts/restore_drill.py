@@ -39,7 +39,12 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+import ckan.model as model
+import ckan.plugins.toolkit as tk
 import psycopg2
+from ckan.cli import load_config
+from ckan.config.middleware import make_app
+from ckan.lib import search
 
 Facts = dict[str, Any]
 
@@ -61,9 +66,6 @@ class Portal:
     CKAN's own configuration loader (so `use = config:...` chains count)."""
 
     def __init__(self, ini: str) -> None:
-        from ckan.cli import load_config
-        from ckan.config.middleware import make_app
-
         self.config = load_config(ini)
         self.app = make_app(self.config)
         self.databases = {"ckan": self.config["sqlalchemy.url"],
@@ -82,16 +84,12 @@ class Portal:
         return found
 
     def call(self, action: str, **data: Any) -> Any:
-        import ckan.plugins.toolkit as tk
-
         with self.app._wsgi_app.test_request_context():
             site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
             return tk.get_action(action)({"user": site_user, "ignore_auth": True}, data)
 
     def release(self) -> None:
         """Closes the drill's own database connections (a wipe waits for them)."""
-        import ckan.model as model
-
         model.Session.remove()
         model.meta.engine.dispose()
 
@@ -231,8 +229,6 @@ def restore(portal: Portal, folder: Path) -> None:
 
 
 def _search_index(portal: Portal, what: str) -> None:
-    from ckan.lib import search
-
     with portal.app._wsgi_app.test_request_context():
         if what == "clear":
             search.clear_all()

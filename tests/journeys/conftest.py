@@ -25,8 +25,11 @@ import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+import ckan.plugins.toolkit as tk
 import pytest
+from ckan.tests import factories, helpers
 from ckanext.grandlyon_access.testing.pytest_plugin import LivePortal
+from ckanext.history import store
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -194,3 +197,37 @@ def journey(chromium, portal, request):
             j.assert_no_csp_violation("end of the journey")
         finally:
             j.close()
+
+
+# --- a real-time history, published before the browser starts -----------------------
+FEED_URL = "http://127.0.0.1:9/stations.geojson"  # never polled: the feeds are disabled
+
+
+def publish_history(prefix: str, dataset: dict, resource_name: str, fields: list[dict],
+                    rows: list[dict], view_type: str, view_title: str) -> dict:
+    """A sysadmin's organisation, an open dataset (`dataset`: name, title)
+    whose resource `resource_name` has a disabled GeoJSON feed declaring
+    `fields`, its `rows`, and a view; returns the resource."""
+    admin = factories.Sysadmin(name=f"{prefix}-publisher")
+    org = factories.Organization(name=f"{prefix}-velos", title="Vélos partagés")
+    as_admin = {"user": admin["name"]}
+    created = helpers.call_action(
+        "package_create", context=as_admin, owner_org=org["id"], license_id="lo-2.0",
+        access_level="open", **dataset,
+        resources=[{"name": resource_name, "url": FEED_URL, "format": "GeoJSON"}])
+    resource = created["resources"][0]
+    allow_key = "ckanext.grandlyon_access.outbound.allow"
+    allowed_before = tk.config.get(allow_key)
+    tk.config[allow_key] = ["127.0.0.1"]  # the feed's address, allowed while it is declared
+    try:
+        helpers.call_action(
+            "history_feed_create", context=as_admin, resource_id=resource["id"], url=FEED_URL,
+            format="geojson", feature_id_field="number", time_field="", enabled=False,
+            fields=fields)
+    finally:
+        tk.config[allow_key] = allowed_before
+    store.write_rows(resource["id"], rows)
+    helpers.call_action("resource_view_create", context=as_admin, resource_id=resource["id"],
+                        view_type=view_type, title=view_title)
+    return resource
+

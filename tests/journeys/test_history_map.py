@@ -13,49 +13,30 @@ from __future__ import annotations
 import datetime
 import re
 
-import ckan.plugins.toolkit as tk
-from ckan.tests import factories, helpers
-from ckanext.history import store
 from playwright.sync_api import expect
+
+from .conftest import publish_history
 
 STATIONS = {"3001": ("Bellecour", 45.7578, 4.8320), "3002": ("Part-Dieu", 45.7606, 4.8594),
             "3003": ("Croix-Rousse", 45.7745, 4.8320)}
-FEED_URL = "http://127.0.0.1:9/stations.geojson"  # never polled: the feed is disabled
 
 
 def publish() -> dict:
-    admin = factories.Sysadmin(name="map-publisher")
-    org = factories.Organization(name="velos-carte", title="Vélos en carte")
-    as_admin = {"user": admin["name"]}
-    dataset = helpers.call_action(
-        "package_create", context=as_admin, name="stations-dans-le-temps",
-        title="Stations dans le temps", owner_org=org["id"], license_id="lo-2.0",
-        access_level="open",
-        resources=[{"name": "Stations en temps réel", "url": FEED_URL, "format": "GeoJSON"}])
-    resource = dataset["resources"][0]
-    allow_key = "ckanext.grandlyon_access.outbound.allow"
-    allowed_before = tk.config.get(allow_key)
-    tk.config[allow_key] = ["127.0.0.1"]  # the feed's address, allowed while it is declared
-    try:
-        helpers.call_action(
-            "history_feed_create", context=as_admin, resource_id=resource["id"], url=FEED_URL,
-            format="geojson", feature_id_field="number", time_field="", enabled=False,
-            fields=[{"name": "available_bikes", "type": "int", "title_fr": "Vélos disponibles",
-                     "title_en": "Available bikes", "unit": "vélos"},
-                    {"name": "name", "type": "text", "label": True},
-                    {"name": "lat", "type": "float", "coordinate": "lat"},
-                    {"name": "lon", "type": "float", "coordinate": "lon"}])
-    finally:
-        tk.config[allow_key] = allowed_before
     now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
-    store.write_rows(resource["id"], [
-        {"feature": feature, "time": now - datetime.timedelta(hours=hour),
-         "values": {"available_bikes": (hour * 2 + index * 5) % 17, "name": name, "lat": lat,
-                    "lon": lon}}
-        for hour in range(30) for index, (feature, (name, lat, lon)) in enumerate(STATIONS.items())])
-    helpers.call_action("resource_view_create", context=as_admin, resource_id=resource["id"],
-                        view_type="history_map", title="Les stations dans le temps")
-    return resource
+    return publish_history(
+        "map", {"name": "stations-dans-le-temps", "title": "Stations dans le temps"},
+        "Stations en temps réel",
+        [{"name": "available_bikes", "type": "int", "title_fr": "Vélos disponibles",
+          "title_en": "Available bikes", "unit": "vélos"},
+         {"name": "name", "type": "text", "label": True},
+         {"name": "lat", "type": "float", "coordinate": "lat"},
+         {"name": "lon", "type": "float", "coordinate": "lon"}],
+        [{"feature": feature, "time": now - datetime.timedelta(hours=hour),
+          "values": {"available_bikes": (hour * 2 + index * 5) % 17, "name": name, "lat": lat,
+                     "lon": lon}}
+         for hour in range(30) for index, (feature, (name, lat, lon)) in enumerate(
+             STATIONS.items())],
+        "history_map", "Les stations dans le temps")
 
 
 def test_visitor_plays_the_stations_through_a_day(portal, journey):

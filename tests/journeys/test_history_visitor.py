@@ -14,47 +14,26 @@ import datetime
 import io
 import re
 
-import ckan.plugins.toolkit as tk
-from ckan.tests import factories, helpers
-from ckanext.history import store
 from playwright.sync_api import expect
 
+from .conftest import publish_history
+
 STATIONS = {"2001": "Bellecour", "2002": "Part-Dieu", "2003": "Croix-Rousse"}
-FEED_URL = "http://127.0.0.1:9/stations.json"  # never polled: the feed is disabled
 
 
 def publish() -> dict:
-    admin = factories.Sysadmin(name="history-publisher")
-    org = factories.Organization(name="velos-partages", title="Vélos partagés")
-    as_admin = {"user": admin["name"]}
-    dataset = helpers.call_action(
-        "package_create", context=as_admin, name="disponibilite-stations",
-        title="Disponibilité des stations", owner_org=org["id"], license_id="lo-2.0",
-        access_level="open",
-        resources=[{"name": "Disponibilités en temps réel", "url": FEED_URL, "format": "JSON"}])
-    resource = dataset["resources"][0]
-    allow_key = "ckanext.grandlyon_access.outbound.allow"
-    allowed_before = tk.config.get(allow_key)
-    tk.config[allow_key] = ["127.0.0.1"]  # the feed's address, allowed while it is declared
-    try:
-        helpers.call_action(
-            "history_feed_create", context=as_admin, resource_id=resource["id"], url=FEED_URL,
-            format="json", feature_id_field="id", time_field="", interval_seconds=300,
-            store_mode="every", enabled=False,
-            fields=[{"name": "available_bikes", "type": "int", "across": "sum",
-                     "title_fr": "Vélos disponibles", "title_en": "Available bikes",
-                     "unit": "vélos"},
-                    {"name": "name", "type": "text", "label": True}])
-    finally:
-        tk.config[allow_key] = allowed_before
     now = datetime.datetime.utcnow().replace(minute=0, second=0, microsecond=0)
-    store.write_rows(resource["id"], [
-        {"feature": feature, "time": now - datetime.timedelta(hours=hour),
-         "values": {"available_bikes": (hour + index * 4) % 15, "name": name}}
-        for hour in range(48) for index, (feature, name) in enumerate(STATIONS.items())])
-    helpers.call_action("resource_view_create", context=as_admin, resource_id=resource["id"],
-                        view_type="dataviz_history", title="Vélos disponibles")
-    return {"dataset": dataset, "resource": resource}
+    resource = publish_history(
+        "history", {"name": "disponibilite-stations", "title": "Disponibilité des stations"},
+        "Disponibilités en temps réel",
+        [{"name": "available_bikes", "type": "int", "across": "sum",
+          "title_fr": "Vélos disponibles", "title_en": "Available bikes", "unit": "vélos"},
+         {"name": "name", "type": "text", "label": True}],
+        [{"feature": feature, "time": now - datetime.timedelta(hours=hour),
+          "values": {"available_bikes": (hour + index * 4) % 15, "name": name}}
+         for hour in range(48) for index, (feature, name) in enumerate(STATIONS.items())],
+        "dataviz_history", "Vélos disponibles")
+    return {"resource": resource}
 
 
 def test_visitor_compares_two_stations_over_a_week_and_downloads_them(portal, journey):
