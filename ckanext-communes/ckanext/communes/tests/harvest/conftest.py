@@ -101,14 +101,15 @@ def harvested(org_id: str, include_deleted: bool = False) -> dict[str, dict]:
     return result
 
 
-def source_with_a_bad_geometry(remote, make_source) -> dict:
+def source_with_a_broken_record(remote, make_source) -> dict:
     """An Opendatasoft source of 5 datasets (pages of 3) whose second page
-    gives `qualite-air-capteurs` a geometry that is not GeoJSON: the portal
-    refuses that one dataset and imports the 4 others."""
+    gives `qualite-air-capteurs` a `visibility` that is not a text (a
+    record the harvester cannot read, unlike a bad field, which is left out
+    with a note): the portal refuses that one dataset and imports the 4
+    others."""
     remote.load(FIXTURES / "opendatasoft" / "v1")
     page = json.loads((FIXTURES / "opendatasoft" / "v1" / "catalog-offset-3.json").read_text())
-    page["results"][1]["metas"]["default"]["bbox"] = {
-        "type": "Polygon", "coordinates": [[["east", "north"]]]}
+    page["results"][1]["visibility"] = 5
     remote.override["/api/explore/v2.1/catalog/datasets?limit=3&offset=3&order_by=dataset_id"] = \
         Answer(json.dumps(page).encode())
     return make_source("opendatasoft", remote.url, {"page_size": 3})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import FIXTURES, harvested, run_job, source_with_a_bad_geometry
+from .conftest import FIXTURES, harvested, run_job, source_with_a_broken_record
 from .replay import Answer
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
@@ -100,9 +100,9 @@ def test_licensed_without_a_licence_to_sign_falls_back_to_restricted(remote, mak
 
 
 def test_a_dataset_the_portal_refuses_is_an_object_error(remote, make_source, commune):
-    """An import that fails (here: a geometry that is not GeoJSON) is recorded
+    """An import that fails (here: a record of the wrong shape) is recorded
     for that dataset, with a link to its remote page; the others are imported."""
-    source = source_with_a_bad_geometry(remote, make_source)
+    source = source_with_a_broken_record(remote, make_source)
 
     report = run_job(source["id"])
 

@@ -58,10 +58,10 @@ def test_a_remote_page_that_is_not_http_is_no_link(udata, remote, commune, page)
     assert other["url"].startswith("https://www.data.gouv.fr/")
 
 
-# --- only http(s) resources are imported (finding 2) ----------------------------------------
+# --- only http(s) and ftp resources are imported (finding 2) -----------------------------
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/csv,a,b", "file:///etc/passwd",
-                                 "ftp://example.org/x.csv"])
+                                 "gopher://example.org/x.csv"])
 def test_a_resource_that_is_not_http_is_left_out_with_a_note(app, udata, remote, commune, url):
     def change(record):
         record["resources"].append({"id": "0d3c2b1a-0000-4000-8000-000000000666",

@@ -9,7 +9,7 @@ import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests import factories
 
-from .conftest import run_job, source_with_a_bad_geometry, sysadmin_context
+from .conftest import run_job, source_with_a_broken_record, sysadmin_context
 
 pytestmark = pytest.mark.ckan_config("ckanext.grandlyon_access.outbound.allow", "127.0.0.1")
 
@@ -50,7 +50,7 @@ def test_a_source_whose_job_waits_cannot_be_run_again(app, make_source, remote, 
 
 
 def test_the_report_of_a_job_with_a_dataset_in_error(app, make_source, remote, token):
-    source = source_with_a_bad_geometry(remote, make_source)
+    source = source_with_a_broken_record(remote, make_source)
     job = run_job(source["id"])["job"]
 
     body = page(app, f"/harvest/{source['name']}/job/{job['id']}", token)
