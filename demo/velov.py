@@ -90,7 +90,7 @@ def write_year(stations: list[dict], path: Path) -> int:
     end = datetime.datetime(today.year, today.month, 1, tzinfo=datetime.timezone.utc)
     start = end.replace(year=end.year - 1)
     columns = ["number", "last_update", "available_bikes", "available_bike_stands",
-               "bike_stands", "status"]
+               "bike_stands", "status", "name", "lat", "lon"]
     rows = 0
     tmp = path.with_suffix(path.suffix + ".part")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
@@ -102,6 +102,7 @@ def write_year(stations: list[dict], path: Path) -> int:
             for station in stations:
                 props, _changed = station_state(station, minute)
                 props["last_update"] = hour.strftime("%Y-%m-%dT%H:%M:%S")
+                props["lat"], props["lon"] = station["lat"], station["lon"]
                 writer.writerow([props[c] for c in columns])
                 rows += 1
             hour += datetime.timedelta(hours=1)

@@ -547,7 +547,8 @@ load_demo() {
 # --year-csv), imported once into the history of the demo's real-time
 # resource with `ckan history import` (resumable, never a row twice).
 load_demo_history() {
-  local rid file=$STATE/storage/demo-velov-year.csv
+  # (-v3: with the stations' names and coordinates, as the feed declares them)
+  local rid file=$STATE/storage/demo-velov-year-v3.csv
   rid=$(curl -fsS "$SITE_URL/api/3/action/package_show?id=stations-velov-temps-reel" \
     | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["result"]["resources"][0]["id"])') \
     || { say "no real-time Vélo'v dataset in the demo: no history imported"; return 0; }
