@@ -104,11 +104,19 @@ def _zone_name() -> str:
         return query.parse_zone(None).key
 
 
+def unit_in(field: dict[str, Any], lang: str) -> str:
+    """A field's unit in `lang`: its `unit_<lang>`, else its `unit` for both
+    languages, else the other language's, else ""."""
+    other = "en" if lang == "fr" else "fr"
+    return (field.get(f"unit_{lang}") or field.get("unit") or field.get(f"unit_{other}")
+            or "")
+
+
 def value_fields(fields: list[dict[str, Any]], lang: str) -> list[dict[str, str]]:
     """The numeric fields a map may show (no coordinate), titled in `lang`
     (else the other language's title, else the name), with their unit."""
     other = "en" if lang == "fr" else "fr"
-    return [{"name": f["name"], "unit": f.get("unit") or "",
+    return [{"name": f["name"], "unit": unit_in(f, lang),
              "title": f.get(f"title_{lang}") or f.get(f"title_{other}") or f["name"]}
             for f in fields if f.get("type") in query.NUMERIC and not f.get("coordinate")]
 

@@ -183,7 +183,8 @@ def history_label_field(resource_id: str) -> str:
 def history_chart_fields(resource_id: str, lang: str) -> list[dict[str, str]]:
     """The numeric fields of a resource's history feed as a chart shows
     them: `name`, `title` in `lang` (else the other language's, else the
-    name), `unit` ("" when none) and `across`, how all features are put
+    name), `unit` in `lang` (`unit_<lang>`, else `unit`, else the other
+    language's, "" when none) and `across`, how all features are put
     together by default (`sum` or `avg`, avg when the feed does not say)."""
     other = "en" if lang == "fr" else "fr"
     out = []
@@ -191,7 +192,9 @@ def history_chart_fields(resource_id: str, lang: str) -> list[dict[str, str]]:
         if field.get("type") not in NUMERIC_HISTORY_TYPES:
             continue
         title = (field.get(f"title_{lang}") or field.get(f"title_{other}") or field["name"])
-        out.append({"name": field["name"], "title": title, "unit": field.get("unit") or "",
+        unit = (field.get(f"unit_{lang}") or field.get("unit") or field.get(f"unit_{other}")
+                or "")
+        out.append({"name": field["name"], "title": title, "unit": unit,
                     "across": field.get("across") or "avg"})
     return out
 

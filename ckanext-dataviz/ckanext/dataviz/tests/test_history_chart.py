@@ -22,6 +22,7 @@ from ckan.tests import factories, helpers
 from ckanext.grandlyon_access.testing.pytest_plugin import actor_of
 from werkzeug.serving import make_server
 
+from ckanext.dataviz.chart import plugin as chart_plugin
 from ckanext.dataviz.chart.plugin import history_available
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
@@ -341,3 +342,14 @@ def test_the_drawn_series_download_as_csv_and_the_chart_as_png(history_world, ch
         page.close()
     finally:
         server.shutdown()
+
+
+def test_a_fields_unit_is_read_in_the_readers_language(monkeypatch):
+    monkeypatch.setattr(chart_plugin, "_history_feed_fields", lambda resource_id: [
+        {"name": "bikes", "type": "int", "unit_fr": "vélos", "unit_en": "bikes"},
+        {"name": "ratio", "type": "float", "unit": "%"},
+        {"name": "speed", "type": "float", "unit_en": "km/h"}])
+    assert [f["unit"] for f in chart_plugin.history_chart_fields("r", "fr")] == [
+        "vélos", "%", "km/h"]
+    assert [f["unit"] for f in chart_plugin.history_chart_fields("r", "en")] == [
+        "bikes", "%", "km/h"]

@@ -25,6 +25,8 @@ MAX_FIELDS = 100
 ACROSS = ("avg", "sum")
 NUMERIC = ("int", "float", "bool")
 TITLE_KEYS = ("title_fr", "title_en")
+# A field's unit: in each language ("vélos", "bikes"), or one for both.
+UNIT_KEYS = ("unit_fr", "unit_en", "unit")
 # A numeric field may hold the features' position (WGS84 degrees): maps
 # through time place the features with it.
 COORDINATES = ("lat", "lon")
@@ -127,7 +129,8 @@ def history_feed_fields(value: Any) -> list[dict[str, str]]:
 
 def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]:
     """The optional words of a field for people: `title_fr`, `title_en`
-    (at most 100 characters), `unit` (at most 20) and, for a numeric field,
+    (at most 100 characters), `unit_fr`, `unit_en` or `unit` for both
+    languages (at most 20) and, for a numeric field,
     `across` (avg or sum: how a chart puts all features together; charts
     read a missing one as avg) and, for one text field, `label`: true when
     it holds the features' names (charts offer them to choose features),
@@ -136,7 +139,8 @@ def _field_labels(item: dict[str, Any], name: str, type_: str) -> dict[str, str]
     from a Point geometry when the properties lack it; maps through time
     place the features with it). Empty values are left out."""
     out = {}
-    for key, limit in ((TITLE_KEYS[0], MAX_TITLE), (TITLE_KEYS[1], MAX_TITLE), ("unit", MAX_UNIT)):
+    for key, limit in ((TITLE_KEYS[0], MAX_TITLE), (TITLE_KEYS[1], MAX_TITLE),
+                       *((unit, MAX_UNIT) for unit in UNIT_KEYS)):
         value = item.get(key)
         if value is None or value == "":
             continue

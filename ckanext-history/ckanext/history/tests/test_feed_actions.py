@@ -13,6 +13,7 @@ from ckan.cli.cli import ckan
 from ckan.tests import helpers
 from ckanext.history import archive, store
 from ckanext.history.tests import history_support
+from ckanext.history.map_view import value_fields
 from ckanext.history.model import Feed, Gap
 
 from .feed_world import ACCESS, EDITORS, FEED_URL, FIELDS, LEVELS, World, api, feed_params
@@ -65,6 +66,18 @@ def test_fields_carry_titles_in_both_languages_a_unit_and_how_features_add_up(wo
                               fields[2]]
 
 
+def test_a_unit_may_be_given_in_each_language_and_read_in_the_readers(world):
+    fields = [{"name": "bikes", "type": "int", "unit_fr": "vélos", "unit_en": "bikes"},
+              {"name": "ratio", "type": "float", "unit": "%"},
+              {"name": "speed", "type": "float", "unit_en": "km/h"}]
+    feed = helpers.call_action("history_feed_create", context={"user": "org-editor"},
+                               resource_id=world.rid("open"), url=FEED_URL.format("open"),
+                               format="json", feature_id_field="id", fields=fields)
+    assert feed["fields"] == fields
+    assert [f["unit"] for f in value_fields(feed["fields"], "fr")] == ["vélos", "%", "km/h"]
+    assert [f["unit"] for f in value_fields(feed["fields"], "en")] == ["bikes", "%", "km/h"]
+
+
 BAD_INPUT = [
     ("url", {"url": "not a url"}),
     ("url", {"url": "file:///etc/passwd"}),
@@ -88,6 +101,7 @@ BAD_INPUT = [
     ("fields", {"fields": [{"name": "a", "type": "text", "across": "sum"}]}),
     ("fields", {"fields": [{"name": "a", "type": "int", "title_en": "x" * 101}]}),
     ("fields", {"fields": [{"name": "a", "type": "int", "unit": ["km"]}]}),
+    ("fields", {"fields": [{"name": "a", "type": "int", "unit_fr": "k" * 21}]}),
     ("fields", {"fields": [{"name": "a", "type": "int", "label": True}]}),
     ("fields", {"fields": [{"name": "a", "type": "text", "label": True},
                            {"name": "b", "type": "text", "label": True}]}),
