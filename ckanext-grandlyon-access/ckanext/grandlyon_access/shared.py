@@ -37,6 +37,7 @@ __all__ = [
     "OutboundResponse",
     "access_plugin_loaded",
     "access_status",
+    "view_access",
     "auth_context",
     "check_data_read",
     "check_url",
@@ -169,3 +170,21 @@ def access_status(context: Context, package_id: str) -> dict[str, Any]:
     if access_plugin_loaded():
         return tk.get_action("grandlyon_access_show")(auth_context(context), {"id": package_id})
     return {"data": True, "next_step": None, "licence_id": None, "request": None}
+
+
+def view_access(resource_id: str, package_id: str) -> dict[str, Any]:
+    """What a resource view shows the current user (a chart, a map through
+    time): `dataviz_allowed` when they may read the resource's data, else
+    `dataviz_status`, what the dataset's access box tells them to do (None
+    for a resource they may not even see)."""
+    user = tk.current_user
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    context: Context = {"user": user.name if authenticated else "",
+                        "auth_user_obj": user if authenticated else None}
+    try:
+        check_data_read(context, resource_id)
+        return {"dataviz_allowed": True, "dataviz_status": None}
+    except tk.NotAuthorized:
+        return {"dataviz_allowed": False, "dataviz_status": access_status(context, package_id)}
+    except tk.ObjectNotFound:
+        return {"dataviz_allowed": False, "dataviz_status": None}

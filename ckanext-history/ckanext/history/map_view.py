@@ -73,27 +73,6 @@ def can_view(data_dict: DataDict) -> bool:
     return positioned(_feed_fields(resource["id"]))
 
 
-def _context() -> Context:
-    user = tk.current_user
-    authenticated = bool(getattr(user, "is_authenticated", False))
-    return {"user": user.name if authenticated else "",
-            "auth_user_obj": user if authenticated else None}
-
-
-def _access(resource_id: str, package_id: str) -> dict[str, Any]:
-    """dataviz_allowed, and without access dataviz_status (what to do), as
-    the dataviz views and their embed route name them."""
-    context = _context()
-    try:
-        access.check_data_read(context, resource_id)
-        return {"dataviz_allowed": True, "dataviz_status": None}
-    except tk.NotAuthorized:
-        return {"dataviz_allowed": False,
-                "dataviz_status": access.access_status(context, package_id)}
-    except tk.ObjectNotFound:
-        return {"dataviz_allowed": False, "dataviz_status": None}
-
-
 def _zone_name() -> str:
     """The page's `tz` when it names a zone (a link may show another), else
     the portal's."""
@@ -165,7 +144,7 @@ def messages() -> dict[str, str]:
 def setup_template_variables(context: Context, data_dict: DataDict) -> dict[str, Any]:
     resource = data_dict["resource"]
     view = data_dict.get("resource_view") or {}
-    out = _access(resource["id"], data_dict["package"]["id"])
+    out = access.view_access(resource["id"], data_dict["package"]["id"])
     out["dataviz_embed_url"] = (tk.url_for("dataviz.embed_view", view_id=view["id"], _external=True)
                                 if view.get("id") else "")
     if not out["dataviz_allowed"]:

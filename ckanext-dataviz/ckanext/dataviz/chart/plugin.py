@@ -26,19 +26,6 @@ def _context() -> dict[str, Any]:
             "auth_user_obj": user if authenticated else None}
 
 
-def _access_vars(resource_id: str, package_id: str) -> dict[str, Any]:
-    """dataviz_allowed, and without access dataviz_status (what to do)."""
-    context = _context()
-    try:
-        access.check_data_read(context, resource_id)
-        return {"dataviz_allowed": True, "dataviz_status": None}
-    except tk.NotAuthorized:
-        return {"dataviz_allowed": False,
-                "dataviz_status": access.access_status(context, package_id)}
-    except tk.ObjectNotFound:
-        return {"dataviz_allowed": False, "dataviz_status": None}
-
-
 def _embed_url(view_id: str | None) -> str:
     if not view_id:
         return ""
@@ -70,7 +57,7 @@ class DatavizChartView(p.SingletonPlugin):
     def setup_template_variables(self, context, data_dict) -> dict[str, Any]:
         resource = data_dict["resource"]
         view = data_dict.get("resource_view") or {}
-        out = _access_vars(resource["id"], data_dict["package"]["id"])
+        out = access.view_access(resource["id"], data_dict["package"]["id"])
         out["dataviz_embed_url"] = _embed_url(view.get("id"))
         return out
 
@@ -228,7 +215,7 @@ class DatavizHistoryView(p.SingletonPlugin):
     def setup_template_variables(self, context, data_dict) -> dict[str, Any]:
         resource = data_dict["resource"]
         view = data_dict.get("resource_view") or {}
-        out = _access_vars(resource["id"], data_dict["package"]["id"])
+        out = access.view_access(resource["id"], data_dict["package"]["id"])
         out["dataviz_embed_url"] = _embed_url(view.get("id"))
         out["dataviz_history_ready"] = history_available()
         out["dataviz_history_tz"] = history_chart_zone()

@@ -12,7 +12,8 @@ from typing import Any
 
 import ckan.lib.datapreview as datapreview
 import ckan.plugins.toolkit as tk
-from ckanext.dataviz.chart.plugin import _access_vars, _context, _embed_url
+from ckanext.dataviz.chart.plugin import _context, _embed_url
+from ckanext.grandlyon_access import shared as access
 from flask import make_response
 
 
@@ -35,7 +36,7 @@ def embed_view(view_id: str):
     if plugin is None:
         return tk.abort(404, tk._("Resource view not found"))
     data: dict[str, Any] = {"resource_view": view, "resource": resource, "package": package}
-    allowed = _access_vars(resource["id"], package["id"])
+    allowed = access.view_access(resource["id"], package["id"])
     if not allowed["dataviz_allowed"]:
         data.update(allowed, dataviz_embed=True)
         return _frameable(tk.render("dataviz/embed/denied.html", extra_vars=data))
